@@ -1,0 +1,50 @@
+#include "actors/engine.hpp"
+
+#include <thread>
+
+#include "actors/messages.hpp"
+#include "actors/session.hpp"
+#include "actors/sink.hpp"
+#include "actors/stream.hpp"
+
+namespace askd::actors {
+
+struct attachment::state {
+  sink_actor sink;
+};
+
+void attachment::client_gone() const {
+  if (state_) caf::anon_send(state_->sink, gone_atom::value);
+}
+
+engine::engine(std::shared_ptr<engine_context> context)
+    : context_(std::move(context)), config_(std::make_unique<caf::actor_system_config>()) {
+  auto workers = context_->config.engine.workers;
+  if (workers <= 0) workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  config_->set("scheduler.max-threads", static_cast<size_t>(workers));
+  system_ = std::make_unique<caf::actor_system>(*config_);
+  // CAF 0.17 keeps a reference to its logger in the constructing thread's thread-local
+  // storage, and ~actor_system waits for the logger to die: destroyed from any other
+  // thread (askd stops from its signal thread, tests from helpers), it would wait
+  // forever. Drop that reference now; the destructor sets and clears its own.
+  caf::logger::set_current_actor_system(nullptr);
+}
+
+engine::~engine() {
+  // ~actor_system waits for every actor; connections are closed before we get here.
+  system_.reset();
+}
+
+attachment engine::start_chat(core::chat_request request, std::string request_id,
+                              std::shared_ptr<sink_port> port) {
+  auto stream = spawn_stream(*system_, context_);
+  auto sink = spawn_sink(*system_, context_, std::move(port), stream);
+  // The sink is attached before the producer exists, so it sees every event.
+  caf::anon_send(stream, attach_atom::value, sink);
+  spawn_session(*system_, context_, std::move(request), std::move(request_id), stream);
+  attachment a;
+  a.state_ = std::make_shared<attachment::state>(attachment::state{std::move(sink)});
+  return a;
+}
+
+}  // namespace askd::actors

@@ -1,0 +1,64 @@
+// actors/engine.hpp — the engine as net/ sees it: start a chat, get an attachment
+// through which the connection reports that its client went away. CAF stays behind
+// this header; net/ implements sink_port to receive a stream's events.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "actors/context.hpp"
+#include "core/chat_request.hpp"
+#include "core/event.hpp"
+
+namespace caf {
+class actor_system;
+class actor_system_config;
+}  // namespace caf
+
+namespace askd::actors {
+
+// The connection side of a sink. deliver() is called from an actor thread, once per
+// event in sequence order; it must not block (post the write onto the connection).
+class sink_port {
+ public:
+  virtual ~sink_port() = default;
+  virtual void deliver(const core::stream_event& event) = 0;
+};
+
+// A connection's hold on the stream it watches.
+class attachment {
+ public:
+  attachment() = default;
+  // The client went away: the sink detaches; a foreground stream with no sink left is
+  // cancelled, and with it the provider call. Safe to call more than once.
+  void client_gone() const;
+  explicit operator bool() const { return static_cast<bool>(state_); }
+
+  struct state;
+
+ private:
+  friend class engine;
+  std::shared_ptr<state> state_;
+};
+
+class engine {
+ public:
+  // `workers` 0 = one CAF scheduler thread per core.
+  explicit engine(std::shared_ptr<engine_context> context);
+  ~engine();  // waits for every actor to finish
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  // Starts answering a validated request; every event goes to `port`.
+  attachment start_chat(core::chat_request request, std::string request_id,
+                        std::shared_ptr<sink_port> port);
+
+  const engine_context& context() const { return *context_; }
+
+ private:
+  std::shared_ptr<engine_context> context_;
+  std::unique_ptr<caf::actor_system_config> config_;
+  std::unique_ptr<caf::actor_system> system_;
+};
+
+}  // namespace askd::actors

@@ -1,0 +1,109 @@
+// actors/messages.hpp — every typed actor interface and message of the engine, in one
+// place, so a reader knows what each actor accepts before reading any behaviour.
+// Included only by actors/*.cpp: it pulls in CAF, which net/ and apps/ never see.
+#pragma once
+
+#include <caf/all.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "core/error.hpp"
+#include "core/event.hpp"
+#include "providers/curl_engine.hpp"
+
+namespace askd::actors {
+
+// ---- atoms (at most 10 characters) -------------------------------------------------
+using up_head_atom = caf::atom_constant<caf::atom("up_head")>;
+using up_body_atom = caf::atom_constant<caf::atom("up_body")>;
+using up_done_atom = caf::atom_constant<caf::atom("up_done")>;
+using check_atom = caf::atom_constant<caf::atom("check")>;
+using delta_atom = caf::atom_constant<caf::atom("delta")>;
+using finished_atom = caf::atom_constant<caf::atom("finished")>;
+using failed_atom = caf::atom_constant<caf::atom("failed")>;
+using producer_atom = caf::atom_constant<caf::atom("producer")>;
+using attach_atom = caf::atom_constant<caf::atom("attach")>;
+using detach_atom = caf::atom_constant<caf::atom("detach")>;
+using gone_atom = caf::atom_constant<caf::atom("gone")>;
+
+// ---- message payloads ----------------------------------------------------------------
+
+// How a provider call ended normally: provider_call -> its listener.
+struct call_summary {
+  std::string finish_reason;
+  core::token_usage usage;
+  bool usage_reported = false;
+};
+
+// ---- interfaces ------------------------------------------------------------------------
+
+// Whoever consumes one provider call's output (the session).
+using generation_listener_actor = caf::typed_actor<
+    // provider_call -> listener: the next piece of the answer, in order.
+    caf::reacts_to<delta_atom, std::string>,
+    // provider_call -> listener: the call ended normally; the provider_call quits.
+    caf::reacts_to<finished_atom, call_summary>,
+    // provider_call -> listener: the call failed with a classified error; it quits.
+    caf::reacts_to<failed_atom, core::error>>;
+
+// One upstream HTTP call: one curl handle in the engine, one stream decoder.
+using provider_call_actor = caf::typed_actor<
+    // curl thread -> call: status and Retry-After, before any body.
+    caf::reacts_to<up_head_atom, std::int64_t, std::string>,
+    // curl thread -> call: the next bytes of the body, in any split.
+    caf::reacts_to<up_body_atom, std::string>,
+    // curl thread -> call: the transfer is over (or failed at the transport).
+    caf::reacts_to<up_done_atom, providers::transfer_result>,
+    // call -> itself: time to check the first-token and idle deadlines.
+    caf::reacts_to<check_atom>>;
+
+// The network side of one client connection, in the actor world.
+using sink_actor = caf::typed_actor<
+    // stream -> sink: the next event, in sequence order.
+    caf::reacts_to<core::stream_event>,
+    // net -> sink: the client went away; detach and quit.
+    caf::reacts_to<gone_atom>>;
+
+// One answer: a numbered event log fanned out to every attached sink.
+using stream_actor = caf::typed_actor<
+    // engine -> stream: the actor generating this answer; killed when the stream is cancelled.
+    caf::reacts_to<producer_atom, caf::actor>,
+    // producer -> stream: the next event; the stream numbers it and fans it out.
+    caf::reacts_to<core::stream_event>,
+    // engine -> stream: a sink wants every event from now on.
+    caf::reacts_to<attach_atom, sink_actor>,
+    // sink -> stream: the sink leaves; with no sink left, a foreground stream is cancelled.
+    caf::reacts_to<detach_atom, sink_actor>>;
+
+// ---- inspection (CAF needs it to print and to serialise messages) -----------------------
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, call_summary& x) {
+  return f(caf::meta::type_name("call_summary"), x.finish_reason, x.usage, x.usage_reported);
+}
+
+}  // namespace askd::actors
+
+namespace askd::core {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, token_usage& x) {
+  return f(caf::meta::type_name("token_usage"), x.prompt_tokens, x.completion_tokens);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, error& x) {
+  return f(caf::meta::type_name("error"), x.code, x.message, x.retryable, x.upstream_status,
+           x.retry_after_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_event& x) {
+  return f(caf::meta::type_name("stream_event"), x.seq, x.type, x.text, x.data);
+}
+
+}  // namespace askd::core
+
+// A transfer's result never leaves the process that ran the transfer.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::providers::transfer_result)

@@ -1,0 +1,22 @@
+// actors/provider_call.hpp — one upstream HTTP call: registers a curl handle with the
+// engine, decodes the streamed body, sends deltas to its listener, and dies with a
+// classified error or a summary. Killing it removes the curl handle at once.
+#pragma once
+
+#include <memory>
+
+#include "actors/context.hpp"
+#include "actors/messages.hpp"
+#include "providers/provider.hpp"
+
+namespace askd::actors {
+
+// Spawned linked to `parent`, which receives its output: when the parent dies, the
+// call dies with it and the upstream connection is closed.
+provider_call_actor spawn_provider_call(caf::local_actor& parent,
+                                        std::shared_ptr<engine_context> context,
+                                        std::shared_ptr<const providers::provider> provider,
+                                        providers::generation_request request,
+                                        generation_listener_actor listener);
+
+}  // namespace askd::actors

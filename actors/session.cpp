@@ -1,0 +1,155 @@
+#include "actors/session.hpp"
+
+#include <chrono>
+
+#include "actors/provider_call.hpp"
+#include "core/log.hpp"
+#include "rag/prompt.hpp"
+
+namespace askd::actors {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+struct session_state {
+  std::shared_ptr<engine_context> context;
+  core::chat_request request;
+  std::string request_id;
+  stream_actor stream;
+  provider_call_actor call;
+  clock::time_point started;
+  clock::time_point first_delta;
+  bool got_delta = false;
+  std::int64_t bytes = 0;
+  bool ended = false;
+
+  static inline const char* name = "session";
+};
+
+using self_ptr = generation_listener_actor::stateful_pointer<session_state>;
+
+std::int64_t ms_since(clock::time_point t, clock::time_point now = clock::now()) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
+}
+
+// The request's one log line. Never the token, never the key.
+void log_request(const session_state& st, std::string_view outcome, const core::error* err) {
+  auto line = core::log_info("request");
+  line.kv("id", st.request_id)
+      .kv("provider", st.request.provider)
+      .kv("model", st.request.model)
+      .kv("ttft_ms", st.got_delta ? ms_since(st.started, st.first_delta) : std::int64_t{-1})
+      .kv("total_ms", ms_since(st.started))
+      .kv("bytes", st.bytes)
+      .kv("outcome", outcome);
+  if (err) line.kv("error", err->message);
+}
+
+void end_with_error(self_ptr self, const core::error& err) {
+  auto& st = self->state;
+  st.ended = true;
+  self->send(st.stream, core::make_error(err));
+  log_request(st, core::wire_name(err.code), &err);
+  self->quit();
+}
+
+generation_listener_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_context> context,
+                                                 core::chat_request request, std::string request_id,
+                                                 stream_actor stream) {
+  auto& st = self->state;
+  st.context = std::move(context);
+  st.request = std::move(request);
+  st.request_id = std::move(request_id);
+  st.stream = std::move(stream);
+  st.started = clock::now();
+  st.context->census.sessions++;
+  auto ctx = st.context;
+  self->attach_functor([ctx] { ctx->census.sessions--; });
+  // Registered before any event goes out, so the stream can always cancel us; and if
+  // the stream is gone first (its client left), we stop too.
+  self->send(st.stream, producer_atom::value, caf::actor_cast<caf::actor>(self));
+  self->monitor(st.stream);
+  self->set_down_handler([=](caf::down_msg&) {
+    auto& st = self->state;
+    if (st.ended) return;
+    st.ended = true;
+    log_request(st, "cancelled", nullptr);
+    self->quit(caf::exit_reason::user_shutdown);
+  });
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    auto& st = self->state;
+    // The provider call ended normally: its last message already said how.
+    if (msg.reason == caf::exit_reason::normal) return;
+    if (!st.ended && msg.source == st.call.address()) {
+      end_with_error(self, core::error::make(core::error_code::internal,
+                                             "the provider call crashed: " + to_string(msg.reason)));
+      return;
+    }
+    // Killed before the end: the client went away (or the server is stopping).
+    if (!st.ended) {
+      st.ended = true;
+      log_request(st, "cancelled", nullptr);
+    }
+    self->quit(std::move(msg.reason));
+  });
+
+  auto provider = st.context->providers->find(st.request.provider);
+  if (!provider) {  // validation makes this unreachable; say so if it is not
+    end_with_error(self, core::error::make(core::error_code::internal,
+                                           "provider " + st.request.provider + " vanished"));
+  } else if (auto missing = provider->missing_key()) {
+    end_with_error(self, *missing);
+  } else {
+    rag::prompt_inputs inputs;
+    inputs.request = &st.request;
+    const auto* lang = st.context->config.languages.name_of(st.request.language);
+    inputs.language_name = lang ? *lang : "English";
+    // Retrieval (context chunks, file content) plugs in here.
+    providers::generation_request gen{rag::assemble_prompt(inputs), st.request.model};
+    st.call = spawn_provider_call(*self, st.context, provider, std::move(gen),
+                                  caf::actor_cast<generation_listener_actor>(self));
+  }
+
+  return {
+      [=](delta_atom, std::string& text) {
+        auto& st = self->state;
+        if (st.ended) return;
+        if (!st.got_delta) {
+          st.got_delta = true;
+          st.first_delta = clock::now();
+        }
+        st.bytes += static_cast<std::int64_t>(text.size());
+        self->send(st.stream, core::make_delta(std::move(text)));
+      },
+      [=](finished_atom, call_summary& summary) {
+        auto& st = self->state;
+        if (st.ended) return;
+        st.ended = true;
+        core::done_info done;
+        done.finish_reason = summary.finish_reason;
+        done.usage = summary.usage;
+        auto now = clock::now();
+        done.ttft_ms = st.got_delta ? ms_since(st.started, st.first_delta) : -1;
+        done.total_ms = ms_since(st.started, now);
+        self->send(st.stream, core::make_done(done));
+        log_request(st, "ok", nullptr);
+        self->quit();
+      },
+      [=](failed_atom, core::error& err) {
+        if (self->state.ended) return;
+        end_with_error(self, err);
+      },
+  };
+}
+
+}  // namespace
+
+generation_listener_actor spawn_session(caf::actor_system& system,
+                                        std::shared_ptr<engine_context> context,
+                                        core::chat_request request, std::string request_id,
+                                        stream_actor stream) {
+  return system.spawn(session, std::move(context), std::move(request), std::move(request_id),
+                      std::move(stream));
+}
+
+}  // namespace askd::actors

@@ -1,0 +1,21 @@
+// actors/session.hpp — one per chat request: resolves the provider, assembles the
+// prompt, runs the generation and feeds its stream; logs one line when it ends.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "actors/context.hpp"
+#include "actors/messages.hpp"
+#include "core/chat_request.hpp"
+
+namespace askd::actors {
+
+// The session starts work at once; it quits after sending the stream a terminal event,
+// and dies (taking its provider call with it) when the stream cancels it.
+generation_listener_actor spawn_session(caf::actor_system& system,
+                                        std::shared_ptr<engine_context> context,
+                                        core::chat_request request, std::string request_id,
+                                        stream_actor stream);
+
+}  // namespace askd::actors

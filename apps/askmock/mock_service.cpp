@@ -1,0 +1,375 @@
+#include "apps/askmock/mock_service.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <chrono>
+
+#include "core/json.hpp"
+
+namespace askmock {
+namespace json = askd::core::json;
+using askd::net::header_list;
+using askd::net::request;
+using askd::net::response;
+
+namespace {
+
+constexpr const char* json_type = "application/json";
+
+// Multi-byte words on purpose: a split in the middle of a character must never show.
+constexpr const char* vocabulary[] = {
+    "the",    "stream", "actor",   "retrieves", "context", "from",  "naïve", "index",
+    "chunks", "日本語", "answer",  "over",      "sockets", "while", "each",  "token",
+    "arrives", "in",    "order",   "—",         "and",     "none",  "is",    "lost"};
+
+header_list openai_headers() {
+  return {{"Cache-Control", "no-cache"}, {"X-Request-Id", "req_askmock"}};
+}
+
+// OpenAI's error bodies for the statuses tests inject.
+std::string openai_error_body(int status) {
+  const char* message;
+  const char* type;
+  const char* code;
+  switch (status) {
+    case 400:
+      message = "This model's maximum context length is 128000 tokens. However, your messages resulted in "
+                "131072 tokens. Please reduce the length of the messages.";
+      type = "invalid_request_error";
+      code = "\"context_length_exceeded\"";
+      break;
+    case 401:
+      message = "Incorrect API key provided: sk-mock****. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.";
+      type = "invalid_request_error";
+      code = "\"invalid_api_key\"";
+      break;
+    case 403:
+      message = "You are not allowed to sample from this model";
+      type = "invalid_request_error";
+      code = "null";
+      break;
+    case 404:
+      message = "The model `mock` does not exist or you do not have access to it.";
+      type = "invalid_request_error";
+      code = "\"model_not_found\"";
+      break;
+    case 429:
+      message = "Rate limit reached for requests. Please try again in 1s.";
+      type = "requests";
+      code = "\"rate_limit_exceeded\"";
+      break;
+    case 503:
+      message = "The engine is currently overloaded, please try again later";
+      type = "server_error";
+      code = "null";
+      break;
+    default:
+      message = "The server had an error while processing your request. Sorry about that!";
+      type = "server_error";
+      code = "null";
+  }
+  return std::string("{\"error\":{\"message\":") + json::quote(message) + ",\"type\":\"" + type +
+         "\",\"param\":null,\"code\":" + code + "}}";
+}
+
+void merge(directive& d, const rapidjson::Value& v, const std::string& where) {
+  json::object_reader r(v, where);
+  if (auto s = r.string("text")) d.text = *s, d.has_text = true;
+  if (auto n = r.integer("words", 0, 1000000)) d.words = static_cast<int>(*n);
+  if (auto n = r.integer("chunk", 1, 1 << 20)) d.chunk = static_cast<std::size_t>(*n);
+  if (auto n = r.integer("first_ms", 0, 3600000)) d.first_ms = static_cast<int>(*n);
+  if (auto n = r.integer("gap_ms", 0, 3600000)) d.gap_ms = static_cast<int>(*n);
+  if (auto n = r.integer("trickle_us", 0, 1000000)) d.trickle_us = static_cast<int>(*n);
+  if (auto s = r.string("fault")) {
+    if (*s != "status" && *s != "cut" && *s != "stall" && *s != "malformed" && *s != "error_event" && !s->empty())
+      throw json::field_error(r.path_of("fault"), "status, cut, stall, malformed or error_event", json::quote(*s));
+    d.fault = *s;
+  }
+  if (auto n = r.integer("status", 100, 599)) d.status = static_cast<int>(*n);
+  if (auto n = r.integer("after", 0, 1000000)) d.after = static_cast<int>(*n);
+  if (auto n = r.integer("retry_after", 0, 3600)) d.retry_after = static_cast<int>(*n);
+  if (auto n = r.integer("fail_first", 0, 1000000)) d.fail_first = static_cast<int>(*n);
+  if (auto s = r.string("key")) d.key = *s;
+  if (auto b = r.boolean("echo")) d.echo = *b;
+}
+
+// `#mock{...}` inside a message: the JSON object right after the marker.
+void merge_from_text(directive& d, const std::string& text) {
+  auto at = text.rfind("#mock{");
+  if (at == std::string::npos) return;
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseStopWhenDoneFlag>(text.data() + at + 5, text.size() - at - 5);
+  if (doc.HasParseError())
+    throw json::syntax_error(std::string("#mock: ") + rapidjson::GetParseError_En(doc.GetParseError()));
+  merge(d, doc, "#mock");
+}
+
+std::string sse(std::string_view data) {
+  std::string s;
+  s.reserve(data.size() + 8);
+  s += "data: ";
+  s += data;
+  s += "\n\n";
+  return s;
+}
+
+std::string chunk_json(const std::string& model, std::string_view delta_fields, std::string_view finish) {
+  return "{\"id\":\"chatcmpl-askmock\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
+         "\"model\":" + json::quote(model) + ",\"choices\":[{\"index\":0,\"delta\":{" + std::string(delta_fields) +
+         "},\"finish_reason\":" + std::string(finish) + "}]}";
+}
+
+// One stream being sent: the pieces of the body in order, sent on the connection's
+// strand with the directive's pacing, and a fault applied at its point.
+class playback : public std::enable_shared_from_this<playback> {
+ public:
+  playback(std::shared_ptr<response> res, mock_service::counters& stats, directive d,
+           std::vector<std::string> pieces, std::optional<std::size_t> fault_at)
+      : res_(std::move(res)), stats_(stats), d_(std::move(d)), pieces_(std::move(pieces)), fault_at_(fault_at) {}
+
+  void start() {
+    ++stats_.active;
+    res_->on_disconnect([self = shared_from_this()] {
+      if (self->over_) return;
+      self->over_ = true;
+      --self->stats_.active;
+      ++self->stats_.disconnects;
+    });
+    res_->start(200, with_type());
+    next();
+  }
+
+ private:
+  header_list with_type() {
+    auto h = openai_headers();
+    h.emplace_back("Content-Type", "text/event-stream; charset=utf-8");
+    return h;
+  }
+
+  // Delay before piece i: the first piece waits first_ms, each answer delta gap_ms.
+  int delay_ms(std::size_t i) const {
+    if (i == 0) return d_.first_ms;
+    return i <= deltas_end() ? d_.gap_ms : 0;
+  }
+  std::size_t deltas_end() const { return pieces_.size() - tail_; }
+
+  void later(std::chrono::microseconds us) {
+    res_->after(us, [self = shared_from_this()] { self->next(); });
+  }
+
+  void next() {
+    if (over_) return;
+    while (i_ < pieces_.size()) {
+      if (offset_ == 0) {
+        if (fault_at_ && i_ == *fault_at_) return fault();
+        if (!waited_ && delay_ms(i_) > 0) {
+          waited_ = true;
+          return later(std::chrono::milliseconds(delay_ms(i_)));
+        }
+        waited_ = false;
+      }
+      if (d_.trickle_us > 0) {
+        res_->write(pieces_[i_].substr(offset_, 1));
+        if (++offset_ == pieces_[i_].size()) offset_ = 0, ++i_;
+        return later(std::chrono::microseconds(d_.trickle_us));
+      }
+      res_->write(std::move(pieces_[i_++]));
+    }
+    if (fault_at_ && *fault_at_ >= pieces_.size()) return fault();
+    end(true);
+  }
+
+  void fault() {
+    if (d_.fault == "cut") {
+      res_->abort();
+      return end(false);
+    }
+    if (d_.fault == "stall") return;  // silent until the client leaves
+    if (d_.fault == "malformed") res_->write("data: {\"choices\":[{\"delta\":{\"content\":\"oops\n\n");
+    if (d_.fault == "error_event")
+      res_->write(sse("{\"error\":{\"message\":\"The server had an error while processing your request.\","
+                      "\"type\":\"server_error\",\"code\":502}}"));
+    res_->finish();
+    end(false);
+  }
+
+  void end(bool completed) {
+    if (over_) return;
+    over_ = true;
+    --stats_.active;
+    if (completed) {
+      ++stats_.completed;
+      res_->finish();
+    }
+  }
+
+ public:
+  std::size_t tail_ = 0;  // pieces after the last delta (finish, usage, [DONE])
+
+ private:
+  std::shared_ptr<response> res_;
+  mock_service::counters& stats_;
+  directive d_;
+  std::vector<std::string> pieces_;
+  std::optional<std::size_t> fault_at_;
+  std::size_t i_ = 0;
+  std::size_t offset_ = 0;
+  bool waited_ = false;
+  bool over_ = false;
+};
+
+}  // namespace
+
+std::string default_text(int words) {
+  std::string s;
+  constexpr std::size_t n = std::size(vocabulary);
+  for (int i = 0; i < words; ++i) {
+    if (i) s += ' ';
+    s += vocabulary[(static_cast<std::size_t>(i) * 7 + static_cast<std::size_t>(i) / n) % n];
+  }
+  if (words > 0) s += '.';
+  return s;
+}
+
+std::vector<std::string> split_deltas(const std::string& text, std::size_t chunk) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t end = std::min(text.size(), i + chunk);
+    // Back off continuation bytes so no character is split; keep at least one character.
+    while (end < text.size() && end > i && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+    if (end == i) {
+      end = i + 1;
+      while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) ++end;
+    }
+    out.push_back(text.substr(i, end - i));
+    i = end;
+  }
+  return out;
+}
+
+mock_service::mock_service(mock_options options) : options_(std::move(options)) {}
+
+askd::net::upgrade_decision mock_service::upgrade(const request&) { return {}; }
+
+void mock_service::handle(request req, std::shared_ptr<response> res) {
+  if (req.path == "/v1/chat/completions" || req.path == "/chat/completions") {
+    if (req.method != "POST")
+      return res->send(405, json_type, "{\"error\":{\"message\":\"use POST\"}}", {{"Allow", "POST"}});
+    return openai_chat(req, res);
+  }
+  if (req.path == "/_mock/stats") return res->send(200, json_type, stats_json());
+  if (req.path == "/_mock/last") {
+    std::lock_guard lock(mu_);
+    return res->send(200, json_type,
+                     "{\"body\":" + json::quote(last_body_) + ",\"authorization\":" + json::quote(last_authorization_) + "}");
+  }
+  if (req.path == "/health") return res->send(200, json_type, "{\"status\":\"ok\"}");
+  res->send(404, json_type, "{\"error\":{\"message\":" + json::quote("askmock: no route " + req.path) + "}}");
+}
+
+std::string mock_service::stats_json() const {
+  return "{\"requests\":" + std::to_string(stats_.requests.load()) +
+         ",\"active\":" + std::to_string(stats_.active.load()) +
+         ",\"completed\":" + std::to_string(stats_.completed.load()) +
+         ",\"faults\":" + std::to_string(stats_.faults.load()) +
+         ",\"disconnects\":" + std::to_string(stats_.disconnects.load()) + "}";
+}
+
+std::string mock_service::last_body() const {
+  std::lock_guard lock(mu_);
+  return last_body_;
+}
+
+std::string mock_service::last_authorization() const {
+  std::lock_guard lock(mu_);
+  return last_authorization_;
+}
+
+bool mock_service::should_fault(const directive& d) {
+  if (d.fault.empty()) return false;
+  if (d.fail_first <= 0) return true;
+  std::lock_guard lock(mu_);
+  return fault_counts_[d.key]++ < d.fail_first;
+}
+
+void mock_service::openai_chat(request& req, const std::shared_ptr<response>& res) {
+  ++stats_.requests;
+  {
+    std::lock_guard lock(mu_);
+    last_body_ = req.body;
+    last_authorization_ = std::string(req.header("authorization"));
+  }
+  if (!options_.require_key.empty() && req.header("authorization") != "Bearer " + options_.require_key) {
+    ++stats_.faults;
+    return res->send(401, json_type, openai_error_body(401), openai_headers());
+  }
+  auto bad = [&](const std::string& message) {
+    res->send(400, json_type,
+              "{\"error\":{\"message\":" + json::quote("askmock: " + message) +
+                  ",\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}",
+              openai_headers());
+  };
+  directive d;
+  std::string model;
+  std::string last_user;
+  bool include_usage = false;
+  try {
+    rapidjson::Document doc;
+    json::parse(req.body, doc);
+    json::object_reader body(doc, "");
+    model = body.required_string("model");
+    if (body.boolean("stream") != true) return bad("only streaming is mocked; send \"stream\": true");
+    if (auto so = body.object("stream_options")) include_usage = json::object_reader(*so, "stream_options").boolean("include_usage") == true;
+    const auto* messages = body.array("messages");
+    if (!messages || messages->Empty()) return bad("messages: expected a non-empty array");
+    for (const auto& m : messages->GetArray()) {
+      json::object_reader mr(m, "messages[]");
+      if (mr.string_or("role", "") == "user") last_user = mr.string_or("content", "");
+    }
+    merge_from_text(d, last_user);
+    if (auto h = req.header("x-mock"); !h.empty()) {
+      rapidjson::Document hd;
+      json::parse(h, hd);
+      merge(d, hd, "X-Mock");
+    }
+  } catch (const std::exception& e) {
+    return bad(e.what());
+  }
+
+  bool fault = should_fault(d);
+  if (fault) ++stats_.faults;
+  if (fault && d.fault == "status") {
+    auto h = openai_headers();
+    if (d.retry_after >= 0) h.emplace_back("Retry-After", std::to_string(d.retry_after));
+    return res->send(d.status, json_type, openai_error_body(d.status), std::move(h));
+  }
+
+  std::string text = d.echo ? last_user : d.has_text ? d.text : default_text(d.words);
+  auto deltas = split_deltas(text, d.chunk);
+  std::vector<std::string> pieces;
+  pieces.reserve(deltas.size() + 4);
+  pieces.push_back(sse(chunk_json(model, "\"role\":\"assistant\",\"content\":\"\"", "null")));
+  for (const auto& t : deltas) pieces.push_back(sse(chunk_json(model, "\"content\":" + json::quote(t), "null")));
+  std::size_t tail = 2;
+  pieces.push_back(sse(chunk_json(model, "", "\"stop\"")));
+  if (include_usage) {
+    auto prompt_tokens = static_cast<std::int64_t>(req.body.size() / 4);
+    auto completion = static_cast<std::int64_t>(deltas.size());
+    pieces.push_back(sse("{\"id\":\"chatcmpl-askmock\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
+                         "\"model\":" + json::quote(model) + ",\"choices\":[],\"usage\":{\"prompt_tokens\":" +
+                         std::to_string(prompt_tokens) + ",\"completion_tokens\":" + std::to_string(completion) +
+                         ",\"total_tokens\":" + std::to_string(prompt_tokens + completion) + "}}"));
+    ++tail;
+  }
+  pieces.push_back(sse("[DONE]"));
+  std::optional<std::size_t> fault_at;
+  if (fault) fault_at = 1 + std::min<std::size_t>(static_cast<std::size_t>(d.after), deltas.size());
+  auto p = std::make_shared<playback>(res, stats_, std::move(d), std::move(pieces), fault_at);
+  p->tail_ = tail;
+  p->start();
+}
+
+}  // namespace askmock

@@ -1,0 +1,91 @@
+// apps/askmock/mock_service.hpp — a mock LLM upstream that speaks the providers' real
+// wire formats over real sockets, with scripted answers and injected faults. askd's
+// end-to-end tests and benchmarks point a provider's base_url at it.
+//
+// Directives, as JSON, from the `X-Mock` request header or from `#mock{...}` anywhere in
+// the last user message (the header wins field by field):
+//   text        the answer (default: `words` deterministic words)
+//   words       length of the default answer (default 24)
+//   chunk       bytes of answer per delta, cut at UTF-8 boundaries (default 6)
+//   first_ms    delay before the first delta; gap_ms between deltas
+//   trickle_us  write the stream one byte at a time, this far apart (splits every token)
+//   fault       "status" (answer `status` with the provider's error body, `retry_after` s),
+//               "cut" (drop the connection after `after` deltas), "stall" (go silent after
+//               `after` deltas), "malformed" (garbage after `after` deltas),
+//               "error_event" (an error object inside the 200 stream after `after` deltas)
+//   fail_first  apply `fault` only to the first N requests carrying the same `key`
+//   echo        true: the answer is the last user message as received (prompt checks)
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "net/http_server.hpp"
+
+namespace askmock {
+
+struct directive {
+  std::string text;
+  bool has_text = false;
+  int words = 24;
+  std::size_t chunk = 6;
+  int first_ms = 0;
+  int gap_ms = 0;
+  int trickle_us = 0;
+  std::string fault;
+  int status = 500;
+  int after = 0;
+  int retry_after = -1;
+  int fail_first = 0;
+  std::string key;
+  bool echo = false;
+};
+
+// The default answer for `words` words: the same text every time.
+std::string default_text(int words);
+
+// The answer's deltas, as the mock will send them (each at most `chunk` bytes, never
+// splitting a UTF-8 character).
+std::vector<std::string> split_deltas(const std::string& text, std::size_t chunk);
+
+struct mock_options {
+  std::string require_key;  // when set, requests without `Authorization: Bearer <key>` get 401
+};
+
+class mock_service : public askd::net::service, public std::enable_shared_from_this<mock_service> {
+ public:
+  explicit mock_service(mock_options options = {});
+
+  void handle(askd::net::request req, std::shared_ptr<askd::net::response> res) override;
+  askd::net::upgrade_decision upgrade(const askd::net::request& req) override;
+
+  struct counters {
+    std::atomic<std::int64_t> requests{0};     // chat requests received
+    std::atomic<std::int64_t> active{0};       // streams being sent now
+    std::atomic<std::int64_t> completed{0};    // streams sent to their end
+    std::atomic<std::int64_t> faults{0};       // requests answered with a fault
+    std::atomic<std::int64_t> disconnects{0};  // streams the client left before their end
+  };
+  const counters& stats() const { return stats_; }
+  std::string stats_json() const;
+  // The last chat request's body and its Authorization header, as received.
+  std::string last_body() const;
+  std::string last_authorization() const;
+
+ private:
+  void openai_chat(askd::net::request& req, const std::shared_ptr<askd::net::response>& res);
+  bool should_fault(const directive& d);
+
+  mock_options options_;
+  counters stats_;
+  mutable std::mutex mu_;
+  std::map<std::string, int> fault_counts_;
+  std::string last_body_;
+  std::string last_authorization_;
+};
+
+}  // namespace askmock

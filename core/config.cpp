@@ -1,0 +1,292 @@
+#include "core/config.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <sstream>
+
+#include "core/json.hpp"
+
+namespace askd::core {
+namespace {
+
+std::string default_getenv(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? std::string(v) : std::string();
+}
+
+// Our own files are strict: a key we do not know is a typo, and a typo must not pass.
+void reject_unknown_keys(const json::object_reader& r, std::initializer_list<const char*> known) {
+  for (auto it = r.value().MemberBegin(); it != r.value().MemberEnd(); ++it) {
+    std::string key(it->name.GetString(), it->name.GetStringLength());
+    bool ok = false;
+    std::string list;
+    for (const char* k : known) {
+      ok = ok || key == k;
+      if (!list.empty()) list += ", ";
+      list += k;
+    }
+    if (!ok) throw json::field_error(r.path_of(key), "one of the keys " + list, "an unknown key");
+  }
+}
+
+template <class Fn>
+void with_source(const std::string& source, Fn&& fn) {
+  try {
+    fn();
+  } catch (const json::field_error& e) {
+    throw config_error(source + ": " + e.what());
+  } catch (const json::syntax_error& e) {
+    throw config_error(source + ": " + e.what());
+  }
+}
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw config_error(p.string() + ": cannot be read");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int int_in(const json::object_reader& r, const char* key, int fallback, int min, int max) {
+  auto v = r.integer(key, min, max);
+  return v ? static_cast<int>(*v) : fallback;
+}
+
+std::size_t size_in(const json::object_reader& r, const char* key, std::size_t fallback,
+                    std::int64_t min, std::int64_t max) {
+  auto v = r.integer(key, min, max);
+  return v ? static_cast<std::size_t>(*v) : fallback;
+}
+
+}  // namespace
+
+const model_settings* provider_settings::find_model(const std::string& model) const {
+  for (const auto& m : models)
+    if (m.id == model) return &m;
+  return nullptr;
+}
+
+const provider_settings* generator_settings::find(const std::string& id) const {
+  for (const auto& p : providers)
+    if (p.id == id) return &p;
+  return nullptr;
+}
+
+const std::string* language_settings::name_of(const std::string& code) const {
+  for (const auto& [c, name] : supported)
+    if (c == code) return &name;
+  return nullptr;
+}
+
+std::string expand_home(const std::string& path, std::string (*getenv)(const char*)) {
+  if (path == "~" || path.rfind("~/", 0) == 0) {
+    auto home = (getenv ? getenv : default_getenv)("HOME");
+    return (home.empty() ? std::string("/tmp") : home) + path.substr(1);
+  }
+  return path;
+}
+
+void parse_server_config(const std::string& text, const std::string& source, config& out) {
+  with_source(source, [&] {
+    rapidjson::Document doc;
+    json::parse(text, doc);
+    json::object_reader root(doc, "");
+    reject_unknown_keys(root, {"server", "engine", "upstream", "log", "data_dir"});
+    if (const auto* s = root.object("server")) {
+      json::object_reader r(*s, "server");
+      reject_unknown_keys(r, {"host", "port", "io_threads", "max_body_bytes", "max_connections",
+                              "header_timeout_ms", "idle_timeout_ms", "write_queue_bytes",
+                              "shutdown_grace_ms"});
+      auto& v = out.server;
+      v.host = r.string_or("host", v.host);
+      if (v.host.empty()) throw json::field_error("server.host", "an address", "an empty string");
+      v.port = static_cast<std::uint16_t>(int_in(r, "port", v.port, 0, 65535));
+      v.io_threads = int_in(r, "io_threads", v.io_threads, 1, 64);
+      v.max_body_bytes = size_in(r, "max_body_bytes", v.max_body_bytes, 1024, 1LL << 30);
+      v.max_connections = size_in(r, "max_connections", v.max_connections, 1, 1000000);
+      v.header_timeout_ms = int_in(r, "header_timeout_ms", v.header_timeout_ms, 100, 3600000);
+      v.idle_timeout_ms = int_in(r, "idle_timeout_ms", v.idle_timeout_ms, 100, 86400000);
+      v.write_queue_bytes = size_in(r, "write_queue_bytes", v.write_queue_bytes, 4096, 1LL << 30);
+      v.shutdown_grace_ms = int_in(r, "shutdown_grace_ms", v.shutdown_grace_ms, 0, 3600000);
+    }
+    if (const auto* s = root.object("engine")) {
+      json::object_reader r(*s, "engine");
+      reject_unknown_keys(r, {"workers"});
+      out.engine.workers = int_in(r, "workers", out.engine.workers, 0, 256);
+    }
+    if (const auto* s = root.object("upstream")) {
+      json::object_reader r(*s, "upstream");
+      reject_unknown_keys(r, {"connect_timeout_ms", "first_token_timeout_ms", "idle_timeout_ms",
+                              "max_error_body_bytes"});
+      auto& v = out.upstream;
+      v.connect_timeout_ms = int_in(r, "connect_timeout_ms", v.connect_timeout_ms, 1, 600000);
+      v.first_token_timeout_ms =
+          int_in(r, "first_token_timeout_ms", v.first_token_timeout_ms, 1, 3600000);
+      v.idle_timeout_ms = int_in(r, "idle_timeout_ms", v.idle_timeout_ms, 1, 3600000);
+      v.max_error_body_bytes =
+          size_in(r, "max_error_body_bytes", v.max_error_body_bytes, 256, 16 << 20);
+    }
+    if (const auto* s = root.object("log")) {
+      json::object_reader r(*s, "log");
+      reject_unknown_keys(r, {"level"});
+      out.log.level = r.string_or("level", out.log.level);
+      if (out.log.level != "debug" && out.log.level != "info" && out.log.level != "warn" &&
+          out.log.level != "error")
+        throw json::field_error("log.level", "one of debug, info, warn, error",
+                                json::quote(out.log.level));
+    }
+    out.data_dir = root.string_or("data_dir", out.data_dir);
+  });
+}
+
+generator_settings parse_generator_config(const std::string& text, const std::string& source,
+                                          std::string (*getenv)(const char*)) {
+  if (!getenv) getenv = default_getenv;
+  generator_settings g;
+  g.source = source;
+  with_source(source, [&] {
+    rapidjson::Document doc;
+    json::parse(text, doc);
+    json::object_reader root(doc, "");
+    g.default_provider = root.required_string("default_provider");
+    const auto* providers = root.object("providers");
+    if (!providers) throw json::field_error("providers", "an object", "nothing");
+    for (auto it = providers->MemberBegin(); it != providers->MemberEnd(); ++it) {
+      provider_settings p;
+      p.id.assign(it->name.GetString(), it->name.GetStringLength());
+      json::object_reader r(it->value, "providers." + p.id);
+      p.name = r.string_or("name", "");
+      if (p.name.empty() && !p.id.empty()) {
+        p.name = p.id;
+        p.name[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(p.name[0])));
+      }
+      p.client_class = r.required_string("client_class");
+      p.default_model = r.required_string("default_model");
+      p.supports_custom_model = r.boolean("supportsCustomModel").value_or(true);
+      const auto* models = r.object("models");
+      if (!models) throw json::field_error(r.path_of("models"), "an object", "nothing");
+      for (auto m = models->MemberBegin(); m != models->MemberEnd(); ++m) {
+        model_settings ms;
+        ms.id.assign(m->name.GetString(), m->name.GetStringLength());
+        json::object_reader mr(m->value, r.path_of("models") + "." + ms.id);
+        ms.context_window = mr.integer("context_window", 1, 1LL << 40).value_or(0);
+        ms.params_json = json::write(m->value);
+        p.models.push_back(std::move(ms));
+      }
+      if (!p.supports_custom_model && !p.find_model(p.default_model))
+        throw json::field_error(r.path_of("default_model"), "one of the provider's models",
+                                json::quote(p.default_model));
+      if (const auto* c = r.object("client")) {
+        json::object_reader cr(*c, r.path_of("client"));
+        reject_unknown_keys(cr, {"base_url", "base_url_env", "api_key_env", "headers",
+                                 "include_usage"});
+        p.base_url = cr.string_or("base_url", "");
+        auto base_env = cr.string_or("base_url_env", "");
+        if (!base_env.empty()) {
+          auto v = getenv(base_env.c_str());
+          if (!v.empty()) p.base_url = v;
+        }
+        while (!p.base_url.empty() && p.base_url.back() == '/') p.base_url.pop_back();
+        p.api_key_env = cr.string_or("api_key_env", "");
+        if (!p.api_key_env.empty()) p.api_key = getenv(p.api_key_env.c_str());
+        p.include_usage = cr.boolean("include_usage").value_or(true);
+        if (const auto* h = cr.object("headers")) {
+          json::object_reader hr(*h, cr.path_of("headers"));
+          for (auto hi = h->MemberBegin(); hi != h->MemberEnd(); ++hi) {
+            std::string name(hi->name.GetString(), hi->name.GetStringLength());
+            p.headers[name] = hr.required_string(name.c_str());
+          }
+        }
+      }
+      g.providers.push_back(std::move(p));
+    }
+    if (g.providers.empty()) throw json::field_error("providers", "at least one provider", "none");
+    if (!g.find(g.default_provider)) {
+      std::string ids;
+      for (const auto& p : g.providers) ids += (ids.empty() ? "" : ", ") + p.id;
+      throw json::field_error("default_provider", "one of the providers (" + ids + ")",
+                              json::quote(g.default_provider));
+    }
+  });
+  return g;
+}
+
+language_settings parse_language_config(const std::string& text, const std::string& source) {
+  language_settings l;
+  with_source(source, [&] {
+    rapidjson::Document doc;
+    json::parse(text, doc);
+    json::object_reader root(doc, "");
+    const auto* langs = root.object("supported_languages");
+    if (!langs) throw json::field_error("supported_languages", "an object", "nothing");
+    json::object_reader lr(*langs, "supported_languages");
+    for (auto it = langs->MemberBegin(); it != langs->MemberEnd(); ++it) {
+      std::string code(it->name.GetString(), it->name.GetStringLength());
+      l.supported.emplace_back(code, lr.required_string(code.c_str()));
+    }
+    l.default_code = root.string_or("default", "en");
+    if (!l.name_of(l.default_code))
+      throw json::field_error("default", "one of the supported languages",
+                              json::quote(l.default_code));
+    l.json = json::write(doc);
+  });
+  return l;
+}
+
+config load_config(const load_options& options) {
+  auto getenv = options.getenv ? options.getenv : default_getenv;
+  namespace fs = std::filesystem;
+  config cfg;
+  fs::path dir;
+  std::string askd_text = embedded_askd_json;
+  cfg.source = "(embedded conf/askd.json)";
+  if (!options.path.empty()) {
+    fs::path p(options.path);
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      dir = p;
+      if (fs::exists(p / "askd.json")) {
+        askd_text = read_file(p / "askd.json");
+        cfg.source = (p / "askd.json").string();
+      }
+    } else if (fs::exists(p, ec)) {
+      dir = p.parent_path();
+      askd_text = read_file(p);
+      cfg.source = p.string();
+    } else {
+      throw config_error(options.path + ": no such file or directory");
+    }
+  }
+  parse_server_config(askd_text, cfg.source, cfg);
+
+  auto sibling = [&](const char* name, const char* embedded, std::string& source) {
+    if (!dir.empty() && fs::exists(dir / name)) {
+      source = (dir / name).string();
+      return read_file(dir / name);
+    }
+    source = std::string("(embedded conf/") + name + ")";
+    return std::string(embedded);
+  };
+  std::string gen_source, lang_source;
+  auto gen_text = sibling("generator.json", embedded_generator_json, gen_source);
+  cfg.generator = parse_generator_config(gen_text, gen_source, getenv);
+  auto lang_text = sibling("lang.json", embedded_lang_json, lang_source);
+  cfg.languages = parse_language_config(lang_text, lang_source);
+
+  if (options.host) cfg.server.host = *options.host;
+  if (options.port) cfg.server.port = *options.port;
+  if (options.data_dir) cfg.data_dir = *options.data_dir;
+  if (options.log_level) {
+    const auto& l = *options.log_level;
+    if (l != "debug" && l != "info" && l != "warn" && l != "error")
+      throw config_error("--log-level: expected one of debug, info, warn, error, got " + l);
+    cfg.log.level = l;
+  }
+  cfg.data_dir = expand_home(cfg.data_dir, getenv);
+  return cfg;
+}
+
+}  // namespace askd::core

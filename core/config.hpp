@@ -1,0 +1,137 @@
+// core/config.hpp — one struct per file of conf/, loaded and validated in one
+// place (load_config) and passed down. Environment variables named by the files
+// (API keys, base URLs) are read here and nowhere else.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace askd::core {
+
+// Raised when a config file is wrong; the message names the file, the key and what was
+// expected, e.g. `conf/askd.json: server.port: expected an integer from 0 to 65535, got "x"`.
+struct config_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// conf/askd.json "server"
+struct server_settings {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8001;
+  int io_threads = 1;
+  std::size_t max_body_bytes = 1 << 20;
+  std::size_t max_connections = 10000;
+  int header_timeout_ms = 30000;   // to receive a whole request
+  int idle_timeout_ms = 120000;    // keep-alive connection with no request
+  std::size_t write_queue_bytes = 1 << 20;  // per connection; past it the client is too slow
+  int shutdown_grace_ms = 10000;   // streams get this long to finish on SIGTERM
+};
+
+// conf/askd.json "engine"
+struct engine_settings {
+  int workers = 0;  // CAF scheduler threads; 0 = one per core
+};
+
+// conf/askd.json "upstream": how provider calls are made.
+struct upstream_settings {
+  int connect_timeout_ms = 10000;
+  int first_token_timeout_ms = 30000;
+  int idle_timeout_ms = 60000;
+  std::size_t max_error_body_bytes = 64 * 1024;
+};
+
+// conf/askd.json "log"
+struct log_settings {
+  std::string level = "info";
+};
+
+// One model of a provider (conf/generator.json providers.<id>.models.<model>).
+struct model_settings {
+  std::string id;
+  std::string params_json = "{}";  // the model's parameters as written, for the provider adapter
+  std::int64_t context_window = 0;  // tokens; 0 = unknown
+};
+
+// One provider (conf/generator.json providers.<id>).
+struct provider_settings {
+  std::string id;
+  std::string name;           // display name for /models/config
+  std::string client_class;   // deepwiki-open's name of the wire format, e.g. "OpenAIClient"
+  std::string default_model;
+  bool supports_custom_model = true;
+  std::vector<model_settings> models;
+  // client settings
+  std::string base_url;       // after applying base_url_env
+  std::string api_key_env;    // the variable holding the key ("" = no key needed)
+  std::string api_key;        // its value at start; never logged
+  std::map<std::string, std::string> headers;  // extra request headers
+  bool include_usage = true;  // ask for usage in the stream (stream_options.include_usage)
+
+  const model_settings* find_model(const std::string& model) const;
+};
+
+// conf/generator.json
+struct generator_settings {
+  std::string source;  // where it was read from, for error messages
+  std::string default_provider;
+  std::vector<provider_settings> providers;
+
+  const provider_settings* find(const std::string& id) const;
+};
+
+// conf/lang.json
+struct language_settings {
+  std::vector<std::pair<std::string, std::string>> supported;  // code -> name, in file order
+  std::string default_code = "en";
+  std::string json;  // the file's content, served at /lang/config
+
+  const std::string* name_of(const std::string& code) const;
+};
+
+struct config {
+  std::string source;  // where askd.json came from
+  server_settings server;
+  engine_settings engine;
+  upstream_settings upstream;
+  log_settings log;
+  std::string data_dir = "~/.askd";
+  generator_settings generator;
+  language_settings languages;
+};
+
+// Where to read from. An empty `path` means the embedded defaults; a file path names
+// askd.json; a directory holds askd.json, generator.json and lang.json. A file missing
+// from the directory falls back to its embedded default.
+struct load_options {
+  std::string path;
+  std::optional<std::string> host;
+  std::optional<std::uint16_t> port;
+  std::optional<std::string> data_dir;
+  std::optional<std::string> log_level;
+  // Reads an environment variable; tests replace it.
+  std::string (*getenv)(const char* name) = nullptr;
+};
+
+// Loads and validates everything; throws config_error.
+config load_config(const load_options& options);
+
+// Validators for each file's text, exposed for tests. `source` names the file in errors.
+void parse_server_config(const std::string& text, const std::string& source, config& out);
+generator_settings parse_generator_config(const std::string& text, const std::string& source,
+                                          std::string (*getenv)(const char*));
+language_settings parse_language_config(const std::string& text, const std::string& source);
+
+// The conf/ files compiled into the binary.
+extern const char* const embedded_askd_json;
+extern const char* const embedded_generator_json;
+extern const char* const embedded_lang_json;
+
+// `~/x` → `$HOME/x`.
+std::string expand_home(const std::string& path, std::string (*getenv)(const char*));
+
+}  // namespace askd::core

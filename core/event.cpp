@@ -1,0 +1,66 @@
+#include "core/event.hpp"
+
+#include "core/json.hpp"
+
+namespace askd::core {
+
+std::string_view to_string(event_type t) {
+  switch (t) {
+    case event_type::meta: return "meta";
+    case event_type::progress: return "progress";
+    case event_type::sources: return "sources";
+    case event_type::stage: return "stage";
+    case event_type::delta: return "delta";
+    case event_type::error: return "error";
+    case event_type::done: return "done";
+  }
+  return "unknown";
+}
+
+stream_event make_delta(std::string text) {
+  stream_event e;
+  e.type = event_type::delta;
+  e.text = std::move(text);
+  return e;
+}
+
+stream_event make_error(const error& err) {
+  stream_event e;
+  e.type = event_type::error;
+  e.text = err.message;
+  e.data = "{\"code\":\"";
+  e.data += wire_name(err.code);
+  e.data += "\",\"message\":";
+  e.data += json::quote(err.message);
+  e.data += ",\"retryable\":";
+  e.data += err.retryable ? "true" : "false";
+  e.data += '}';
+  return e;
+}
+
+stream_event make_done(const done_info& info) {
+  stream_event e;
+  e.type = event_type::done;
+  auto& d = e.data;
+  d = "{\"finish_reason\":" + json::quote(info.finish_reason);
+  d += ",\"usage\":{\"prompt_tokens\":" + std::to_string(info.usage.prompt_tokens) +
+       ",\"completion_tokens\":" + std::to_string(info.usage.completion_tokens) + "}";
+  d += ",\"timings\":{\"ttft_ms\":" + std::to_string(info.ttft_ms) +
+       ",\"total_ms\":" + std::to_string(info.total_ms) + "}";
+  d += ",\"degraded\":[";
+  for (std::size_t i = 0; i < info.degraded.size(); ++i) {
+    if (i) d += ',';
+    d += json::quote(info.degraded[i]);
+  }
+  d += "]}";
+  return e;
+}
+
+std::string delta_data(std::string_view text) {
+  std::string d = "{\"text\":\"";
+  json::append_escaped(d, text);
+  d += "\"}";
+  return d;
+}
+
+}  // namespace askd::core

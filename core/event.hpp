@@ -1,0 +1,47 @@
+// core/event.hpp — the events a stream is made of (PROTOCOL.md, v1 event table).
+// Both faces render the same events: compat writes delta text and the error message,
+// v1 writes each event whole.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace askd::core {
+
+enum class event_type : std::uint8_t { meta, progress, sources, stage, delta, error, done };
+
+std::string_view to_string(event_type t);
+
+struct stream_event {
+  std::uint64_t seq = 0;  // per-stream sequence, from 1; assigned by the stream
+  event_type type = event_type::delta;
+  std::string text;  // delta: the text; error: the message (what the compat face shows)
+  std::string data;  // the JSON object of the v1 `data:` line; empty for delta (built from text)
+
+  bool terminal() const { return type == event_type::done || type == event_type::error; }
+};
+
+struct token_usage {
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+};
+
+struct done_info {
+  std::string finish_reason = "stop";
+  token_usage usage;
+  std::int64_t ttft_ms = -1;
+  std::int64_t total_ms = 0;
+  std::vector<std::string> degraded;  // what was given up, e.g. "retrieval", "fallback:local"
+};
+
+stream_event make_delta(std::string text);
+stream_event make_error(const error& err);
+stream_event make_done(const done_info& info);
+// The JSON of a delta event's data, built on demand by the v1 face.
+std::string delta_data(std::string_view text);
+
+}  // namespace askd::core

@@ -1,0 +1,17 @@
+// core/ids.hpp — identifiers: request ids for logs, unguessable stream ids.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace askd::core {
+
+// 64 random bits as 16 hex characters: names a request in logs and X-Request-Id.
+std::string new_request_id();
+// 128 bits from the kernel's CSPRNG as 32 hex characters: a stream id is a capability.
+std::string new_stream_id();
+
+// "2026-11-24T03:42:00.123Z"
+std::string iso8601(std::chrono::system_clock::time_point t);
+
+}  // namespace askd::core

@@ -1,0 +1,68 @@
+// core/json.hpp — reading JSON objects field by field with errors that name the
+// field, what was expected and what was found; and writing JSON text fast.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <rapidjson/document.h>
+
+namespace askd::core::json {
+
+// A field had the wrong type or value. `path` is like `messages[2].role`.
+struct field_error : std::runtime_error {
+  field_error(std::string path, std::string expected, std::string got);
+  std::string path;
+  std::string expected;
+  std::string got;
+};
+
+// The text is not JSON at all.
+struct syntax_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Parses `text` into `doc`; throws syntax_error naming the offset and the problem.
+void parse(std::string_view text, rapidjson::Document& doc);
+
+// "a string", "a number", "an object", ... — for error messages.
+std::string describe(const rapidjson::Value& v);
+
+// Reads the fields of one object; every getter throws field_error on a wrong type.
+class object_reader {
+ public:
+  // Throws field_error when `v` is not an object.
+  object_reader(const rapidjson::Value& v, std::string path);
+
+  bool has(const char* key) const;
+  std::string path_of(std::string_view key) const;
+  const rapidjson::Value& value() const { return *v_; }
+
+  std::optional<std::string> string(const char* key) const;
+  std::string string_or(const char* key, std::string fallback) const;
+  std::string required_string(const char* key) const;
+  std::optional<bool> boolean(const char* key) const;
+  // An integer within [min, max].
+  std::optional<std::int64_t> integer(const char* key, std::int64_t min, std::int64_t max) const;
+  std::optional<double> number(const char* key) const;
+  // nullptr when absent (or null); throws when present with another type.
+  const rapidjson::Value* array(const char* key) const;
+  const rapidjson::Value* object(const char* key) const;
+
+ private:
+  const rapidjson::Value* find(const char* key) const;
+  const rapidjson::Value* v_;
+  std::string path_;
+};
+
+// Appends `text` as the inside of a JSON string (no quotes), escaping as RFC 8259 asks.
+void append_escaped(std::string& out, std::string_view text);
+// `text` as a quoted JSON string.
+std::string quote(std::string_view text);
+// Serialises a value compactly.
+std::string write(const rapidjson::Value& v);
+
+}  // namespace askd::core::json

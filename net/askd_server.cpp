@@ -1,0 +1,78 @@
+#include "net/askd_server.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include "actors/engine.hpp"
+#include "core/log.hpp"
+#include "net/askd_service.hpp"
+#include "net/http_server.hpp"
+#include "providers/curl_engine.hpp"
+
+namespace askd::net {
+
+// Declared in the order they start; destroyed in reverse: the HTTP server goes first
+// (its connections cancel their streams), then the actors, then the curl engine that
+// the actors' last acts still call.
+struct askd_server::parts {
+  std::shared_ptr<actors::engine_context> context;
+  std::unique_ptr<providers::curl_engine> curl;
+  std::unique_ptr<actors::engine> engine;
+  std::shared_ptr<askd_service> service;
+  std::unique_ptr<http_server> server;
+  bool stopped = false;
+};
+
+askd_server::askd_server(core::config cfg) : parts_(std::make_unique<parts>()) {
+  auto& p = *parts_;
+  p.context = std::make_shared<actors::engine_context>();
+  p.context->config = std::move(cfg);
+  p.context->providers = std::make_shared<providers::provider_registry>(p.context->config);
+  p.curl = std::make_unique<providers::curl_engine>();
+  p.context->curl = p.curl.get();
+  p.engine = std::make_unique<actors::engine>(p.context);
+  const auto& c = p.context->config;
+  p.service = std::make_shared<askd_service>(c, *p.engine);
+  server_limits limits;
+  limits.max_body_bytes = c.server.max_body_bytes;
+  limits.max_connections = c.server.max_connections;
+  limits.write_queue_bytes = c.server.write_queue_bytes;
+  limits.header_timeout = std::chrono::milliseconds(c.server.header_timeout_ms);
+  limits.idle_timeout = std::chrono::milliseconds(c.server.idle_timeout_ms);
+  p.server = std::make_unique<http_server>(p.service, limits, c.server.io_threads);
+}
+
+askd_server::~askd_server() { stop(); }
+
+std::uint16_t askd_server::start() {
+  const auto& c = parts_->context->config;
+  auto port = parts_->server->listen(c.server.host, c.server.port);
+  parts_->server->run();
+  return port;
+}
+
+void askd_server::stop() {
+  auto& p = *parts_;
+  if (p.stopped) return;
+  p.stopped = true;
+  p.server->stop_accepting();
+  p.service->set_draining(true);
+  auto grace = std::chrono::milliseconds(p.context->config.server.shutdown_grace_ms);
+  auto until = std::chrono::steady_clock::now() + grace;
+  if (p.context->census.streams > 0)
+    core::log_info("draining").kv("streams", p.context->census.streams.load()).kv("grace_ms", static_cast<std::int64_t>(grace.count()));
+  while (p.context->census.streams > 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  p.server->stop();
+  p.server.reset();
+  p.engine.reset();
+  p.curl.reset();
+}
+
+bool askd_server::draining() const { return parts_->service && parts_->service->draining(); }
+const core::config& askd_server::config() const { return parts_->context->config; }
+const actors::actor_census& askd_server::census() const { return parts_->context->census; }
+std::size_t askd_server::connections() const { return parts_->server ? parts_->server->connections() : 0; }
+std::size_t askd_server::upstream_calls() const { return parts_->curl ? parts_->curl->active() : 0; }
+
+}  // namespace askd::net

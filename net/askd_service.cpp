@@ -1,0 +1,174 @@
+#include "net/askd_service.hpp"
+
+#include <chrono>
+
+#include "core/chat_request.hpp"
+#include "core/ids.hpp"
+#include "core/json.hpp"
+#include "core/log.hpp"
+#include "net/compat_face.hpp"
+
+namespace askd::net {
+namespace {
+
+constexpr const char* json_type = "application/json";
+
+header_list cors() { return {{"Access-Control-Allow-Origin", "*"}}; }
+
+// One line per refused request, so a 400 at 3 a.m. can be explained.
+void log_refusal(const std::string& id, const request& req, int status, std::string_view detail) {
+  core::log_info("refused")
+      .kv("id", id)
+      .kv("method", req.method)
+      .kv("path", req.path)
+      .kv("peer", req.peer)
+      .kv("status", status)
+      .kv("detail", detail);
+}
+
+std::string build_models_json(const core::config& cfg) {
+  std::string j = "{\"providers\":[";
+  bool first = true;
+  for (const auto& p : cfg.generator.providers) {
+    if (!first) j += ',';
+    first = false;
+    j += "{\"id\":" + core::json::quote(p.id) + ",\"name\":" + core::json::quote(p.name) +
+         ",\"supportsCustomModel\":" + (p.supports_custom_model ? "true" : "false") + ",\"models\":[";
+    for (std::size_t i = 0; i < p.models.size(); ++i) {
+      if (i) j += ',';
+      j += "{\"id\":" + core::json::quote(p.models[i].id) + ",\"name\":" + core::json::quote(p.models[i].id) + "}";
+    }
+    j += "]}";
+  }
+  j += "],\"defaultProvider\":" + core::json::quote(cfg.generator.default_provider) + "}";
+  return j;
+}
+
+// The deepwiki WebSocket: the first text frame is the request; later frames are ignored.
+class compat_ws_handler : public websocket_handler {
+ public:
+  compat_ws_handler(const core::config& cfg, actors::engine& engine, std::shared_ptr<websocket> ws,
+                    request upgrade, bool draining)
+      : cfg_(cfg), engine_(engine), ws_(std::move(ws)), upgrade_(std::move(upgrade)), draining_(draining) {}
+
+  void on_text(std::string message) override {
+    if (started_) return;
+    started_ = true;
+    auto id = core::new_request_id();
+    if (draining_) return refuse(id, 503, "Server is shutting down; retry shortly");
+    auto req = core::parse_chat_request(message, cfg_);
+    if (!req) return refuse(id, core::http_status(req.err().code), req.err().message);
+    attachment_ = engine_.start_chat(std::move(*req), id, std::make_shared<compat_ws_port>(ws_));
+  }
+
+  void on_closed() override {
+    attachment_.client_gone();
+    ws_.reset();
+  }
+
+ private:
+  void refuse(const std::string& id, int status, const std::string& detail) {
+    log_refusal(id, upgrade_, status, detail);
+    ws_->send("Error: " + detail);
+    ws_->close(1000);
+  }
+
+  const core::config& cfg_;
+  actors::engine& engine_;
+  std::shared_ptr<websocket> ws_;
+  request upgrade_;
+  bool draining_;
+  bool started_ = false;
+  actors::attachment attachment_;
+};
+
+}  // namespace
+
+void send_detail(response& res, int status, std::string_view detail, header_list extra) {
+  auto h = cors();
+  for (auto& e : extra) h.push_back(std::move(e));
+  res.send(status, json_type, "{\"detail\":" + core::json::quote(detail) + "}", std::move(h));
+}
+
+// The API, as PROTOCOL.md lists it. /ws/chat is served by upgrade() below.
+const askd_service::route askd_service::routes[] = {
+    {"GET", "/health", &askd_service::health},
+    {"GET", "/models/config", &askd_service::models_config},
+    {"GET", "/lang/config", &askd_service::lang_config},
+    {"POST", "/chat/completions/stream", &askd_service::compat_chat},
+    {"POST", "/api/chat/stream", &askd_service::compat_chat},
+};
+
+askd_service::askd_service(const core::config& cfg, actors::engine& engine)
+    : cfg_(cfg), engine_(engine), models_json_(build_models_json(cfg)) {}
+
+void askd_service::handle(request req, std::shared_ptr<response> res) {
+  std::string allow;
+  for (const auto& r : routes) {
+    if (req.path != r.path) continue;
+    if (req.method == r.method) return (this->*r.fn)(req, res);
+    allow += (allow.empty() ? "" : ", ") + std::string(r.method);
+  }
+  if (req.path == "/ws/chat") allow = "GET";
+  if (allow.empty()) {
+    log_refusal("-", req, 404, "Not Found");
+    return send_detail(*res, 404, "Not Found");
+  }
+  if (req.method == "OPTIONS") {  // CORS preflight, as deepwiki's FastAPI middleware allows
+    return res->send(204, "text/plain", "",
+                     {{"Access-Control-Allow-Origin", "*"},
+                      {"Access-Control-Allow-Methods", allow + ", OPTIONS"},
+                      {"Access-Control-Allow-Headers", "*"},
+                      {"Access-Control-Max-Age", "600"}});
+  }
+  if (req.path == "/ws/chat" && req.method == "GET")
+    return send_detail(*res, 426, "This endpoint speaks WebSocket only", {{"Upgrade", "websocket"}});
+  log_refusal("-", req, 405, "Method Not Allowed");
+  send_detail(*res, 405, "Method Not Allowed", {{"Allow", allow}});
+}
+
+upgrade_decision askd_service::upgrade(const request& req) {
+  upgrade_decision d;
+  if (req.path != "/ws/chat") return d;  // 404
+  // The compat socket takes no subprotocol; v1 arrives with "askd.v1".
+  d.accept = [self = shared_from_this(), req](std::shared_ptr<websocket> ws) -> std::shared_ptr<websocket_handler> {
+    return std::make_shared<compat_ws_handler>(self->cfg_, self->engine_, std::move(ws), req, self->draining_.load());
+  };
+  return d;
+}
+
+void askd_service::health(const request&, const std::shared_ptr<response>& res) {
+  // A load balancer takes a draining node out of rotation on the 503.
+  bool draining = draining_;
+  res->send(draining ? 503 : 200, json_type,
+            std::string("{\"status\":\"") + (draining ? "draining" : "healthy") + "\",\"timestamp\":" +
+                core::json::quote(core::iso8601(std::chrono::system_clock::now())) + ",\"service\":\"askd\"}",
+            cors());
+}
+
+void askd_service::models_config(const request&, const std::shared_ptr<response>& res) {
+  res->send(200, json_type, models_json_, cors());
+}
+
+void askd_service::lang_config(const request&, const std::shared_ptr<response>& res) {
+  res->send(200, json_type, cfg_.languages.json, cors());
+}
+
+void askd_service::compat_chat(const request& req, const std::shared_ptr<response>& res) {
+  auto id = core::new_request_id();
+  if (draining_) {
+    log_refusal(id, req, 503, "draining");
+    return send_detail(*res, 503, "Server is shutting down; retry shortly", {{"Retry-After", "5"}});
+  }
+  auto chat = core::parse_chat_request(req.body, cfg_);
+  if (!chat) {
+    auto status = core::http_status(chat.err().code);
+    log_refusal(id, req, status, chat.err().message);
+    return send_detail(*res, status, chat.err().message, {{"X-Request-Id", id}});
+  }
+  res->start(200, compat_stream_headers(id));
+  auto attachment = engine_.start_chat(std::move(*chat), id, std::make_shared<compat_http_port>(res));
+  res->on_disconnect([attachment] { attachment.client_gone(); });
+}
+
+}  // namespace askd::net

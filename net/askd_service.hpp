@@ -1,0 +1,50 @@
+// net/askd_service.hpp — askd's routes: the table below is the API as PROTOCOL.md
+// describes it. Requests are validated here, before any work; valid chats go to the
+// engine with a port for their face.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "actors/engine.hpp"
+#include "core/config.hpp"
+#include "net/http_server.hpp"
+
+namespace askd::net {
+
+class askd_service : public service, public std::enable_shared_from_this<askd_service> {
+ public:
+  askd_service(const core::config& cfg, actors::engine& engine);
+
+  void handle(request req, std::shared_ptr<response> res) override;
+  upgrade_decision upgrade(const request& req) override;
+
+  // New chats are refused with 503 while draining for shutdown.
+  void set_draining(bool on) { draining_ = on; }
+  bool draining() const { return draining_; }
+
+ private:
+  using route_fn = void (askd_service::*)(const request&, const std::shared_ptr<response>&);
+  struct route {
+    const char* method;
+    const char* path;
+    route_fn fn;
+  };
+  static const route routes[];
+
+  void health(const request&, const std::shared_ptr<response>&);
+  void models_config(const request&, const std::shared_ptr<response>&);
+  void lang_config(const request&, const std::shared_ptr<response>&);
+  void compat_chat(const request&, const std::shared_ptr<response>&);
+
+  const core::config& cfg_;
+  actors::engine& engine_;
+  std::string models_json_;  // built once: the providers never change while running
+  std::atomic<bool> draining_{false};
+};
+
+// {"detail": "..."} with a status, as deepwiki's FastAPI answers errors.
+void send_detail(response& res, int status, std::string_view detail, header_list extra = {});
+
+}  // namespace askd::net

@@ -1,0 +1,47 @@
+#include "net/compat_face.hpp"
+
+namespace askd::net {
+
+header_list compat_stream_headers(const std::string& request_id) {
+  return {{"Content-Type", "text/event-stream; charset=utf-8"},
+          {"Cache-Control", "no-cache, no-transform"},
+          {"X-Accel-Buffering", "no"},
+          {"Access-Control-Allow-Origin", "*"},
+          {"X-Request-Id", request_id}};
+}
+
+void compat_http_port::deliver(const core::stream_event& event) {
+  switch (event.type) {
+    case core::event_type::delta:
+      res_->write(event.text);
+      break;
+    case core::event_type::error:
+      res_->write("\nError: " + event.text);
+      res_->finish();
+      break;
+    case core::event_type::done:
+      res_->finish();
+      break;
+    default:  // meta, progress, sources, stage: v1 only
+      break;
+  }
+}
+
+void compat_ws_port::deliver(const core::stream_event& event) {
+  switch (event.type) {
+    case core::event_type::delta:
+      ws_->send(event.text);
+      break;
+    case core::event_type::error:
+      ws_->send("Error: " + event.text);
+      ws_->close(1000);
+      break;
+    case core::event_type::done:
+      ws_->close(1000);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace askd::net

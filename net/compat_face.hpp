@@ -1,0 +1,34 @@
+// net/compat_face.hpp — deepwiki-open's framing of a stream (PROTOCOL.md, "Compat
+// face"): raw text chunks over chunked HTTP, or one WebSocket text frame per chunk.
+// Errors once streaming began: "\nError: ..." in the HTTP body, or one "Error: ..." frame.
+#pragma once
+
+#include <memory>
+
+#include "actors/engine.hpp"
+#include "net/http_server.hpp"
+
+namespace askd::net {
+
+// The response headers of a compat stream.
+header_list compat_stream_headers(const std::string& request_id);
+
+class compat_http_port : public actors::sink_port {
+ public:
+  explicit compat_http_port(std::shared_ptr<response> res) : res_(std::move(res)) {}
+  void deliver(const core::stream_event& event) override;
+
+ private:
+  std::shared_ptr<response> res_;
+};
+
+class compat_ws_port : public actors::sink_port {
+ public:
+  explicit compat_ws_port(std::shared_ptr<websocket> ws) : ws_(std::move(ws)) {}
+  void deliver(const core::stream_event& event) override;
+
+ private:
+  std::shared_ptr<websocket> ws_;
+};
+
+}  // namespace askd::net

@@ -1,0 +1,715 @@
+// The Beast side of net/http_server.hpp, in the style of Beast's advanced server: a
+// listener, one session class per connection kind, each owned by shared_from_this()
+// on a strand, every async step do_x() followed by its completion on_x().
+#include "net/http_server.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <array>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <thread>
+#include <unordered_map>
+
+#include "core/json.hpp"
+#include "core/log.hpp"
+
+namespace askd::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ws = beast::websocket;
+using tcp = asio::ip::tcp;
+
+std::string_view request::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (k == name) return v;
+  return {};
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  auto hexval = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+      out += static_cast<char>(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+      i += 2;
+    } else if (s[i] == '+') {
+      out += ' ';
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::string request::query_param(std::string_view name) const {
+  std::string_view q = query;
+  while (!q.empty()) {
+    auto amp = q.find('&');
+    auto part = q.substr(0, amp);
+    auto eq = part.find('=');
+    if (percent_decode(part.substr(0, eq)) == name)
+      return eq == std::string_view::npos ? std::string() : percent_decode(part.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    q.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+namespace {
+
+std::string detail_json(std::string_view detail) {
+  return "{\"detail\":" + core::json::quote(detail) + "}";
+}
+
+// What stop() needs from every live connection.
+class connection {
+ public:
+  virtual ~connection() = default;
+  virtual void shutdown_now() = 0;
+};
+
+}  // namespace
+
+struct http_server::impl {
+  impl(std::shared_ptr<service> s, server_limits l, int n)
+      : acceptor(ioc), svc(std::move(s)), limits(l), threads(n) {}
+
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  std::shared_ptr<service> svc;
+  server_limits limits;
+  int threads;
+  std::vector<std::thread> pool;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::atomic<std::size_t> connections{0};
+  std::atomic<bool> accepting{false};
+
+  std::mutex live_mutex;
+  std::uint64_t next_id = 1;
+  std::unordered_map<std::uint64_t, std::weak_ptr<connection>> live;
+
+  std::uint64_t enrol(std::weak_ptr<connection> c) {
+    std::lock_guard<std::mutex> lock(live_mutex);
+    auto id = next_id++;
+    live.emplace(id, std::move(c));
+    return id;
+  }
+  void leave(std::uint64_t id) {
+    {
+      std::lock_guard<std::mutex> lock(live_mutex);
+      live.erase(id);
+    }
+    connections.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  void do_accept();
+  void on_accept(beast::error_code ec, tcp::socket socket);
+};
+
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// WebSocket session
+class ws_session : public websocket, public connection, public std::enable_shared_from_this<ws_session> {
+ public:
+  ws_session(http_server::impl& server, beast::tcp_stream&& stream, std::string peer)
+      : server_(server), ws_(std::move(stream)), peer_(std::move(peer)) {}
+
+  ~ws_session() override { server_.leave(id_); }
+
+  void run(http::request<http::string_body> upgrade, upgrade_decision decision) {
+    id_ = server_.enrol(weak_from_this());
+    ws_.set_option(ws::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.read_message_max(server_.limits.max_body_bytes);
+    ws_.set_option(ws::stream_base::decorator([proto = decision.subprotocol](ws::response_type& res) {
+      res.set(http::field::server, "askd");
+      if (!proto.empty()) res.set(http::field::sec_websocket_protocol, proto);
+    }));
+    accept_ = std::move(decision.accept);
+    upgrade_ = std::move(upgrade);
+    ws_.async_accept(upgrade_, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
+  }
+
+  // -- websocket (any thread) --
+  void send(std::string text) override {
+    asio::dispatch(ws_.get_executor(), [self = shared_from_this(), t = std::move(text)]() mutable {
+      self->queue(std::move(t));
+    });
+  }
+  void close(std::uint16_t code, std::string reason) override {
+    asio::dispatch(ws_.get_executor(), [self = shared_from_this(), code, r = std::move(reason)]() mutable {
+      if (self->close_queued_ || self->gone_) return;
+      self->close_queued_ = true;
+      self->close_reason_ = ws::close_reason(static_cast<ws::close_code>(code), r);
+      self->pump();
+    });
+  }
+  void shutdown_now() override {
+    asio::dispatch(ws_.get_executor(), [self = shared_from_this()] { self->hard_close(); });
+  }
+
+ private:
+  void on_accept(beast::error_code ec) {
+    // Happens when the handshake is malformed or the client left during it.
+    if (ec) return hard_close();
+    handler_ = accept_(shared_from_this());
+    accept_ = nullptr;
+    do_read();
+    pump();
+  }
+
+  void do_read() {
+    ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+  }
+  void on_read(beast::error_code ec, std::size_t) {
+    // Happens when the client closes (ws::error::closed), resets, or the idle timer fires.
+    if (ec) return hard_close();
+    if (ws_.got_text() && handler_ && !close_queued_) handler_->on_text(beast::buffers_to_string(buffer_.data()));
+    buffer_.consume(buffer_.size());
+    do_read();
+  }
+
+  void queue(std::string text) {
+    if (gone_ || close_queued_) return;
+    queued_bytes_ += text.size();
+    if (queued_bytes_ > server_.limits.write_queue_bytes) {
+      core::log_warn("slow websocket client cut off").kv("peer", peer_).kv("queued_bytes", queued_bytes_);
+      return hard_close();
+    }
+    queue_.push_back(std::move(text));
+    pump();
+  }
+
+  void pump() {
+    if (writing_ || gone_) return;
+    if (!queue_.empty()) {
+      writing_ = true;
+      ws_.text(true);
+      ws_.async_write(asio::buffer(queue_.front()),
+                      beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+    } else if (close_queued_ && !close_sent_) {
+      writing_ = close_sent_ = true;
+      ws_.async_close(close_reason_, beast::bind_front_handler(&ws_session::on_close, shared_from_this()));
+    }
+  }
+  void on_write(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    // Happens when the client went away mid-write.
+    if (ec) return hard_close();
+    queued_bytes_ -= queue_.front().size();
+    queue_.pop_front();
+    pump();
+  }
+  void on_close(beast::error_code) {
+    writing_ = false;
+    hard_close();
+  }
+
+  void hard_close() {
+    if (gone_) return;
+    gone_ = true;
+    queue_.clear();
+    beast::error_code ec;
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(ws_).close();
+    if (handler_) {
+      auto h = std::move(handler_);
+      h->on_closed();
+    }
+  }
+
+  http_server::impl& server_;
+  ws::stream<beast::tcp_stream> ws_;
+  std::string peer_;
+  std::uint64_t id_ = 0;
+  beast::flat_buffer buffer_;
+  http::request<http::string_body> upgrade_;
+  std::function<std::shared_ptr<websocket_handler>(std::shared_ptr<websocket>)> accept_;
+  std::shared_ptr<websocket_handler> handler_;
+  std::deque<std::string> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool close_queued_ = false;
+  bool close_sent_ = false;
+  bool gone_ = false;
+  ws::close_reason close_reason_;
+};
+
+// ---------------------------------------------------------------------------------------
+// HTTP session: reads requests one after another; while a response is being produced
+// it keeps a read open so a client that goes away is noticed at once, not at the next
+// write.
+class http_session : public connection, public std::enable_shared_from_this<http_session> {
+ public:
+  http_session(http_server::impl& server, tcp::socket&& socket)
+      : server_(server), stream_(std::move(socket)) {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+  ~http_session() override {
+    if (id_) server_.leave(id_);
+  }
+
+  void run() {
+    id_ = server_.enrol(weak_from_this());
+    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&http_session::do_read, shared_from_this()));
+  }
+
+  void shutdown_now() override {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->hard_close(); });
+  }
+
+  // -- the response object's operations, on the strand; `id` ignores stale responses --
+  void do_send(std::uint64_t id, int status, std::string content_type, std::string body, header_list extra) {
+    if (id != response_id_ || !handling_ || started_ || closed_) return;
+    started_ = true;
+    full_.emplace(static_cast<http::status>(status), 11);
+    full_->set(http::field::server, "askd");
+    full_->set(http::field::content_type, content_type);
+    for (auto& [k, v] : extra) full_->set(k, v);
+    full_->keep_alive(keep_alive_);
+    full_->body() = std::move(body);
+    full_->prepare_payload();
+    writing_ = true;
+    http::async_write(stream_, *full_, beast::bind_front_handler(&http_session::on_full_written, shared_from_this()));
+  }
+
+  void do_start(std::uint64_t id, int status, header_list headers) {
+    if (id != response_id_ || !handling_ || started_ || closed_) return;
+    started_ = streaming_ = true;
+    head_.emplace(static_cast<http::status>(status), 11);
+    head_->set(http::field::server, "askd");
+    for (auto& [k, v] : headers) head_->set(k, v);
+    head_->keep_alive(keep_alive_);
+    head_->chunked(true);
+    head_sr_.emplace(*head_);
+    head_pending_ = true;
+    pump();
+  }
+
+  void do_write(std::uint64_t id, std::string chunk) {
+    if (id != response_id_ || !streaming_ || finish_queued_ || abort_queued_ || closed_ || chunk.empty()) return;
+    pending_ += chunk;
+    if (pending_.size() + inflight_.size() > server_.limits.write_queue_bytes) {
+      core::log_warn("slow client cut off").kv("peer", peer_).kv("queued_bytes", pending_.size() + inflight_.size());
+      return hard_close();
+    }
+    pump();
+  }
+
+  void do_finish(std::uint64_t id) {
+    if (id != response_id_ || !streaming_ || finish_queued_ || abort_queued_ || closed_) return;
+    finish_queued_ = true;
+    pump();
+  }
+
+  void do_abort(std::uint64_t id) {
+    if (id != response_id_ || closed_) return;
+    disconnect_ = nullptr;  // the service asked for it; nothing to tell it
+    abort_queued_ = true;
+    pump();  // sends what was written before, then cuts
+  }
+
+  void do_on_disconnect(std::uint64_t id, std::function<void()> fn) {
+    if (id != response_id_ || response_done_) return;
+    if (closed_) return fn();  // the client left before the service asked
+    disconnect_ = std::move(fn);
+  }
+
+  void do_after(std::uint64_t id, std::chrono::microseconds delay, std::function<void()> fn) {
+    if (id != response_id_ || closed_) return;
+    auto timer = std::make_shared<asio::steady_timer>(stream_.get_executor(), delay);
+    timer->async_wait([self = shared_from_this(), timer, id, fn = std::move(fn)](beast::error_code ec) {
+      if (ec || self->closed_ || id != self->response_id_) return;
+      fn();
+    });
+  }
+
+  asio::any_io_executor executor() { return stream_.get_executor(); }
+
+ private:
+  void do_read() {
+    parser_.emplace();
+    parser_->body_limit(server_.limits.max_body_bytes);
+    parser_->header_limit(16 * 1024);
+    stream_.expires_after(first_request_ ? server_.limits.header_timeout : server_.limits.idle_timeout);
+    first_request_ = false;
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&http_session::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec) return on_read(ec, 0);
+    auto& req = parser_->get();
+    // curl and others wait up to a second for this before sending a large body.
+    if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
+      continue_.emplace(http::status::continue_, 11);
+      http::async_write(stream_, *continue_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        if (ec) return self->hard_close();
+        self->read_body();
+      });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    stream_.expires_after(server_.limits.header_timeout);
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    // Happens when the client closes a keep-alive connection between requests.
+    if (ec == http::error::end_of_stream || ec == asio::error::eof) return graceful_close();
+    if (ec == beast::error::timeout || ec == asio::error::operation_aborted) return hard_close();
+    if (ec == http::error::body_limit)
+      return refuse(413, "Request body exceeds the limit of " + std::to_string(server_.limits.max_body_bytes) + " bytes");
+    if (ec == http::error::header_limit) return refuse(431, "Request headers are too large");
+    if (ec) {
+      if (ec == asio::error::connection_reset || ec == asio::error::broken_pipe) return hard_close();
+      return refuse(400, "Malformed HTTP request: " + ec.message());
+    }
+    stream_.expires_never();
+    auto msg = parser_->release();
+    keep_alive_ = msg.keep_alive();
+
+    request req;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    auto q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    if (q != std::string::npos) req.query = req.target.substr(q + 1);
+    for (const auto& f : msg) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    req.peer = peer_;
+
+    if (ws::is_upgrade(msg)) {
+      auto decision = server_.svc->upgrade(req);
+      if (!decision.accept) return refuse(decision.status, decision.detail);
+      auto session = std::make_shared<ws_session>(server_, std::move(stream_), peer_);
+      // The ws_session now owns the socket; this session ends here.
+      server_.connections.fetch_add(1, std::memory_order_relaxed);  // the ws_session's own
+      session->run(std::move(msg), std::move(decision));
+      return;
+    }
+
+    req.body = std::move(msg.body());
+    ++response_id_;
+    handling_ = true;
+    started_ = streaming_ = head_pending_ = finish_queued_ = response_done_ = false;
+    watch();
+    server_.svc->handle(std::move(req), make_response());
+  }
+
+  std::shared_ptr<response> make_response();
+
+  // A read kept open while a response is produced: EOF or an error means the client left.
+  void watch() {
+    if (watching_ || closed_ || buffer_.size() > 64 * 1024) return;
+    watching_ = true;
+    stream_.async_read_some(buffer_.prepare(4096), beast::bind_front_handler(&http_session::on_watch, shared_from_this()));
+  }
+  void on_watch(beast::error_code ec, std::size_t n) {
+    watching_ = false;
+    if (!ec) {
+      buffer_.commit(n);  // a pipelined request; kept for after this response
+      if (handling_) return watch();
+      if (!closed_) do_read();  // the response completed while this read was in flight
+      return;
+    }
+    // Happens when our own cancel ends the watch after a response completed.
+    if (ec == asio::error::operation_aborted && !handling_ && !closed_) return do_read();
+    // The client went away.
+    hard_close();
+  }
+
+  void pump() {
+    if (writing_ || closed_) return;
+    if (head_pending_) {
+      head_pending_ = false;
+      writing_ = true;
+      http::async_write_header(stream_, *head_sr_, beast::bind_front_handler(&http_session::on_written, shared_from_this()));
+      return;
+    }
+    if (pending_.empty() && !finish_queued_) {
+      if (abort_queued_) hard_close();
+      return;
+    }
+    if (last_written_) return;
+    // Everything queued goes out as one chunk (and the last chunk with it when finishing).
+    inflight_.swap(pending_);
+    pending_.clear();
+    std::array<asio::const_buffer, 3> bufs;
+    std::size_t n = 0;
+    if (!inflight_.empty()) {
+      char hex[20];
+      auto len = std::snprintf(hex, sizeof hex, "%zx\r\n", inflight_.size());
+      chunk_head_.assign(hex, static_cast<std::size_t>(len));
+      inflight_ += "\r\n";
+      bufs[n++] = asio::buffer(chunk_head_);
+      bufs[n++] = asio::buffer(inflight_);
+    }
+    if (finish_queued_) {
+      bufs[n++] = asio::buffer("0\r\n\r\n", 5);
+      last_written_ = true;
+    }
+    writing_ = true;
+    asio::async_write(stream_, std::span(bufs.data(), n),
+                      beast::bind_front_handler(&http_session::on_written, shared_from_this()));
+  }
+
+  void on_written(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    inflight_.clear();
+    // Happens when the client went away mid-write.
+    if (ec) return hard_close();
+    if (last_written_) return response_complete();
+    pump();
+  }
+
+  void on_full_written(beast::error_code ec, std::size_t) {
+    writing_ = false;
+    full_.reset();
+    if (ec) return hard_close();
+    response_complete();
+  }
+
+  void response_complete() {
+    handling_ = false;
+    response_done_ = true;
+    disconnect_ = nullptr;
+    head_sr_.reset();
+    head_.reset();
+    last_written_ = false;
+    if (!keep_alive_) return graceful_close();
+    if (watching_) {
+      // on_watch sees operation_aborted and reads the next request.
+      beast::error_code ec;
+      stream_.socket().cancel(ec);
+      return;
+    }
+    do_read();
+  }
+
+  void refuse(int status, const std::string& detail) {
+    keep_alive_ = false;
+    ++response_id_;
+    handling_ = true;
+    started_ = false;
+    do_send(response_id_, status, "application/json", detail_json(detail), {});
+  }
+
+  void graceful_close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.close();
+  }
+
+  void hard_close() {
+    if (closed_) return;
+    closed_ = true;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+    if (disconnect_ && !response_done_) {
+      auto fn = std::move(disconnect_);
+      disconnect_ = nullptr;
+      fn();
+    }
+  }
+
+  http_server::impl& server_;
+  beast::tcp_stream stream_;
+  std::string peer_;
+  std::uint64_t id_ = 0;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::empty_body>> continue_;
+  bool first_request_ = true;
+  bool keep_alive_ = true;
+  bool closed_ = false;
+  bool watching_ = false;
+
+  // the response in progress
+  std::uint64_t response_id_ = 0;
+  bool handling_ = false;
+  bool started_ = false;
+  bool streaming_ = false;
+  bool head_pending_ = false;
+  bool finish_queued_ = false;
+  bool abort_queued_ = false;
+  bool last_written_ = false;
+  bool writing_ = false;
+  bool response_done_ = false;
+  std::optional<http::response<http::string_body>> full_;
+  std::optional<http::response<http::empty_body>> head_;
+  std::optional<http::response_serializer<http::empty_body>> head_sr_;
+  std::string pending_;
+  std::string inflight_;
+  std::string chunk_head_;
+  std::function<void()> disconnect_;
+};
+
+class session_response : public response {
+ public:
+  session_response(std::shared_ptr<http_session> s, std::uint64_t id) : s_(std::move(s)), id_(id) {}
+
+  void send(int status, std::string_view content_type, std::string body, header_list extra) override {
+    run([status, ct = std::string(content_type), b = std::move(body), e = std::move(extra)](http_session& s, std::uint64_t id) mutable {
+      s.do_send(id, status, std::move(ct), std::move(b), std::move(e));
+    });
+  }
+  void start(int status, header_list headers) override {
+    run([status, h = std::move(headers)](http_session& s, std::uint64_t id) mutable { s.do_start(id, status, std::move(h)); });
+  }
+  void write(std::string chunk) override {
+    run([c = std::move(chunk)](http_session& s, std::uint64_t id) mutable { s.do_write(id, std::move(c)); });
+  }
+  void finish() override {
+    run([](http_session& s, std::uint64_t id) { s.do_finish(id); });
+  }
+  void abort() override {
+    run([](http_session& s, std::uint64_t id) { s.do_abort(id); });
+  }
+  void on_disconnect(std::function<void()> fn) override {
+    run([f = std::move(fn)](http_session& s, std::uint64_t id) mutable { s.do_on_disconnect(id, std::move(f)); });
+  }
+  void after(std::chrono::microseconds delay, std::function<void()> fn) override {
+    run([delay, f = std::move(fn)](http_session& s, std::uint64_t id) mutable { s.do_after(id, delay, std::move(f)); });
+  }
+
+ private:
+  template <class F>
+  void run(F&& f) {
+    asio::dispatch(s_->executor(), [s = s_, id = id_, f = std::forward<F>(f)]() mutable { f(*s, id); });
+  }
+  std::shared_ptr<http_session> s_;
+  std::uint64_t id_;
+};
+
+std::shared_ptr<response> http_session::make_response() {
+  return std::make_shared<session_response>(shared_from_this(), response_id_);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Listener
+
+void http_server::impl::do_accept() {
+  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    on_accept(ec, std::move(socket));
+  });
+}
+
+void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
+  if (!accepting) return;
+  if (!ec) {
+    socket.set_option(tcp::no_delay(true), ec);
+    auto n = connections.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (n > limits.max_connections) {
+      connections.fetch_sub(1, std::memory_order_relaxed);
+      // Refuse in one write and close: no session, no parser, no waiting.
+      auto body = detail_json("Too many connections (limit " + std::to_string(limits.max_connections) + ")");
+      auto text = std::make_shared<std::string>(
+          "HTTP/1.1 429 Too Many Requests\r\nServer: askd\r\nRetry-After: 1\r\n"
+          "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+          std::to_string(body.size()) + "\r\n\r\n" + body);
+      auto sock = std::make_shared<tcp::socket>(std::move(socket));
+      asio::async_write(*sock, asio::buffer(*text), [sock, text](beast::error_code, std::size_t) {
+        beast::error_code ignored;
+        sock->shutdown(tcp::socket::shutdown_both, ignored);
+        sock->close(ignored);
+      });
+    } else {
+      std::make_shared<http_session>(*this, std::move(socket))->run();
+    }
+  } else if (ec == asio::error::operation_aborted) {
+    return;
+  } else {
+    // Out of file descriptors, say: log, and keep accepting.
+    core::log_warn("accept failed").kv("error", ec.message());
+  }
+  do_accept();
+}
+
+http_server::http_server(std::shared_ptr<service> svc, server_limits limits, int io_threads)
+    : impl_(std::make_unique<impl>(std::move(svc), limits, std::max(1, io_threads))) {}
+
+http_server::~http_server() { stop(); }
+
+std::uint16_t http_server::listen(const std::string& host, std::uint16_t port) {
+  auto& a = impl_->acceptor;
+  tcp::endpoint ep(asio::ip::make_address(host), port);
+  a.open(ep.protocol());
+  a.set_option(asio::socket_base::reuse_address(true));
+  a.bind(ep);
+  a.listen(asio::socket_base::max_listen_connections);
+  impl_->accepting = true;
+  impl_->do_accept();
+  return a.local_endpoint().port();
+}
+
+void http_server::run() {
+  impl_->work.emplace(impl_->ioc.get_executor());
+  for (int i = 0; i < impl_->threads; ++i) impl_->pool.emplace_back([this] { impl_->ioc.run(); });
+}
+
+void http_server::stop_accepting() {
+  if (!impl_->accepting.exchange(false)) return;
+  asio::post(impl_->ioc, [this] {
+    beast::error_code ec;
+    impl_->acceptor.close(ec);
+  });
+}
+
+void http_server::stop() {
+  if (!impl_) return;
+  stop_accepting();
+  std::vector<std::shared_ptr<connection>> open;
+  {
+    std::lock_guard<std::mutex> lock(impl_->live_mutex);
+    for (auto& [id, w] : impl_->live)
+      if (auto c = w.lock()) open.push_back(std::move(c));
+  }
+  for (auto& c : open) c->shutdown_now();
+  open.clear();
+  impl_->work.reset();
+  if (!impl_->pool.empty()) {
+    // Give the closes a moment to run their handlers, then stop whatever is left.
+    for (int i = 0; i < 200 && impl_->connections.load() > 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    impl_->ioc.stop();
+    for (auto& t : impl_->pool) t.join();
+    impl_->pool.clear();
+  }
+}
+
+std::size_t http_server::connections() const { return impl_->connections.load(); }
+
+}  // namespace askd::net

@@ -1,0 +1,301 @@
+#include "providers/curl_engine.hpp"
+
+#include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <stdexcept>
+
+#include "core/log.hpp"
+
+namespace askd::providers {
+
+struct curl_engine::transfer {
+  transfer_id id = 0;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  upstream_request request;
+  std::shared_ptr<transfer_listener> listener;
+  std::string retry_after;
+  bool headers_reported = false;
+  char error_text[CURL_ERROR_SIZE] = {0};
+
+  ~transfer() {
+    if (easy) curl_easy_cleanup(easy);
+    if (headers) curl_slist_free_all(headers);
+  }
+
+  void report_headers() {
+    if (headers_reported) return;
+    headers_reported = true;
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    listener->on_headers(status, std::move(retry_after));
+  }
+};
+
+namespace {
+
+bool iequals_prefix(std::string_view line, std::string_view prefix) {
+  if (line.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(line[i])) != prefix[i]) return false;
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+  return s;
+}
+
+// A transport failure as a supervisor's error class.
+core::error transport_error(CURLcode code, const char* detail, const std::string& url) {
+  // Name the host only: a URL may carry a query we do not want in logs.
+  std::string host = url;
+  if (auto p = host.find("://"); p != std::string::npos) host = host.substr(p + 3);
+  if (auto p = host.find('/'); p != std::string::npos) host = host.substr(0, p);
+  std::string what = (detail && *detail) ? detail : curl_easy_strerror(code);
+  switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return core::error::make(core::error_code::timeout, "upstream " + host + " timed out: " + what);
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+      return core::error::make(core::error_code::upstream,
+                               "cannot connect to upstream " + host + ": " + what);
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return core::error{core::error_code::upstream, "bad upstream URL for " + host + ": " + what,
+                         false};
+    default:
+      return core::error::make(core::error_code::upstream,
+                               "upstream " + host + " failed: " + what);
+  }
+}
+
+}  // namespace
+
+curl_engine::curl_engine() {
+  static std::once_flag global_init;
+  std::call_once(global_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (epoll_fd_ < 0 || wake_fd_ < 0) throw std::runtime_error("curl_engine: epoll/eventfd failed");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = wake_fd_;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+
+  multi_ = curl_multi_init();
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &curl_engine::on_socket);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &curl_engine::on_timer);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+  thread_ = std::thread([this] { run(); });
+}
+
+curl_engine::~curl_engine() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake();
+  thread_.join();
+  for (auto& [id, t] : transfers_) curl_multi_remove_handle(multi_, t->easy);
+  transfers_.clear();
+  curl_multi_cleanup(multi_);
+  ::close(wake_fd_);
+  ::close(epoll_fd_);
+}
+
+curl_engine::transfer_id curl_engine::start(upstream_request request,
+                                            std::shared_ptr<transfer_listener> listener) {
+  auto t = std::make_unique<transfer>();
+  t->id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  t->request = std::move(request);
+  t->listener = std::move(listener);
+  auto id = t->id;
+  active_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    commands_.push_back(command{id, std::move(t)});
+  }
+  wake();
+  return id;
+}
+
+void curl_engine::cancel(transfer_id id) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    commands_.push_back(command{id, nullptr});
+  }
+  wake();
+}
+
+void curl_engine::wake() {
+  std::uint64_t one = 1;
+  auto rc = ::write(wake_fd_, &one, sizeof one);
+  (void)rc;  // EAGAIN means a wakeup is already pending
+}
+
+int curl_engine::on_socket(void* /*easy*/, int fd, int what, void* self, void* socket_data) {
+  auto* engine = static_cast<curl_engine*>(self);
+  if (what == CURL_POLL_REMOVE) {
+    ::epoll_ctl(engine->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    curl_multi_assign(engine->multi_, fd, nullptr);
+    return 0;
+  }
+  epoll_event ev{};
+  ev.data.fd = fd;
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) ev.events |= EPOLLIN;
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) ev.events |= EPOLLOUT;
+  if (socket_data) {
+    ::epoll_ctl(engine->epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+  } else {
+    if (::epoll_ctl(engine->epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
+      ::epoll_ctl(engine->epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+    // Any non-null marker tells the next call that the fd is registered.
+    curl_multi_assign(engine->multi_, fd, engine);
+  }
+  return 0;
+}
+
+int curl_engine::on_timer(void* /*multi*/, long timeout_ms, void* self) {
+  auto* engine = static_cast<curl_engine*>(self);
+  engine->deadline_ = timeout_ms < 0 ? clock::time_point::max()
+                                     : clock::now() + std::chrono::milliseconds(timeout_ms);
+  return 0;
+}
+
+void curl_engine::add(transfer_id id, std::unique_ptr<transfer> t) {
+  CURL* e = curl_easy_init();
+  t->easy = e;
+  auto& r = t->request;
+  curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
+  curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(r.connect_timeout_ms));
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error_text);
+  if (!r.body.empty() || r.method == "POST") {
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
+  }
+  if (r.method != "POST" && r.method != "GET") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+  for (const auto& h : r.headers) t->headers = curl_slist_append(t->headers, h.c_str());
+  // No "Expect: 100-continue" round trip before the body.
+  t->headers = curl_slist_append(t->headers, "Expect:");
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+  curl_easy_setopt(
+      e, CURLOPT_WRITEFUNCTION, +[](char* data, std::size_t size, std::size_t n, void* user) {
+        auto* tr = static_cast<transfer*>(user);
+        tr->report_headers();
+        tr->listener->on_body(std::string_view(data, size * n));
+        return size * n;
+      });
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
+  curl_easy_setopt(
+      e, CURLOPT_HEADERFUNCTION, +[](char* data, std::size_t size, std::size_t n, void* user) {
+        auto* tr = static_cast<transfer*>(user);
+        std::string_view line(data, size * n);
+        if (line.rfind("HTTP/", 0) == 0) {
+          tr->retry_after.clear();  // a new response (after 100 Continue, say)
+        } else if (iequals_prefix(line, "retry-after:")) {
+          tr->retry_after = std::string(trim(line.substr(12)));
+        }
+        return size * n;
+      });
+  transfers_.emplace(id, std::move(t));
+  curl_multi_add_handle(multi_, e);
+}
+
+void curl_engine::remove(transfer_id id) {
+  auto it = transfers_.find(id);
+  if (it == transfers_.end()) return;  // already finished
+  curl_multi_remove_handle(multi_, it->second->easy);
+  transfers_.erase(it);
+  active_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void curl_engine::collect_finished() {
+  int left = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    transfer* t = nullptr;
+    curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
+    CURLcode code = msg->data.result;
+    transfer_result result;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &result.http_status);
+    if (code != CURLE_OK) result.failure = transport_error(code, t->error_text, t->request.url);
+    if (result.http_status > 0) t->report_headers();
+    auto listener = t->listener;
+    auto id = t->id;
+    curl_multi_remove_handle(multi_, t->easy);
+    transfers_.erase(id);
+    active_.fetch_sub(1, std::memory_order_relaxed);
+    listener->on_complete(std::move(result));
+  }
+}
+
+void curl_engine::run() {
+  constexpr int max_events = 256;
+  epoll_event events[max_events];
+  int running = 0;
+  for (;;) {
+    std::vector<command> commands;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) return;
+      commands.swap(commands_);
+    }
+    for (auto& c : commands) {
+      if (c.start) {
+        add(c.id, std::move(c.start));
+      } else {
+        remove(c.id);
+      }
+    }
+    if (!commands.empty()) collect_finished();
+
+    int wait_ms = 1000;
+    if (deadline_ != clock::time_point::max()) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline_ - clock::now()).count();
+      wait_ms = static_cast<int>(std::clamp<long>(left, 0, 1000));
+    }
+    int n = ::epoll_wait(epoll_fd_, events, max_events, wait_ms);
+    // curl's timer is checked on every pass, so a steady flow of socket events
+    // cannot starve it (connect timeouts, resolver polls).
+    if (deadline_ != clock::time_point::max() && clock::now() >= deadline_) {
+      deadline_ = clock::time_point::max();
+      curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == wake_fd_) {
+        std::uint64_t v;
+        auto rc = ::read(wake_fd_, &v, sizeof v);
+        (void)rc;
+        continue;
+      }
+      int mask = 0;
+      if (events[i].events & EPOLLIN) mask |= CURL_CSELECT_IN;
+      if (events[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
+      if (events[i].events & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
+      curl_multi_socket_action(multi_, fd, mask, &running);
+    }
+    collect_finished();
+  }
+}
+
+}  // namespace askd::providers

@@ -1,0 +1,95 @@
+// providers/provider.hpp — a provider is one wire format plus its settings: it builds
+// the upstream HTTP request, decodes the streamed body into deltas, and maps error
+// responses onto the supervisor's classes (core::error_code). It does no I/O: the
+// curl engine moves the bytes and the provider_call actor drives the decoder.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/chat_request.hpp"
+#include "core/config.hpp"
+#include "core/error.hpp"
+#include "core/event.hpp"
+#include "providers/curl_engine.hpp"
+
+namespace askd::providers {
+
+// What one generation asks of a provider.
+struct generation_request {
+  std::vector<core::chat_message> messages;  // system first, then the turns; the last is the user's
+  std::string model;
+};
+
+// What a decoder finds in a successful response body.
+class decode_events {
+ public:
+  virtual ~decode_events() = default;
+  virtual void on_delta(std::string_view text) = 0;
+  virtual void on_usage(const core::token_usage& usage) = 0;
+  virtual void on_finish_reason(std::string_view reason) = 0;
+};
+
+// Turns the body of a successful (2xx) streamed response into events. Bytes arrive in
+// any split; an error (malformed data, an error the provider reports inside the
+// stream, a stream cut before its end marker) is returned as a value.
+class stream_decoder {
+ public:
+  virtual ~stream_decoder() = default;
+  virtual std::optional<core::error> feed(std::string_view bytes, decode_events& out) = 0;
+  // The body ended; an error when the end marker never came.
+  virtual std::optional<core::error> finish(decode_events& out) = 0;
+};
+
+class provider {
+ public:
+  provider(core::provider_settings settings, core::upstream_settings upstream);
+  virtual ~provider() = default;
+
+  const core::provider_settings& settings() const { return settings_; }
+  const std::string& id() const { return settings_.id; }
+
+  virtual upstream_request build(const generation_request& request) const = 0;
+  virtual std::unique_ptr<stream_decoder> decoder() const = 0;
+  // Maps a non-2xx response (status, body, Retry-After) to an error class.
+  virtual core::error classify(long status, std::string_view body,
+                               std::string_view retry_after) const = 0;
+
+  // The error to report without calling when the provider needs a key it does not have.
+  std::optional<core::error> missing_key() const;
+
+ protected:
+  // The common status → class mapping; `message` is the provider's own words and
+  // `context_length` whether they say the prompt was too long.
+  core::error classify_status(long status, const std::string& message,
+                              std::string_view retry_after, bool context_length) const;
+
+  core::provider_settings settings_;
+  core::upstream_settings upstream_;
+};
+
+// Every configured provider, built once at start.
+class provider_registry {
+ public:
+  // Throws core::config_error naming the file and key for an unknown client_class.
+  explicit provider_registry(const core::config& cfg);
+  std::shared_ptr<const provider> find(const std::string& id) const;
+
+ private:
+  std::map<std::string, std::shared_ptr<const provider>> providers_;
+};
+
+// "120" or an HTTP-date → milliseconds from now; -1 when absent or unreadable.
+std::int64_t parse_retry_after(std::string_view value);
+
+// Whether a provider's error text says the prompt is over the model's context window.
+bool says_context_length(std::string_view message);
+
+// The first `max` bytes of `s`, cut at a UTF-8 character boundary.
+std::string utf8_prefix(std::string_view s, std::size_t max);
+
+}  // namespace askd::providers

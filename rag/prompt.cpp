@@ -1,0 +1,77 @@
+#include "rag/prompt.hpp"
+
+namespace askd::rag {
+
+std::string repo_name(const std::string& repo_url) {
+  std::string s = repo_url;
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  if (s.size() > 4 && s.compare(s.size() - 4, 4, ".git") == 0) s.resize(s.size() - 4);
+  auto scheme = s.find("://");
+  if (scheme != std::string::npos) {
+    auto path = s.find('/', scheme + 3);
+    if (path == std::string::npos) return s.substr(scheme + 3);
+    return s.substr(path + 1);
+  }
+  auto slash = s.rfind('/');
+  return slash == std::string::npos ? s : s.substr(slash + 1);
+}
+
+std::string system_prompt(const core::chat_request& request, const std::string& language_name) {
+  std::string p;
+  p += "You are an expert software engineer answering questions about the ";
+  p += request.type == "local" ? "local" : request.type;
+  p += " repository " + request.repo_url + " (" + repo_name(request.repo_url) + ").\n\n";
+  p += "Rules:\n";
+  p += "- Respond in " + language_name + ". The whole answer must be in this language.\n";
+  p += "- Answer directly. No preamble (\"Okay\", \"Sure\", \"Here is\"), no closing offers.\n";
+  p += "- Ground every statement in the repository's code and the context you are given; cite "
+       "file paths, with line numbers when you have them.\n";
+  p += "- Do not speculate. When the context does not answer the question, say so plainly and "
+       "say what you would need to look at.\n";
+  p += "- Format the answer in Markdown: headings, lists, and fenced code blocks with a language "
+       "tag.";
+  return p;
+}
+
+std::vector<core::chat_message> assemble_prompt(const prompt_inputs& in) {
+  const auto& req = *in.request;
+  std::vector<core::chat_message> out;
+  out.reserve(req.messages.size() + 1);
+  out.push_back({"system", system_prompt(req, in.language_name)});
+  for (std::size_t i = 0; i + 1 < req.messages.size(); ++i) out.push_back(req.messages[i]);
+
+  std::string last;
+  if (!in.file_content.empty()) {
+    last += "<currentFileContent path=\"" + req.file_path + "\">\n" + in.file_content +
+            "\n</currentFileContent>\n\n";
+  }
+  if (!in.context.empty()) {
+    // Grouped by file, in rank order of each file's best chunk.
+    last += "<context>\n";
+    std::vector<bool> used(in.context.size(), false);
+    for (std::size_t i = 0; i < in.context.size(); ++i) {
+      if (used[i]) continue;
+      const auto& path = in.context[i].path;
+      last += "## File: " + path + "\n";
+      for (std::size_t j = i; j < in.context.size(); ++j) {
+        if (used[j] || in.context[j].path != path) continue;
+        used[j] = true;
+        const auto& c = in.context[j];
+        last += "Lines " + std::to_string(c.start_line) + "-" + std::to_string(c.end_line) +
+                ":\n```\n" + c.text + "\n```\n";
+      }
+      last += "\n";
+    }
+    last += "</context>\n\n";
+  }
+  const auto& question = req.messages.back().content;
+  if (last.empty()) {
+    last = question;
+  } else {
+    last += "<question>\n" + question + "\n</question>";
+  }
+  out.push_back({"user", std::move(last)});
+  return out;
+}
+
+}  // namespace askd::rag

@@ -1,0 +1,38 @@
+// rag/prompt.hpp — the prompt, assembled like deepwiki-open's chat prompt: a system
+// prompt (language, no preamble, no speculation, grounded in the code), the
+// conversation as native turns, then the question with whatever context retrieval
+// found. Pure: inputs in, messages out.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/chat_request.hpp"
+
+namespace askd::rag {
+
+// One retrieved piece of the repository (retrieval fills these; see DESIGN.md).
+struct context_chunk {
+  std::string path;
+  int start_line = 0;
+  int end_line = 0;
+  std::string text;
+};
+
+struct prompt_inputs {
+  const core::chat_request* request = nullptr;
+  std::string language_name;              // "Japanese (日本語)"
+  std::vector<context_chunk> context;     // ranked, best first; may be empty
+  std::string file_content;               // the request's filePath, when given
+};
+
+std::string system_prompt(const core::chat_request& request, const std::string& language_name);
+
+// System prompt, then the history (the client's system messages kept as system turns),
+// then the last user message carrying file content and context before the question.
+std::vector<core::chat_message> assemble_prompt(const prompt_inputs& in);
+
+// "owner/repo" from a URL, or the last path component of a local path.
+std::string repo_name(const std::string& repo_url);
+
+}  // namespace askd::rag

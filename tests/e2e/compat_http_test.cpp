@@ -1,0 +1,190 @@
+// The compat HTTP face (PROTOCOL.md "Compat face") against askmock over real sockets.
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "tests/support/e2e_env.hpp"
+#include "tests/support/test_client.hpp"
+
+using namespace askd::test;
+
+namespace {
+const std::string answer = "Streams are actors; naïve clients see 日本語 text — whole.";
+}
+
+TEST_CASE("compat HTTP streams the provider's answer exactly - chunked - as text/event-stream") {
+  e2e_env env;
+  for (const char* path : {"/chat/completions/stream", "/api/chat/stream"}) {
+    auto r = http_call(env.port, "POST", path,
+                       chat_body("What is this repo?", R"({"text":")" + answer + R"(","chunk":3})"));
+    CHECK(r.status == 200);
+    CHECK(r.chunked);
+    CHECK(r.header("content-type") == "text/event-stream; charset=utf-8");
+    CHECK(r.header("cache-control") == "no-cache, no-transform");
+    CHECK(r.header("x-accel-buffering") == "no");
+    CHECK(r.body == answer);
+  }
+  CHECK(env.mock->last_authorization() == "Bearer sk-test");
+  CHECK(env.settles());
+}
+
+TEST_CASE("compat HTTP survives an upstream that splits every byte - across UTF-8 characters") {
+  e2e_env env;
+  auto r = http_call(env.port, "POST", "/chat/completions/stream",
+                     chat_body("q", R"({"text":")" + answer + R"(","chunk":2,"trickle_us":50})"));
+  CHECK(r.status == 200);
+  CHECK(r.body == answer);
+}
+
+TEST_CASE("the prompt sent upstream carries the system prompt - the repo and the question") {
+  e2e_env env;
+  auto r = http_call(env.port, "POST", "/chat/completions/stream",
+                     chat_body("Where is the retry loop?", R"({"echo":true})"));
+  CHECK(r.status == 200);
+  CHECK(r.body.find("Where is the retry loop?") != std::string::npos);
+  auto sent = env.mock->last_body();
+  CHECK(sent.find("\"stream\":true") != std::string::npos);
+  CHECK(sent.find("\"role\":\"system\"") != std::string::npos);
+  CHECK(sent.find("askd/example") != std::string::npos);
+  CHECK(sent.find("\"model\":\"gpt-5-nano\"") != std::string::npos);
+}
+
+TEST_CASE("validation errors are JSON details before any upstream call") {
+  e2e_env env;
+  struct bad {
+    std::string body;
+    int status;
+    std::string detail_part;
+  };
+  const bad cases[] = {
+      {"not json", 400, "body:"},
+      {R"({"repo_url":"https://github.com/a/b","messages":[]})", 400, "No messages provided"},
+      {R"({"repo_url":"https://github.com/a/b","messages":[{"role":"assistant","content":"x"}]})", 400,
+       "Last message must be from the user"},
+      {R"({"repo_url":"https://github.com/a/b","messages":[{"role":"user","content":"x"}],"provider":"nope"})",
+       400, "valid providers: openai"},
+      {R"({"repo_url":"https://github.com/a/b","messages":[{"role":"user","content":5}]})", 400,
+       "messages[0].content"},
+      {R"({"messages":[{"role":"user","content":"x"}]})", 400, "repo_url"},
+      {R"({"repo_url":"https://github.com/a/b","messages":[{"role":"user","content":"x"}],"language":"xx"})",
+       400, "valid languages"},
+  };
+  for (const auto& c : cases) {
+    auto r = http_call(env.port, "POST", "/chat/completions/stream", c.body);
+    INFO(c.body << " -> " << r.body);
+    CHECK(r.status == c.status);
+    CHECK(r.header("content-type") == "application/json");
+    CHECK(r.body.rfind("{\"detail\":\"", 0) == 0);
+    CHECK(r.body.find(c.detail_part) != std::string::npos);
+  }
+  CHECK(env.mock->stats().requests == 0);
+}
+
+TEST_CASE("a body over the limit is refused with 413 naming the limit") {
+  e2e_env env([](askd::core::config& c) { c.server.max_body_bytes = 1024; });
+  auto r = http_call(env.port, "POST", "/chat/completions/stream", chat_body(std::string(2000, 'x')));
+  CHECK(r.status == 413);
+  CHECK(r.body.find("1024") != std::string::npos);
+  CHECK(env.mock->stats().requests == 0);
+}
+
+TEST_CASE("unknown paths are 404 - wrong methods 405 with Allow") {
+  e2e_env env;
+  auto r = http_call(env.port, "GET", "/nope");
+  CHECK(r.status == 404);
+  CHECK(r.body == R"({"detail":"Not Found"})");
+  r = http_call(env.port, "GET", "/chat/completions/stream");
+  CHECK(r.status == 405);
+  CHECK(r.header("allow") == "POST");
+  r = http_call(env.port, "POST", "/health", "{}");
+  CHECK(r.status == 405);
+  CHECK(r.header("allow") == "GET");
+}
+
+TEST_CASE("health - models and languages answer in deepwiki's shapes") {
+  e2e_env env;
+  auto h = http_call(env.port, "GET", "/health");
+  CHECK(h.status == 200);
+  CHECK(h.body.find(R"("status":"healthy")") != std::string::npos);
+  CHECK(h.body.find(R"("service":"askd")") != std::string::npos);
+  CHECK(h.body.find(R"("timestamp":"20)") != std::string::npos);
+  auto m = http_call(env.port, "GET", "/models/config");
+  CHECK(m.status == 200);
+  CHECK(m.body.find(R"({"providers":[{"id":"openai","name":)") == 0);
+  CHECK(m.body.find(R"("supportsCustomModel":true)") != std::string::npos);
+  CHECK(m.body.find(R"({"id":"gpt-5-nano","name":"gpt-5-nano"})") != std::string::npos);
+  CHECK(m.body.find(R"("defaultProvider":"openai")") != std::string::npos);
+  auto l = http_call(env.port, "GET", "/lang/config");
+  CHECK(l.status == 200);
+  CHECK(l.body.find(R"("supported_languages")") != std::string::npos);
+  CHECK(l.body.find(R"("default":"en")") != std::string::npos);
+}
+
+TEST_CASE("an upstream failure before any text is one in-band error - classified") {
+  e2e_env env;
+  struct fault {
+    std::string mock;
+    std::string says;
+  };
+  const fault faults[] = {
+      {R"({"fault":"status","status":500})", "provider openai failed (HTTP 500"},
+      {R"({"fault":"status","status":429,"retry_after":3})", "rate limiting"},
+      {R"({"fault":"status","status":401})", "OPENAI_API_KEY"},
+      {R"({"fault":"status","status":400})", "too long"},
+      {R"({"fault":"malformed","after":0})", "malformed stream"},
+  };
+  for (const auto& f : faults) {
+    auto r = http_call(env.port, "POST", "/chat/completions/stream", chat_body("q", f.mock));
+    INFO(f.mock << " -> " << r.body);
+    CHECK(r.status == 200);
+    CHECK(r.body.rfind("\nError: ", 0) == 0);
+    CHECK(r.body.find(f.says) != std::string::npos);
+  }
+  CHECK(env.settles());
+}
+
+TEST_CASE("a stream cut halfway gives the text so far - then the error - never more") {
+  e2e_env env;
+  for (const char* kind : {"cut", "error_event", "malformed"}) {
+    auto r = http_call(env.port, "POST", "/chat/completions/stream",
+                       chat_body("q", std::string(R"({"text":"abcdefghij","chunk":2,"after":3,"fault":")") + kind + "\"}"));
+    INFO(kind << " -> " << r.body);
+    CHECK(r.status == 200);
+    CHECK(r.body.rfind("abcdef\nError: ", 0) == 0);
+  }
+}
+
+TEST_CASE("askd uses the key from the environment variable conf names") {
+  e2e_env env([](askd::core::config& c) {
+    for (auto& p : c.generator.providers) p.api_key = "sk-wrong";
+  });
+  auto r = http_call(env.port, "POST", "/chat/completions/stream", chat_body("q"));
+  CHECK(r.body.find("refused the API key") != std::string::npos);
+  CHECK(env.mock->last_authorization() == "Bearer sk-wrong");
+}
+
+TEST_CASE("200 concurrent streams each get their own answer - whole") {
+  e2e_env env;
+  constexpr int n = 200;
+  std::vector<std::string> got(n);
+  std::vector<int> status(n);
+  std::vector<std::thread> clients;
+  clients.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    clients.emplace_back([&, i] {
+      auto text = "answer " + std::to_string(i) + " — ok";
+      auto r = http_call(env.port, "POST", "/chat/completions/stream",
+                         chat_body("q", R"({"text":")" + text + R"(","chunk":4,"gap_ms":5})"));
+      status[i] = r.status;
+      got[i] = r.body;
+    });
+  }
+  for (auto& t : clients) t.join();
+  for (int i = 0; i < n; ++i) {
+    INFO("stream " << i);
+    CHECK(status[i] == 200);
+    CHECK(got[i] == "answer " + std::to_string(i) + " — ok");
+  }
+  CHECK(env.mock->stats().completed == n);
+  CHECK(env.settles());
+}

@@ -1,0 +1,48 @@
+#include "tests/support/e2e_env.hpp"
+
+#include "core/json.hpp"
+#include "tests/support/test_client.hpp"
+
+namespace askd::test {
+
+e2e_env::e2e_env(void (*tweak)(core::config&)) {
+  mock = std::make_shared<askmock::mock_service>(askmock::mock_options{"sk-test"});
+  net::server_limits limits;
+  mock_server = std::make_unique<net::http_server>(mock, limits, 1);
+  mock_port = mock_server->listen("127.0.0.1", 0);
+  mock_server->run();
+
+  core::load_options opts;
+  opts.getenv = [](const char*) { return std::string(); };
+  auto cfg = core::load_config(opts);
+  cfg.server.port = 0;
+  cfg.server.shutdown_grace_ms = 0;
+  cfg.engine.workers = 2;
+  for (auto& p : cfg.generator.providers) {
+    p.base_url = "http://127.0.0.1:" + std::to_string(mock_port) + "/v1";
+    p.api_key = "sk-test";
+  }
+  if (tweak) tweak(cfg);
+  askd = std::make_unique<net::askd_server>(std::move(cfg));
+  port = askd->start();
+}
+
+e2e_env::~e2e_env() {
+  askd.reset();
+  mock_server.reset();
+}
+
+bool e2e_env::settles() const {
+  return eventually([&] {
+    return askd->census().total() == 0 && askd->upstream_calls() == 0 && mock->stats().active == 0;
+  });
+}
+
+std::string chat_body(const std::string& question, const std::string& mock) {
+  std::string content = question;
+  if (!mock.empty()) content += " #mock" + mock;
+  return "{\"repo_url\":\"https://github.com/askd/example\",\"messages\":[{\"role\":\"user\",\"content\":" +
+         core::json::quote(content) + "}]}";
+}
+
+}  // namespace askd::test

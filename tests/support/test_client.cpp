@@ -1,0 +1,171 @@
+#include "tests/support/test_client.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <cctype>
+#include <stdexcept>
+
+namespace askd::test {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ws = beast::websocket;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+tcp::endpoint loopback(std::uint16_t port) { return {asio::ip::make_address("127.0.0.1"), port}; }
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Runs `body` as a coroutine on a private io_context; fails when the deadline passes.
+template <class Body>
+void run_with_deadline(std::chrono::seconds deadline, Body body) {
+  asio::io_context ioc;
+  bool done = false;
+  std::exception_ptr failure;
+  asio::co_spawn(ioc, body(), [&](std::exception_ptr e) {
+    done = true;
+    failure = e;
+  });
+  ioc.run_for(deadline);
+  if (failure) std::rethrow_exception(failure);
+  if (!done) throw std::runtime_error("test client: deadline passed");
+}
+
+}  // namespace
+
+std::string http_reply::header(const std::string& name) const {
+  auto it = headers.find(lower(name));
+  return it == headers.end() ? std::string() : it->second;
+}
+
+http_reply http_call(std::uint16_t port, const std::string& method, const std::string& target,
+                     const std::string& body,
+                     const std::vector<std::pair<std::string, std::string>>& headers,
+                     std::chrono::seconds deadline) {
+  http_reply out;
+  run_with_deadline(deadline, [&]() -> asio::awaitable<void> {
+    beast::tcp_stream s(co_await asio::this_coro::executor);
+    co_await s.async_connect(loopback(port), asio::use_awaitable);
+    http::request<http::string_body> req(http::string_to_verb(method), target, 11);
+    req.set(http::field::host, "127.0.0.1");
+    for (const auto& [k, v] : headers) req.set(k, v);
+    req.body() = body;
+    if (!body.empty() || method == "POST") req.prepare_payload();
+    co_await http::async_write(s, req, asio::use_awaitable);
+    beast::flat_buffer buf;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 << 20);
+    co_await http::async_read(s, buf, parser, asio::use_awaitable);
+    auto& res = parser.get();
+    out.status = static_cast<int>(res.result_int());
+    out.chunked = res.chunked();
+    for (const auto& f : res) out.headers[lower(std::string(f.name_string()))] = std::string(f.value());
+    out.body = std::move(res.body());
+    beast::error_code ec;
+    s.socket().shutdown(tcp::socket::shutdown_both, ec);
+  });
+  return out;
+}
+
+ws_reply ws_call(std::uint16_t port, const std::string& target, const std::string& first,
+                 std::chrono::seconds deadline) {
+  ws_reply out;
+  run_with_deadline(deadline, [&]() -> asio::awaitable<void> {
+    ws::stream<beast::tcp_stream> w(co_await asio::this_coro::executor);
+    co_await beast::get_lowest_layer(w).async_connect(loopback(port), asio::use_awaitable);
+    ws::response_type res;
+    try {
+      co_await w.async_handshake(res, "127.0.0.1", target, asio::use_awaitable);
+    } catch (const boost::system::system_error& e) {
+      if (e.code() != ws::error::upgrade_declined) throw;
+      out.refused_status = static_cast<int>(res.result_int());
+      co_return;
+    }
+    out.accepted = true;
+    w.text(true);
+    co_await w.async_write(asio::buffer(first), asio::use_awaitable);
+    for (;;) {
+      beast::flat_buffer buf;
+      auto [ec, n] = co_await w.async_read(buf, asio::as_tuple(asio::use_awaitable));
+      (void)n;
+      if (ec == ws::error::closed) {
+        out.close_code = w.reason().code;
+        break;
+      }
+      if (ec) break;  // the socket ended without a close frame
+      out.frames.push_back(beast::buffers_to_string(buf.data()));
+    }
+  });
+  return out;
+}
+
+raw_connection::raw_connection(std::uint16_t port) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd_ < 0 || ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+    throw std::runtime_error("raw_connection: cannot connect");
+}
+
+raw_connection::~raw_connection() { close(); }
+
+void raw_connection::send(const std::string& bytes) {
+  std::size_t off = 0;
+  while (off < bytes.size()) {
+    auto n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) throw std::runtime_error("raw_connection: send failed");
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+std::string raw_connection::read_until(const std::string& needle, std::chrono::milliseconds deadline) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (got_.find(needle) == std::string::npos) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    char buf[4096];
+    auto n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got_.append(buf, static_cast<std::size_t>(n));
+  }
+  return got_;
+}
+
+std::string raw_connection::read_all(std::chrono::milliseconds deadline) {
+  return read_until(std::string("\0never\0", 7), deadline);
+}
+
+void raw_connection::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+std::string post_bytes(const std::string& target, const std::string& body) {
+  return "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+}  // namespace askd::test

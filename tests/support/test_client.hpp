@@ -1,0 +1,72 @@
+// tests/support/test_client.hpp — a small blocking HTTP/WebSocket client for the
+// end-to-end tests (the real client library is net/'s, issue 6). Every call has a
+// deadline so a broken server fails the test instead of hanging it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace askd::test {
+
+struct http_reply {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  bool chunked = false;
+  std::string header(const std::string& name) const;
+};
+
+// One request on a fresh connection; reads the whole response (chunked or not).
+http_reply http_call(std::uint16_t port, const std::string& method, const std::string& target,
+                     const std::string& body = {},
+                     const std::vector<std::pair<std::string, std::string>>& headers = {},
+                     std::chrono::seconds deadline = std::chrono::seconds(30));
+
+struct ws_reply {
+  bool accepted = false;
+  int refused_status = 0;           // when the upgrade was refused
+  std::vector<std::string> frames;  // text frames in order
+  int close_code = 0;               // 0 when the socket ended without a close frame
+};
+
+// Opens a WebSocket, sends `first` as a text frame, reads frames until the close.
+ws_reply ws_call(std::uint16_t port, const std::string& target, const std::string& first,
+                 std::chrono::seconds deadline = std::chrono::seconds(30));
+
+// A raw connection for tests that misbehave on purpose (leave mid-stream, send junk).
+class raw_connection {
+ public:
+  explicit raw_connection(std::uint16_t port);
+  ~raw_connection();
+  void send(const std::string& bytes);
+  // Reads until `needle` has been seen (or the deadline, or EOF); returns all read so far.
+  std::string read_until(const std::string& needle, std::chrono::milliseconds deadline);
+  // Reads until the peer closes; returns what was read.
+  std::string read_all(std::chrono::milliseconds deadline);
+  void close();
+
+ private:
+  int fd_ = -1;
+  std::string got_;
+};
+
+// A POST request's bytes, ready for raw_connection::send.
+std::string post_bytes(const std::string& target, const std::string& body);
+
+// Polls `cond` every millisecond until it holds or `deadline` passes; returns whether it held.
+template <class F>
+bool eventually(F cond, std::chrono::milliseconds deadline = std::chrono::milliseconds(5000)) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+}  // namespace askd::test

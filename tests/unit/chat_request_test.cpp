@@ -1,0 +1,92 @@
+// PROTOCOL.md's validation table, rule by rule, at the parser (no sockets).
+#include <catch2/catch.hpp>
+
+#include "core/chat_request.hpp"
+#include "core/config.hpp"
+
+using namespace askd::core;
+
+namespace {
+config test_config() {
+  load_options o;
+  o.getenv = [](const char*) { return std::string(); };
+  return load_config(o);
+}
+
+std::string detail(std::string_view body) {
+  static const auto cfg = test_config();
+  auto r = parse_chat_request(body, cfg);
+  REQUIRE_FALSE(r);
+  CHECK(r.err().code == error_code::bad_request);
+  CHECK(http_status(r.err().code) == 400);
+  return r.err().message;
+}
+}  // namespace
+
+TEST_CASE("a valid request gets the configured defaults") {
+  auto cfg = test_config();
+  auto r = parse_chat_request(
+      R"({"repo_url":"https://github.com/a/b","messages":[{"role":"user","content":"hi"}]})", cfg);
+  REQUIRE(r);
+  CHECK(r->provider == "openai");
+  CHECK(r->model == "gpt-5-nano");
+  CHECK(r->language == "en");
+  CHECK(r->type == "github");
+  CHECK(r->messages.size() == 1);
+}
+
+TEST_CASE("every field of the deepwiki request is read") {
+  auto cfg = test_config();
+  auto r = parse_chat_request(R"({"repo_url":"https://gitlab.com/a/b","type":"gitlab","token":"t",
+    "filePath":"src/x.cpp","provider":"openrouter","model":"openai/gpt-4o","language":"ja",
+    "excluded_dirs":"a\nb","excluded_files":"*.min.js","included_dirs":"","included_files":"",
+    "messages":[{"role":"user","content":"q1"},{"role":"assistant","content":"a1"},{"role":"user","content":"q2"}]})",
+                              cfg);
+  REQUIRE(r);
+  CHECK(r->type == "gitlab");
+  CHECK(r->token == "t");
+  CHECK(r->file_path == "src/x.cpp");
+  CHECK(r->provider == "openrouter");
+  CHECK(r->model == "openai/gpt-4o");
+  CHECK(r->language == "ja");
+  CHECK(r->excluded_dirs == "a\nb");
+  CHECK(r->excluded_files == "*.min.js");
+  CHECK(r->messages.size() == 3);
+}
+
+TEST_CASE("validation details say what is wrong and what was expected") {
+  CHECK(detail("{") .rfind("body: ", 0) == 0);
+  CHECK(detail("[]").find("expected an object") != std::string::npos);
+  CHECK(detail(R"({"repo_url":"x","messages":[]})") == "No messages provided");
+  CHECK(detail(R"({"repo_url":"x","messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]})") ==
+        "Last message must be from the user");
+  CHECK(detail(R"({"messages":[{"role":"user","content":"a"}]})").find("repo_url") != std::string::npos);
+  CHECK(detail(R"({"repo_url":"","messages":[{"role":"user","content":"a"}]})").find("repo_url") !=
+        std::string::npos);
+  CHECK(detail(R"({"repo_url":"x","messages":"hi"})").find("messages") != std::string::npos);
+  CHECK(detail(R"({"repo_url":"x","messages":[{"role":"robot","content":"a"}]})").find("messages[0].role") !=
+        std::string::npos);
+  CHECK(detail(R"({"repo_url":"x","messages":[{"role":"user","content":1}]})").find("messages[0].content") !=
+        std::string::npos);
+  auto unknown = detail(R"({"repo_url":"x","provider":"acme","messages":[{"role":"user","content":"a"}]})");
+  CHECK(unknown.find("unknown provider \"acme\"") != std::string::npos);
+  CHECK(unknown.find("openai, openrouter, dashscope") != std::string::npos);
+  CHECK(detail(R"({"repo_url":"x","language":"tlh","messages":[{"role":"user","content":"a"}]})")
+            .find("valid languages: en") != std::string::npos);
+  CHECK(detail(R"({"repo_url":"x","type":"svn","messages":[{"role":"user","content":"a"}]})").find("type") !=
+        std::string::npos);
+  CHECK(detail(R"({"repo_url":"x","fallback":["nope"],"messages":[{"role":"user","content":"a"}]})")
+            .find("fallback[0]") != std::string::npos);
+  CHECK(detail(R"({"repo_url":"x","max_rounds":0,"messages":[{"role":"user","content":"a"}]})")
+            .find("max_rounds") != std::string::npos);
+}
+
+TEST_CASE("a provider without custom models refuses a model it does not list") {
+  auto cfg = test_config();
+  auto* p = const_cast<provider_settings*>(cfg.generator.find("dashscope"));
+  p->supports_custom_model = false;
+  auto r = parse_chat_request(
+      R"({"repo_url":"x","provider":"dashscope","model":"gpt-9","messages":[{"role":"user","content":"a"}]})", cfg);
+  REQUIRE_FALSE(r);
+  CHECK(r.err().message.find("valid models: qwen-plus, qwen-turbo") != std::string::npos);
+}

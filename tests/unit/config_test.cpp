@@ -1,0 +1,110 @@
+// Config is validated at start: errors name the file, the key and what was expected.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "core/config.hpp"
+
+using namespace askd::core;
+
+namespace {
+std::string no_env(const char*) { return {}; }
+
+std::string server_error(const std::string& text) {
+  config c;
+  try {
+    parse_server_config(text, "conf/askd.json", c);
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  FAIL("no error for " << text);
+  return {};
+}
+
+std::string generator_error(const std::string& text) {
+  try {
+    parse_generator_config(text, "conf/generator.json", &no_env);
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  FAIL("no error for " << text);
+  return {};
+}
+}  // namespace
+
+TEST_CASE("the embedded configuration loads") {
+  load_options o;
+  o.getenv = &no_env;
+  auto c = load_config(o);
+  CHECK(c.server.port == 8001);
+  CHECK(c.server.host == "127.0.0.1");
+  CHECK(c.server.max_body_bytes == 1048576);
+  CHECK(c.generator.default_provider == "openai");
+  CHECK(c.generator.find("openai")->base_url == "https://api.openai.com/v1");
+  CHECK(c.generator.find("openai")->api_key.empty());
+  CHECK(c.languages.default_code == "en");
+}
+
+TEST_CASE("server config errors name the file - the key and the expectation") {
+  CHECK(server_error(R"({"server":{"port":"x"}})") ==
+        "conf/askd.json: server.port: expected an integer from 0 to 65535, got \"x\"");
+  CHECK(server_error(R"({"server":{"port":70000}})").find("server.port") != std::string::npos);
+  CHECK(server_error(R"({"server":{"prot":1}})").find("server.prot") != std::string::npos);
+  CHECK(server_error(R"({"log":{"level":"loud"}})").find("log.level") != std::string::npos);
+  CHECK(server_error(R"({"server":)").find("conf/askd.json") == 0);
+}
+
+TEST_CASE("generator config errors name the provider and key") {
+  auto unknown_default = generator_error(
+      R"({"default_provider":"gemini","providers":{"openai":{"client_class":"OpenAIClient","default_model":"m","models":{"m":{}}}}})");
+  CHECK(unknown_default.find("conf/generator.json: default_provider") == 0);
+  CHECK(unknown_default.find("openai") != std::string::npos);
+  CHECK(generator_error(R"({"default_provider":"a","providers":{"a":{"default_model":"m","models":{}}}})")
+            .find("providers.a.client_class") != std::string::npos);
+  CHECK(generator_error(
+            R"({"default_provider":"a","providers":{"a":{"client_class":"OpenAIClient","default_model":"m","models":{"m":{"context_window":"big"}}}}})")
+            .find("providers.a.models.m.context_window") != std::string::npos);
+  CHECK(generator_error(
+            R"({"default_provider":"a","providers":{"a":{"client_class":"OpenAIClient","default_model":"m","models":{"m":{}},"client":{"base":"x"}}}})")
+            .find("providers.a.client.base") != std::string::npos);
+}
+
+TEST_CASE("keys and base URLs come from the variables conf names") {
+  auto g = parse_generator_config(
+      R"({"default_provider":"a","providers":{"a":{"client_class":"OpenAIClient","default_model":"m","models":{"m":{}},
+          "client":{"base_url":"https://x/v1/","base_url_env":"A_BASE","api_key_env":"A_KEY"}}}})",
+      "g.json", [](const char* n) { return std::string(n) == "A_KEY" ? std::string("sk-1") : std::string(); });
+  CHECK(g.providers[0].api_key == "sk-1");
+  CHECK(g.providers[0].base_url == "https://x/v1");
+}
+
+TEST_CASE("a config directory overrides file by file - and flags override the files") {
+  namespace fs = std::filesystem;
+  auto dir = fs::temp_directory_path() / ("askd-config-test-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "askd.json") << R"({"server":{"port":9999},"data_dir":"/tmp/x"})";
+  load_options o;
+  o.path = dir.string();
+  o.getenv = &no_env;
+  auto c = load_config(o);
+  CHECK(c.server.port == 9999);
+  CHECK(c.data_dir == "/tmp/x");
+  CHECK(c.generator.source == "(embedded conf/generator.json)");
+  o.port = 1234;
+  o.data_dir = "/srv/askd";
+  c = load_config(o);
+  CHECK(c.server.port == 1234);
+  CHECK(c.data_dir == "/srv/askd");
+  std::ofstream(dir / "generator.json") << R"({"default_provider":"nope","providers":{}})";
+  try {
+    load_config(o);
+    FAIL("expected a config_error");
+  } catch (const config_error& e) {
+    CHECK(std::string(e.what()).find((dir / "generator.json").string()) == 0);
+  }
+  o.path = (dir / "missing.json").string();
+  CHECK_THROWS_AS(load_config(o), config_error);
+  fs::remove_all(dir);
+}

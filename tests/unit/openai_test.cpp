@@ -1,0 +1,137 @@
+// The OpenAI-compatible provider: the request it builds, the stream it decodes (captured
+// from OpenAI's API reference), and the error classes it maps responses to.
+#include <catch2/catch.hpp>
+
+#include "core/config.hpp"
+#include "providers/openai.hpp"
+
+using namespace askd;
+using namespace askd::providers;
+
+namespace {
+struct collected : decode_events {
+  std::string text;
+  std::vector<std::string> deltas;
+  core::token_usage usage;
+  bool usage_seen = false;
+  std::string finish;
+  void on_delta(std::string_view t) override {
+    text += t;
+    deltas.emplace_back(t);
+  }
+  void on_usage(const core::token_usage& u) override {
+    usage = u;
+    usage_seen = true;
+  }
+  void on_finish_reason(std::string_view r) override { finish = r; }
+};
+
+core::config cfg_with_key() {
+  core::load_options o;
+  o.getenv = [](const char* n) { return std::string(n) == "OPENAI_API_KEY" ? std::string("sk-x") : std::string(); };
+  return core::load_config(o);
+}
+
+// As in OpenAI's "Create chat completion" streaming example.
+const std::string captured =
+    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,"
+    "\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,"
+    "\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":\"Hello\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,"
+    "\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[{\"index\":0,"
+    "\"delta\":{\"content\":\" there\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n"
+    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,"
+    "\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[{\"index\":0,"
+    "\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\n"
+    "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,"
+    "\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,"
+    "\"total_tokens\":11}}\n\n"
+    "data: [DONE]\n\n";
+}  // namespace
+
+TEST_CASE("openai: the captured stream decodes in every split") {
+  for (std::size_t cut = 0; cut <= captured.size(); cut += 7) {
+    auto d = make_openai_decoder("openai");
+    collected c;
+    CHECK_FALSE(d->feed(std::string_view(captured).substr(0, cut), c));
+    CHECK_FALSE(d->feed(std::string_view(captured).substr(cut), c));
+    CHECK_FALSE(d->finish(c));
+    CHECK(c.text == "Hello there");
+    CHECK(c.finish == "stop");
+    CHECK(c.usage_seen);
+    CHECK(c.usage.prompt_tokens == 9);
+    CHECK(c.usage.completion_tokens == 2);
+  }
+}
+
+TEST_CASE("openai: a stream without its end is an upstream error; garbage is bad_response") {
+  auto d = make_openai_decoder("openai");
+  collected c;
+  CHECK_FALSE(d->feed(captured.substr(0, captured.find("\n\n") + 2), c));
+  auto e = d->finish(c);
+  REQUIRE(e);
+  CHECK(e->code == core::error_code::upstream);
+  CHECK(e->retryable);
+
+  d = make_openai_decoder("openai");
+  auto bad = d->feed("data: {oops\n\n", c);
+  REQUIRE(bad);
+  CHECK(bad->code == core::error_code::bad_response);
+  CHECK_FALSE(bad->retryable);
+
+  d = make_openai_decoder("openrouter");
+  auto mid = d->feed("data: {\"error\":{\"message\":\"Provider returned error\",\"code\":502}}\n\n", c);
+  REQUIRE(mid);
+  CHECK(mid->code == core::error_code::upstream);
+  CHECK(mid->message.find("openrouter") != std::string::npos);
+}
+
+TEST_CASE("openai: the request carries model - stream - parameters - key and messages") {
+  auto cfg = cfg_with_key();
+  openai_provider p(*cfg.generator.find("openai"), cfg.upstream);
+  generation_request g;
+  g.model = "gpt-4o";
+  g.messages = {{"system", "be brief"}, {"user", "why \"quotes\"?\n"}};
+  auto r = p.build(g);
+  CHECK(r.url == "https://api.openai.com/v1/chat/completions");
+  CHECK(std::find(r.headers.begin(), r.headers.end(), "Authorization: Bearer sk-x") != r.headers.end());
+  CHECK(r.body.find(R"("model":"gpt-4o","stream":true,"stream_options":{"include_usage":true})") == 1);
+  CHECK(r.body.find(R"("temperature":0.7,"top_p":0.8)") != std::string::npos);
+  CHECK(r.body.find(R"({"role":"user","content":"why \"quotes\"?\n"})") != std::string::npos);
+}
+
+TEST_CASE("openai: error responses map to the supervisor's classes") {
+  auto cfg = cfg_with_key();
+  openai_provider p(*cfg.generator.find("openai"), cfg.upstream);
+  auto e = p.classify(401, R"({"error":{"message":"Incorrect API key provided","code":"invalid_api_key"}})", "");
+  CHECK(e.code == core::error_code::unauthorized);
+  CHECK_FALSE(e.retryable);
+  CHECK(e.message.find("OPENAI_API_KEY") != std::string::npos);
+  e = p.classify(429, R"({"error":{"message":"Rate limit reached","code":"rate_limit_exceeded"}})", "7");
+  CHECK(e.code == core::error_code::rate_limited);
+  CHECK(e.retryable);
+  CHECK(e.retry_after_ms == 7000);
+  e = p.classify(429, R"({"error":{"message":"You exceeded your current quota","code":"insufficient_quota"}})", "");
+  CHECK(e.code == core::error_code::rate_limited);
+  CHECK_FALSE(e.retryable);
+  e = p.classify(400, R"({"error":{"message":"This model's maximum context length is 8192 tokens","code":"context_length_exceeded"}})", "");
+  CHECK(e.code == core::error_code::context_length);
+  e = p.classify(503, "<html>bad gateway</html>", "");
+  CHECK(e.code == core::error_code::upstream);
+  CHECK(e.retryable);
+  CHECK(e.upstream_status == 503);
+}
+
+TEST_CASE("a provider with an unknown client_class stops the start - naming the key") {
+  auto cfg = cfg_with_key();
+  const_cast<core::provider_settings*>(cfg.generator.find("dashscope"))->client_class = "TelepathyClient";
+  try {
+    provider_registry r(cfg);
+    FAIL("expected a config_error");
+  } catch (const core::config_error& e) {
+    CHECK(std::string(e.what()).find("providers.dashscope.client_class") != std::string::npos);
+  }
+}

@@ -1,0 +1,79 @@
+// SSE framing from bytes in any split: every split point, random splits, all line endings.
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "providers/sse_parser.hpp"
+
+using askd::providers::sse_event;
+using askd::providers::sse_parser;
+
+namespace {
+const std::string stream =
+    ": a comment\r\n"
+    "data: {\"a\":\"naïve 日本語\"}\r\n\r\n"
+    "event: update\n"
+    "id: 7\n"
+    "data: line one\n"
+    "data: line two\n\n"
+    "data:no-space\r\r"
+    "retry: 100\n"
+    "data: [DONE]\n\n";
+
+void check_events(const std::vector<sse_event>& ev) {
+  REQUIRE(ev.size() == 4);
+  CHECK(ev[0].data == "{\"a\":\"naïve 日本語\"}");
+  CHECK(ev[0].event.empty());
+  CHECK(ev[1].event == "update");
+  CHECK(ev[1].id == "7");
+  CHECK(ev[1].data == "line one\nline two");
+  CHECK(ev[2].data == "no-space");
+  CHECK(ev[3].data == "[DONE]");
+}
+}  // namespace
+
+TEST_CASE("SSE: the whole stream at once") {
+  sse_parser p;
+  std::vector<sse_event> ev;
+  REQUIRE(p.feed(stream, ev));
+  check_events(ev);
+  CHECK(p.pending() == 0);
+}
+
+TEST_CASE("SSE: every split into two parts gives the same events") {
+  for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
+    sse_parser p;
+    std::vector<sse_event> ev;
+    INFO("cut at " << cut);
+    REQUIRE(p.feed(std::string_view(stream).substr(0, cut), ev));
+    REQUIRE(p.feed(std::string_view(stream).substr(cut), ev));
+    check_events(ev);
+  }
+}
+
+TEST_CASE("SSE: byte by byte - and in random splits") {
+  {
+    sse_parser p;
+    std::vector<sse_event> ev;
+    for (char c : stream) REQUIRE(p.feed(std::string_view(&c, 1), ev));
+    check_events(ev);
+  }
+  std::mt19937 rng(42);
+  for (int round = 0; round < 500; ++round) {
+    sse_parser p;
+    std::vector<sse_event> ev;
+    std::size_t i = 0;
+    while (i < stream.size()) {
+      std::size_t n = std::uniform_int_distribution<std::size_t>(1, 9)(rng);
+      REQUIRE(p.feed(std::string_view(stream).substr(i, n), ev));
+      i += n;
+    }
+    check_events(ev);
+  }
+}
+
+TEST_CASE("SSE: an event larger than the bound is refused - not buffered") {
+  sse_parser p(64);
+  std::vector<sse_event> ev;
+  CHECK_FALSE(p.feed("data: " + std::string(100, 'x'), ev));
+}
