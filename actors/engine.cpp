@@ -22,6 +22,10 @@ engine::engine(std::shared_ptr<engine_context> context)
   auto workers = context_->config.engine.workers;
   if (workers <= 0) workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   config_->set("scheduler.max-threads", static_cast<size_t>(workers));
+  // CAF's default idle policy sleep-polls every 50 us for 25 ms before it blocks: with
+  // streams pausing ~20 ms between tokens, workers never block and burn a core in
+  // wakeups. Spin briefly, then block until work is enqueued.
+  config_->set("work-stealing.moderate-poll-attempts", size_t{0});
   system_ = std::make_unique<caf::actor_system>(*config_);
   // CAF 0.17 keeps a reference to its logger in the constructing thread's thread-local
   // storage, and ~actor_system waits for the logger to die: destroyed from any other

@@ -94,10 +94,10 @@ void schedule_check(self_ptr self) {
                      check_atom::value);
 }
 
-provider_call_actor::behavior_type provider_call(self_ptr self, std::shared_ptr<engine_context> context,
-                                                 std::shared_ptr<const providers::provider> provider,
-                                                 providers::generation_request request,
-                                                 generation_listener_actor listener) {
+provider_call_actor::behavior_type provider_call(
+    self_ptr self, std::shared_ptr<engine_context> context,
+    std::shared_ptr<const providers::provider> provider, providers::generation_request request,
+    generation_listener_actor listener) {
   auto& st = self->state;
   st.context = std::move(context);
   st.provider = std::move(provider);
@@ -108,8 +108,9 @@ provider_call_actor::behavior_type provider_call(self_ptr self, std::shared_ptr<
   auto* curl = st.context->curl;
   auto* census = &st.context->census;
   auto ctx_keepalive = st.context;
-  st.transfer = curl->start(st.provider->build(request),
-                            std::make_shared<mailbox_listener>(caf::actor_cast<provider_call_actor>(self)));
+  st.transfer =
+      curl->start(st.provider->build(request),
+                  std::make_shared<mailbox_listener>(caf::actor_cast<provider_call_actor>(self)));
   auto transfer = st.transfer;
   // However the call ends (done, failed, killed with its parent), the handle goes.
   self->attach_functor([curl, transfer, census, ctx_keepalive] {
@@ -164,9 +165,10 @@ provider_call_actor::behavior_type provider_call(self_ptr self, std::shared_ptr<
           return;
         }
         const auto& u = st.context->config.upstream;
-        auto what = st.got_delta
-                        ? "no data for " + std::to_string(u.idle_timeout_ms) + " ms mid-answer"
-                        : "no first token within " + std::to_string(u.first_token_timeout_ms) + " ms";
+        auto what =
+            st.got_delta
+                ? "no data for " + std::to_string(u.idle_timeout_ms) + " ms mid-answer"
+                : "no first token within " + std::to_string(u.first_token_timeout_ms) + " ms";
         fail(self, core::error::make(core::error_code::timeout,
                                      "provider " + st.provider->id() + " timed out: " + what));
       },

@@ -53,7 +53,8 @@ void end_with_error(self_ptr self, const core::error& err) {
   self->quit();
 }
 
-generation_listener_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_context> context,
+generation_listener_actor::behavior_type session(self_ptr self,
+                                                 std::shared_ptr<engine_context> context,
                                                  core::chat_request request, std::string request_id,
                                                  stream_actor stream) {
   auto& st = self->state;
@@ -81,8 +82,9 @@ generation_listener_actor::behavior_type session(self_ptr self, std::shared_ptr<
     // The provider call ended normally: its last message already said how.
     if (msg.reason == caf::exit_reason::normal) return;
     if (!st.ended && msg.source == st.call.address()) {
-      end_with_error(self, core::error::make(core::error_code::internal,
-                                             "the provider call crashed: " + to_string(msg.reason)));
+      end_with_error(self,
+                     core::error::make(core::error_code::internal,
+                                       "the provider call crashed: " + to_string(msg.reason)));
       return;
     }
     // Killed before the end: the client went away (or the server is stopping).

@@ -26,7 +26,7 @@ void publish(self_ptr self, core::stream_event event) {
   auto msg = caf::make_message(std::move(event));
   for (const auto& s : st.sinks)
     caf::actor_cast<caf::abstract_actor*>(s)->enqueue(self->ctrl(), caf::make_message_id(), msg,
-                                                       self->context());
+                                                      self->context());
   if (st.ended) self->quit();
 }
 
@@ -45,13 +45,14 @@ stream_actor::behavior_type stream(self_ptr self, std::shared_ptr<engine_context
     if (msg.source == st.producer.address()) {
       // The producer is gone without a terminal event: a bug; tell the clients.
       if (!st.ended)
-        publish(self, core::make_error(core::error::make(
-                          core::error_code::internal, "the answer stopped unexpectedly")));
+        publish(self, core::make_error(core::error::make(core::error_code::internal,
+                                                         "the answer stopped unexpectedly")));
       return;
     }
     // A sink died without detaching: treat it as gone.
     auto& v = st.sinks;
-    v.erase(std::remove_if(v.begin(), v.end(), [&](const sink_actor& s) { return s.address() == msg.source; }),
+    v.erase(std::remove_if(v.begin(), v.end(),
+                           [&](const sink_actor& s) { return s.address() == msg.source; }),
             v.end());
     if (v.empty() && !st.ended) cancel(self);
   });

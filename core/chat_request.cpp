@@ -5,7 +5,9 @@
 namespace askd::core {
 namespace {
 
-error bad_request(std::string detail) { return error::make(error_code::bad_request, detail); }
+error bad_request(std::string detail) {
+  return error::make(error_code::bad_request, detail);
+}
 
 std::string list_of(const std::vector<std::string>& items) {
   std::string out;
@@ -23,13 +25,14 @@ std::vector<std::string> provider_ids(const generator_settings& g) {
 std::string check_provider(const config& cfg, const std::string& field, const std::string& id,
                            const std::string& model) {
   const auto* p = cfg.generator.find(id);
-  if (!p) return field + ": unknown provider \"" + id + "\"; valid providers: " +
-                 list_of(provider_ids(cfg.generator));
+  if (!p)
+    return field + ": unknown provider \"" + id +
+           "\"; valid providers: " + list_of(provider_ids(cfg.generator));
   if (!model.empty() && !p->supports_custom_model && !p->find_model(model)) {
     std::vector<std::string> models;
     for (const auto& m : p->models) models.push_back(m.id);
-    return "model: \"" + model + "\" is not allowed for provider " + id + "; valid models: " +
-           list_of(models);
+    return "model: \"" + model + "\" is not allowed for provider " + id +
+           "; valid models: " + list_of(models);
   }
   return {};
 }
@@ -43,10 +46,13 @@ result<chat_request> parse_chat_request(std::string_view body, const config& cfg
     json::parse(body, doc);
     json::object_reader r(doc, "");
     req.repo_url = r.required_string("repo_url");
-    if (req.repo_url.empty()) return bad_request("repo_url: expected a repository URL or path, got an empty string");
+    if (req.repo_url.empty())
+      return bad_request("repo_url: expected a repository URL or path, got an empty string");
 
     const auto* msgs = r.array("messages");
-    if (!msgs) throw json::field_error("messages", "an array of messages", "nothing (the field is required)");
+    if (!msgs)
+      throw json::field_error("messages", "an array of messages",
+                              "nothing (the field is required)");
     for (rapidjson::SizeType i = 0; i < msgs->Size(); ++i) {
       json::object_reader m((*msgs)[i], "messages[" + std::to_string(i) + "]");
       chat_message cm{m.required_string("role"), m.required_string("content")};
@@ -56,13 +62,16 @@ result<chat_request> parse_chat_request(std::string_view body, const config& cfg
       req.messages.push_back(std::move(cm));
     }
     if (req.messages.empty()) return bad_request("No messages provided");
-    if (req.messages.back().role != "user") return bad_request("Last message must be from the user");
+    if (req.messages.back().role != "user")
+      return bad_request("Last message must be from the user");
 
     req.file_path = r.string_or("filePath", "");
     req.token = r.string_or("token", "");
     req.type = r.string_or("type", "github");
-    if (req.type != "github" && req.type != "gitlab" && req.type != "bitbucket" && req.type != "local")
-      throw json::field_error("type", "one of github, gitlab, bitbucket, local", json::quote(req.type));
+    if (req.type != "github" && req.type != "gitlab" && req.type != "bitbucket" &&
+        req.type != "local")
+      throw json::field_error("type", "one of github, gitlab, bitbucket, local",
+                              json::quote(req.type));
     req.provider = r.string_or("provider", cfg.generator.default_provider);
     req.model = r.string_or("model", "");
     req.language = r.string_or("language", cfg.languages.default_code);

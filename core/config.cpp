@@ -97,9 +97,9 @@ void parse_server_config(const std::string& text, const std::string& source, con
     reject_unknown_keys(root, {"server", "engine", "upstream", "log", "data_dir"});
     if (const auto* s = root.object("server")) {
       json::object_reader r(*s, "server");
-      reject_unknown_keys(r, {"host", "port", "io_threads", "max_body_bytes", "max_connections",
-                              "header_timeout_ms", "idle_timeout_ms", "write_queue_bytes",
-                              "shutdown_grace_ms"});
+      reject_unknown_keys(
+          r, {"host", "port", "io_threads", "max_body_bytes", "max_connections",
+              "header_timeout_ms", "idle_timeout_ms", "write_queue_bytes", "shutdown_grace_ms"});
       auto& v = out.server;
       v.host = r.string_or("host", v.host);
       if (v.host.empty()) throw json::field_error("server.host", "an address", "an empty string");
@@ -181,8 +181,8 @@ generator_settings parse_generator_config(const std::string& text, const std::st
                                 json::quote(p.default_model));
       if (const auto* c = r.object("client")) {
         json::object_reader cr(*c, r.path_of("client"));
-        reject_unknown_keys(cr, {"base_url", "base_url_env", "api_key_env", "headers",
-                                 "include_usage"});
+        reject_unknown_keys(
+            cr, {"base_url", "base_url_env", "api_key_env", "headers", "include_usage"});
         p.base_url = cr.string_or("base_url", "");
         auto base_env = cr.string_or("base_url_env", "");
         if (!base_env.empty()) {

@@ -26,10 +26,10 @@ struct server_settings {
   int io_threads = 1;
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_connections = 10000;
-  int header_timeout_ms = 30000;   // to receive a whole request
-  int idle_timeout_ms = 120000;    // keep-alive connection with no request
+  int header_timeout_ms = 30000;            // to receive a whole request
+  int idle_timeout_ms = 120000;             // keep-alive connection with no request
   std::size_t write_queue_bytes = 1 << 20;  // per connection; past it the client is too slow
-  int shutdown_grace_ms = 10000;   // streams get this long to finish on SIGTERM
+  int shutdown_grace_ms = 10000;            // streams get this long to finish on SIGTERM
 };
 
 // conf/askd.json "engine"
@@ -53,22 +53,22 @@ struct log_settings {
 // One model of a provider (conf/generator.json providers.<id>.models.<model>).
 struct model_settings {
   std::string id;
-  std::string params_json = "{}";  // the model's parameters as written, for the provider adapter
+  std::string params_json = "{}";   // the model's parameters as written, for the provider adapter
   std::int64_t context_window = 0;  // tokens; 0 = unknown
 };
 
 // One provider (conf/generator.json providers.<id>).
 struct provider_settings {
   std::string id;
-  std::string name;           // display name for /models/config
-  std::string client_class;   // deepwiki-open's name of the wire format, e.g. "OpenAIClient"
+  std::string name;          // display name for /models/config
+  std::string client_class;  // deepwiki-open's name of the wire format, e.g. "OpenAIClient"
   std::string default_model;
   bool supports_custom_model = true;
   std::vector<model_settings> models;
   // client settings
-  std::string base_url;       // after applying base_url_env
-  std::string api_key_env;    // the variable holding the key ("" = no key needed)
-  std::string api_key;        // its value at start; never logged
+  std::string base_url;                        // after applying base_url_env
+  std::string api_key_env;                     // the variable holding the key ("" = no key needed)
+  std::string api_key;                         // its value at start; never logged
   std::map<std::string, std::string> headers;  // extra request headers
   bool include_usage = true;  // ask for usage in the stream (stream_options.include_usage)
 

@@ -38,7 +38,7 @@ struct error {
   error_code code = error_code::internal;
   std::string message;
   bool retryable = false;
-  int upstream_status = 0;        // the provider's HTTP status, when one was seen
+  int upstream_status = 0;           // the provider's HTTP status, when one was seen
   std::int64_t retry_after_ms = -1;  // the provider's Retry-After, when given
 
   static error make(error_code code, std::string message) {
@@ -50,7 +50,7 @@ struct error {
 template <class T>
 class result {
  public:
-  result(T value) : value_(std::move(value)), ok_(true) {}  // NOLINT: implicit by design
+  result(T value) : value_(std::move(value)), ok_(true) {}   // NOLINT: implicit by design
   result(error err) : error_(std::move(err)), ok_(false) {}  // NOLINT: implicit by design
 
   explicit operator bool() const { return ok_; }

@@ -6,13 +6,20 @@ namespace askd::core {
 
 std::string_view to_string(event_type t) {
   switch (t) {
-    case event_type::meta: return "meta";
-    case event_type::progress: return "progress";
-    case event_type::sources: return "sources";
-    case event_type::stage: return "stage";
-    case event_type::delta: return "delta";
-    case event_type::error: return "error";
-    case event_type::done: return "done";
+    case event_type::meta:
+      return "meta";
+    case event_type::progress:
+      return "progress";
+    case event_type::sources:
+      return "sources";
+    case event_type::stage:
+      return "stage";
+    case event_type::delta:
+      return "delta";
+    case event_type::error:
+      return "error";
+    case event_type::done:
+      return "done";
   }
   return "unknown";
 }

@@ -23,11 +23,16 @@ void parse(std::string_view text, rapidjson::Document& doc) {
 std::string describe(const rapidjson::Value& v) {
   // Scalars are shown as written (strings cut short), so an error says what was found.
   switch (v.GetType()) {
-    case rapidjson::kNullType: return "null";
-    case rapidjson::kFalseType: return "false";
-    case rapidjson::kTrueType: return "true";
-    case rapidjson::kObjectType: return "an object";
-    case rapidjson::kArrayType: return "an array";
+    case rapidjson::kNullType:
+      return "null";
+    case rapidjson::kFalseType:
+      return "false";
+    case rapidjson::kTrueType:
+      return "true";
+    case rapidjson::kObjectType:
+      return "an object";
+    case rapidjson::kArrayType:
+      return "an array";
     case rapidjson::kStringType: {
       std::string_view s(v.GetString(), v.GetStringLength());
       if (s.size() <= 40) return quote(s);
@@ -35,7 +40,8 @@ std::string describe(const rapidjson::Value& v) {
       while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
       return quote(s.substr(0, cut)) + "...";
     }
-    case rapidjson::kNumberType: return write(v);
+    case rapidjson::kNumberType:
+      return write(v);
   }
   return "something else";
 }
@@ -55,7 +61,9 @@ const rapidjson::Value* object_reader::find(const char* key) const {
   return &it->value;
 }
 
-bool object_reader::has(const char* key) const { return find(key) != nullptr; }
+bool object_reader::has(const char* key) const {
+  return find(key) != nullptr;
+}
 
 std::optional<std::string> object_reader::string(const char* key) const {
   const auto* f = find(key);
@@ -125,13 +133,27 @@ void append_escaped(std::string& out, std::string_view text) {
     out.append(text.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         out += "\\u00";
         out += hex[c >> 4];

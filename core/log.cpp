@@ -18,10 +18,14 @@ std::function<void(std::string_view)> g_sink;
 
 std::string_view level_name(log_level l) {
   switch (l) {
-    case log_level::debug: return "debug";
-    case log_level::info: return "info";
-    case log_level::warn: return "warn";
-    case log_level::error: return "error";
+    case log_level::debug:
+      return "debug";
+    case log_level::info:
+      return "info";
+    case log_level::warn:
+      return "warn";
+    case log_level::error:
+      return "error";
   }
   return "info";
 }
@@ -62,8 +66,12 @@ log_level parse_log_level(std::string_view s) {
   return log_level::info;
 }
 
-void set_log_level(log_level level) { g_level = level; }
-bool log_enabled(log_level level) { return level >= g_level.load(std::memory_order_relaxed); }
+void set_log_level(log_level level) {
+  g_level = level;
+}
+bool log_enabled(log_level level) {
+  return level >= g_level.load(std::memory_order_relaxed);
+}
 
 void set_log_sink(std::function<void(std::string_view)> sink) {
   std::lock_guard<std::mutex> lock(g_sink_mutex);

@@ -27,10 +27,14 @@ class log_line {
   log_line& operator=(const log_line&) = delete;
 
   log_line& kv(std::string_view key, std::string_view value);
-  log_line& kv(std::string_view key, const std::string& value) { return kv(key, std::string_view(value)); }
+  log_line& kv(std::string_view key, const std::string& value) {
+    return kv(key, std::string_view(value));
+  }
   log_line& kv(std::string_view key, const char* value) { return kv(key, std::string_view(value)); }
   log_line& kv(std::string_view key, std::int64_t value);
-  log_line& kv(std::string_view key, int value) { return kv(key, static_cast<std::int64_t>(value)); }
+  log_line& kv(std::string_view key, int value) {
+    return kv(key, static_cast<std::int64_t>(value));
+  }
   log_line& kv(std::string_view key, std::uint64_t value);
   log_line& kv(std::string_view key, double value);
   log_line& kv(std::string_view key, bool value);
@@ -40,9 +44,17 @@ class log_line {
   std::string line_;
 };
 
-inline log_line log_debug(std::string_view msg) { return log_line(log_level::debug, msg); }
-inline log_line log_info(std::string_view msg) { return log_line(log_level::info, msg); }
-inline log_line log_warn(std::string_view msg) { return log_line(log_level::warn, msg); }
-inline log_line log_error(std::string_view msg) { return log_line(log_level::error, msg); }
+inline log_line log_debug(std::string_view msg) {
+  return log_line(log_level::debug, msg);
+}
+inline log_line log_info(std::string_view msg) {
+  return log_line(log_level::info, msg);
+}
+inline log_line log_warn(std::string_view msg) {
+  return log_line(log_level::warn, msg);
+}
+inline log_line log_error(std::string_view msg) {
+  return log_line(log_level::error, msg);
+}
 
 }  // namespace askd::core

@@ -42,7 +42,9 @@ askd_server::askd_server(core::config cfg) : parts_(std::make_unique<parts>()) {
   p.server = std::make_unique<http_server>(p.service, limits, c.server.io_threads);
 }
 
-askd_server::~askd_server() { stop(); }
+askd_server::~askd_server() {
+  stop();
+}
 
 std::uint16_t askd_server::start() {
   const auto& c = parts_->context->config;
@@ -60,7 +62,9 @@ void askd_server::stop() {
   auto grace = std::chrono::milliseconds(p.context->config.server.shutdown_grace_ms);
   auto until = std::chrono::steady_clock::now() + grace;
   if (p.context->census.streams > 0)
-    core::log_info("draining").kv("streams", p.context->census.streams.load()).kv("grace_ms", static_cast<std::int64_t>(grace.count()));
+    core::log_info("draining")
+        .kv("streams", p.context->census.streams.load())
+        .kv("grace_ms", static_cast<std::int64_t>(grace.count()));
   while (p.context->census.streams > 0 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   p.server->stop();
@@ -69,10 +73,20 @@ void askd_server::stop() {
   p.curl.reset();
 }
 
-bool askd_server::draining() const { return parts_->service && parts_->service->draining(); }
-const core::config& askd_server::config() const { return parts_->context->config; }
-const actors::actor_census& askd_server::census() const { return parts_->context->census; }
-std::size_t askd_server::connections() const { return parts_->server ? parts_->server->connections() : 0; }
-std::size_t askd_server::upstream_calls() const { return parts_->curl ? parts_->curl->active() : 0; }
+bool askd_server::draining() const {
+  return parts_->service && parts_->service->draining();
+}
+const core::config& askd_server::config() const {
+  return parts_->context->config;
+}
+const actors::actor_census& askd_server::census() const {
+  return parts_->context->census;
+}
+std::size_t askd_server::connections() const {
+  return parts_->server ? parts_->server->connections() : 0;
+}
+std::size_t askd_server::upstream_calls() const {
+  return parts_->curl ? parts_->curl->active() : 0;
+}
 
 }  // namespace askd::net

@@ -13,7 +13,9 @@ namespace {
 
 constexpr const char* json_type = "application/json";
 
-header_list cors() { return {{"Access-Control-Allow-Origin", "*"}}; }
+header_list cors() {
+  return {{"Access-Control-Allow-Origin", "*"}};
+}
 
 // One line per refused request, so a 400 at 3 a.m. can be explained.
 void log_refusal(const std::string& id, const request& req, int status, std::string_view detail) {
@@ -33,10 +35,12 @@ std::string build_models_json(const core::config& cfg) {
     if (!first) j += ',';
     first = false;
     j += "{\"id\":" + core::json::quote(p.id) + ",\"name\":" + core::json::quote(p.name) +
-         ",\"supportsCustomModel\":" + (p.supports_custom_model ? "true" : "false") + ",\"models\":[";
+         ",\"supportsCustomModel\":" + (p.supports_custom_model ? "true" : "false") +
+         ",\"models\":[";
     for (std::size_t i = 0; i < p.models.size(); ++i) {
       if (i) j += ',';
-      j += "{\"id\":" + core::json::quote(p.models[i].id) + ",\"name\":" + core::json::quote(p.models[i].id) + "}";
+      j += "{\"id\":" + core::json::quote(p.models[i].id) +
+           ",\"name\":" + core::json::quote(p.models[i].id) + "}";
     }
     j += "]}";
   }
@@ -49,7 +53,11 @@ class compat_ws_handler : public websocket_handler {
  public:
   compat_ws_handler(const core::config& cfg, actors::engine& engine, std::shared_ptr<websocket> ws,
                     request upgrade, bool draining)
-      : cfg_(cfg), engine_(engine), ws_(std::move(ws)), upgrade_(std::move(upgrade)), draining_(draining) {}
+      : cfg_(cfg),
+        engine_(engine),
+        ws_(std::move(ws)),
+        upgrade_(std::move(upgrade)),
+        draining_(draining) {}
 
   void on_text(std::string message) override {
     if (started_) return;
@@ -122,7 +130,8 @@ void askd_service::handle(request req, std::shared_ptr<response> res) {
                       {"Access-Control-Max-Age", "600"}});
   }
   if (req.path == "/ws/chat" && req.method == "GET")
-    return send_detail(*res, 426, "This endpoint speaks WebSocket only", {{"Upgrade", "websocket"}});
+    return send_detail(*res, 426, "This endpoint speaks WebSocket only",
+                       {{"Upgrade", "websocket"}});
   log_refusal("-", req, 405, "Method Not Allowed");
   send_detail(*res, 405, "Method Not Allowed", {{"Allow", allow}});
 }
@@ -131,8 +140,10 @@ upgrade_decision askd_service::upgrade(const request& req) {
   upgrade_decision d;
   if (req.path != "/ws/chat") return d;  // 404
   // The compat socket takes no subprotocol; v1 arrives with "askd.v1".
-  d.accept = [self = shared_from_this(), req](std::shared_ptr<websocket> ws) -> std::shared_ptr<websocket_handler> {
-    return std::make_shared<compat_ws_handler>(self->cfg_, self->engine_, std::move(ws), req, self->draining_.load());
+  d.accept = [self = shared_from_this(),
+              req](std::shared_ptr<websocket> ws) -> std::shared_ptr<websocket_handler> {
+    return std::make_shared<compat_ws_handler>(self->cfg_, self->engine_, std::move(ws), req,
+                                               self->draining_.load());
   };
   return d;
 }
@@ -140,10 +151,12 @@ upgrade_decision askd_service::upgrade(const request& req) {
 void askd_service::health(const request&, const std::shared_ptr<response>& res) {
   // A load balancer takes a draining node out of rotation on the 503.
   bool draining = draining_;
-  res->send(draining ? 503 : 200, json_type,
-            std::string("{\"status\":\"") + (draining ? "draining" : "healthy") + "\",\"timestamp\":" +
-                core::json::quote(core::iso8601(std::chrono::system_clock::now())) + ",\"service\":\"askd\"}",
-            cors());
+  res->send(
+      draining ? 503 : 200, json_type,
+      std::string("{\"status\":\"") + (draining ? "draining" : "healthy") +
+          "\",\"timestamp\":" + core::json::quote(core::iso8601(std::chrono::system_clock::now())) +
+          ",\"service\":\"askd\"}",
+      cors());
 }
 
 void askd_service::models_config(const request&, const std::shared_ptr<response>& res) {
@@ -167,7 +180,8 @@ void askd_service::compat_chat(const request& req, const std::shared_ptr<respons
     return send_detail(*res, status, chat.err().message, {{"X-Request-Id", id}});
   }
   res->start(200, compat_stream_headers(id));
-  auto attachment = engine_.start_chat(std::move(*chat), id, std::make_shared<compat_http_port>(res));
+  auto attachment =
+      engine_.start_chat(std::move(*chat), id, std::make_shared<compat_http_port>(res));
   res->on_disconnect([attachment] { attachment.client_gone(); });
 }
 

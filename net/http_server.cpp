@@ -13,6 +13,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <sys/resource.h>
+
 #include <array>
 #include <deque>
 #include <mutex>
@@ -58,6 +60,17 @@ std::string percent_decode(std::string_view s) {
     }
   }
   return out;
+}
+
+std::uint64_t raise_fd_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  if (lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+    getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  return lim.rlim_cur;
 }
 
 std::string request::query_param(std::string_view name) const {
@@ -129,7 +142,9 @@ namespace {
 
 // ---------------------------------------------------------------------------------------
 // WebSocket session
-class ws_session : public websocket, public connection, public std::enable_shared_from_this<ws_session> {
+class ws_session : public websocket,
+                   public connection,
+                   public std::enable_shared_from_this<ws_session> {
  public:
   ws_session(http_server::impl& server, beast::tcp_stream&& stream, std::string peer)
       : server_(server), ws_(std::move(stream)), peer_(std::move(peer)) {}
@@ -140,13 +155,15 @@ class ws_session : public websocket, public connection, public std::enable_share
     id_ = server_.enrol(weak_from_this());
     ws_.set_option(ws::stream_base::timeout::suggested(beast::role_type::server));
     ws_.read_message_max(server_.limits.max_body_bytes);
-    ws_.set_option(ws::stream_base::decorator([proto = decision.subprotocol](ws::response_type& res) {
-      res.set(http::field::server, "askd");
-      if (!proto.empty()) res.set(http::field::sec_websocket_protocol, proto);
-    }));
+    ws_.set_option(
+        ws::stream_base::decorator([proto = decision.subprotocol](ws::response_type& res) {
+          res.set(http::field::server, "askd");
+          if (!proto.empty()) res.set(http::field::sec_websocket_protocol, proto);
+        }));
     accept_ = std::move(decision.accept);
     upgrade_ = std::move(upgrade);
-    ws_.async_accept(upgrade_, beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
+    ws_.async_accept(upgrade_,
+                     beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
   }
 
   // -- websocket (any thread) --
@@ -156,12 +173,13 @@ class ws_session : public websocket, public connection, public std::enable_share
     });
   }
   void close(std::uint16_t code, std::string reason) override {
-    asio::dispatch(ws_.get_executor(), [self = shared_from_this(), code, r = std::move(reason)]() mutable {
-      if (self->close_queued_ || self->gone_) return;
-      self->close_queued_ = true;
-      self->close_reason_ = ws::close_reason(static_cast<ws::close_code>(code), r);
-      self->pump();
-    });
+    asio::dispatch(ws_.get_executor(),
+                   [self = shared_from_this(), code, r = std::move(reason)]() mutable {
+                     if (self->close_queued_ || self->gone_) return;
+                     self->close_queued_ = true;
+                     self->close_reason_ = ws::close_reason(static_cast<ws::close_code>(code), r);
+                     self->pump();
+                   });
   }
   void shutdown_now() override {
     asio::dispatch(ws_.get_executor(), [self = shared_from_this()] { self->hard_close(); });
@@ -183,7 +201,8 @@ class ws_session : public websocket, public connection, public std::enable_share
   void on_read(beast::error_code ec, std::size_t) {
     // Happens when the client closes (ws::error::closed), resets, or the idle timer fires.
     if (ec) return hard_close();
-    if (ws_.got_text() && handler_ && !close_queued_) handler_->on_text(beast::buffers_to_string(buffer_.data()));
+    if (ws_.got_text() && handler_ && !close_queued_)
+      handler_->on_text(beast::buffers_to_string(buffer_.data()));
     buffer_.consume(buffer_.size());
     do_read();
   }
@@ -192,7 +211,9 @@ class ws_session : public websocket, public connection, public std::enable_share
     if (gone_ || close_queued_) return;
     queued_bytes_ += text.size();
     if (queued_bytes_ > server_.limits.write_queue_bytes) {
-      core::log_warn("slow websocket client cut off").kv("peer", peer_).kv("queued_bytes", queued_bytes_);
+      core::log_warn("slow websocket client cut off")
+          .kv("peer", peer_)
+          .kv("queued_bytes", queued_bytes_);
       return hard_close();
     }
     queue_.push_back(std::move(text));
@@ -208,7 +229,8 @@ class ws_session : public websocket, public connection, public std::enable_share
                       beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
     } else if (close_queued_ && !close_sent_) {
       writing_ = close_sent_ = true;
-      ws_.async_close(close_reason_, beast::bind_front_handler(&ws_session::on_close, shared_from_this()));
+      ws_.async_close(close_reason_,
+                      beast::bind_front_handler(&ws_session::on_close, shared_from_this()));
     }
   }
   void on_write(beast::error_code ec, std::size_t) {
@@ -272,7 +294,8 @@ class http_session : public connection, public std::enable_shared_from_this<http
 
   void run() {
     id_ = server_.enrol(weak_from_this());
-    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&http_session::do_read, shared_from_this()));
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&http_session::do_read, shared_from_this()));
   }
 
   void shutdown_now() override {
@@ -280,7 +303,8 @@ class http_session : public connection, public std::enable_shared_from_this<http
   }
 
   // -- the response object's operations, on the strand; `id` ignores stale responses --
-  void do_send(std::uint64_t id, int status, std::string content_type, std::string body, header_list extra) {
+  void do_send(std::uint64_t id, int status, std::string content_type, std::string body,
+               header_list extra) {
     if (id != response_id_ || !handling_ || started_ || closed_) return;
     started_ = true;
     full_.emplace(static_cast<http::status>(status), 11);
@@ -291,7 +315,9 @@ class http_session : public connection, public std::enable_shared_from_this<http
     full_->body() = std::move(body);
     full_->prepare_payload();
     writing_ = true;
-    http::async_write(stream_, *full_, beast::bind_front_handler(&http_session::on_full_written, shared_from_this()));
+    http::async_write(
+        stream_, *full_,
+        beast::bind_front_handler(&http_session::on_full_written, shared_from_this()));
   }
 
   void do_start(std::uint64_t id, int status, header_list headers) {
@@ -308,10 +334,14 @@ class http_session : public connection, public std::enable_shared_from_this<http
   }
 
   void do_write(std::uint64_t id, std::string chunk) {
-    if (id != response_id_ || !streaming_ || finish_queued_ || abort_queued_ || closed_ || chunk.empty()) return;
+    if (id != response_id_ || !streaming_ || finish_queued_ || abort_queued_ || closed_ ||
+        chunk.empty())
+      return;
     pending_ += chunk;
     if (pending_.size() + inflight_.size() > server_.limits.write_queue_bytes) {
-      core::log_warn("slow client cut off").kv("peer", peer_).kv("queued_bytes", pending_.size() + inflight_.size());
+      core::log_warn("slow client cut off")
+          .kv("peer", peer_)
+          .kv("queued_bytes", pending_.size() + inflight_.size());
       return hard_close();
     }
     pump();
@@ -339,10 +369,11 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void do_after(std::uint64_t id, std::chrono::microseconds delay, std::function<void()> fn) {
     if (id != response_id_ || closed_) return;
     auto timer = std::make_shared<asio::steady_timer>(stream_.get_executor(), delay);
-    timer->async_wait([self = shared_from_this(), timer, id, fn = std::move(fn)](beast::error_code ec) {
-      if (ec || self->closed_ || id != self->response_id_) return;
-      fn();
-    });
+    timer->async_wait(
+        [self = shared_from_this(), timer, id, fn = std::move(fn)](beast::error_code ec) {
+          if (ec || self->closed_ || id != self->response_id_) return;
+          fn();
+        });
   }
 
   asio::any_io_executor executor() { return stream_.get_executor(); }
@@ -352,10 +383,12 @@ class http_session : public connection, public std::enable_shared_from_this<http
     parser_.emplace();
     parser_->body_limit(server_.limits.max_body_bytes);
     parser_->header_limit(16 * 1024);
-    stream_.expires_after(first_request_ ? server_.limits.header_timeout : server_.limits.idle_timeout);
+    stream_.expires_after(first_request_ ? server_.limits.header_timeout
+                                         : server_.limits.idle_timeout);
     first_request_ = false;
-    http::async_read_header(stream_, buffer_, *parser_,
-                            beast::bind_front_handler(&http_session::on_header, shared_from_this()));
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&http_session::on_header, shared_from_this()));
   }
 
   void on_header(beast::error_code ec, std::size_t) {
@@ -364,10 +397,11 @@ class http_session : public connection, public std::enable_shared_from_this<http
     // curl and others wait up to a second for this before sending a large body.
     if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
       continue_.emplace(http::status::continue_, 11);
-      http::async_write(stream_, *continue_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-        if (ec) return self->hard_close();
-        self->read_body();
-      });
+      http::async_write(stream_, *continue_,
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          if (ec) return self->hard_close();
+                          self->read_body();
+                        });
       return;
     }
     read_body();
@@ -375,7 +409,8 @@ class http_session : public connection, public std::enable_shared_from_this<http
 
   void read_body() {
     stream_.expires_after(server_.limits.header_timeout);
-    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&http_session::on_read, shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
@@ -383,10 +418,12 @@ class http_session : public connection, public std::enable_shared_from_this<http
     if (ec == http::error::end_of_stream || ec == asio::error::eof) return graceful_close();
     if (ec == beast::error::timeout || ec == asio::error::operation_aborted) return hard_close();
     if (ec == http::error::body_limit)
-      return refuse(413, "Request body exceeds the limit of " + std::to_string(server_.limits.max_body_bytes) + " bytes");
+      return refuse(413, "Request body exceeds the limit of " +
+                             std::to_string(server_.limits.max_body_bytes) + " bytes");
     if (ec == http::error::header_limit) return refuse(431, "Request headers are too large");
     if (ec) {
-      if (ec == asio::error::connection_reset || ec == asio::error::broken_pipe) return hard_close();
+      if (ec == asio::error::connection_reset || ec == asio::error::broken_pipe)
+        return hard_close();
       return refuse(400, "Malformed HTTP request: " + ec.message());
     }
     stream_.expires_never();
@@ -430,7 +467,8 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void watch() {
     if (watching_ || closed_ || buffer_.size() > 64 * 1024) return;
     watching_ = true;
-    stream_.async_read_some(buffer_.prepare(4096), beast::bind_front_handler(&http_session::on_watch, shared_from_this()));
+    stream_.async_read_some(buffer_.prepare(4096),
+                            beast::bind_front_handler(&http_session::on_watch, shared_from_this()));
   }
   void on_watch(beast::error_code ec, std::size_t n) {
     watching_ = false;
@@ -451,7 +489,9 @@ class http_session : public connection, public std::enable_shared_from_this<http
     if (head_pending_) {
       head_pending_ = false;
       writing_ = true;
-      http::async_write_header(stream_, *head_sr_, beast::bind_front_handler(&http_session::on_written, shared_from_this()));
+      http::async_write_header(
+          stream_, *head_sr_,
+          beast::bind_front_handler(&http_session::on_written, shared_from_this()));
       return;
     }
     if (pending_.empty() && !finish_queued_) {
@@ -579,16 +619,22 @@ class session_response : public response {
  public:
   session_response(std::shared_ptr<http_session> s, std::uint64_t id) : s_(std::move(s)), id_(id) {}
 
-  void send(int status, std::string_view content_type, std::string body, header_list extra) override {
-    run([status, ct = std::string(content_type), b = std::move(body), e = std::move(extra)](http_session& s, std::uint64_t id) mutable {
+  void send(int status, std::string_view content_type, std::string body,
+            header_list extra) override {
+    run([status, ct = std::string(content_type), b = std::move(body), e = std::move(extra)](
+            http_session& s, std::uint64_t id) mutable {
       s.do_send(id, status, std::move(ct), std::move(b), std::move(e));
     });
   }
   void start(int status, header_list headers) override {
-    run([status, h = std::move(headers)](http_session& s, std::uint64_t id) mutable { s.do_start(id, status, std::move(h)); });
+    run([status, h = std::move(headers)](http_session& s, std::uint64_t id) mutable {
+      s.do_start(id, status, std::move(h));
+    });
   }
   void write(std::string chunk) override {
-    run([c = std::move(chunk)](http_session& s, std::uint64_t id) mutable { s.do_write(id, std::move(c)); });
+    run([c = std::move(chunk)](http_session& s, std::uint64_t id) mutable {
+      s.do_write(id, std::move(c));
+    });
   }
   void finish() override {
     run([](http_session& s, std::uint64_t id) { s.do_finish(id); });
@@ -597,16 +643,21 @@ class session_response : public response {
     run([](http_session& s, std::uint64_t id) { s.do_abort(id); });
   }
   void on_disconnect(std::function<void()> fn) override {
-    run([f = std::move(fn)](http_session& s, std::uint64_t id) mutable { s.do_on_disconnect(id, std::move(f)); });
+    run([f = std::move(fn)](http_session& s, std::uint64_t id) mutable {
+      s.do_on_disconnect(id, std::move(f));
+    });
   }
   void after(std::chrono::microseconds delay, std::function<void()> fn) override {
-    run([delay, f = std::move(fn)](http_session& s, std::uint64_t id) mutable { s.do_after(id, delay, std::move(f)); });
+    run([delay, f = std::move(fn)](http_session& s, std::uint64_t id) mutable {
+      s.do_after(id, delay, std::move(f));
+    });
   }
 
  private:
   template <class F>
   void run(F&& f) {
-    asio::dispatch(s_->executor(), [s = s_, id = id_, f = std::forward<F>(f)]() mutable { f(*s, id); });
+    asio::dispatch(s_->executor(),
+                   [s = s_, id = id_, f = std::forward<F>(f)]() mutable { f(*s, id); });
   }
   std::shared_ptr<http_session> s_;
   std::uint64_t id_;
@@ -635,7 +686,8 @@ void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
     if (n > limits.max_connections) {
       connections.fetch_sub(1, std::memory_order_relaxed);
       // Refuse in one write and close: no session, no parser, no waiting.
-      auto body = detail_json("Too many connections (limit " + std::to_string(limits.max_connections) + ")");
+      auto body = detail_json("Too many connections (limit " +
+                              std::to_string(limits.max_connections) + ")");
       auto text = std::make_shared<std::string>(
           "HTTP/1.1 429 Too Many Requests\r\nServer: askd\r\nRetry-After: 1\r\n"
           "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
@@ -661,7 +713,9 @@ void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
 http_server::http_server(std::shared_ptr<service> svc, server_limits limits, int io_threads)
     : impl_(std::make_unique<impl>(std::move(svc), limits, std::max(1, io_threads))) {}
 
-http_server::~http_server() { stop(); }
+http_server::~http_server() {
+  stop();
+}
 
 std::uint16_t http_server::listen(const std::string& host, std::uint16_t port) {
   auto& a = impl_->acceptor;
@@ -710,6 +764,8 @@ void http_server::stop() {
   }
 }
 
-std::size_t http_server::connections() const { return impl_->connections.load(); }
+std::size_t http_server::connections() const {
+  return impl_->connections.load();
+}
 
 }  // namespace askd::net

@@ -20,13 +20,13 @@ namespace askd::net {
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
 struct request {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // as sent: path and query
-  std::string path;    // without the query
-  std::string query;   // after '?', undecoded
-  header_list headers; // names lower-cased
+  std::string method;   // "GET", "POST", ...
+  std::string target;   // as sent: path and query
+  std::string path;     // without the query
+  std::string query;    // after '?', undecoded
+  header_list headers;  // names lower-cased
   std::string body;
-  std::string peer;    // "127.0.0.1:53412"
+  std::string peer;  // "127.0.0.1:53412"
 
   // The first header of that (lower-case) name, or "".
   std::string_view header(std::string_view name) const;
@@ -122,7 +122,10 @@ class http_server {
   std::unique_ptr<impl> impl_;
 };
 
-// "text/plain" style header helpers shared by services.
 std::string percent_decode(std::string_view s);
+
+// Raises this process's open-file limit to its hard limit (each stream holds a client
+// socket and an upstream socket); returns the new soft limit.
+std::uint64_t raise_fd_limit();
 
 }  // namespace askd::net

@@ -49,7 +49,8 @@ bool iequals_prefix(std::string_view line, std::string_view prefix) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' '))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -62,7 +63,8 @@ core::error transport_error(CURLcode code, const char* detail, const std::string
   std::string what = (detail && *detail) ? detail : curl_easy_strerror(code);
   switch (code) {
     case CURLE_OPERATION_TIMEDOUT:
-      return core::error::make(core::error_code::timeout, "upstream " + host + " timed out: " + what);
+      return core::error::make(core::error_code::timeout,
+                               "upstream " + host + " timed out: " + what);
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
@@ -73,8 +75,7 @@ core::error transport_error(CURLcode code, const char* detail, const std::string
       return core::error{core::error_code::upstream, "bad upstream URL for " + host + ": " + what,
                          false};
     default:
-      return core::error::make(core::error_code::upstream,
-                               "upstream " + host + " failed: " + what);
+      return core::error::make(core::error_code::upstream, "upstream " + host + " failed: " + what);
   }
 }
 
@@ -190,7 +191,8 @@ void curl_engine::add(transfer_id id, std::unique_ptr<transfer> t) {
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(r.body.size()));
   }
-  if (r.method != "POST" && r.method != "GET") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());
+  if (r.method != "POST" && r.method != "GET")
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());
   for (const auto& h : r.headers) t->headers = curl_slist_append(t->headers, h.c_str());
   // No "Expect: 100-continue" round trip before the body.
   t->headers = curl_slist_append(t->headers, "Expect:");

@@ -11,8 +11,8 @@ namespace {
 // Model parameters OpenAI-compatible servers accept; others in conf (top_k, num_ctx)
 // belong to other wire formats and would be refused here.
 constexpr const char* passed_params[] = {
-    "temperature", "top_p", "max_tokens", "max_completion_tokens", "presence_penalty",
-    "frequency_penalty", "seed", "stop", "reasoning_effort"};
+    "temperature",       "top_p", "max_tokens", "max_completion_tokens", "presence_penalty",
+    "frequency_penalty", "seed",  "stop",       "reasoning_effort"};
 
 // The provider's own words from an error body: {"error":{"message":...}} or the text.
 std::string error_message(std::string_view body, std::string* code = nullptr) {
@@ -29,7 +29,8 @@ std::string error_message(std::string_view body, std::string* code = nullptr) {
           if (c != e.MemberEnd() && c->value.IsString()) *code = c->value.GetString();
         }
         auto m = e.FindMember("message");
-        if (m != e.MemberEnd() && m->value.IsString()) return utf8_prefix(m->value.GetString(), 500);
+        if (m != e.MemberEnd() && m->value.IsString())
+          return utf8_prefix(m->value.GetString(), 500);
       }
     }
     auto m = doc.FindMember("message");
@@ -45,8 +46,7 @@ class openai_decoder : public stream_decoder {
   std::optional<core::error> feed(std::string_view bytes, decode_events& out) override {
     if (done_) return std::nullopt;  // anything after [DONE] is ignored
     events_.clear();
-    if (!parser_.feed(bytes, events_))
-      return bad("an event larger than the parser's bound");
+    if (!parser_.feed(bytes, events_)) return bad("an event larger than the parser's bound");
     for (auto& ev : events_) {
       if (auto err = take(ev, out)) return err;
       if (done_) break;
@@ -56,8 +56,9 @@ class openai_decoder : public stream_decoder {
 
   std::optional<core::error> finish(decode_events&) override {
     if (done_ || saw_finish_) return std::nullopt;
-    return core::error::make(core::error_code::upstream,
-                             "provider " + provider_ + "'s stream ended before its end (no [DONE])");
+    return core::error::make(
+        core::error_code::upstream,
+        "provider " + provider_ + "'s stream ended before its end (no [DONE])");
   }
 
  private:
@@ -80,9 +81,11 @@ class openai_decoder : public stream_decoder {
       auto message = error_message(ev.data);
       if (says_context_length(message))
         return core::error{core::error_code::context_length,
-                           "the prompt is too long for provider " + provider_ + ": " + message, false};
-      return core::error::make(core::error_code::upstream,
-                               "provider " + provider_ + " reported an error mid-stream: " + message);
+                           "the prompt is too long for provider " + provider_ + ": " + message,
+                           false};
+      return core::error::make(
+          core::error_code::upstream,
+          "provider " + provider_ + " reported an error mid-stream: " + message);
     }
     if (auto c = doc.FindMember("choices"); c != doc.MemberEnd()) {
       if (!c->value.IsArray()) return bad("\"choices\" is not an array");
@@ -93,9 +96,11 @@ class openai_decoder : public stream_decoder {
           auto content = d->value.FindMember("content");
           if (content != d->value.MemberEnd() && content->value.IsString() &&
               content->value.GetStringLength() > 0)
-            out.on_delta(std::string_view(content->value.GetString(), content->value.GetStringLength()));
+            out.on_delta(
+                std::string_view(content->value.GetString(), content->value.GetStringLength()));
         }
-        if (auto f = choice.FindMember("finish_reason"); f != choice.MemberEnd() && f->value.IsString()) {
+        if (auto f = choice.FindMember("finish_reason");
+            f != choice.MemberEnd() && f->value.IsString()) {
           saw_finish_ = true;
           out.on_finish_reason(f->value.GetString());
         }
@@ -104,9 +109,11 @@ class openai_decoder : public stream_decoder {
     if (auto u = doc.FindMember("usage"); u != doc.MemberEnd() && u->value.IsObject()) {
       core::token_usage usage;
       auto p = u->value.FindMember("prompt_tokens");
-      if (p != u->value.MemberEnd() && p->value.IsInt64()) usage.prompt_tokens = p->value.GetInt64();
+      if (p != u->value.MemberEnd() && p->value.IsInt64())
+        usage.prompt_tokens = p->value.GetInt64();
       auto q = u->value.FindMember("completion_tokens");
-      if (q != u->value.MemberEnd() && q->value.IsInt64()) usage.completion_tokens = q->value.GetInt64();
+      if (q != u->value.MemberEnd() && q->value.IsInt64())
+        usage.completion_tokens = q->value.GetInt64();
       out.on_usage(usage);
     }
     return std::nullopt;

@@ -33,7 +33,8 @@ core::error provider::classify_status(long status, const std::string& message,
     e = core::error{core::error_code::context_length,
                     "the prompt is too long for provider " + id() + said, false};
   } else if (status == 429) {
-    e = core::error::make(core::error_code::rate_limited, "provider " + id() + " is rate limiting" + said);
+    e = core::error::make(core::error_code::rate_limited,
+                          "provider " + id() + " is rate limiting" + said);
   } else if (status == 408) {
     e = core::error::make(core::error_code::timeout, "provider " + id() + " timed out" + said);
   } else if (status >= 500) {
@@ -51,7 +52,8 @@ core::error provider::classify_status(long status, const std::string& message,
 std::int64_t parse_retry_after(std::string_view value) {
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   if (value.empty()) return -1;
-  if (std::all_of(value.begin(), value.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+  if (std::all_of(value.begin(), value.end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     if (value.size() > 9) return -1;
     return std::stoll(std::string(value)) * 1000;
   }
@@ -59,7 +61,9 @@ std::int64_t parse_retry_after(std::string_view value) {
   std::string s(value);
   if (!strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S", &tm)) return -1;
   auto when = std::chrono::system_clock::from_time_t(timegm(&tm));
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(when - std::chrono::system_clock::now()).count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(when - std::chrono::system_clock::now())
+          .count();
   return std::max<std::int64_t>(ms, 0);
 }
 
@@ -67,8 +71,9 @@ bool says_context_length(std::string_view message) {
   std::string m(message);
   std::transform(m.begin(), m.end(), m.begin(), [](unsigned char c) { return std::tolower(c); });
   static constexpr std::string_view wordings[] = {
-      "context_length_exceeded", "maximum context length", "context length", "context window",
-      "too many tokens", "prompt is too long", "input is too long", "reduce the length"};
+      "context_length_exceeded", "maximum context length", "context length",
+      "context window",          "too many tokens",        "prompt is too long",
+      "input is too long",       "reduce the length"};
   for (auto w : wordings)
     if (m.find(w) != std::string::npos) return true;
   return false;
@@ -90,7 +95,8 @@ provider_registry::provider_registry(const core::config& cfg) {
     } else {
       throw core::config_error(cfg.generator.source + ": providers." + p.id +
                                ".client_class: expected one of OpenAIClient, OpenRouterClient, "
-                               "DashscopeClient, got \"" + p.client_class + "\"");
+                               "DashscopeClient, got \"" +
+                               p.client_class + "\"");
     }
     providers_.emplace(p.id, std::move(made));
   }

@@ -65,8 +65,8 @@ class provider {
  protected:
   // The common status → class mapping; `message` is the provider's own words and
   // `context_length` whether they say the prompt was too long.
-  core::error classify_status(long status, const std::string& message,
-                              std::string_view retry_after, bool context_length) const;
+  core::error classify_status(long status, const std::string& message, std::string_view retry_after,
+                              bool context_length) const;
 
   core::provider_settings settings_;
   core::upstream_settings upstream_;

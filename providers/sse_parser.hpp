@@ -33,8 +33,8 @@ class sse_parser {
   void take_line(std::string_view line, std::vector<sse_event>& out);
 
   std::size_t max_;
-  std::string line_;        // an incomplete line carried to the next feed
-  bool skip_lf_ = false;    // the last byte was CR: a following LF belongs to it
+  std::string line_;      // an incomplete line carried to the next feed
+  bool skip_lf_ = false;  // the last byte was CR: a following LF belongs to it
   sse_event current_;
   bool has_data_ = false;
 };

@@ -21,9 +21,9 @@ struct context_chunk {
 
 struct prompt_inputs {
   const core::chat_request* request = nullptr;
-  std::string language_name;              // "Japanese (日本語)"
-  std::vector<context_chunk> context;     // ranked, best first; may be empty
-  std::string file_content;               // the request's filePath, when given
+  std::string language_name;           // "Japanese (日本語)"
+  std::vector<context_chunk> context;  // ranked, best first; may be empty
+  std::string file_content;            // the request's filePath, when given
 };
 
 std::string system_prompt(const core::chat_request& request, const std::string& language_name);

@@ -11,6 +11,7 @@
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "net/askd_server.hpp"
+#include "net/http_server.hpp"
 
 namespace {
 
@@ -66,7 +67,8 @@ askd::core::load_options parse_args(int argc, char** argv) {
       auto v = next();
       char* end = nullptr;
       long p = std::strtol(v.c_str(), &end, 10);
-      if (v.empty() || *end || p < 0 || p > 65535) die_usage("--port: expected 0 to 65535, got \"" + v + "\"");
+      if (v.empty() || *end || p < 0 || p > 65535)
+        die_usage("--port: expected 0 to 65535, got \"" + v + "\"");
       o.port = static_cast<std::uint16_t>(p);
     } else if (a == "--data-dir") {
       o.data_dir = next();
@@ -105,6 +107,7 @@ int main(int argc, char** argv) {
   askd::core::set_log_level(askd::core::parse_log_level(cfg.log.level));
 
   try {
+    auto fd_limit = askd::net::raise_fd_limit();
     askd::net::askd_server server(cfg);
     auto port = server.start();
     const auto* def = cfg.generator.find(cfg.generator.default_provider);
@@ -112,13 +115,21 @@ int main(int argc, char** argv) {
         .kv("version", ASKD_VERSION)
         .kv("addr", cfg.server.host + ":" + std::to_string(port))
         .kv("config", cfg.source)
+        .kv("fd_limit", fd_limit)
         .kv("default_provider", cfg.generator.default_provider)
         .kv("base_url", def ? def->base_url : "")
         .kv("key_env", def ? def->api_key_env : "")
         .kv("key_set", def ? (def->api_key_env.empty() || !def->api_key.empty()) : false);
+    if (fd_limit < 2 * cfg.server.max_connections + 64)
+      askd::core::log_warn("fd limit below what max_connections needs")
+          .kv("fd_limit", fd_limit)
+          .kv("max_connections", static_cast<std::uint64_t>(cfg.server.max_connections))
+          .kv("effect", "past the limit new connections fail; raise ulimit -n");
     for (const auto& p : cfg.generator.providers) {
       if (!p.api_key_env.empty() && p.api_key.empty())
-        askd::core::log_warn("provider without key").kv("provider", p.id).kv("key_env", p.api_key_env)
+        askd::core::log_warn("provider without key")
+            .kv("provider", p.id)
+            .kv("key_env", p.api_key_env)
             .kv("effect", "requests to it answer 401 until the variable is set and askd restarted");
     }
     int sig = 0;

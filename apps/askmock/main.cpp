@@ -26,7 +26,8 @@ constexpr const char* usage =
 int to_int(const std::string& flag, const char* v, int lo, int hi) {
   char* end = nullptr;
   long n = std::strtol(v, &end, 10);
-  if (!*v || *end || n < lo || n > hi) die(flag + ": expected " + std::to_string(lo) + " to " + std::to_string(hi));
+  if (!*v || *end || n < lo || n > hi)
+    die(flag + ": expected " + std::to_string(lo) + " to " + std::to_string(hi));
   return static_cast<int>(n);
 }
 }  // namespace
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  askd::net::raise_fd_limit();
   askd::net::server_limits limits;
   limits.max_body_bytes = 64 << 20;
   limits.max_connections = 100000;

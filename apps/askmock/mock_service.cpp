@@ -19,9 +19,9 @@ constexpr const char* json_type = "application/json";
 
 // Multi-byte words on purpose: a split in the middle of a character must never show.
 constexpr const char* vocabulary[] = {
-    "the",    "stream", "actor",   "retrieves", "context", "from",  "naïve", "index",
-    "chunks", "日本語", "answer",  "over",      "sockets", "while", "each",  "token",
-    "arrives", "in",    "order",   "—",         "and",     "none",  "is",    "lost"};
+    "the",     "stream", "actor",  "retrieves", "context", "from",  "naïve", "index",
+    "chunks",  "日本語", "answer", "over",      "sockets", "while", "each",  "token",
+    "arrives", "in",     "order",  "—",         "and",     "none",  "is",    "lost"};
 
 header_list openai_headers() {
   return {{"Cache-Control", "no-cache"}, {"X-Request-Id", "req_askmock"}};
@@ -34,14 +34,17 @@ std::string openai_error_body(int status) {
   const char* code;
   switch (status) {
     case 400:
-      message = "This model's maximum context length is 128000 tokens. However, your messages resulted in "
-                "131072 tokens. Please reduce the length of the messages.";
+      message =
+          "This model's maximum context length is 128000 tokens. However, your messages resulted "
+          "in "
+          "131072 tokens. Please reduce the length of the messages.";
       type = "invalid_request_error";
       code = "\"context_length_exceeded\"";
       break;
     case 401:
-      message = "Incorrect API key provided: sk-mock****. You can find your API key at "
-                "https://platform.openai.com/account/api-keys.";
+      message =
+          "Incorrect API key provided: sk-mock****. You can find your API key at "
+          "https://platform.openai.com/account/api-keys.";
       type = "invalid_request_error";
       code = "\"invalid_api_key\"";
       break;
@@ -78,13 +81,16 @@ void merge(directive& d, const rapidjson::Value& v, const std::string& where) {
   json::object_reader r(v, where);
   if (auto s = r.string("text")) d.text = *s, d.has_text = true;
   if (auto n = r.integer("words", 0, 1000000)) d.words = static_cast<int>(*n);
+  if (auto n = r.integer("deltas", 1, 1000000)) d.deltas = static_cast<int>(*n);
   if (auto n = r.integer("chunk", 1, 1 << 20)) d.chunk = static_cast<std::size_t>(*n);
   if (auto n = r.integer("first_ms", 0, 3600000)) d.first_ms = static_cast<int>(*n);
   if (auto n = r.integer("gap_ms", 0, 3600000)) d.gap_ms = static_cast<int>(*n);
   if (auto n = r.integer("trickle_us", 0, 1000000)) d.trickle_us = static_cast<int>(*n);
   if (auto s = r.string("fault")) {
-    if (*s != "status" && *s != "cut" && *s != "stall" && *s != "malformed" && *s != "error_event" && !s->empty())
-      throw json::field_error(r.path_of("fault"), "status, cut, stall, malformed or error_event", json::quote(*s));
+    if (*s != "status" && *s != "cut" && *s != "stall" && *s != "malformed" &&
+        *s != "error_event" && !s->empty())
+      throw json::field_error(r.path_of("fault"), "status, cut, stall, malformed or error_event",
+                              json::quote(*s));
     d.fault = *s;
   }
   if (auto n = r.integer("status", 100, 599)) d.status = static_cast<int>(*n);
@@ -102,7 +108,8 @@ void merge_from_text(directive& d, const std::string& text) {
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseStopWhenDoneFlag>(text.data() + at + 5, text.size() - at - 5);
   if (doc.HasParseError())
-    throw json::syntax_error(std::string("#mock: ") + rapidjson::GetParseError_En(doc.GetParseError()));
+    throw json::syntax_error(std::string("#mock: ") +
+                             rapidjson::GetParseError_En(doc.GetParseError()));
   merge(d, doc, "#mock");
 }
 
@@ -115,9 +122,11 @@ std::string sse(std::string_view data) {
   return s;
 }
 
-std::string chunk_json(const std::string& model, std::string_view delta_fields, std::string_view finish) {
+std::string chunk_json(const std::string& model, std::string_view delta_fields,
+                       std::string_view finish) {
   return "{\"id\":\"chatcmpl-askmock\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
-         "\"model\":" + json::quote(model) + ",\"choices\":[{\"index\":0,\"delta\":{" + std::string(delta_fields) +
+         "\"model\":" +
+         json::quote(model) + ",\"choices\":[{\"index\":0,\"delta\":{" + std::string(delta_fields) +
          "},\"finish_reason\":" + std::string(finish) + "}]}";
 }
 
@@ -127,7 +136,11 @@ class playback : public std::enable_shared_from_this<playback> {
  public:
   playback(std::shared_ptr<response> res, mock_service::counters& stats, directive d,
            std::vector<std::string> pieces, std::optional<std::size_t> fault_at)
-      : res_(std::move(res)), stats_(stats), d_(std::move(d)), pieces_(std::move(pieces)), fault_at_(fault_at) {}
+      : res_(std::move(res)),
+        stats_(stats),
+        d_(std::move(d)),
+        pieces_(std::move(pieces)),
+        fault_at_(fault_at) {}
 
   void start() {
     ++stats_.active;
@@ -148,10 +161,11 @@ class playback : public std::enable_shared_from_this<playback> {
     return h;
   }
 
-  // Delay before piece i: the first piece waits first_ms, each answer delta gap_ms.
+  // Delay before piece i. The role chunk goes at once (as OpenAI sends it); the first
+  // answer delta waits first_ms, each later one gap_ms; the tail follows the last delta.
   int delay_ms(std::size_t i) const {
-    if (i == 0) return d_.first_ms;
-    return i <= deltas_end() ? d_.gap_ms : 0;
+    if (i == 0 || i >= deltas_end()) return 0;
+    return i == 1 ? d_.first_ms : d_.gap_ms;
   }
   std::size_t deltas_end() const { return pieces_.size() - tail_; }
 
@@ -187,10 +201,12 @@ class playback : public std::enable_shared_from_this<playback> {
       return end(false);
     }
     if (d_.fault == "stall") return;  // silent until the client leaves
-    if (d_.fault == "malformed") res_->write("data: {\"choices\":[{\"delta\":{\"content\":\"oops\n\n");
+    if (d_.fault == "malformed")
+      res_->write("data: {\"choices\":[{\"delta\":{\"content\":\"oops\n\n");
     if (d_.fault == "error_event")
-      res_->write(sse("{\"error\":{\"message\":\"The server had an error while processing your request.\","
-                      "\"type\":\"server_error\",\"code\":502}}"));
+      res_->write(
+          sse("{\"error\":{\"message\":\"The server had an error while processing your request.\","
+              "\"type\":\"server_error\",\"code\":502}}"));
     res_->finish();
     end(false);
   }
@@ -239,7 +255,8 @@ std::vector<std::string> split_deltas(const std::string& text, std::size_t chunk
   while (i < text.size()) {
     std::size_t end = std::min(text.size(), i + chunk);
     // Back off continuation bytes so no character is split; keep at least one character.
-    while (end < text.size() && end > i && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+    while (end < text.size() && end > i && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
+      --end;
     if (end == i) {
       end = i + 1;
       while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) ++end;
@@ -252,22 +269,27 @@ std::vector<std::string> split_deltas(const std::string& text, std::size_t chunk
 
 mock_service::mock_service(mock_options options) : options_(std::move(options)) {}
 
-askd::net::upgrade_decision mock_service::upgrade(const request&) { return {}; }
+askd::net::upgrade_decision mock_service::upgrade(const request&) {
+  return {};
+}
 
 void mock_service::handle(request req, std::shared_ptr<response> res) {
   if (req.path == "/v1/chat/completions" || req.path == "/chat/completions") {
     if (req.method != "POST")
-      return res->send(405, json_type, "{\"error\":{\"message\":\"use POST\"}}", {{"Allow", "POST"}});
+      return res->send(405, json_type, "{\"error\":{\"message\":\"use POST\"}}",
+                       {{"Allow", "POST"}});
     return openai_chat(req, res);
   }
   if (req.path == "/_mock/stats") return res->send(200, json_type, stats_json());
   if (req.path == "/_mock/last") {
     std::lock_guard lock(mu_);
     return res->send(200, json_type,
-                     "{\"body\":" + json::quote(last_body_) + ",\"authorization\":" + json::quote(last_authorization_) + "}");
+                     "{\"body\":" + json::quote(last_body_) +
+                         ",\"authorization\":" + json::quote(last_authorization_) + "}");
   }
   if (req.path == "/health") return res->send(200, json_type, "{\"status\":\"ok\"}");
-  res->send(404, json_type, "{\"error\":{\"message\":" + json::quote("askmock: no route " + req.path) + "}}");
+  res->send(404, json_type,
+            "{\"error\":{\"message\":" + json::quote("askmock: no route " + req.path) + "}}");
 }
 
 std::string mock_service::stats_json() const {
@@ -302,7 +324,8 @@ void mock_service::openai_chat(request& req, const std::shared_ptr<response>& re
     last_body_ = req.body;
     last_authorization_ = std::string(req.header("authorization"));
   }
-  if (!options_.require_key.empty() && req.header("authorization") != "Bearer " + options_.require_key) {
+  if (!options_.require_key.empty() &&
+      req.header("authorization") != "Bearer " + options_.require_key) {
     ++stats_.faults;
     return res->send(401, json_type, openai_error_body(401), openai_headers());
   }
@@ -321,8 +344,10 @@ void mock_service::openai_chat(request& req, const std::shared_ptr<response>& re
     json::parse(req.body, doc);
     json::object_reader body(doc, "");
     model = body.required_string("model");
-    if (body.boolean("stream") != true) return bad("only streaming is mocked; send \"stream\": true");
-    if (auto so = body.object("stream_options")) include_usage = json::object_reader(*so, "stream_options").boolean("include_usage") == true;
+    if (body.boolean("stream") != true)
+      return bad("only streaming is mocked; send \"stream\": true");
+    if (auto so = body.object("stream_options"))
+      include_usage = json::object_reader(*so, "stream_options").boolean("include_usage") == true;
     const auto* messages = body.array("messages");
     if (!messages || messages->Empty()) return bad("messages: expected a non-empty array");
     for (const auto& m : messages->GetArray()) {
@@ -347,21 +372,39 @@ void mock_service::openai_chat(request& req, const std::shared_ptr<response>& re
     return res->send(d.status, json_type, openai_error_body(d.status), std::move(h));
   }
 
-  std::string text = d.echo ? last_user : d.has_text ? d.text : default_text(d.words);
-  auto deltas = split_deltas(text, d.chunk);
+  std::vector<std::string> deltas;
+  if (d.deltas > 0 && !d.echo && !d.has_text) {
+    // One word per delta, the space carried with the word before it.
+    auto text = default_text(d.deltas);
+    std::size_t at = 0;
+    while (at < text.size()) {
+      auto sp = text.find(' ', at);
+      auto end = sp == std::string::npos ? text.size() : sp + 1;
+      deltas.push_back(text.substr(at, end - at));
+      at = end;
+    }
+  } else {
+    deltas = split_deltas(d.echo       ? last_user
+                          : d.has_text ? d.text
+                                       : default_text(d.words),
+                          d.chunk);
+  }
   std::vector<std::string> pieces;
   pieces.reserve(deltas.size() + 4);
   pieces.push_back(sse(chunk_json(model, "\"role\":\"assistant\",\"content\":\"\"", "null")));
-  for (const auto& t : deltas) pieces.push_back(sse(chunk_json(model, "\"content\":" + json::quote(t), "null")));
+  for (const auto& t : deltas)
+    pieces.push_back(sse(chunk_json(model, "\"content\":" + json::quote(t), "null")));
   std::size_t tail = 2;
   pieces.push_back(sse(chunk_json(model, "", "\"stop\"")));
   if (include_usage) {
     auto prompt_tokens = static_cast<std::int64_t>(req.body.size() / 4);
     auto completion = static_cast<std::int64_t>(deltas.size());
-    pieces.push_back(sse("{\"id\":\"chatcmpl-askmock\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
-                         "\"model\":" + json::quote(model) + ",\"choices\":[],\"usage\":{\"prompt_tokens\":" +
-                         std::to_string(prompt_tokens) + ",\"completion_tokens\":" + std::to_string(completion) +
-                         ",\"total_tokens\":" + std::to_string(prompt_tokens + completion) + "}}"));
+    pieces.push_back(sse(
+        "{\"id\":\"chatcmpl-askmock\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
+        "\"model\":" +
+        json::quote(model) + ",\"choices\":[],\"usage\":{\"prompt_tokens\":" +
+        std::to_string(prompt_tokens) + ",\"completion_tokens\":" + std::to_string(completion) +
+        ",\"total_tokens\":" + std::to_string(prompt_tokens + completion) + "}}"));
     ++tail;
   }
   pieces.push_back(sse("[DONE]"));

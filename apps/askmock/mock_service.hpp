@@ -6,8 +6,9 @@
 // the last user message (the header wins field by field):
 //   text        the answer (default: `words` deterministic words)
 //   words       length of the default answer (default 24)
+//   deltas      N: the default answer of N words, one word per delta (overrides chunk)
 //   chunk       bytes of answer per delta, cut at UTF-8 boundaries (default 6)
-//   first_ms    delay before the first delta; gap_ms between deltas
+//   first_ms    delay before the first answer delta; gap_ms between deltas
 //   trickle_us  write the stream one byte at a time, this far apart (splits every token)
 //   fault       "status" (answer `status` with the provider's error body, `retry_after` s),
 //               "cut" (drop the connection after `after` deltas), "stall" (go silent after
@@ -32,6 +33,7 @@ struct directive {
   std::string text;
   bool has_text = false;
   int words = 24;
+  int deltas = 0;
   std::size_t chunk = 6;
   int first_ms = 0;
   int gap_ms = 0;

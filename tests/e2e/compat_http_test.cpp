@@ -15,8 +15,9 @@ const std::string answer = "Streams are actors; naïve clients see 日本語 tex
 TEST_CASE("compat HTTP streams the provider's answer exactly - chunked - as text/event-stream") {
   e2e_env env;
   for (const char* path : {"/chat/completions/stream", "/api/chat/stream"}) {
-    auto r = http_call(env.port, "POST", path,
-                       chat_body("What is this repo?", R"({"text":")" + answer + R"(","chunk":3})"));
+    auto r =
+        http_call(env.port, "POST", path,
+                  chat_body("What is this repo?", R"({"text":")" + answer + R"(","chunk":3})"));
     CHECK(r.status == 200);
     CHECK(r.chunked);
     CHECK(r.header("content-type") == "text/event-stream; charset=utf-8");
@@ -59,8 +60,8 @@ TEST_CASE("validation errors are JSON details before any upstream call") {
   const bad cases[] = {
       {"not json", 400, "body:"},
       {R"({"repo_url":"https://github.com/a/b","messages":[]})", 400, "No messages provided"},
-      {R"({"repo_url":"https://github.com/a/b","messages":[{"role":"assistant","content":"x"}]})", 400,
-       "Last message must be from the user"},
+      {R"({"repo_url":"https://github.com/a/b","messages":[{"role":"assistant","content":"x"}]})",
+       400, "Last message must be from the user"},
       {R"({"repo_url":"https://github.com/a/b","messages":[{"role":"user","content":"x"}],"provider":"nope"})",
        400, "valid providers: openai"},
       {R"({"repo_url":"https://github.com/a/b","messages":[{"role":"user","content":5}]})", 400,
@@ -82,7 +83,8 @@ TEST_CASE("validation errors are JSON details before any upstream call") {
 
 TEST_CASE("a body over the limit is refused with 413 naming the limit") {
   e2e_env env([](askd::core::config& c) { c.server.max_body_bytes = 1024; });
-  auto r = http_call(env.port, "POST", "/chat/completions/stream", chat_body(std::string(2000, 'x')));
+  auto r =
+      http_call(env.port, "POST", "/chat/completions/stream", chat_body(std::string(2000, 'x')));
   CHECK(r.status == 413);
   CHECK(r.body.find("1024") != std::string::npos);
   CHECK(env.mock->stats().requests == 0);
@@ -146,8 +148,10 @@ TEST_CASE("an upstream failure before any text is one in-band error - classified
 TEST_CASE("a stream cut halfway gives the text so far - then the error - never more") {
   e2e_env env;
   for (const char* kind : {"cut", "error_event", "malformed"}) {
-    auto r = http_call(env.port, "POST", "/chat/completions/stream",
-                       chat_body("q", std::string(R"({"text":"abcdefghij","chunk":2,"after":3,"fault":")") + kind + "\"}"));
+    auto r = http_call(
+        env.port, "POST", "/chat/completions/stream",
+        chat_body("q", std::string(R"({"text":"abcdefghij","chunk":2,"after":3,"fault":")") + kind +
+                           "\"}"));
     INFO(kind << " -> " << r.body);
     CHECK(r.status == 200);
     CHECK(r.body.rfind("abcdef\nError: ", 0) == 0);
@@ -186,5 +190,24 @@ TEST_CASE("200 concurrent streams each get their own answer - whole") {
     CHECK(got[i] == "answer " + std::to_string(i) + " — ok");
   }
   CHECK(env.mock->stats().completed == n);
+  CHECK(env.settles());
+}
+
+TEST_CASE("an upstream that never sends a first token is timed out with a clear error") {
+  e2e_env env([](askd::core::config& c) { c.upstream.first_token_timeout_ms = 200; });
+  auto r = http_call(env.port, "POST", "/chat/completions/stream",
+                     chat_body("q", R"({"first_ms":60000})"));
+  CHECK(r.body.rfind("\nError: ", 0) == 0);
+  CHECK(r.body.find("no first token within 200 ms") != std::string::npos);
+  CHECK(env.settles());  // and askmock saw the connection closed
+  CHECK(env.mock->stats().disconnects == 1);
+}
+
+TEST_CASE("an upstream that goes silent mid-answer is timed out after the text so far") {
+  e2e_env env([](askd::core::config& c) { c.upstream.idle_timeout_ms = 200; });
+  auto r = http_call(env.port, "POST", "/chat/completions/stream",
+                     chat_body("q", R"({"text":"abcdef","chunk":2,"fault":"stall","after":2})"));
+  CHECK(r.body.rfind("abcd\nError: ", 0) == 0);
+  CHECK(r.body.find("no data for 200 ms mid-answer") != std::string::npos);
   CHECK(env.settles());
 }

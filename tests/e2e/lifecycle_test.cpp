@@ -13,14 +13,16 @@ TEST_CASE("a client that leaves mid-answer cancels the upstream call and every a
   e2e_env env;
   raw_connection c(env.port);
   // askmock sends two deltas, then goes silent: only a cancel can end this stream.
-  c.send(post_bytes("/chat/completions/stream", chat_body("q", R"({"text":"QQRRSSTT","chunk":2,"fault":"stall","after":2})")));
+  c.send(post_bytes("/chat/completions/stream",
+                    chat_body("q", R"({"text":"QQRRSSTT","chunk":2,"fault":"stall","after":2})")));
   // Both deltas are through (as two chunks or one): "RR" is the second.
   REQUIRE(c.read_until("RR", 10s).find("RR") != std::string::npos);
   REQUIRE(env.mock->stats().active == 1);
   auto left = std::chrono::steady_clock::now();
   c.close();
   REQUIRE(eventually([&] { return env.mock->stats().disconnects == 1; }));
-  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - left);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - left);
   // Reported, not asserted: bench/ measures the latency; tests stay timing-free.
   WARN("upstream saw the cancel after " << took.count() << " ms");
   CHECK(env.settles());
@@ -58,7 +60,8 @@ TEST_CASE("a WebSocket client that leaves mid-answer cancels the upstream call")
 TEST_CASE("stopping askd ends open streams and leaves no actor behind") {
   e2e_env env;
   raw_connection c(env.port);
-  c.send(post_bytes("/chat/completions/stream", chat_body("q", R"({"text":"QQRRSSTT","chunk":2,"fault":"stall","after":1})")));
+  c.send(post_bytes("/chat/completions/stream",
+                    chat_body("q", R"({"text":"QQRRSSTT","chunk":2,"fault":"stall","after":1})")));
   REQUIRE(c.read_until("QQ", 10s).find("QQ") != std::string::npos);
   REQUIRE(env.mock->stats().active == 1);
   env.askd->stop();
@@ -74,8 +77,9 @@ TEST_CASE("a draining askd refuses new chats with 503 and Retry-After - and says
   e2e_env env([](askd::core::config& c) { c.server.shutdown_grace_ms = 60000; });
   // A stream that only ends when its client leaves keeps the drain going.
   raw_connection streaming(env.port);
-  streaming.send(post_bytes("/chat/completions/stream",
-                            chat_body("q", R"({"text":"QQRRSSTT","chunk":2,"fault":"stall","after":1})")));
+  streaming.send(
+      post_bytes("/chat/completions/stream",
+                 chat_body("q", R"({"text":"QQRRSSTT","chunk":2,"fault":"stall","after":1})")));
   REQUIRE(streaming.read_until("QQ", 10s).find("QQ") != std::string::npos);
   // Connections opened before stop() stay served during the drain.
   raw_connection early(env.port), probe(env.port);

@@ -41,7 +41,8 @@ bool e2e_env::settles() const {
 std::string chat_body(const std::string& question, const std::string& mock) {
   std::string content = question;
   if (!mock.empty()) content += " #mock" + mock;
-  return "{\"repo_url\":\"https://github.com/askd/example\",\"messages\":[{\"role\":\"user\",\"content\":" +
+  return "{\"repo_url\":\"https://github.com/askd/"
+         "example\",\"messages\":[{\"role\":\"user\",\"content\":" +
          core::json::quote(content) + "}]}";
 }
 

@@ -28,7 +28,9 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-tcp::endpoint loopback(std::uint16_t port) { return {asio::ip::make_address("127.0.0.1"), port}; }
+tcp::endpoint loopback(std::uint16_t port) {
+  return {asio::ip::make_address("127.0.0.1"), port};
+}
 
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -78,7 +80,8 @@ http_reply http_call(std::uint16_t port, const std::string& method, const std::s
     auto& res = parser.get();
     out.status = static_cast<int>(res.result_int());
     out.chunked = res.chunked();
-    for (const auto& f : res) out.headers[lower(std::string(f.name_string()))] = std::string(f.value());
+    for (const auto& f : res)
+      out.headers[lower(std::string(f.name_string()))] = std::string(f.value());
     out.body = std::move(res.body());
     beast::error_code ec;
     s.socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -128,7 +131,9 @@ raw_connection::raw_connection(std::uint16_t port) {
     throw std::runtime_error("raw_connection: cannot connect");
 }
 
-raw_connection::~raw_connection() { close(); }
+raw_connection::~raw_connection() {
+  close();
+}
 
 void raw_connection::send(const std::string& bytes) {
   std::size_t off = 0;
@@ -139,10 +144,12 @@ void raw_connection::send(const std::string& bytes) {
   }
 }
 
-std::string raw_connection::read_until(const std::string& needle, std::chrono::milliseconds deadline) {
+std::string raw_connection::read_until(const std::string& needle,
+                                       std::chrono::milliseconds deadline) {
   auto until = std::chrono::steady_clock::now() + deadline;
   while (got_.find(needle) == std::string::npos) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
@@ -164,7 +171,8 @@ void raw_connection::close() {
 }
 
 std::string post_bytes(const std::string& target, const std::string& body) {
-  return "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
+  return "POST " + target +
+         " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 

@@ -55,26 +55,30 @@ TEST_CASE("every field of the deepwiki request is read") {
 }
 
 TEST_CASE("validation details say what is wrong and what was expected") {
-  CHECK(detail("{") .rfind("body: ", 0) == 0);
+  CHECK(detail("{").rfind("body: ", 0) == 0);
   CHECK(detail("[]").find("expected an object") != std::string::npos);
   CHECK(detail(R"({"repo_url":"x","messages":[]})") == "No messages provided");
-  CHECK(detail(R"({"repo_url":"x","messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]})") ==
-        "Last message must be from the user");
-  CHECK(detail(R"({"messages":[{"role":"user","content":"a"}]})").find("repo_url") != std::string::npos);
+  CHECK(
+      detail(
+          R"({"repo_url":"x","messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]})") ==
+      "Last message must be from the user");
+  CHECK(detail(R"({"messages":[{"role":"user","content":"a"}]})").find("repo_url") !=
+        std::string::npos);
   CHECK(detail(R"({"repo_url":"","messages":[{"role":"user","content":"a"}]})").find("repo_url") !=
         std::string::npos);
   CHECK(detail(R"({"repo_url":"x","messages":"hi"})").find("messages") != std::string::npos);
-  CHECK(detail(R"({"repo_url":"x","messages":[{"role":"robot","content":"a"}]})").find("messages[0].role") !=
-        std::string::npos);
-  CHECK(detail(R"({"repo_url":"x","messages":[{"role":"user","content":1}]})").find("messages[0].content") !=
-        std::string::npos);
-  auto unknown = detail(R"({"repo_url":"x","provider":"acme","messages":[{"role":"user","content":"a"}]})");
+  CHECK(detail(R"({"repo_url":"x","messages":[{"role":"robot","content":"a"}]})")
+            .find("messages[0].role") != std::string::npos);
+  CHECK(detail(R"({"repo_url":"x","messages":[{"role":"user","content":1}]})")
+            .find("messages[0].content") != std::string::npos);
+  auto unknown =
+      detail(R"({"repo_url":"x","provider":"acme","messages":[{"role":"user","content":"a"}]})");
   CHECK(unknown.find("unknown provider \"acme\"") != std::string::npos);
   CHECK(unknown.find("openai, openrouter, dashscope") != std::string::npos);
   CHECK(detail(R"({"repo_url":"x","language":"tlh","messages":[{"role":"user","content":"a"}]})")
             .find("valid languages: en") != std::string::npos);
-  CHECK(detail(R"({"repo_url":"x","type":"svn","messages":[{"role":"user","content":"a"}]})").find("type") !=
-        std::string::npos);
+  CHECK(detail(R"({"repo_url":"x","type":"svn","messages":[{"role":"user","content":"a"}]})")
+            .find("type") != std::string::npos);
   CHECK(detail(R"({"repo_url":"x","fallback":["nope"],"messages":[{"role":"user","content":"a"}]})")
             .find("fallback[0]") != std::string::npos);
   CHECK(detail(R"({"repo_url":"x","max_rounds":0,"messages":[{"role":"user","content":"a"}]})")
@@ -86,7 +90,8 @@ TEST_CASE("a provider without custom models refuses a model it does not list") {
   auto* p = const_cast<provider_settings*>(cfg.generator.find("dashscope"));
   p->supports_custom_model = false;
   auto r = parse_chat_request(
-      R"({"repo_url":"x","provider":"dashscope","model":"gpt-9","messages":[{"role":"user","content":"a"}]})", cfg);
+      R"({"repo_url":"x","provider":"dashscope","model":"gpt-9","messages":[{"role":"user","content":"a"}]})",
+      cfg);
   REQUIRE_FALSE(r);
   CHECK(r.err().message.find("valid models: qwen-plus, qwen-turbo") != std::string::npos);
 }

@@ -1,16 +1,18 @@
 // Config is validated at start: errors name the file, the key and what was expected.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "core/config.hpp"
 
 using namespace askd::core;
 
 namespace {
-std::string no_env(const char*) { return {}; }
+std::string no_env(const char*) {
+  return {};
+}
 
 std::string server_error(const std::string& text) {
   config c;
@@ -61,21 +63,26 @@ TEST_CASE("generator config errors name the provider and key") {
       R"({"default_provider":"gemini","providers":{"openai":{"client_class":"OpenAIClient","default_model":"m","models":{"m":{}}}}})");
   CHECK(unknown_default.find("conf/generator.json: default_provider") == 0);
   CHECK(unknown_default.find("openai") != std::string::npos);
-  CHECK(generator_error(R"({"default_provider":"a","providers":{"a":{"default_model":"m","models":{}}}})")
+  CHECK(generator_error(
+            R"({"default_provider":"a","providers":{"a":{"default_model":"m","models":{}}}})")
             .find("providers.a.client_class") != std::string::npos);
-  CHECK(generator_error(
-            R"({"default_provider":"a","providers":{"a":{"client_class":"OpenAIClient","default_model":"m","models":{"m":{"context_window":"big"}}}}})")
-            .find("providers.a.models.m.context_window") != std::string::npos);
-  CHECK(generator_error(
-            R"({"default_provider":"a","providers":{"a":{"client_class":"OpenAIClient","default_model":"m","models":{"m":{}},"client":{"base":"x"}}}})")
-            .find("providers.a.client.base") != std::string::npos);
+  CHECK(
+      generator_error(
+          R"({"default_provider":"a","providers":{"a":{"client_class":"OpenAIClient","default_model":"m","models":{"m":{"context_window":"big"}}}}})")
+          .find("providers.a.models.m.context_window") != std::string::npos);
+  CHECK(
+      generator_error(
+          R"({"default_provider":"a","providers":{"a":{"client_class":"OpenAIClient","default_model":"m","models":{"m":{}},"client":{"base":"x"}}}})")
+          .find("providers.a.client.base") != std::string::npos);
 }
 
 TEST_CASE("keys and base URLs come from the variables conf names") {
   auto g = parse_generator_config(
       R"({"default_provider":"a","providers":{"a":{"client_class":"OpenAIClient","default_model":"m","models":{"m":{}},
           "client":{"base_url":"https://x/v1/","base_url_env":"A_BASE","api_key_env":"A_KEY"}}}})",
-      "g.json", [](const char* n) { return std::string(n) == "A_KEY" ? std::string("sk-1") : std::string(); });
+      "g.json", [](const char* n) {
+        return std::string(n) == "A_KEY" ? std::string("sk-1") : std::string();
+      });
   CHECK(g.providers[0].api_key == "sk-1");
   CHECK(g.providers[0].base_url == "https://x/v1");
 }

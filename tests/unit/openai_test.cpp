@@ -28,7 +28,9 @@ struct collected : decode_events {
 
 core::config cfg_with_key() {
   core::load_options o;
-  o.getenv = [](const char* n) { return std::string(n) == "OPENAI_API_KEY" ? std::string("sk-x") : std::string(); };
+  o.getenv = [](const char* n) {
+    return std::string(n) == "OPENAI_API_KEY" ? std::string("sk-x") : std::string();
+  };
   return core::load_config(o);
 }
 
@@ -36,7 +38,8 @@ core::config cfg_with_key() {
 const std::string captured =
     "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,"
     "\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[{\"index\":0,"
-    "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n"
+    "\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]"
+    "}\n\n"
     "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,"
     "\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[{\"index\":0,"
     "\"delta\":{\"content\":\"Hello\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n"
@@ -47,7 +50,8 @@ const std::string captured =
     "\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_44709d6fcb\",\"choices\":[{\"index\":0,"
     "\"delta\":{},\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\n"
     "data: {\"id\":\"chatcmpl-123\",\"object\":\"chat.completion.chunk\",\"created\":1694268190,"
-    "\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,"
+    "\"model\":\"gpt-4o-mini\",\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":"
+    "2,"
     "\"total_tokens\":11}}\n\n"
     "data: [DONE]\n\n";
 }  // namespace
@@ -83,7 +87,8 @@ TEST_CASE("openai: a stream without its end is an upstream error; garbage is bad
   CHECK_FALSE(bad->retryable);
 
   d = make_openai_decoder("openrouter");
-  auto mid = d->feed("data: {\"error\":{\"message\":\"Provider returned error\",\"code\":502}}\n\n", c);
+  auto mid =
+      d->feed("data: {\"error\":{\"message\":\"Provider returned error\",\"code\":502}}\n\n", c);
   REQUIRE(mid);
   CHECK(mid->code == core::error_code::upstream);
   CHECK(mid->message.find("openrouter") != std::string::npos);
@@ -97,8 +102,10 @@ TEST_CASE("openai: the request carries model - stream - parameters - key and mes
   g.messages = {{"system", "be brief"}, {"user", "why \"quotes\"?\n"}};
   auto r = p.build(g);
   CHECK(r.url == "https://api.openai.com/v1/chat/completions");
-  CHECK(std::find(r.headers.begin(), r.headers.end(), "Authorization: Bearer sk-x") != r.headers.end());
-  CHECK(r.body.find(R"("model":"gpt-4o","stream":true,"stream_options":{"include_usage":true})") == 1);
+  CHECK(std::find(r.headers.begin(), r.headers.end(), "Authorization: Bearer sk-x") !=
+        r.headers.end());
+  CHECK(r.body.find(R"("model":"gpt-4o","stream":true,"stream_options":{"include_usage":true})") ==
+        1);
   CHECK(r.body.find(R"("temperature":0.7,"top_p":0.8)") != std::string::npos);
   CHECK(r.body.find(R"({"role":"user","content":"why \"quotes\"?\n"})") != std::string::npos);
 }
@@ -106,18 +113,25 @@ TEST_CASE("openai: the request carries model - stream - parameters - key and mes
 TEST_CASE("openai: error responses map to the supervisor's classes") {
   auto cfg = cfg_with_key();
   openai_provider p(*cfg.generator.find("openai"), cfg.upstream);
-  auto e = p.classify(401, R"({"error":{"message":"Incorrect API key provided","code":"invalid_api_key"}})", "");
+  auto e = p.classify(
+      401, R"({"error":{"message":"Incorrect API key provided","code":"invalid_api_key"}})", "");
   CHECK(e.code == core::error_code::unauthorized);
   CHECK_FALSE(e.retryable);
   CHECK(e.message.find("OPENAI_API_KEY") != std::string::npos);
-  e = p.classify(429, R"({"error":{"message":"Rate limit reached","code":"rate_limit_exceeded"}})", "7");
+  e = p.classify(429, R"({"error":{"message":"Rate limit reached","code":"rate_limit_exceeded"}})",
+                 "7");
   CHECK(e.code == core::error_code::rate_limited);
   CHECK(e.retryable);
   CHECK(e.retry_after_ms == 7000);
-  e = p.classify(429, R"({"error":{"message":"You exceeded your current quota","code":"insufficient_quota"}})", "");
+  e = p.classify(
+      429, R"({"error":{"message":"You exceeded your current quota","code":"insufficient_quota"}})",
+      "");
   CHECK(e.code == core::error_code::rate_limited);
   CHECK_FALSE(e.retryable);
-  e = p.classify(400, R"({"error":{"message":"This model's maximum context length is 8192 tokens","code":"context_length_exceeded"}})", "");
+  e = p.classify(
+      400,
+      R"({"error":{"message":"This model's maximum context length is 8192 tokens","code":"context_length_exceeded"}})",
+      "");
   CHECK(e.code == core::error_code::context_length);
   e = p.classify(503, "<html>bad gateway</html>", "");
   CHECK(e.code == core::error_code::upstream);
@@ -127,7 +141,8 @@ TEST_CASE("openai: error responses map to the supervisor's classes") {
 
 TEST_CASE("a provider with an unknown client_class stops the start - naming the key") {
   auto cfg = cfg_with_key();
-  const_cast<core::provider_settings*>(cfg.generator.find("dashscope"))->client_class = "TelepathyClient";
+  const_cast<core::provider_settings*>(cfg.generator.find("dashscope"))->client_class =
+      "TelepathyClient";
   try {
     provider_registry r(cfg);
     FAIL("expected a config_error");
