@@ -27,6 +27,7 @@ struct engine_context {
   std::shared_ptr<const providers::provider_registry> providers;
   providers::curl_engine* curl = nullptr;
   actor_census census;
+  std::atomic<bool> stopping{false};  // set at shutdown: long jobs (index builds) give up
 };
 
 }  // namespace askd::actors

@@ -3,11 +3,17 @@
 #include <thread>
 
 #include "actors/messages.hpp"
+#include "actors/repo_registry.hpp"
 #include "actors/session.hpp"
 #include "actors/sink.hpp"
 #include "actors/stream.hpp"
 
 namespace askd::actors {
+
+// The engine's long-lived actors: held here, because an actor nobody holds is terminated.
+struct engine_actors {
+  repo_registry_actor registry;
+};
 
 struct attachment::state {
   sink_actor sink;
@@ -30,22 +36,29 @@ engine::engine(std::shared_ptr<engine_context> context)
   // CAF 0.17 keeps a reference to its logger in the constructing thread's thread-local
   // storage, and ~actor_system waits for the logger to die: destroyed from any other
   // thread (askd stops from its signal thread, tests from helpers), it would wait
-  // forever. Drop that reference now; the destructor sets and clears its own.
-  caf::logger::set_current_actor_system(nullptr);
+  // forever. The reference is dropped at the end of this constructor; threads that
+  // spawn later (io threads) release theirs when they exit.
+  actors_ = std::make_shared<engine_actors>();
+  actors_->registry = spawn_repo_registry(*system_, context_);
+  caf::logger::set_current_actor_system(nullptr);  // last: spawning sets it again
 }
 
 engine::~engine() {
   // ~actor_system waits for every actor; connections are closed before we get here.
+  context_->stopping = true;
+  caf::anon_send_exit(actors_->registry, caf::exit_reason::user_shutdown);
+  actors_.reset();
   system_.reset();
 }
 
-attachment engine::start_chat(core::chat_request request, std::string request_id,
-                              std::shared_ptr<sink_port> port) {
+attachment engine::start_chat(core::chat_request request, rag::repo_source source,
+                              std::string request_id, std::shared_ptr<sink_port> port) {
   auto stream = spawn_stream(*system_, context_);
   auto sink = spawn_sink(*system_, context_, std::move(port), stream);
   // The sink is attached before the producer exists, so it sees every event.
   caf::anon_send(stream, attach_atom::value, sink);
-  spawn_session(*system_, context_, std::move(request), std::move(request_id), stream);
+  spawn_session(*system_, context_, std::move(request), std::move(source), std::move(request_id),
+                actors_->registry, stream);
   attachment a;
   a.state_ = std::make_shared<attachment::state>(attachment::state{std::move(sink)});
   return a;

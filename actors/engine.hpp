@@ -9,6 +9,7 @@
 #include "actors/context.hpp"
 #include "core/chat_request.hpp"
 #include "core/event.hpp"
+#include "rag/repo_source.hpp"
 
 namespace caf {
 class actor_system;
@@ -50,7 +51,8 @@ class engine {
   engine& operator=(const engine&) = delete;
 
   // Starts answering a validated request; every event goes to `port`.
-  attachment start_chat(core::chat_request request, std::string request_id,
+  // `source` is where locate_repo found the repository (checked before calling).
+  attachment start_chat(core::chat_request request, rag::repo_source source, std::string request_id,
                         std::shared_ptr<sink_port> port);
 
   const engine_context& context() const { return *context_; }
@@ -59,6 +61,7 @@ class engine {
   std::shared_ptr<engine_context> context_;
   std::unique_ptr<caf::actor_system_config> config_;
   std::unique_ptr<caf::actor_system> system_;
+  std::shared_ptr<struct engine_actors> actors_;
 };
 
 }  // namespace askd::actors

@@ -6,11 +6,16 @@
 #include <caf/all.hpp>
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/event.hpp"
 #include "providers/curl_engine.hpp"
+#include "rag/file_filter.hpp"
+#include "rag/repo_source.hpp"
 
 namespace askd::actors {
 
@@ -26,6 +31,9 @@ using producer_atom = caf::atom_constant<caf::atom("producer")>;
 using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using detach_atom = caf::atom_constant<caf::atom("detach")>;
 using gone_atom = caf::atom_constant<caf::atom("gone")>;
+using retrieve_atom = caf::atom_constant<caf::atom("retrieve")>;
+using indexed_atom = caf::atom_constant<caf::atom("indexed")>;
+using next_atom = caf::atom_constant<caf::atom("next")>;
 
 // ---- message payloads ----------------------------------------------------------------
 
@@ -34,6 +42,26 @@ struct call_summary {
   std::string finish_reason;
   core::token_usage usage;
   bool usage_reported = false;
+};
+
+// What a session asks of the repo registry: the best chunks of one repository.
+struct retrieval_query {
+  rag::repo_source source;
+  std::shared_ptr<const rag::file_filter> filter;
+  std::string query;
+  std::size_t k = 20;
+};
+
+// The registry's answer: ranked chunks, or why there are none.
+struct retrieval_reply {
+  std::vector<rag::context_chunk> chunks;
+  std::optional<core::error> failure;
+};
+
+// An indexer's result: the built index, or why it failed.
+struct index_result {
+  std::shared_ptr<const rag::repo_index> index;
+  std::optional<core::error> failure;
 };
 
 // ---- interfaces ------------------------------------------------------------------------
@@ -76,6 +104,19 @@ using stream_actor = caf::typed_actor<
     // sink -> stream: the sink leaves; with no sink left, a foreground stream is cancelled.
     caf::reacts_to<detach_atom, sink_actor>>;
 
+// One repository index per key, built once however many sessions ask at the same time.
+using repo_registry_actor = caf::typed_actor<
+    // session -> registry: the best chunks for a query; waits while the index is built.
+    caf::replies_to<retrieve_atom, retrieval_query>::with<retrieval_reply>,
+    // indexer -> registry: the build for `key` is over.
+    caf::reacts_to<indexed_atom, std::string, index_result>>;
+
+// The local provider's answer being written: one piece per message, so a cancel lands
+// between pieces.
+using local_call_actor = caf::typed_actor<
+    // local_call -> itself: send the next piece.
+    caf::reacts_to<next_atom>>;
+
 // ---- inspection (CAF needs it to print and to serialise messages) -----------------------
 
 template <class Inspector>
@@ -107,3 +148,7 @@ typename Inspector::result_type inspect(Inspector& f, stream_event& x) {
 
 // A transfer's result never leaves the process that ran the transfer.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::providers::transfer_result)
+// Indexes and queries hold shared pointers to read-only data: local messages only.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::retrieval_query)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::retrieval_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::index_result)

@@ -2,8 +2,11 @@
 
 #include <chrono>
 
+#include "actors/local_call.hpp"
 #include "actors/provider_call.hpp"
 #include "core/log.hpp"
+#include "core/tokens.hpp"
+#include "rag/extractive.hpp"
 #include "rag/prompt.hpp"
 
 namespace askd::actors {
@@ -15,8 +18,13 @@ struct session_state {
   std::shared_ptr<engine_context> context;
   core::chat_request request;
   std::string request_id;
+  rag::repo_source source;
+  repo_registry_actor registry;
   stream_actor stream;
-  provider_call_actor call;
+  std::shared_ptr<const providers::provider> provider;
+  caf::actor_addr call;  // the provider_call or local_call
+  std::size_t context_chunks = 0;
+  std::string retrieval = "none";  // what retrieval did, for the log line
   clock::time_point started;
   clock::time_point first_delta;
   bool got_delta = false;
@@ -41,6 +49,8 @@ void log_request(const session_state& st, std::string_view outcome, const core::
       .kv("ttft_ms", st.got_delta ? ms_since(st.started, st.first_delta) : std::int64_t{-1})
       .kv("total_ms", ms_since(st.started))
       .kv("bytes", st.bytes)
+      .kv("retrieval", st.retrieval)
+      .kv("context_chunks", static_cast<std::uint64_t>(st.context_chunks))
       .kv("outcome", outcome);
   if (err) line.kv("error", err->message);
 }
@@ -53,13 +63,91 @@ void end_with_error(self_ptr self, const core::error& err) {
   self->quit();
 }
 
+// Prompt tokens the model's window must also leave for the answer.
+constexpr std::int64_t answer_reserve_tokens = 4096;
+// A question this long is answered without retrieval (deepwiki-open's rule).
+constexpr std::int64_t max_question_tokens_for_retrieval = 8000;
+
+// Builds the prompt around `context` (best first) and starts the generation.
+void generate(self_ptr self, std::vector<rag::context_chunk> context) {
+  auto& st = self->state;
+  rag::prompt_inputs inputs;
+  inputs.request = &st.request;
+  const auto* lang = st.context->config.languages.name_of(st.request.language);
+  inputs.language_name = lang ? *lang : "English";
+  if (!st.request.file_path.empty() && st.source.local) {
+    auto file = rag::read_repo_file(st.source.path, st.request.file_path,
+                                    st.context->config.repo.max_file_bytes);
+    if (!file) return end_with_error(self, file.err());
+    inputs.file_content = std::move(*file);
+  }
+  inputs.context = std::move(context);
+  // Fit the window: drop the lowest-ranked chunks until the whole prompt fits.
+  const auto* model = st.provider->settings().find_model(st.request.model);
+  if (model && model->context_window > 0) {
+    auto budget = model->context_window - answer_reserve_tokens;
+    while (!inputs.context.empty() && core::count_tokens(rag::assemble_prompt(inputs)) > budget)
+      inputs.context.pop_back();
+  }
+  st.context_chunks = inputs.context.size();
+  auto listener = caf::actor_cast<generation_listener_actor>(self);
+  if (st.provider->offline()) {
+    auto pieces = rag::extractive_answer(st.request.messages.back().content, inputs.context,
+                                         rag::repo_name(st.request.repo_url));
+    st.call = spawn_local_call(*self, st.context, std::move(pieces), listener).address();
+    return;
+  }
+  providers::generation_request gen{rag::assemble_prompt(inputs), st.request.model};
+  st.call = spawn_provider_call(*self, st.context, st.provider, std::move(gen), listener).address();
+}
+
+// Retrieval first when the repository is indexable, then generation.
+void retrieve_then_generate(self_ptr self) {
+  auto& st = self->state;
+  const auto& question = st.request.messages.back().content;
+  if (!st.source.local) {
+    st.retrieval = "skipped:remote";  // cloning remote repositories is not built yet
+    return generate(self, {});
+  }
+  if (st.request.retrieval.mode == "none") return generate(self, {});
+  if (core::count_tokens(question) > max_question_tokens_for_retrieval) {
+    st.retrieval = "skipped:long_question";
+    return generate(self, {});
+  }
+  retrieval_query q;
+  q.source = st.source;
+  q.filter = std::make_shared<const rag::file_filter>(st.context->config.repo, st.request);
+  q.query = question;
+  q.k = static_cast<std::size_t>(st.request.retrieval.top_k);
+  auto started = clock::now();
+  self->request(st.registry, std::chrono::minutes(30), retrieve_atom::value, std::move(q))
+      .then(
+          [=](retrieval_reply& r) {
+            auto& st = self->state;
+            if (st.ended) return;
+            if (r.failure) return end_with_error(self, *r.failure);
+            st.retrieval = "bm25:" + std::to_string(ms_since(started)) + "ms";
+            generate(self, std::move(r.chunks));
+          },
+          [=](caf::error& err) {
+            if (self->state.ended) return;
+            end_with_error(self,
+                           core::error::make(core::error_code::internal,
+                                             "retrieval failed: " + self->system().render(err)));
+          });
+}
+
 generation_listener_actor::behavior_type session(self_ptr self,
                                                  std::shared_ptr<engine_context> context,
-                                                 core::chat_request request, std::string request_id,
+                                                 core::chat_request request,
+                                                 rag::repo_source source, std::string request_id,
+                                                 repo_registry_actor registry,
                                                  stream_actor stream) {
   auto& st = self->state;
   st.context = std::move(context);
   st.request = std::move(request);
+  st.source = std::move(source);
+  st.registry = std::move(registry);
   st.request_id = std::move(request_id);
   st.stream = std::move(stream);
   st.started = clock::now();
@@ -81,7 +169,7 @@ generation_listener_actor::behavior_type session(self_ptr self,
     auto& st = self->state;
     // The provider call ended normally: its last message already said how.
     if (msg.reason == caf::exit_reason::normal) return;
-    if (!st.ended && msg.source == st.call.address()) {
+    if (!st.ended && msg.source == st.call) {
       end_with_error(self,
                      core::error::make(core::error_code::internal,
                                        "the provider call crashed: " + to_string(msg.reason)));
@@ -95,21 +183,14 @@ generation_listener_actor::behavior_type session(self_ptr self,
     self->quit(std::move(msg.reason));
   });
 
-  auto provider = st.context->providers->find(st.request.provider);
-  if (!provider) {  // validation makes this unreachable; say so if it is not
+  st.provider = st.context->providers->find(st.request.provider);
+  if (!st.provider) {  // validation makes this unreachable; say so if it is not
     end_with_error(self, core::error::make(core::error_code::internal,
                                            "provider " + st.request.provider + " vanished"));
-  } else if (auto missing = provider->missing_key()) {
+  } else if (auto missing = st.provider->missing_key()) {
     end_with_error(self, *missing);
   } else {
-    rag::prompt_inputs inputs;
-    inputs.request = &st.request;
-    const auto* lang = st.context->config.languages.name_of(st.request.language);
-    inputs.language_name = lang ? *lang : "English";
-    // Retrieval (context chunks, file content) plugs in here.
-    providers::generation_request gen{rag::assemble_prompt(inputs), st.request.model};
-    st.call = spawn_provider_call(*self, st.context, provider, std::move(gen),
-                                  caf::actor_cast<generation_listener_actor>(self));
+    retrieve_then_generate(self);
   }
 
   return {
@@ -148,10 +229,11 @@ generation_listener_actor::behavior_type session(self_ptr self,
 
 generation_listener_actor spawn_session(caf::actor_system& system,
                                         std::shared_ptr<engine_context> context,
-                                        core::chat_request request, std::string request_id,
+                                        core::chat_request request, rag::repo_source source,
+                                        std::string request_id, repo_registry_actor registry,
                                         stream_actor stream) {
-  return system.spawn(session, std::move(context), std::move(request), std::move(request_id),
-                      std::move(stream));
+  return system.spawn(session, std::move(context), std::move(request), std::move(source),
+                      std::move(request_id), std::move(registry), std::move(stream));
 }
 
 }  // namespace askd::actors

@@ -1,5 +1,6 @@
-// actors/session.hpp — one per chat request: resolves the provider, assembles the
-// prompt, runs the generation and feeds its stream; logs one line when it ends.
+// actors/session.hpp — one per chat request: resolves the provider, retrieves context
+// from the repo registry, assembles the prompt, runs the generation and feeds its stream; logs one
+// line when it ends.
 #pragma once
 
 #include <memory>
@@ -15,7 +16,8 @@ namespace askd::actors {
 // and dies (taking its provider call with it) when the stream cancels it.
 generation_listener_actor spawn_session(caf::actor_system& system,
                                         std::shared_ptr<engine_context> context,
-                                        core::chat_request request, std::string request_id,
+                                        core::chat_request request, rag::repo_source source,
+                                        std::string request_id, repo_registry_actor registry,
                                         stream_actor stream);
 
 }  // namespace askd::actors

@@ -28,4 +28,4 @@ find_package(CURL REQUIRED)
 # Beast: header-only on top of Boost.System; one place sets its options.
 add_library(beast INTERFACE)
 target_link_libraries(beast INTERFACE Boost::headers Boost::system Threads::Threads)
-target_compile_definitions(beast INTERFACE BOOST_ASIO_NO_DEPRECATED BOOST_BEAST_USE_STD_STRING_VIEW)
+target_compile_definitions(beast INTERFACE BOOST_ASIO_NO_DEPRECATED)

@@ -55,6 +55,21 @@ int int_in(const json::object_reader& r, const char* key, int fallback, int min,
   return v ? static_cast<int>(*v) : fallback;
 }
 
+// An array of strings at `key` (absent → empty).
+std::vector<std::string> strings_in(const json::object_reader& r, const char* key) {
+  std::vector<std::string> out;
+  const auto* a = r.array(key);
+  if (!a) return out;
+  for (rapidjson::SizeType i = 0; i < a->Size(); ++i) {
+    const auto& v = (*a)[i];
+    if (!v.IsString())
+      throw json::field_error(r.path_of(key) + "[" + std::to_string(i) + "]", "a string",
+                              json::describe(v));
+    out.emplace_back(v.GetString(), v.GetStringLength());
+  }
+  return out;
+}
+
 std::size_t size_in(const json::object_reader& r, const char* key, std::size_t fallback,
                     std::int64_t min, std::int64_t max) {
   auto v = r.integer(key, min, max);
@@ -94,7 +109,7 @@ void parse_server_config(const std::string& text, const std::string& source, con
     rapidjson::Document doc;
     json::parse(text, doc);
     json::object_reader root(doc, "");
-    reject_unknown_keys(root, {"server", "engine", "upstream", "log", "data_dir"});
+    reject_unknown_keys(root, {"server", "engine", "upstream", "log", "repos", "data_dir"});
     if (const auto* s = root.object("server")) {
       json::object_reader r(*s, "server");
       reject_unknown_keys(
@@ -137,6 +152,11 @@ void parse_server_config(const std::string& text, const std::string& source, con
           out.log.level != "error")
         throw json::field_error("log.level", "one of debug, info, warn, error",
                                 json::quote(out.log.level));
+    }
+    if (const auto* s = root.object("repos")) {
+      json::object_reader r(*s, "repos");
+      reject_unknown_keys(r, {"local_roots"});
+      out.repos.local_roots = strings_in(r, "local_roots");
     }
     out.data_dir = root.string_or("data_dir", out.data_dir);
   });
@@ -236,6 +256,43 @@ language_settings parse_language_config(const std::string& text, const std::stri
   return l;
 }
 
+repo_settings parse_repo_config(const std::string& text, const std::string& source) {
+  repo_settings out;
+  out.source = source;
+  with_source(source, [&] {
+    rapidjson::Document doc;
+    json::parse(text, doc);
+    json::object_reader root(doc, "");
+    reject_unknown_keys(root, {"file_filters", "extensions", "limits", "chunking"});
+    if (const auto* f = root.object("file_filters")) {
+      json::object_reader r(*f, "file_filters");
+      reject_unknown_keys(r, {"excluded_dirs", "excluded_files"});
+      out.excluded_dirs = strings_in(r, "excluded_dirs");
+      out.excluded_files = strings_in(r, "excluded_files");
+    }
+    out.extensions = strings_in(root, "extensions");
+    for (std::size_t i = 0; i < out.extensions.size(); ++i)
+      if (out.extensions[i].size() < 2 || out.extensions[i][0] != '.')
+        throw json::field_error("extensions[" + std::to_string(i) + "]",
+                                "an extension with its dot, like \".cpp\"",
+                                json::quote(out.extensions[i]));
+    if (const auto* l = root.object("limits")) {
+      json::object_reader r(*l, "limits");
+      reject_unknown_keys(r, {"max_file_bytes", "max_files"});
+      out.max_file_bytes = size_in(r, "max_file_bytes", out.max_file_bytes, 1, 1LL << 30);
+      out.max_files = size_in(r, "max_files", out.max_files, 1, 100000000);
+    }
+    if (const auto* c = root.object("chunking")) {
+      json::object_reader r(*c, "chunking");
+      reject_unknown_keys(r, {"words", "overlap_words"});
+      out.chunk_words = int_in(r, "words", out.chunk_words, 20, 100000);
+      out.chunk_overlap_words =
+          int_in(r, "overlap_words", out.chunk_overlap_words, 0, out.chunk_words / 2);
+    }
+  });
+  return out;
+}
+
 config load_config(const load_options& options) {
   auto getenv = options.getenv ? options.getenv : default_getenv;
   namespace fs = std::filesystem;
@@ -275,6 +332,9 @@ config load_config(const load_options& options) {
   cfg.generator = parse_generator_config(gen_text, gen_source, getenv);
   auto lang_text = sibling("lang.json", embedded_lang_json, lang_source);
   cfg.languages = parse_language_config(lang_text, lang_source);
+  std::string repo_source;
+  auto repo_text = sibling("repo.json", embedded_repo_json, repo_source);
+  cfg.repo = parse_repo_config(repo_text, repo_source);
 
   if (options.host) cfg.server.host = *options.host;
   if (options.port) cfg.server.port = *options.port;
@@ -286,6 +346,15 @@ config load_config(const load_options& options) {
     cfg.log.level = l;
   }
   cfg.data_dir = expand_home(cfg.data_dir, getenv);
+  for (const auto& dir : options.allow_local) cfg.repos.local_roots.push_back(dir);
+  // Roots are compared with canonical request paths, so they are made canonical too.
+  for (auto& root : cfg.repos.local_roots) {
+    std::error_code ec;
+    auto canon = std::filesystem::canonical(expand_home(root, getenv), ec);
+    if (ec || !std::filesystem::is_directory(canon))
+      throw config_error("repos.local_roots: " + root + " is not a directory");
+    root = canon.string();
+  }
   return cfg;
 }
 

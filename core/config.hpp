@@ -45,6 +45,23 @@ struct upstream_settings {
   std::size_t max_error_body_bytes = 64 * 1024;
 };
 
+// conf/askd.json "repos": where repositories may come from.
+struct repos_settings {
+  std::vector<std::string> local_roots;  // local paths are served only under these (canonical)
+};
+
+// conf/repo.json: which files are read and how they are cut.
+struct repo_settings {
+  std::string source;
+  std::vector<std::string> excluded_dirs;   // as written ("./node_modules/")
+  std::vector<std::string> excluded_files;  // globs on the file name, or on the path with a '/'
+  std::vector<std::string> extensions;      // ".cpp"; only these are read
+  std::size_t max_file_bytes = 1 << 20;
+  std::size_t max_files = 200000;
+  int chunk_words = 350;
+  int chunk_overlap_words = 100;
+};
+
 // conf/askd.json "log"
 struct log_settings {
   std::string level = "info";
@@ -99,8 +116,10 @@ struct config {
   engine_settings engine;
   upstream_settings upstream;
   log_settings log;
+  repos_settings repos;
   std::string data_dir = "~/.askd";
   generator_settings generator;
+  repo_settings repo;
   language_settings languages;
 };
 
@@ -113,6 +132,7 @@ struct load_options {
   std::optional<std::uint16_t> port;
   std::optional<std::string> data_dir;
   std::optional<std::string> log_level;
+  std::vector<std::string> allow_local;  // --allow-local, added to repos.local_roots
   // Reads an environment variable; tests replace it.
   std::string (*getenv)(const char* name) = nullptr;
 };
@@ -125,11 +145,13 @@ void parse_server_config(const std::string& text, const std::string& source, con
 generator_settings parse_generator_config(const std::string& text, const std::string& source,
                                           std::string (*getenv)(const char*));
 language_settings parse_language_config(const std::string& text, const std::string& source);
+repo_settings parse_repo_config(const std::string& text, const std::string& source);
 
 // The conf/ files compiled into the binary.
 extern const char* const embedded_askd_json;
 extern const char* const embedded_generator_json;
 extern const char* const embedded_lang_json;
+extern const char* const embedded_repo_json;
 
 // `~/x` → `$HOME/x`.
 std::string expand_home(const std::string& path, std::string (*getenv)(const char*));

@@ -7,6 +7,7 @@
 #include "core/json.hpp"
 #include "core/log.hpp"
 #include "net/compat_face.hpp"
+#include "rag/repo_source.hpp"
 
 namespace askd::net {
 namespace {
@@ -48,6 +49,21 @@ std::string build_models_json(const core::config& cfg) {
   return j;
 }
 
+// Everything checked before any work: the request itself, then where its repository is.
+core::result<std::pair<core::chat_request, rag::repo_source>> admit(std::string_view body,
+                                                                    const core::config& cfg) {
+  auto req = core::parse_chat_request(body, cfg);
+  if (!req) return req.err();
+  auto source = rag::locate_repo(*req, cfg);
+  if (!source) return source.err();
+  const auto* p = cfg.generator.find(req->provider);
+  if (p && p->client_class == "LocalClient" && !source->local)
+    return core::error::make(core::error_code::bad_request,
+                             "provider local answers from local repositories only (cloning remote "
+                             "repositories is not built yet); pass a path under an allowed root");
+  return std::make_pair(std::move(*req), std::move(*source));
+}
+
 // The deepwiki WebSocket: the first text frame is the request; later frames are ignored.
 class compat_ws_handler : public websocket_handler {
  public:
@@ -64,9 +80,11 @@ class compat_ws_handler : public websocket_handler {
     started_ = true;
     auto id = core::new_request_id();
     if (draining_) return refuse(id, 503, "Server is shutting down; retry shortly");
-    auto req = core::parse_chat_request(message, cfg_);
-    if (!req) return refuse(id, core::http_status(req.err().code), req.err().message);
-    attachment_ = engine_.start_chat(std::move(*req), id, std::make_shared<compat_ws_port>(ws_));
+    auto admitted = admit(message, cfg_);
+    if (!admitted)
+      return refuse(id, core::http_status(admitted.err().code), admitted.err().message);
+    attachment_ = engine_.start_chat(std::move(admitted->first), std::move(admitted->second), id,
+                                     std::make_shared<compat_ws_port>(ws_));
   }
 
   void on_closed() override {
@@ -173,15 +191,15 @@ void askd_service::compat_chat(const request& req, const std::shared_ptr<respons
     log_refusal(id, req, 503, "draining");
     return send_detail(*res, 503, "Server is shutting down; retry shortly", {{"Retry-After", "5"}});
   }
-  auto chat = core::parse_chat_request(req.body, cfg_);
-  if (!chat) {
-    auto status = core::http_status(chat.err().code);
-    log_refusal(id, req, status, chat.err().message);
-    return send_detail(*res, status, chat.err().message, {{"X-Request-Id", id}});
+  auto admitted = admit(req.body, cfg_);
+  if (!admitted) {
+    auto status = core::http_status(admitted.err().code);
+    log_refusal(id, req, status, admitted.err().message);
+    return send_detail(*res, status, admitted.err().message, {{"X-Request-Id", id}});
   }
   res->start(200, compat_stream_headers(id));
-  auto attachment =
-      engine_.start_chat(std::move(*chat), id, std::make_shared<compat_http_port>(res));
+  auto attachment = engine_.start_chat(std::move(admitted->first), std::move(admitted->second), id,
+                                       std::make_shared<compat_http_port>(res));
   res->on_disconnect([attachment] { attachment.client_gone(); });
 }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "providers/local.hpp"
 #include "providers/openai.hpp"
 
 namespace askd::providers {
@@ -92,10 +93,12 @@ provider_registry::provider_registry(const core::config& cfg) {
     if (p.client_class == "OpenAIClient" || p.client_class == "OpenRouterClient" ||
         p.client_class == "DashscopeClient") {
       made = std::make_shared<openai_provider>(p, cfg.upstream);
+    } else if (p.client_class == "LocalClient") {
+      made = std::make_shared<local_provider>(p, cfg.upstream);
     } else {
       throw core::config_error(cfg.generator.source + ": providers." + p.id +
                                ".client_class: expected one of OpenAIClient, OpenRouterClient, "
-                               "DashscopeClient, got \"" +
+                               "DashscopeClient, LocalClient, got \"" +
                                p.client_class + "\"");
     }
     providers_.emplace(p.id, std::move(made));

@@ -59,6 +59,10 @@ class provider {
   virtual core::error classify(long status, std::string_view body,
                                std::string_view retry_after) const = 0;
 
+  // True for a provider that answers without any upstream call (`local`): the session
+  // writes its answer from the retrieved context instead of calling build().
+  virtual bool offline() const { return false; }
+
   // The error to report without calling when the provider needs a key it does not have.
   std::optional<core::error> missing_key() const;
 

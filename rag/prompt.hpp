@@ -8,16 +8,9 @@
 #include <vector>
 
 #include "core/chat_request.hpp"
+#include "rag/chunk.hpp"
 
 namespace askd::rag {
-
-// One retrieved piece of the repository (retrieval fills these; see DESIGN.md).
-struct context_chunk {
-  std::string path;
-  int start_line = 0;
-  int end_line = 0;
-  std::string text;
-};
 
 struct prompt_inputs {
   const core::chat_request* request = nullptr;

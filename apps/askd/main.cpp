@@ -22,6 +22,8 @@ constexpr const char* usage =
     "  --host ADDR        listen address (default from config: 127.0.0.1)\n"
     "  --port N           listen port, 0 for any free port (default from config: 8001)\n"
     "  --data-dir DIR     where repositories and indexes are kept (default ~/.askd)\n"
+    "  --allow-local DIR  serve local repositories under DIR (repeatable; adds to\n"
+    "                     repos.local_roots)\n"
     "  --log-level L      debug, info, warn or error\n"
     "  --version          print the version and exit\n"
     "  --help             this text\n";
@@ -70,6 +72,8 @@ askd::core::load_options parse_args(int argc, char** argv) {
       if (v.empty() || *end || p < 0 || p > 65535)
         die_usage("--port: expected 0 to 65535, got \"" + v + "\"");
       o.port = static_cast<std::uint16_t>(p);
+    } else if (a == "--allow-local") {
+      o.allow_local.push_back(next());
     } else if (a == "--data-dir") {
       o.data_dir = next();
     } else if (a == "--log-level") {
@@ -120,7 +124,9 @@ int main(int argc, char** argv) {
         .kv("base_url", def ? def->base_url : "")
         .kv("key_env", def ? def->api_key_env : "")
         .kv("key_set", def ? (def->api_key_env.empty() || !def->api_key.empty()) : false);
-    if (fd_limit < 2 * cfg.server.max_connections + 64)
+    for (const auto& root : cfg.repos.local_roots)
+      askd::core::log_info("local root").kv("dir", root);
+    if (fd_limit < cfg.server.max_connections + 64)
       askd::core::log_warn("fd limit below what max_connections needs")
           .kv("fd_limit", fd_limit)
           .kv("max_connections", static_cast<std::uint64_t>(cfg.server.max_connections))

@@ -63,7 +63,7 @@ TEST_CASE("validation errors are JSON details before any upstream call") {
       {R"({"repo_url":"https://github.com/a/b","messages":[{"role":"assistant","content":"x"}]})",
        400, "Last message must be from the user"},
       {R"({"repo_url":"https://github.com/a/b","messages":[{"role":"user","content":"x"}],"provider":"nope"})",
-       400, "valid providers: openai"},
+       400, "valid providers: local, openai"},
       {R"({"repo_url":"https://github.com/a/b","messages":[{"role":"user","content":5}]})", 400,
        "messages[0].content"},
       {R"({"messages":[{"role":"user","content":"x"}]})", 400, "repo_url"},
@@ -112,10 +112,11 @@ TEST_CASE("health - models and languages answer in deepwiki's shapes") {
   CHECK(h.body.find(R"("timestamp":"20)") != std::string::npos);
   auto m = http_call(env.port, "GET", "/models/config");
   CHECK(m.status == 200);
-  CHECK(m.body.find(R"({"providers":[{"id":"openai","name":)") == 0);
+  CHECK(m.body.find(R"({"providers":[{"id":"local","name":)") == 0);
+  CHECK(m.body.find(R"({"id":"openai","name":"Openai")") != std::string::npos);
   CHECK(m.body.find(R"("supportsCustomModel":true)") != std::string::npos);
   CHECK(m.body.find(R"({"id":"gpt-5-nano","name":"gpt-5-nano"})") != std::string::npos);
-  CHECK(m.body.find(R"("defaultProvider":"openai")") != std::string::npos);
+  CHECK(m.body.find(R"("defaultProvider":"local")") != std::string::npos);
   auto l = http_call(env.port, "GET", "/lang/config");
   CHECK(l.status == 200);
   CHECK(l.body.find(R"("supported_languages")") != std::string::npos);

@@ -1,5 +1,7 @@
 #include "tests/support/e2e_env.hpp"
 
+#include <filesystem>
+
 #include "core/json.hpp"
 #include "tests/support/test_client.hpp"
 
@@ -22,6 +24,7 @@ e2e_env::e2e_env(void (*tweak)(core::config&)) {
     p.base_url = "http://127.0.0.1:" + std::to_string(mock_port) + "/v1";
     p.api_key = "sk-test";
   }
+  cfg.repos.local_roots = {std::filesystem::canonical(ASKD_FIXTURES).string()};
   if (tweak) tweak(cfg);
   askd = std::make_unique<net::askd_server>(std::move(cfg));
   port = askd->start();
@@ -38,11 +41,17 @@ bool e2e_env::settles() const {
   });
 }
 
+std::string local_body(const std::string& question, const std::string& repo) {
+  return "{\"repo_url\":" + core::json::quote(repo) +
+         ",\"type\":\"local\",\"messages\":[{\"role\":\"user\",\"content\":" +
+         core::json::quote(question) + "}]}";
+}
+
 std::string chat_body(const std::string& question, const std::string& mock) {
   std::string content = question;
   if (!mock.empty()) content += " #mock" + mock;
-  return "{\"repo_url\":\"https://github.com/askd/"
-         "example\",\"messages\":[{\"role\":\"user\",\"content\":" +
+  return "{\"repo_url\":\"https://github.com/askd/example\",\"provider\":\"openai\","
+         "\"messages\":[{\"role\":\"user\",\"content\":" +
          core::json::quote(content) + "}]}";
 }
 

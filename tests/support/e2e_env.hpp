@@ -1,5 +1,6 @@
 // tests/support/e2e_env.hpp — askmock and askd, both in this process on loopback with
-// free ports: askd's providers point at askmock, as an operator would configure them.
+// free ports: askd's providers point at askmock, as an operator would configure them,
+// and tests/fixtures is an allowed local root.
 #pragma once
 
 #include <memory>
@@ -28,8 +29,14 @@ struct e2e_env {
   bool settles() const;
 };
 
-// A compat chat request body asking `question` of a GitHub repo; `mock` (JSON object
+// A compat chat request body asking `question` of a GitHub repo, for the openai
+// provider (which askd points at askmock); `mock` (JSON object
 // text, may be empty) is appended to the question as askmock's #mock directive.
 std::string chat_body(const std::string& question, const std::string& mock = {});
+
+// A compat chat request for the default (local) provider about a local repository
+// (default: the fixture repo, which e2e_env allows).
+std::string local_body(const std::string& question,
+                       const std::string& repo = ASKD_FIXTURES "/minirepo");
 
 }  // namespace askd::test

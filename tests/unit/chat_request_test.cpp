@@ -3,18 +3,15 @@
 
 #include "core/chat_request.hpp"
 #include "core/config.hpp"
+#include "tests/support/embedded_config.hpp"
 
+using namespace askd;
 using namespace askd::core;
 
 namespace {
-config test_config() {
-  load_options o;
-  o.getenv = [](const char*) { return std::string(); };
-  return load_config(o);
-}
 
 std::string detail(std::string_view body) {
-  static const auto cfg = test_config();
+  static const auto cfg = test::embedded_config();
   auto r = parse_chat_request(body, cfg);
   REQUIRE_FALSE(r);
   CHECK(r.err().code == error_code::bad_request);
@@ -24,19 +21,19 @@ std::string detail(std::string_view body) {
 }  // namespace
 
 TEST_CASE("a valid request gets the configured defaults") {
-  auto cfg = test_config();
+  auto cfg = test::embedded_config();
   auto r = parse_chat_request(
       R"({"repo_url":"https://github.com/a/b","messages":[{"role":"user","content":"hi"}]})", cfg);
   REQUIRE(r);
-  CHECK(r->provider == "openai");
-  CHECK(r->model == "gpt-5-nano");
+  CHECK(r->provider == "local");
+  CHECK(r->model == "extractive");
   CHECK(r->language == "en");
   CHECK(r->type == "github");
   CHECK(r->messages.size() == 1);
 }
 
 TEST_CASE("every field of the deepwiki request is read") {
-  auto cfg = test_config();
+  auto cfg = test::embedded_config();
   auto r = parse_chat_request(R"({"repo_url":"https://gitlab.com/a/b","type":"gitlab","token":"t",
     "filePath":"src/x.cpp","provider":"openrouter","model":"openai/gpt-4o","language":"ja",
     "excluded_dirs":"a\nb","excluded_files":"*.min.js","included_dirs":"","included_files":"",
@@ -74,7 +71,7 @@ TEST_CASE("validation details say what is wrong and what was expected") {
   auto unknown =
       detail(R"({"repo_url":"x","provider":"acme","messages":[{"role":"user","content":"a"}]})");
   CHECK(unknown.find("unknown provider \"acme\"") != std::string::npos);
-  CHECK(unknown.find("openai, openrouter, dashscope") != std::string::npos);
+  CHECK(unknown.find("local, openai, openrouter, dashscope") != std::string::npos);
   CHECK(detail(R"({"repo_url":"x","language":"tlh","messages":[{"role":"user","content":"a"}]})")
             .find("valid languages: en") != std::string::npos);
   CHECK(detail(R"({"repo_url":"x","type":"svn","messages":[{"role":"user","content":"a"}]})")
@@ -86,7 +83,7 @@ TEST_CASE("validation details say what is wrong and what was expected") {
 }
 
 TEST_CASE("a provider without custom models refuses a model it does not list") {
-  auto cfg = test_config();
+  auto cfg = test::embedded_config();
   auto* p = const_cast<provider_settings*>(cfg.generator.find("dashscope"));
   p->supports_custom_model = false;
   auto r = parse_chat_request(

@@ -43,7 +43,9 @@ TEST_CASE("the embedded configuration loads") {
   CHECK(c.server.port == 8001);
   CHECK(c.server.host == "127.0.0.1");
   CHECK(c.server.max_body_bytes == 1048576);
-  CHECK(c.generator.default_provider == "openai");
+  CHECK(c.generator.default_provider == "local");
+  CHECK(c.repo.extensions.size() > 20);
+  CHECK(c.repo.chunk_words == 350);
   CHECK(c.generator.find("openai")->base_url == "https://api.openai.com/v1");
   CHECK(c.generator.find("openai")->api_key.empty());
   CHECK(c.languages.default_code == "en");

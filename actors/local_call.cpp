@@ -1,0 +1,51 @@
+#include "actors/local_call.hpp"
+
+namespace askd::actors {
+namespace {
+
+struct local_call_state {
+  std::vector<std::string> pieces;
+  std::size_t next = 0;
+  std::size_t bytes = 0;
+  generation_listener_actor listener;
+  static inline const char* name = "local_call";
+};
+
+using self_ptr = local_call_actor::stateful_pointer<local_call_state>;
+
+local_call_actor::behavior_type local_call(self_ptr self, std::shared_ptr<engine_context> context,
+                                           std::vector<std::string> pieces,
+                                           generation_listener_actor listener) {
+  context->census.provider_calls++;
+  self->attach_functor([context] { context->census.provider_calls--; });
+  self->state.pieces = std::move(pieces);
+  self->state.listener = std::move(listener);
+  self->send(self, next_atom::value);
+  return {
+      [=](next_atom) {
+        auto& st = self->state;
+        if (st.next < st.pieces.size()) {
+          st.bytes += st.pieces[st.next].size();
+          self->send(st.listener, delta_atom::value, std::move(st.pieces[st.next++]));
+          self->send(self, next_atom::value);
+          return;
+        }
+        call_summary done;
+        done.finish_reason = "stop";
+        done.usage.completion_tokens = static_cast<std::int64_t>(st.bytes / 4);
+        self->send(st.listener, finished_atom::value, done);
+        self->quit();
+      },
+  };
+}
+
+}  // namespace
+
+local_call_actor spawn_local_call(caf::local_actor& parent, std::shared_ptr<engine_context> context,
+                                  std::vector<std::string> pieces,
+                                  generation_listener_actor listener) {
+  return parent.spawn<caf::linked>(local_call, std::move(context), std::move(pieces),
+                                   std::move(listener));
+}
+
+}  // namespace askd::actors

@@ -1,0 +1,104 @@
+#include "actors/repo_registry.hpp"
+
+#include <map>
+
+#include "core/log.hpp"
+
+namespace askd::actors {
+namespace {
+
+struct waiter {
+  caf::typed_response_promise<retrieval_reply> promise;
+  std::string query;
+  std::size_t k;
+};
+
+struct entry {
+  std::shared_ptr<const rag::repo_index> index;
+  std::vector<waiter> waiting;
+  bool building = false;
+};
+
+struct registry_state {
+  std::map<std::string, entry> entries;
+  static inline const char* name = "repo_registry";
+};
+
+using self_ptr = repo_registry_actor::stateful_pointer<registry_state>;
+
+retrieval_reply search(const rag::repo_index& idx, const std::string& query, std::size_t k) {
+  return retrieval_reply{idx.index.search(query, k), std::nullopt};
+}
+
+// The indexer: runs detached (its own thread), builds, reports, quits.
+void indexer(caf::event_based_actor* self, repo_registry_actor registry, std::string key,
+             std::string path, std::shared_ptr<const rag::file_filter> filter,
+             std::shared_ptr<engine_context> context) {
+  index_result r;
+  try {
+    r.index = rag::build_repo_index(path, *filter, context->config.repo, &context->stopping);
+    if (!r.index)
+      r.failure =
+          core::error::make(core::error_code::cancelled, "indexing cancelled: askd is stopping");
+  } catch (const std::exception& e) {
+    r.failure =
+        core::error::make(core::error_code::internal, std::string("indexing failed: ") + e.what());
+  }
+  self->send(registry, indexed_atom::value, std::move(key), std::move(r));
+}
+
+repo_registry_actor::behavior_type registry(self_ptr self,
+                                            std::shared_ptr<engine_context> context) {
+  return {
+      [=](retrieve_atom, retrieval_query& q) -> caf::result<retrieval_reply> {
+        auto& e = self->state.entries[q.source.key];
+        if (e.index) return search(*e.index, q.query, q.k);
+        auto rp = self->make_response_promise<retrieval_reply>();
+        e.waiting.push_back(waiter{rp, std::move(q.query), q.k});
+        if (!e.building) {
+          e.building = true;
+          core::log_info("indexing").kv("repo", q.source.path);
+          self->spawn<caf::detached>(indexer, repo_registry_actor{self}, q.source.key,
+                                     q.source.path, q.filter, context);
+        }
+        return rp;
+      },
+      [=](indexed_atom, std::string& key, index_result& r) {
+        auto it = self->state.entries.find(key);
+        if (it == self->state.entries.end()) return;
+        auto waiting = std::move(it->second.waiting);
+        if (r.failure) {
+          core::log_warn("indexing failed").kv("error", r.failure->message);
+          self->state.entries.erase(it);  // the next request tries again
+          for (auto& w : waiting) w.promise.deliver(retrieval_reply{{}, r.failure});
+          return;
+        }
+        auto& e = it->second;
+        e.building = false;
+        e.index = std::move(r.index);
+        const auto& s = e.index->stats;
+        core::log_info("indexed")
+            .kv("repo", key.substr(0, key.find('\n')))
+            .kv("files", static_cast<std::uint64_t>(s.files))
+            .kv("bytes", static_cast<std::uint64_t>(s.bytes))
+            .kv("chunks", static_cast<std::uint64_t>(e.index->chunks))
+            .kv("terms", static_cast<std::uint64_t>(e.index->index.terms()))
+            .kv("skipped_filtered", static_cast<std::uint64_t>(s.filtered))
+            .kv("skipped_ignored", static_cast<std::uint64_t>(s.ignored))
+            .kv("skipped_binary", static_cast<std::uint64_t>(s.binary))
+            .kv("skipped_large", static_cast<std::uint64_t>(s.too_large))
+            .kv("skipped_not_utf8", static_cast<std::uint64_t>(s.not_utf8))
+            .kv("build_ms", static_cast<std::int64_t>(e.index->build_ms));
+        for (auto& w : waiting) w.promise.deliver(search(*e.index, w.query, w.k));
+      },
+  };
+}
+
+}  // namespace
+
+repo_registry_actor spawn_repo_registry(caf::actor_system& system,
+                                        std::shared_ptr<engine_context> context) {
+  return system.spawn(registry, std::move(context));
+}
+
+}  // namespace askd::actors

@@ -1,0 +1,144 @@
+#include "rag/extractive.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "rag/lexical_index.hpp"
+
+namespace askd::rag {
+namespace {
+
+std::vector<std::string_view> split_lines(std::string_view text) {
+  std::vector<std::string_view> out;
+  while (true) {
+    auto end = text.find('\n');
+    out.push_back(text.substr(0, end));
+    if (end == std::string_view::npos) break;
+    text.remove_prefix(end + 1);
+  }
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// The text of a comment line without its markers, or "" when the line is not a comment.
+std::string comment_text(std::string_view line) {
+  auto t = trim(line);
+  for (std::string_view mark : {"///", "//!", "//", "/**", "/*", "*/", "* ", "#", "--", "\"\"\""}) {
+    if (t.rfind(mark, 0) == 0) {
+      t.remove_prefix(mark.size());
+      if (t.size() >= 2 && t.substr(t.size() - 2) == "*/") t.remove_suffix(2);
+      t = trim(t);
+      if (t.size() < 8 || t[0] == '!' || t.rfind("include", 0) == 0 || t.rfind("pragma", 0) == 0)
+        return {};
+      return std::string(t);
+    }
+  }
+  return {};
+}
+
+std::string language_of(const std::string& path) {
+  auto dot = path.rfind('.');
+  if (dot == std::string::npos) return "";
+  auto ext = path.substr(dot + 1);
+  if (ext == "hpp" || ext == "cc" || ext == "cxx" || ext == "hh" || ext == "ipp" || ext == "h")
+    return "cpp";
+  if (ext == "py") return "python";
+  if (ext == "js" || ext == "mjs" || ext == "jsx") return "javascript";
+  if (ext == "ts" || ext == "tsx") return "typescript";
+  if (ext == "rs") return "rust";
+  if (ext == "md") return "markdown";
+  if (ext == "sh") return "bash";
+  if (ext == "yml") return "yaml";
+  if (ext == "txt" || ext == "rst") return "";
+  return ext;
+}
+
+std::string fence_for(std::string_view text) {
+  std::string fence = "```";
+  while (text.find(fence) != std::string_view::npos) fence += '`';
+  return fence;
+}
+
+}  // namespace
+
+std::vector<std::string> extractive_answer(const std::string& question,
+                                           const std::vector<context_chunk>& ranked,
+                                           const std::string& repo, std::size_t max_sections) {
+  std::vector<std::string> out;
+  std::set<std::string> query_terms;
+  for (auto& t : rag::query_terms(question)) query_terms.insert(t);
+
+  if (ranked.empty()) {
+    out.push_back(
+        "*Extractive answer from askd's `local` provider (no language model).*\n\n"
+        "Nothing in `" +
+        repo +
+        "` matches the question. Name a function, type, file or "
+        "term that appears in the code and ask again.\n");
+    return out;
+  }
+  out.push_back(
+      "*Extractive answer from askd's `local` provider: no language model wrote this. "
+      "These are the places in `" +
+      repo + "` that best match the question, best first.*\n\n");
+
+  struct taken {
+    std::string path;
+    int from, to;
+  };
+  std::vector<taken> used;
+  std::size_t n = 0;
+  for (const auto& c : ranked) {
+    if (n == max_sections) break;
+    auto lines = split_lines(c.text);
+    // The line with the most query terms; ties go to the earliest.
+    std::size_t best = 0;
+    std::size_t best_hits = 0;
+    std::set<std::string> hit_terms;
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      std::size_t hits = 0;
+      for (auto& t : code_terms(lines[i]))
+        if (query_terms.count(t)) ++hits, hit_terms.insert(t);
+      if (hits > best_hits) best_hits = hits, best = i;
+    }
+    int from = c.start_line + static_cast<int>(best > 3 ? best - 3 : 0);
+    int to = std::min(c.end_line, from + 14);
+    bool overlaps = false;
+    for (const auto& u : used)
+      overlaps = overlaps || (u.path == c.path && from <= u.to && to >= u.from);
+    if (overlaps) continue;
+    used.push_back({c.path, from, to});
+    ++n;
+
+    // A comment just above or on the best line explains it best.
+    std::string note;
+    for (std::size_t back = 0; back <= 6 && back <= best && note.empty(); ++back)
+      note = comment_text(lines[best - back]);
+    std::string terms;
+    for (const auto& t : hit_terms) terms += (terms.empty() ? "`" : ", `") + t + "`";
+    if (note.empty())
+      note = terms.empty() ? "Related code." : "Mentions " + terms + ".";
+    else if (!terms.empty())
+      note += " (mentions " + terms + ")";
+
+    std::string excerpt;
+    for (int l = from; l <= to; ++l) {
+      auto idx = static_cast<std::size_t>(l - c.start_line);
+      if (idx >= lines.size()) break;
+      excerpt += std::string(lines[idx]) + "\n";
+    }
+    auto fence = fence_for(excerpt);
+    out.push_back("### " + std::to_string(n) + ". `" + c.path + "` lines " + std::to_string(from) +
+                  "–" + std::to_string(to) + "\n\n" + note + "\n\n");
+    out.push_back(fence + language_of(c.path) + "\n" + excerpt + fence + "\n\n");
+  }
+  return out;
+}
+
+}  // namespace askd::rag

@@ -1,0 +1,57 @@
+// rag/file_filter.hpp — which files of a repository are read: conf/repo.json's defaults
+// with the request's excluded_*/included_* on top (inclusion mode replaces exclusions,
+// as deepwiki-open does), plus .gitignore. Fixes deepwiki-open's bugs: globs such as
+// `*.min.js` match, and directory rules match components of the path relative to the
+// repository root (never of the absolute path).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/chat_request.hpp"
+#include "core/config.hpp"
+
+namespace askd::rag {
+
+// "a, b\nc" → {"a", "b", "c"}: newline- or comma-separated, trimmed, empties dropped.
+std::vector<std::string> split_list(std::string_view s);
+
+class file_filter {
+ public:
+  file_filter(const core::repo_settings& settings, const core::chat_request& request);
+
+  // `rel_dir` is relative to the repository root, '/'-separated, without a trailing '/'.
+  bool skip_dir(std::string_view rel_dir) const;
+  // `rel_path` is relative to the repository root; its directories were not skipped.
+  bool keep_file(std::string_view rel_path) const;
+  bool inclusion_mode() const { return inclusion_; }
+  // A stable text of the rules, for the index key.
+  const std::string& fingerprint() const { return fingerprint_; }
+
+ private:
+  std::vector<std::string> excluded_dirs_, excluded_files_, included_dirs_, included_files_;
+  std::vector<std::string> extensions_;
+  bool inclusion_ = false;
+  std::string fingerprint_;
+};
+
+// The .gitignore files met while walking a repository; later rules win, `!` re-includes.
+class gitignore {
+ public:
+  // Adds the rules of the .gitignore found in `rel_dir` ("" for the root).
+  void add(std::string_view rel_dir, std::string_view text);
+  bool ignored(std::string_view rel_path, bool is_dir) const;
+
+ private:
+  struct rule {
+    std::string base;     // the directory of the .gitignore
+    std::string pattern;  // without '!' and trailing '/'
+    bool negate = false;
+    bool dir_only = false;
+    bool anchored = false;  // contains a '/' before its end: matched from `base`
+  };
+  std::vector<rule> rules_;
+};
+
+}  // namespace askd::rag

@@ -1,0 +1,91 @@
+// The embedded default end to end: a local repository, indexed once, answered by the
+// local provider over both faces, with no network and no key.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "core/log.hpp"
+#include "tests/support/e2e_env.hpp"
+#include "tests/support/test_client.hpp"
+
+using namespace askd::test;
+
+TEST_CASE("the local provider answers from the repository over HTTP and WebSocket") {
+  e2e_env env;
+  auto r = http_call(env.port, "POST", "/chat/completions/stream",
+                     local_body("How is the backoff delay computed?"));
+  CHECK(r.status == 200);
+  CHECK(r.body.find("Extractive answer") != std::string::npos);
+  CHECK(r.body.find("`src/retry_policy.cpp` lines") != std::string::npos);
+  CHECK(r.body.find("compute_backoff_delay") != std::string::npos);
+  CHECK(r.body.find("Error:") == std::string::npos);
+
+  auto w = ws_call(env.port, "/ws/chat", local_body("where is the websocket handshake?"));
+  REQUIRE(w.accepted);
+  CHECK(w.close_code == 1000);
+  CHECK(w.frames.size() > 2);  // streamed in pieces
+  std::string all;
+  for (const auto& f : w.frames) all += f;
+  CHECK(all.find("src/http/websocket_session.cpp") != std::string::npos);
+  CHECK(env.mock->stats().requests == 0);  // nothing went upstream
+  CHECK(env.settles());
+}
+
+TEST_CASE("a repository outside the allowed roots is refused with 403 before any work") {
+  e2e_env env;
+  auto r = http_call(env.port, "POST", "/chat/completions/stream", local_body("q", "/etc"));
+  CHECK(r.status == 403);
+  CHECK(r.body.find("not under an allowed local root") != std::string::npos);
+  r = http_call(env.port, "POST", "/chat/completions/stream",
+                local_body("q", ASKD_FIXTURES "/minirepo/../../.."));
+  CHECK(r.status == 403);
+  auto w = ws_call(env.port, "/ws/chat", local_body("q", "/etc"));
+  REQUIRE(w.frames.size() == 1);
+  CHECK(w.frames[0].rfind("Error: repo_url: /etc is not under", 0) == 0);
+}
+
+TEST_CASE("the local provider refuses a remote repository with a clear reason") {
+  e2e_env env;
+  auto r = http_call(
+      env.port, "POST", "/chat/completions/stream",
+      R"({"repo_url":"https://github.com/a/b","messages":[{"role":"user","content":"q"}]})");
+  CHECK(r.status == 400);
+  CHECK(r.body.find("local repositories only") != std::string::npos);
+}
+
+TEST_CASE(
+    "ten simultaneous requests for a new repository cause one index build and all get answers") {
+  std::atomic<int> builds{0};
+  askd::core::set_log_sink([&](std::string_view line) {
+    if (line.find("msg=indexing ") != std::string_view::npos) ++builds;
+  });
+  {
+    e2e_env env;
+    std::vector<std::thread> clients;
+    std::vector<std::string> bodies(10);
+    for (int i = 0; i < 10; ++i)
+      clients.emplace_back([&, i] {
+        bodies[i] = http_call(env.port, "POST", "/chat/completions/stream",
+                              local_body("token bucket rate limit " + std::to_string(i)))
+                        .body;
+      });
+    for (auto& t : clients) t.join();
+    for (const auto& b : bodies) CHECK(b.find("src/token_bucket.py") != std::string::npos);
+  }
+  askd::core::set_log_sink(nullptr);
+  CHECK(builds == 1);
+}
+
+TEST_CASE("other providers get the retrieved context in their prompt") {
+  e2e_env env;
+  auto body = local_body("How is the backoff delay computed? #mock{\"text\":\"ok\"}");
+  body.insert(1, "\"provider\":\"openai\",");
+  auto r = http_call(env.port, "POST", "/chat/completions/stream", body);
+  CHECK(r.body == "ok");
+  auto sent = env.mock->last_body();
+  CHECK(sent.find("## File: src/retry_policy.cpp") != std::string::npos);
+  CHECK(sent.find("compute_backoff_delay") != std::string::npos);
+  CHECK(sent.find("<question>") != std::string::npos);
+}

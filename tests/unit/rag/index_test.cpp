@@ -1,0 +1,136 @@
+// Chunks with true line numbers, code-aware terms, and ranking on a fixture repo with
+// known answers.
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "core/config.hpp"
+#include "rag/chunker.hpp"
+#include "rag/extractive.hpp"
+#include "rag/lexical_index.hpp"
+#include "rag/repo_source.hpp"
+#include "tests/support/embedded_config.hpp"
+
+using namespace askd;
+using namespace askd::rag;
+
+namespace {
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char ch : text) {
+    if (ch == '\n') {
+      out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += ch;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("every chunk's text is exactly its lines of the file and chunks cover the file") {
+  std::mt19937 rng(7);
+  std::string text;
+  for (int block = 0; block < 60; ++block) {
+    text += "void function_" + std::to_string(block) + "() {\n";
+    int n = std::uniform_int_distribution<int>(1, 12)(rng);
+    for (int i = 0; i < n; ++i)
+      text += "  call_something(" + std::to_string(i) + ", alpha, beta, gamma);\n";
+    text += "}\n\n";
+  }
+  auto lines = lines_of(text);
+  auto chunks = chunk_file("src/x.cpp", text, 120, 30);
+  REQUIRE(chunks.size() > 3);
+  int covered = 0;
+  for (const auto& c : chunks) {
+    std::string expect;
+    for (int l = c.start_line; l <= c.end_line; ++l)
+      expect += lines[l - 1] + (l < c.end_line ? "\n" : "");
+    CHECK(c.text == expect);
+    CHECK(c.start_line <= covered + 1);  // no gap
+    covered = std::max(covered, c.end_line);
+    // Cuts fall after a closed block or at a blank line where one is near.
+    auto last = lines[c.end_line - 1];
+    if (c.end_line < static_cast<int>(lines.size())) CHECK((last.empty() || last == "}"));
+  }
+  CHECK(covered == static_cast<int>(lines.size()));
+}
+
+TEST_CASE("Markdown is cut at headings") {
+  std::string md;
+  for (int s = 0; s < 8; ++s) {
+    md += "## Section " + std::to_string(s) + "\n\n";
+    for (int i = 0; i < 6; ++i) md += "Some words about the section go here in a line.\n";
+    md += "\n";
+  }
+  auto chunks = chunk_file("README.md", md, 100, 0);
+  REQUIRE(chunks.size() > 2);
+  for (std::size_t i = 1; i < chunks.size(); ++i) CHECK(chunks[i].text.rfind("## Section", 0) == 0);
+}
+
+TEST_CASE("code terms keep identifiers whole and split their parts") {
+  auto t = code_terms("parseHTTPRequest compute_backoff_delay x v2Api");
+  auto has = [&](const char* w) { return std::find(t.begin(), t.end(), w) != t.end(); };
+  CHECK(has("parsehttprequest"));
+  CHECK(has("parse"));
+  CHECK(has("http"));
+  CHECK(has("request"));
+  CHECK(has("compute_backoff_delay"));
+  CHECK(has("backoff"));
+  CHECK(has("delay"));
+  CHECK(has("v2api"));
+  CHECK(has("api"));
+  CHECK_FALSE(has("x"));
+}
+
+TEST_CASE("known questions find the right file in the top 3") {
+  auto c = test::embedded_config();
+  core::chat_request r;
+  file_filter f(c.repo, r);
+  auto idx = build_repo_index(ASKD_FIXTURES "/minirepo", f, c.repo);
+  REQUIRE(idx);
+  struct known {
+    const char* question;
+    const char* file;
+  };
+  for (auto k :
+       {known{"How is the backoff delay computed between retries?", "src/retry_policy.cpp"},
+        known{"where does the websocket handshake happen", "src/http/websocket_session.cpp"},
+        known{"How are clients rate limited? token bucket", "src/token_bucket.py"},
+        known{"performHandshake", "src/http/websocket_session.cpp"}}) {
+    auto hits = idx->index.search(k.question, 3);
+    INFO(k.question);
+    bool found = false;
+    for (const auto& h : hits) found = found || h.path == k.file;
+    CHECK(found);
+  }
+  // Excluded, ignored and binary files never appear.
+  for (const auto& h : idx->index.search("backoff generated table min js left pad", 50)) {
+    CHECK(h.path.find("generated/") == std::string::npos);
+    CHECK(h.path.find("node_modules") == std::string::npos);
+    CHECK(h.path.find(".min.js") == std::string::npos);
+  }
+}
+
+TEST_CASE("the extractive answer says what it is and cites paths and lines") {
+  auto c = test::embedded_config();
+  core::chat_request r;
+  file_filter f(c.repo, r);
+  auto idx = build_repo_index(ASKD_FIXTURES "/minirepo", f, c.repo);
+  auto q = "How is the backoff delay computed?";
+  auto pieces = extractive_answer(q, idx->index.search(q, 20), "minirepo");
+  std::string all;
+  for (const auto& p : pieces) all += p;
+  CHECK(all.find("Extractive answer") != std::string::npos);
+  CHECK(all.find("`src/retry_policy.cpp` lines") != std::string::npos);
+  CHECK(all.find("compute_backoff_delay") != std::string::npos);
+  CHECK(all.find("```cpp") != std::string::npos);
+  CHECK(all.find("Computes the backoff delay") != std::string::npos);  // the comment as the note
+  auto none = extractive_answer("zzqx", {}, "minirepo");
+  REQUIRE(none.size() == 1);
+  CHECK(none[0].find("Nothing in `minirepo` matches") != std::string::npos);
+}
