@@ -47,6 +47,7 @@ struct call_summary {
 // What a session asks of the repo registry: the best chunks of one repository.
 struct retrieval_query {
   rag::repo_source source;
+  std::string token;  // secret: for cloning a private repository; never logged
   std::shared_ptr<const rag::file_filter> filter;
   std::string query;
   std::size_t k = 20;

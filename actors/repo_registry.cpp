@@ -3,6 +3,7 @@
 #include <map>
 
 #include "core/log.hpp"
+#include "rag/git_fetch.hpp"
 
 namespace askd::actors {
 namespace {
@@ -17,6 +18,7 @@ struct entry {
   std::shared_ptr<const rag::repo_index> index;
   std::vector<waiter> waiting;
   bool building = false;
+  std::chrono::steady_clock::time_point built;
 };
 
 struct registry_state {
@@ -27,16 +29,44 @@ struct registry_state {
 using self_ptr = repo_registry_actor::stateful_pointer<registry_state>;
 
 retrieval_reply search(const rag::repo_index& idx, const std::string& query, std::size_t k) {
-  return retrieval_reply{idx.index.search(query, k), std::nullopt};
+  return retrieval_reply{idx.index->search(query, k), std::nullopt};
 }
 
-// The indexer: runs detached (its own thread), builds, reports, quits.
+// The indexer: runs detached (its own thread): fetches a remote, builds, reports, quits.
 void indexer(caf::event_based_actor* self, repo_registry_actor registry, std::string key,
-             std::string path, std::shared_ptr<const rag::file_filter> filter,
+             rag::repo_source source, std::string token,
+             std::shared_ptr<const rag::file_filter> filter,
              std::shared_ptr<engine_context> context) {
   index_result r;
+  const auto& cfg = context->config;
   try {
-    r.index = rag::build_repo_index(path, *filter, context->config.repo, &context->stopping);
+    std::string path = source.path;
+    std::string index_key = key;
+    if (!source.local) {
+      rag::fetch_request f;
+      f.url = source.url;
+      f.type = source.type;
+      f.token = std::move(token);
+      f.dest = source.checkout;
+      f.timeout = std::chrono::seconds(cfg.repos.clone_timeout_s);
+      f.max_bytes = cfg.repos.max_repo_mb << 20;
+      f.refresh_interval = std::chrono::seconds(cfg.repos.refresh_interval_s);
+      f.cancel = &context->stopping;
+      auto fetched = rag::fetch_repo(f);
+      if (!fetched) {
+        r.failure = fetched.err();
+        self->send(registry, indexed_atom::value, std::move(key), std::move(r));
+        return;
+      }
+      core::log_info("fetched")
+          .kv("repo", source.url)
+          .kv("commit", fetched->commit)
+          .kv("updated", fetched->fetched);
+      path = fetched->path;
+      index_key += "\ncommit:" + fetched->commit;
+    }
+    r.index = rag::build_repo_index(path, *filter, cfg.repo, cfg.data_dir + "/indexes", index_key,
+                                    &context->stopping);
     if (!r.index)
       r.failure =
           core::error::make(core::error_code::cancelled, "indexing cancelled: askd is stopping");
@@ -52,15 +82,24 @@ repo_registry_actor::behavior_type registry(self_ptr self,
   return {
       [=](retrieve_atom, retrieval_query& q) -> caf::result<retrieval_reply> {
         auto& e = self->state.entries[q.source.key];
-        if (e.index) return search(*e.index, q.query, q.k);
+        auto start_build = [&] {
+          e.building = true;
+          core::log_info("indexing").kv("repo", q.source.local ? q.source.path : q.source.url);
+          self->spawn<caf::detached>(indexer, repo_registry_actor{self}, q.source.key, q.source,
+                                     std::move(q.token), q.filter, context);
+        };
+        if (e.index) {
+          // A remote is fetched again after refresh_interval; meanwhile the index it has
+          // keeps answering.
+          auto age = std::chrono::steady_clock::now() - e.built;
+          if (!q.source.local && !e.building &&
+              age > std::chrono::seconds(context->config.repos.refresh_interval_s))
+            start_build();
+          return search(*e.index, q.query, q.k);
+        }
         auto rp = self->make_response_promise<retrieval_reply>();
         e.waiting.push_back(waiter{rp, std::move(q.query), q.k});
-        if (!e.building) {
-          e.building = true;
-          core::log_info("indexing").kv("repo", q.source.path);
-          self->spawn<caf::detached>(indexer, repo_registry_actor{self}, q.source.key,
-                                     q.source.path, q.filter, context);
-        }
+        if (!e.building) start_build();
         return rp;
       },
       [=](indexed_atom, std::string& key, index_result& r) {
@@ -69,12 +108,18 @@ repo_registry_actor::behavior_type registry(self_ptr self,
         auto waiting = std::move(it->second.waiting);
         if (r.failure) {
           core::log_warn("indexing failed").kv("error", r.failure->message);
+          if (it->second.index) {  // a refresh failed: keep serving what we have
+            it->second.building = false;
+            it->second.built = std::chrono::steady_clock::now();
+            return;
+          }
           self->state.entries.erase(it);  // the next request tries again
           for (auto& w : waiting) w.promise.deliver(retrieval_reply{{}, r.failure});
           return;
         }
         auto& e = it->second;
         e.building = false;
+        e.built = std::chrono::steady_clock::now();
         e.index = std::move(r.index);
         const auto& s = e.index->stats;
         core::log_info("indexed")
@@ -82,7 +127,8 @@ repo_registry_actor::behavior_type registry(self_ptr self,
             .kv("files", static_cast<std::uint64_t>(s.files))
             .kv("bytes", static_cast<std::uint64_t>(s.bytes))
             .kv("chunks", static_cast<std::uint64_t>(e.index->chunks))
-            .kv("terms", static_cast<std::uint64_t>(e.index->index.terms()))
+            .kv("reopened", e.index->reopened)
+            .kv("dir", e.index->dir)
             .kv("skipped_filtered", static_cast<std::uint64_t>(s.filtered))
             .kv("skipped_ignored", static_cast<std::uint64_t>(s.ignored))
             .kv("skipped_binary", static_cast<std::uint64_t>(s.binary))

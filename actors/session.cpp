@@ -105,10 +105,6 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
 void retrieve_then_generate(self_ptr self) {
   auto& st = self->state;
   const auto& question = st.request.messages.back().content;
-  if (!st.source.local) {
-    st.retrieval = "skipped:remote";  // cloning remote repositories is not built yet
-    return generate(self, {});
-  }
   if (st.request.retrieval.mode == "none") return generate(self, {});
   if (core::count_tokens(question) > max_question_tokens_for_retrieval) {
     st.retrieval = "skipped:long_question";
@@ -116,6 +112,7 @@ void retrieve_then_generate(self_ptr self) {
   }
   retrieval_query q;
   q.source = st.source;
+  q.token = st.request.token;
   q.filter = std::make_shared<const rag::file_filter>(st.context->config.repo, st.request);
   q.query = question;
   q.k = static_cast<std::size_t>(st.request.retrieval.top_k);

@@ -48,6 +48,9 @@ struct upstream_settings {
 // conf/askd.json "repos": where repositories may come from.
 struct repos_settings {
   std::vector<std::string> local_roots;  // local paths are served only under these (canonical)
+  int clone_timeout_s = 300;             // a clone or fetch taking longer is killed
+  std::uint64_t max_repo_mb = 2048;      // a checkout growing past this is killed
+  int refresh_interval_s = 300;          // a remote is fetched again at most this often
 };
 
 // conf/repo.json: which files are read and how they are cut.

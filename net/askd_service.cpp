@@ -56,11 +56,6 @@ core::result<std::pair<core::chat_request, rag::repo_source>> admit(std::string_
   if (!req) return req.err();
   auto source = rag::locate_repo(*req, cfg);
   if (!source) return source.err();
-  const auto* p = cfg.generator.find(req->provider);
-  if (p && p->client_class == "LocalClient" && !source->local)
-    return core::error::make(core::error_code::bad_request,
-                             "provider local answers from local repositories only (cloning remote "
-                             "repositories is not built yet); pass a path under an allowed root");
   return std::make_pair(std::move(*req), std::move(*source));
 }
 

@@ -5,6 +5,13 @@
 #include <cmath>
 #include <unordered_set>
 
+#include <unistd.h>
+#include <xapian.h>
+
+#include <atomic>
+#include <filesystem>
+#include <stdexcept>
+
 namespace askd::rag {
 namespace {
 
@@ -37,10 +44,6 @@ const std::unordered_set<std::string>& stop_words() {
       "works", "used",  "use", "get",  "done", "happen", "happens"};
   return words;
 }
-
-// BM25 parameters, the usual ones.
-constexpr double k1 = 1.2;
-constexpr double b = 0.75;
 
 }  // namespace
 
@@ -77,30 +80,6 @@ std::vector<std::string> code_terms(std::string_view text) {
   return out;
 }
 
-void lexical_index::add(context_chunk chunk) {
-  auto id = static_cast<std::uint32_t>(chunks_.size());
-  auto terms = code_terms(chunk.text);
-  // Path components weigh like a few mentions in the text.
-  auto path_terms = code_terms(chunk.path);
-  for (int rep = 0; rep < 3; ++rep) terms.insert(terms.end(), path_terms.begin(), path_terms.end());
-  std::sort(terms.begin(), terms.end());
-  for (std::size_t i = 0; i < terms.size();) {
-    std::size_t j = i;
-    while (j < terms.size() && terms[j] == terms[i]) ++j;
-    postings_[terms[i]].push_back({id, static_cast<std::uint32_t>(j - i)});
-    i = j;
-  }
-  length_.push_back(static_cast<std::uint32_t>(terms.size()));
-  chunks_.push_back(std::move(chunk));
-}
-
-void lexical_index::finish() {
-  double total = 0;
-  for (auto l : length_) total += l;
-  avg_length_ = length_.empty() ? 1 : std::max(1.0, total / static_cast<double>(length_.size()));
-  for (auto& [term, list] : postings_) list.shrink_to_fit();
-}
-
 std::vector<std::string> query_terms(std::string_view question) {
   std::vector<std::string> kept;
   for (auto& t : code_terms(question))
@@ -110,44 +89,133 @@ std::vector<std::string> query_terms(std::string_view question) {
   return kept;
 }
 
-std::vector<context_chunk> lexical_index::search(std::string_view query, std::size_t k) const {
-  auto kept = query_terms(query);
-  std::unordered_map<std::uint32_t, double> scores;
-  const double n = static_cast<double>(chunks_.size());
-  for (const auto& t : kept) {
-    auto it = postings_.find(t);
-    if (it == postings_.end()) continue;
-    double df = static_cast<double>(it->second.size());
-    double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
-    for (const auto& p : it->second) {
-      double tf = p.tf;
-      double norm = tf + k1 * (1 - b + b * length_[p.chunk] / avg_length_);
-      scores[p.chunk] += idf * tf * (k1 + 1) / norm;
+namespace {
+
+std::string encode(const context_chunk& c) {
+  std::string d = c.path;
+  d += '\0';
+  d += std::to_string(c.start_line);
+  d += '\0';
+  d += std::to_string(c.end_line);
+  d += '\0';
+  d += c.text;
+  return d;
+}
+
+context_chunk decode(const std::string& d) {
+  context_chunk c;
+  auto a = d.find('\0');
+  auto b = d.find('\0', a + 1);
+  auto e = d.find('\0', b + 1);
+  if (a == std::string::npos || b == std::string::npos || e == std::string::npos) return c;
+  c.path = d.substr(0, a);
+  c.start_line = std::stoi(d.substr(a + 1, b - a - 1));
+  c.end_line = std::stoi(d.substr(b + 1, e - b - 1));
+  c.text = d.substr(e + 1);
+  return c;
+}
+
+}  // namespace
+
+index_writer::index_writer(std::string dir) : dir_(std::move(dir)) {
+  static std::atomic<std::uint64_t> counter{0};
+  tmp_ = dir_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  std::filesystem::create_directories(std::filesystem::path(dir_).parent_path());
+  std::filesystem::remove_all(tmp_);
+  db_ = std::make_unique<Xapian::WritableDatabase>(
+      tmp_, Xapian::DB_CREATE_OR_OVERWRITE | Xapian::DB_BACKEND_GLASS);
+}
+
+index_writer::~index_writer() {
+  if (committed_) return;
+  try {
+    db_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(tmp_, ec);
+  } catch (...) {
+  }
+}
+
+void index_writer::add(const context_chunk& chunk) {
+  Xapian::Document doc;
+  doc.set_data(encode(chunk));
+  auto terms = code_terms(chunk.text);
+  // Path components weigh like a few mentions in the text.
+  auto path_terms = code_terms(chunk.path);
+  for (int rep = 0; rep < 3; ++rep) terms.insert(terms.end(), path_terms.begin(), path_terms.end());
+  std::sort(terms.begin(), terms.end());
+  for (std::size_t i = 0; i < terms.size();) {
+    std::size_t j = i;
+    while (j < terms.size() && terms[j] == terms[i]) ++j;
+    if (terms[i].size() < 200) doc.add_term(terms[i], static_cast<Xapian::termcount>(j - i));
+    i = j;
+  }
+  db_->add_document(doc);
+}
+
+void index_writer::set_metadata(const std::string& key, const std::string& value) {
+  db_->set_metadata(key, value);
+}
+
+void index_writer::commit() {
+  db_->commit();
+  db_->close();
+  db_.reset();
+  std::error_code ec;
+  std::filesystem::rename(tmp_, dir_, ec);
+  if (ec) {
+    // Someone finished the same index first (or a stale one is there): keep what is at
+    // dir_ when it opens, else replace it.
+    bool usable = false;
+    try {
+      Xapian::Database probe(dir_);
+      usable = true;
+    } catch (const Xapian::Error&) {
+    }
+    if (usable) {
+      std::filesystem::remove_all(tmp_, ec);
+    } else {
+      std::filesystem::remove_all(dir_, ec);
+      std::filesystem::rename(tmp_, dir_);
     }
   }
-  std::vector<std::pair<double, std::uint32_t>> ranked;
-  ranked.reserve(scores.size());
-  for (const auto& [id, s] : scores) ranked.emplace_back(s, id);
-  auto top = std::min(k, ranked.size());
-  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(top), ranked.end(),
-                    [](const auto& a, const auto& b2) {
-                      return a.first != b2.first ? a.first > b2.first : a.second < b2.second;
-                    });
+  committed_ = true;
+}
+
+lexical_index::lexical_index(const std::string& dir) {
+  try {
+    db_ = std::make_unique<Xapian::Database>(dir);
+  } catch (const Xapian::Error& e) {
+    throw std::runtime_error("no index at " + dir + ": " + e.get_msg());
+  }
+}
+
+lexical_index::~lexical_index() = default;
+
+std::vector<context_chunk> lexical_index::search(std::string_view query, std::size_t k) const {
+  auto terms = query_terms(query);
   std::vector<context_chunk> out;
-  out.reserve(top);
-  for (std::size_t i = 0; i < top; ++i) {
-    out.push_back(chunks_[ranked[i].second]);
-    out.back().score = ranked[i].first;
+  if (terms.empty() || k == 0) return out;
+  std::lock_guard lock(mu_);
+  Xapian::Enquire enquire(*db_);
+  enquire.set_query(Xapian::Query(Xapian::Query::OP_OR, terms.begin(), terms.end()));
+  enquire.set_weighting_scheme(Xapian::BM25Weight(1.2, 0, 1, 0.75, 0.5));
+  auto mset = enquire.get_mset(0, static_cast<Xapian::doccount>(k));
+  for (auto it = mset.begin(); it != mset.end(); ++it) {
+    out.push_back(decode(it.get_document().get_data()));
+    out.back().score = it.get_weight();
   }
   return out;
 }
 
-std::size_t lexical_index::memory_bytes() const {
-  std::size_t bytes = length_.capacity() * sizeof(std::uint32_t);
-  for (const auto& c : chunks_) bytes += sizeof(c) + c.text.capacity() + c.path.capacity();
-  for (const auto& [term, list] : postings_)
-    bytes += term.capacity() + 48 + list.capacity() * sizeof(posting);
-  return bytes;
+std::string lexical_index::metadata(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  return db_->get_metadata(key);
+}
+
+std::size_t lexical_index::size() const {
+  std::lock_guard lock(mu_);
+  return db_->get_doccount();
 }
 
 }  // namespace askd::rag

@@ -1,5 +1,7 @@
 #include "rag/prompt.hpp"
 
+#include "rag/repo_source.hpp"
+
 namespace askd::rag {
 
 std::string repo_name(const std::string& repo_url) {
@@ -19,7 +21,7 @@ std::string repo_name(const std::string& repo_url) {
 std::string system_prompt(const core::chat_request& request, const std::string& language_name) {
   std::string p;
   p += "You are an expert software engineer answering questions about the ";
-  p += request.type == "local" ? "local" : request.type;
+  p += is_local_repo(request) ? "local" : request.type;
   p += " repository " + request.repo_url + " (" + repo_name(request.repo_url) + ").\n\n";
   p += "Rules:\n";
   p += "- Respond in " + language_name + ". The whole answer must be in this language.\n";

@@ -21,8 +21,10 @@ struct walker {
   const file_filter& filter;
   const core::repo_settings& settings;
   const std::atomic<bool>* cancel;
+  bool stat_only = false;  // record path, size and mtime instead of reading
   gitignore ignore;
   scan_result out;
+  std::string stamp;
 
   bool cancelled() const { return cancel && cancel->load(std::memory_order_relaxed); }
 
@@ -72,6 +74,11 @@ struct walker {
       ++out.stats.too_large;
       return;
     }
+    if (stat_only) {
+      auto mtime = e.last_write_time(ec).time_since_epoch().count();
+      stamp += rel + '\t' + std::to_string(size) + '\t' + std::to_string(mtime) + '\n';
+      return;
+    }
     auto text = read_all(e.path());
     if (text.find('\0') != std::string::npos) {
       ++out.stats.binary;
@@ -92,6 +99,13 @@ struct walker {
 };
 
 }  // namespace
+
+std::string tree_stamp(const fs::path& root, const file_filter& filter,
+                       const core::repo_settings& settings) {
+  walker w{root, filter, settings, nullptr, true, {}, {}, {}};
+  w.walk(root, "");
+  return w.stamp;
+}
 
 bool is_valid_utf8(std::string_view s) {
   std::size_t i = 0;
@@ -124,7 +138,7 @@ scan_result scan_repo(const fs::path& root, const file_filter& filter,
   std::error_code ec;
   if (!fs::is_directory(root, ec))
     throw std::runtime_error(root.string() + " is not a readable directory");
-  walker w{root, filter, settings, cancel, {}, {}};
+  walker w{root, filter, settings, cancel, false, {}, {}, {}};
   w.walk(root, "");
   if (w.cancelled()) return {};
   return std::move(w.out);

@@ -40,6 +40,11 @@ scan_result scan_repo(const std::filesystem::path& root, const file_filter& filt
                       const core::repo_settings& settings,
                       const std::atomic<bool>* cancel = nullptr);
 
+// A fingerprint of the files scan_repo would read (paths, sizes, modification times),
+// found with stat calls only: when it changes, the index must be rebuilt.
+std::string tree_stamp(const std::filesystem::path& root, const file_filter& filter,
+                       const core::repo_settings& settings);
+
 bool is_valid_utf8(std::string_view s);
 
 }  // namespace askd::rag

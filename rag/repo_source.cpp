@@ -1,6 +1,7 @@
 #include "rag/repo_source.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -29,7 +30,24 @@ core::result<repo_source> locate_repo(const core::chat_request& request, const c
   repo_source src;
   file_filter filter(cfg.repo, request);
   if (!is_local_repo(request)) {
-    src.key = "remote:" + request.repo_url + "\n" + filter.fingerprint();
+    std::string url = request.repo_url;
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    if (url.size() > 4 && url.compare(url.size() - 4, 4, ".git") == 0) url.resize(url.size() - 4);
+    auto scheme = url.find("://");
+    bool web = url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0;
+    auto path_at = scheme == std::string::npos ? std::string::npos : url.find('/', scheme + 3);
+    if (!web || path_at == std::string::npos || path_at + 1 >= url.size() ||
+        url.find('@') != std::string::npos || url.find_first_of(" \t\n\\") != std::string::npos)
+      return core::error::make(
+          core::error_code::bad_request,
+          "repo_url: expected https://host/owner/repo or a local path, got \"" + request.repo_url +
+              "\"");
+    src.url = url;
+    src.type = request.type;
+    auto token_part =
+        request.token.empty() ? std::string() : "\ntoken:" + stable_hash(request.token);
+    src.checkout = cfg.data_dir + "/repos/" + stable_hash(url + token_part);
+    src.key = "remote:" + url + token_part + "\n" + filter.fingerprint();
     return src;
   }
   std::string raw = request.repo_url;
@@ -59,27 +77,65 @@ core::result<repo_source> locate_repo(const core::chat_request& request, const c
   return src;
 }
 
-std::shared_ptr<const repo_index> build_repo_index(const std::string& path,
-                                                   const file_filter& filter,
-                                                   const core::repo_settings& settings,
-                                                   const std::atomic<bool>* cancel) {
+std::string stable_hash(std::string_view s) {
+  std::uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+std::shared_ptr<const repo_index> build_repo_index(
+    const std::string& path, const file_filter& filter, const core::repo_settings& settings,
+    const std::string& index_root, const std::string& key, const std::atomic<bool>* cancel) {
   auto started = std::chrono::steady_clock::now();
+  auto full_key = key + "\n" + stable_hash(tree_stamp(path, filter, settings));
+  auto out = std::make_shared<repo_index>();
+  out->dir = index_root + "/" + stable_hash(full_key);
+  auto elapsed = [&] {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+        .count();
+  };
+  // An index of the same key and the same files is reused as it is.
+  std::error_code ec;
+  if (fs::exists(out->dir, ec)) {
+    try {
+      auto idx = std::make_unique<lexical_index>(out->dir);
+      if (idx->metadata("askd.key") == full_key) {
+        out->stats.files = std::stoull("0" + idx->metadata("askd.files"));
+        out->stats.bytes = std::stoull("0" + idx->metadata("askd.bytes"));
+        out->chunks = idx->size();
+        out->index = std::move(idx);
+        out->reopened = true;
+        out->build_ms = elapsed();
+        return out;
+      }
+    } catch (const std::exception&) {
+      // Unreadable: rebuilt below, replacing it.
+    }
+  }
   auto scan = scan_repo(path, filter, settings, cancel);
   if (cancel && cancel->load()) return nullptr;
-  auto out = std::make_shared<repo_index>();
   out->stats = scan.stats;
+  index_writer writer(out->dir);
   for (auto& f : scan.files) {
     for (auto& c : chunk_file(f.path, f.text, settings.chunk_words, settings.chunk_overlap_words)) {
-      out->index.add(std::move(c));
+      writer.add(c);
       ++out->chunks;
     }
     f.text.clear();
     f.text.shrink_to_fit();
-    if (cancel && cancel->load()) return nullptr;
+    if (cancel && cancel->load()) return nullptr;  // the writer removes its temporary files
   }
-  out->index.finish();
-  out->build_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  writer.set_metadata("askd.key", full_key);
+  writer.set_metadata("askd.files", std::to_string(scan.stats.files));
+  writer.set_metadata("askd.bytes", std::to_string(scan.stats.bytes));
+  writer.commit();
+  out->index = std::make_unique<lexical_index>(out->dir);
+  out->build_ms = elapsed();
   return out;
 }
 

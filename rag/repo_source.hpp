@@ -17,8 +17,13 @@ namespace askd::rag {
 
 struct repo_source {
   bool local = false;
-  std::string path;  // canonical directory, for a local repository
-  std::string key;   // the index key: location + filter rules
+  std::string path;      // canonical directory, for a local repository
+  std::string url;       // for a remote one: https://host/owner/repo
+  std::string type;      // github | gitlab | bitbucket
+  std::string checkout;  // where a remote is cloned: <data_dir>/repos/<hash>
+  // The index key: location, filter rules and, for a private repository, a hash of its
+  // token, so an index built with a token is never served to a request without it.
+  std::string key;
 };
 
 bool is_local_repo(const core::chat_request& request);
@@ -29,18 +34,27 @@ core::result<repo_source> locate_repo(const core::chat_request& request, const c
 
 // An index of one repository, read-only once built.
 struct repo_index {
-  lexical_index index;
-  scan_stats stats;
+  std::unique_ptr<lexical_index> index;
+  std::string dir;   // where it is on disk
+  scan_stats stats;  // of the build (files and bytes only, when reopened)
   std::size_t chunks = 0;
   double build_ms = 0;
+  bool reopened = false;  // found on disk from an earlier build: nothing was scanned
 };
 
-// Scans, chunks and indexes `path`. Throws std::runtime_error when the directory cannot
-// be read; returns nullptr when cancelled.
+// The index of the repository at `path` under `index_root`: reopened when an index of
+// the same key and the same files (tree_stamp) is there, else scanned, chunked, written
+// and renamed into place. Throws std::runtime_error when the directory cannot be read;
+// returns nullptr when cancelled.
 std::shared_ptr<const repo_index> build_repo_index(const std::string& path,
                                                    const file_filter& filter,
                                                    const core::repo_settings& settings,
+                                                   const std::string& index_root,
+                                                   const std::string& key,
                                                    const std::atomic<bool>* cancel = nullptr);
+
+// A stable 64-bit FNV-1a hash as 16 hex digits (index directory names).
+std::string stable_hash(std::string_view s);
 
 // `rel` (a request's filePath) inside the repository at `root`; refuses paths that
 // leave it. Returns the file's text.

@@ -46,15 +46,6 @@ TEST_CASE("a repository outside the allowed roots is refused with 403 before any
   CHECK(w.frames[0].rfind("Error: repo_url: /etc is not under", 0) == 0);
 }
 
-TEST_CASE("the local provider refuses a remote repository with a clear reason") {
-  e2e_env env;
-  auto r = http_call(
-      env.port, "POST", "/chat/completions/stream",
-      R"({"repo_url":"https://github.com/a/b","messages":[{"role":"user","content":"q"}]})");
-  CHECK(r.status == 400);
-  CHECK(r.body.find("local repositories only") != std::string::npos);
-}
-
 TEST_CASE(
     "ten simultaneous requests for a new repository cause one index build and all get answers") {
   std::atomic<int> builds{0};
@@ -88,4 +79,19 @@ TEST_CASE("other providers get the retrieved context in their prompt") {
   CHECK(sent.find("## File: src/retry_policy.cpp") != std::string::npos);
   CHECK(sent.find("compute_backoff_delay") != std::string::npos);
   CHECK(sent.find("<question>") != std::string::npos);
+}
+
+TEST_CASE("remote repositories are cloned and indexed and a bad URL is refused") {
+  e2e_env env;
+  auto r = http_call(env.port, "POST", "/chat/completions/stream",
+                     R"({"repo_url":"ftp://host/a/b","messages":[{"role":"user","content":"q"}]})");
+  CHECK(r.status == 400);
+  CHECK(r.body.find("expected https://host/owner/repo") != std::string::npos);
+  // Nothing listens on port 1: the clone fails, in-band, with the token scrubbed.
+  r = http_call(
+      env.port, "POST", "/chat/completions/stream",
+      R"({"repo_url":"http://127.0.0.1:1/o/r","token":"tok_SECRET","messages":[{"role":"user","content":"q"}]})");
+  CHECK(r.status == 200);
+  CHECK(r.body.rfind("\nError: cloning http://127.0.0.1:1/o/r failed", 0) == 0);
+  CHECK(r.body.find("SECRET") == std::string::npos);
 }

@@ -24,6 +24,7 @@ e2e_env::e2e_env(void (*tweak)(core::config&)) {
     p.base_url = "http://127.0.0.1:" + std::to_string(mock_port) + "/v1";
     p.api_key = "sk-test";
   }
+  cfg.data_dir = data_dir.path;
   cfg.repos.local_roots = {std::filesystem::canonical(ASKD_FIXTURES).string()};
   if (tweak) tweak(cfg);
   askd = std::make_unique<net::askd_server>(std::move(cfg));
@@ -51,6 +52,7 @@ std::string chat_body(const std::string& question, const std::string& mock) {
   std::string content = question;
   if (!mock.empty()) content += " #mock" + mock;
   return "{\"repo_url\":\"https://github.com/askd/example\",\"provider\":\"openai\","
+         "\"retrieval\":{\"mode\":\"none\"},"
          "\"messages\":[{\"role\":\"user\",\"content\":" +
          core::json::quote(content) + "}]}";
 }

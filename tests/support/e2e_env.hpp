@@ -10,6 +10,7 @@
 #include "core/config.hpp"
 #include "net/askd_server.hpp"
 #include "net/http_server.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace askd::test {
 
@@ -18,6 +19,7 @@ struct e2e_env {
   explicit e2e_env(void (*tweak)(core::config&) = nullptr);
   ~e2e_env();
 
+  temp_dir data_dir;  // askd's data dir: indexes live here for the test only
   std::shared_ptr<askmock::mock_service> mock;
   std::unique_ptr<net::http_server> mock_server;
   std::uint16_t mock_port = 0;
@@ -29,8 +31,8 @@ struct e2e_env {
   bool settles() const;
 };
 
-// A compat chat request body asking `question` of a GitHub repo, for the openai
-// provider (which askd points at askmock); `mock` (JSON object
+// A compat chat request body asking `question` of a GitHub repo without retrieval
+// (nothing is cloned), for the openai provider (which askd points at askmock); `mock` (JSON object
 // text, may be empty) is appended to the question as askmock's #mock directive.
 std::string chat_body(const std::string& question, const std::string& mock = {});
 

@@ -2,6 +2,9 @@
 // known answers.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "core/config.hpp"
@@ -10,6 +13,7 @@
 #include "rag/lexical_index.hpp"
 #include "rag/repo_source.hpp"
 #include "tests/support/embedded_config.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace askd;
 using namespace askd::rag;
@@ -91,7 +95,8 @@ TEST_CASE("known questions find the right file in the top 3") {
   auto c = test::embedded_config();
   core::chat_request r;
   file_filter f(c.repo, r);
-  auto idx = build_repo_index(ASKD_FIXTURES "/minirepo", f, c.repo);
+  test::temp_dir dir;
+  auto idx = build_repo_index(ASKD_FIXTURES "/minirepo", f, c.repo, dir.path, "k");
   REQUIRE(idx);
   struct known {
     const char* question;
@@ -102,14 +107,14 @@ TEST_CASE("known questions find the right file in the top 3") {
         known{"where does the websocket handshake happen", "src/http/websocket_session.cpp"},
         known{"How are clients rate limited? token bucket", "src/token_bucket.py"},
         known{"performHandshake", "src/http/websocket_session.cpp"}}) {
-    auto hits = idx->index.search(k.question, 3);
+    auto hits = idx->index->search(k.question, 3);
     INFO(k.question);
     bool found = false;
     for (const auto& h : hits) found = found || h.path == k.file;
     CHECK(found);
   }
   // Excluded, ignored and binary files never appear.
-  for (const auto& h : idx->index.search("backoff generated table min js left pad", 50)) {
+  for (const auto& h : idx->index->search("backoff generated table min js left pad", 50)) {
     CHECK(h.path.find("generated/") == std::string::npos);
     CHECK(h.path.find("node_modules") == std::string::npos);
     CHECK(h.path.find(".min.js") == std::string::npos);
@@ -120,9 +125,10 @@ TEST_CASE("the extractive answer says what it is and cites paths and lines") {
   auto c = test::embedded_config();
   core::chat_request r;
   file_filter f(c.repo, r);
-  auto idx = build_repo_index(ASKD_FIXTURES "/minirepo", f, c.repo);
+  test::temp_dir dir;
+  auto idx = build_repo_index(ASKD_FIXTURES "/minirepo", f, c.repo, dir.path, "k");
   auto q = "How is the backoff delay computed?";
-  auto pieces = extractive_answer(q, idx->index.search(q, 20), "minirepo");
+  auto pieces = extractive_answer(q, idx->index->search(q, 20), "minirepo");
   std::string all;
   for (const auto& p : pieces) all += p;
   CHECK(all.find("Extractive answer") != std::string::npos);
@@ -133,4 +139,50 @@ TEST_CASE("the extractive answer says what it is and cites paths and lines") {
   auto none = extractive_answer("zzqx", {}, "minirepo");
   REQUIRE(none.size() == 1);
   CHECK(none[0].find("Nothing in `minirepo` matches") != std::string::npos);
+}
+
+TEST_CASE("a built index reopens without a rebuild and a change of files rebuilds it") {
+  auto c = test::embedded_config();
+  core::chat_request r;
+  file_filter f(c.repo, r);
+  test::temp_dir indexes, repo;
+  std::filesystem::copy(ASKD_FIXTURES "/minirepo", repo.path,
+                        std::filesystem::copy_options::recursive);
+  auto first = build_repo_index(repo.path, f, c.repo, indexes.path, "key");
+  REQUIRE(first);
+  CHECK_FALSE(first->reopened);
+  auto again = build_repo_index(repo.path, f, c.repo, indexes.path, "key");
+  REQUIRE(again);
+  CHECK(again->reopened);
+  CHECK(again->dir == first->dir);
+  CHECK(again->chunks == first->chunks);
+  CHECK(again->index->search("backoff delay", 1).at(0).path == "src/retry_policy.cpp");
+  // Another key (other filters, other token) never shares the index.
+  CHECK(build_repo_index(repo.path, f, c.repo, indexes.path, "other")->dir != first->dir);
+  // A new file changes the tree: rebuilt, and the new file is found.
+  std::ofstream(repo.path + "/src/quota.cpp") << "int remaining_quota_for_tenant() { return 1; }\n";
+  auto changed = build_repo_index(repo.path, f, c.repo, indexes.path, "key");
+  CHECK_FALSE(changed->reopened);
+  CHECK(changed->index->search("remaining quota tenant", 1).at(0).path == "src/quota.cpp");
+}
+
+TEST_CASE("a build stopped halfway leaves nothing that could be opened") {
+  auto c = test::embedded_config();
+  core::chat_request r;
+  file_filter f(c.repo, r);
+  test::temp_dir indexes;
+  std::atomic<bool> cancel{true};
+  CHECK(build_repo_index(ASKD_FIXTURES "/minirepo", f, c.repo, indexes.path, "key", &cancel) ==
+        nullptr);
+  {
+    index_writer w(indexes.path + "/half");
+    w.add(context_chunk{"a.cpp", 1, 1, "int x;"});
+    // destroyed without commit(), as a killed build would be
+  }
+  CHECK_FALSE(std::filesystem::exists(indexes.path + "/half"));
+  CHECK_THROWS(lexical_index(indexes.path + "/half"));
+  for (const auto& e : std::filesystem::directory_iterator(indexes.path))
+    FAIL("left behind: " << e.path());
+  auto built = build_repo_index(ASKD_FIXTURES "/minirepo", f, c.repo, indexes.path, "key");
+  CHECK_FALSE(built->reopened);
 }
