@@ -105,6 +105,11 @@ using stream_actor = caf::typed_actor<
     // sink -> stream: the sink leaves; with no sink left, a foreground stream is cancelled.
     caf::reacts_to<detach_atom, sink_actor>>;
 
+// One open index of one repository: searches run here, in parallel across repositories.
+using retriever_actor = caf::typed_actor<
+    // registry -> retriever (delegated for a session): the best `k` chunks for a query.
+    caf::replies_to<retrieve_atom, std::string, std::size_t>::with<retrieval_reply>>;
+
 // One repository index per key, built once however many sessions ask at the same time.
 using repo_registry_actor = caf::typed_actor<
     // session -> registry: the best chunks for a query; waits while the index is built.

@@ -1,7 +1,9 @@
 #include "actors/repo_registry.hpp"
 
+#include <filesystem>
 #include <map>
 
+#include "actors/retriever.hpp"
 #include "core/log.hpp"
 #include "rag/git_fetch.hpp"
 
@@ -15,10 +17,12 @@ struct waiter {
 };
 
 struct entry {
-  std::shared_ptr<const rag::repo_index> index;
+  retriever_actor retriever;  // set while the index is open
+  std::uint64_t bytes = 0;    // the index's size on disk: what it costs in page cache
   std::vector<waiter> waiting;
   bool building = false;
   std::chrono::steady_clock::time_point built;
+  std::chrono::steady_clock::time_point used;
 };
 
 struct registry_state {
@@ -28,8 +32,36 @@ struct registry_state {
 
 using self_ptr = repo_registry_actor::stateful_pointer<registry_state>;
 
-retrieval_reply search(const rag::repo_index& idx, const std::string& query, std::size_t k) {
-  return retrieval_reply{idx.index->search(query, k), std::nullopt};
+std::uint64_t dir_bytes(const std::string& dir) {
+  std::uint64_t n = 0;
+  std::error_code ec;
+  for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec))
+    if (it->is_regular_file(ec)) n += it->file_size(ec);
+  return n;
+}
+
+// Closes the least recently used idle indexes while the open ones cost more than the
+// budget. A closed index reopens from disk on the next request (milliseconds).
+void evict(self_ptr self, const std::string& keep, std::uint64_t budget) {
+  auto& entries = self->state.entries;
+  for (;;) {
+    std::uint64_t total = 0;
+    auto victim = entries.end();
+    for (auto it = entries.begin(); it != entries.end(); ++it) {
+      if (!it->second.retriever) continue;
+      total += it->second.bytes;
+      if (it->first == keep || it->second.building || !it->second.waiting.empty()) continue;
+      if (victim == entries.end() || it->second.used < victim->second.used) victim = it;
+    }
+    if (total <= budget || victim == entries.end()) return;
+    core::log_info("index closed")
+        .kv("repo", victim->first.substr(0, victim->first.find('\n')))
+        .kv("bytes", victim->second.bytes)
+        .kv("reason", "index_memory_mb");
+    self->send_exit(victim->second.retriever, caf::exit_reason::user_shutdown);
+    entries.erase(victim);
+  }
 }
 
 // The indexer: runs detached (its own thread): fetches a remote, builds, reports, quits.
@@ -88,14 +120,15 @@ repo_registry_actor::behavior_type registry(self_ptr self,
           self->spawn<caf::detached>(indexer, repo_registry_actor{self}, q.source.key, q.source,
                                      std::move(q.token), q.filter, context);
         };
-        if (e.index) {
+        e.used = std::chrono::steady_clock::now();
+        if (e.retriever) {
           // A remote is fetched again after refresh_interval; meanwhile the index it has
           // keeps answering.
-          auto age = std::chrono::steady_clock::now() - e.built;
+          auto age = e.used - e.built;
           if (!q.source.local && !e.building &&
               age > std::chrono::seconds(context->config.repos.refresh_interval_s))
             start_build();
-          return search(*e.index, q.query, q.k);
+          return self->delegate(e.retriever, retrieve_atom::value, std::move(q.query), q.k);
         }
         auto rp = self->make_response_promise<retrieval_reply>();
         e.waiting.push_back(waiter{rp, std::move(q.query), q.k});
@@ -108,7 +141,7 @@ repo_registry_actor::behavior_type registry(self_ptr self,
         auto waiting = std::move(it->second.waiting);
         if (r.failure) {
           core::log_warn("indexing failed").kv("error", r.failure->message);
-          if (it->second.index) {  // a refresh failed: keep serving what we have
+          if (it->second.retriever) {  // a refresh failed: keep serving what we have
             it->second.building = false;
             it->second.built = std::chrono::steady_clock::now();
             return;
@@ -119,23 +152,30 @@ repo_registry_actor::behavior_type registry(self_ptr self,
         }
         auto& e = it->second;
         e.building = false;
-        e.built = std::chrono::steady_clock::now();
-        e.index = std::move(r.index);
-        const auto& s = e.index->stats;
+        e.built = e.used = std::chrono::steady_clock::now();
+        if (e.retriever)
+          self->send_exit(e.retriever, caf::exit_reason::user_shutdown);  // refreshed
+        auto index = std::move(r.index);
+        e.retriever = spawn_retriever(*self, index);
+        e.bytes = dir_bytes(index->dir);
+        const auto& s = index->stats;
         core::log_info("indexed")
             .kv("repo", key.substr(0, key.find('\n')))
             .kv("files", static_cast<std::uint64_t>(s.files))
             .kv("bytes", static_cast<std::uint64_t>(s.bytes))
-            .kv("chunks", static_cast<std::uint64_t>(e.index->chunks))
-            .kv("reopened", e.index->reopened)
-            .kv("dir", e.index->dir)
+            .kv("chunks", static_cast<std::uint64_t>(index->chunks))
+            .kv("index_bytes", e.bytes)
+            .kv("reopened", index->reopened)
+            .kv("dir", index->dir)
             .kv("skipped_filtered", static_cast<std::uint64_t>(s.filtered))
             .kv("skipped_ignored", static_cast<std::uint64_t>(s.ignored))
             .kv("skipped_binary", static_cast<std::uint64_t>(s.binary))
             .kv("skipped_large", static_cast<std::uint64_t>(s.too_large))
             .kv("skipped_not_utf8", static_cast<std::uint64_t>(s.not_utf8))
-            .kv("build_ms", static_cast<std::int64_t>(e.index->build_ms));
-        for (auto& w : waiting) w.promise.deliver(search(*e.index, w.query, w.k));
+            .kv("build_ms", static_cast<std::int64_t>(index->build_ms));
+        for (auto& w : waiting)
+          w.promise.delegate(e.retriever, retrieve_atom::value, std::move(w.query), w.k);
+        evict(self, key, context->config.repos.index_memory_mb << 20);
       },
   };
 }

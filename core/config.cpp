@@ -155,13 +155,15 @@ void parse_server_config(const std::string& text, const std::string& source, con
     }
     if (const auto* s = root.object("repos")) {
       json::object_reader r(*s, "repos");
-      reject_unknown_keys(r,
-                          {"local_roots", "clone_timeout_s", "max_repo_mb", "refresh_interval_s"});
+      reject_unknown_keys(r, {"local_roots", "clone_timeout_s", "max_repo_mb", "refresh_interval_s",
+                              "index_memory_mb"});
       out.repos.local_roots = strings_in(r, "local_roots");
       out.repos.clone_timeout_s = int_in(r, "clone_timeout_s", out.repos.clone_timeout_s, 1, 86400);
       out.repos.max_repo_mb = size_in(r, "max_repo_mb", out.repos.max_repo_mb, 1, 1 << 20);
       out.repos.refresh_interval_s =
           int_in(r, "refresh_interval_s", out.repos.refresh_interval_s, 0, 86400 * 30);
+      out.repos.index_memory_mb =
+          size_in(r, "index_memory_mb", out.repos.index_memory_mb, 0, 1 << 24);
     }
     out.data_dir = root.string_or("data_dir", out.data_dir);
   });

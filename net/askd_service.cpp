@@ -56,6 +56,10 @@ core::result<std::pair<core::chat_request, rag::repo_source>> admit(std::string_
   if (!req) return req.err();
   auto source = rag::locate_repo(*req, cfg);
   if (!source) return source.err();
+  if (!rag::is_inside_path(req->file_path))
+    return core::error::make(
+        core::error_code::bad_request,
+        "filePath: " + req->file_path + " is not a path inside the repository");
   return std::make_pair(std::move(*req), std::move(*source));
 }
 

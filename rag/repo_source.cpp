@@ -26,6 +26,17 @@ bool is_local_repo(const core::chat_request& r) {
          u.rfind("../", 0) == 0 || u.rfind("~", 0) == 0 || u.rfind("file://", 0) == 0;
 }
 
+bool is_inside_path(std::string_view rel) {
+  if (!rel.empty() && (rel[0] == '/' || rel[0] == '\\')) return false;
+  while (!rel.empty()) {
+    auto slash = rel.find_first_of("/\\");
+    if (rel.substr(0, slash) == "..") return false;
+    if (slash == std::string_view::npos) break;
+    rel.remove_prefix(slash + 1);
+  }
+  return true;
+}
+
 core::result<repo_source> locate_repo(const core::chat_request& request, const core::config& cfg) {
   repo_source src;
   file_filter filter(cfg.repo, request);

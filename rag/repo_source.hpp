@@ -28,6 +28,10 @@ struct repo_source {
 
 bool is_local_repo(const core::chat_request& request);
 
+// Whether a relative path (a request's filePath) stays inside the directory it is
+// relative to, judged on its text alone: not absolute, no ".." component.
+bool is_inside_path(std::string_view rel);
+
 // For a local repository: refuses paths outside local_roots (forbidden) and paths that
 // are not directories (bad_request). Remote repositories get local = false.
 core::result<repo_source> locate_repo(const core::chat_request& request, const core::config& cfg);

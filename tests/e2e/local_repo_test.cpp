@@ -95,3 +95,48 @@ TEST_CASE("remote repositories are cloned and indexed and a bad URL is refused")
   CHECK(r.body.rfind("\nError: cloning http://127.0.0.1:1/o/r failed", 0) == 0);
   CHECK(r.body.find("SECRET") == std::string::npos);
 }
+
+TEST_CASE(
+    "past the index memory budget the least recently used index is closed and reopens from disk") {
+  std::atomic<int> closed{0}, reopened{0}, built{0};
+  askd::core::set_log_sink([&](std::string_view line) {
+    if (line.find("msg=\"index closed\"") != std::string_view::npos) ++closed;
+    if (line.find("msg=indexed ") != std::string_view::npos)
+      ++(line.find("reopened=true") != std::string_view::npos ? reopened : built);
+  });
+  {
+    e2e_env env([](askd::core::config& c) { c.repos.index_memory_mb = 0; });
+    auto ask = [&](const std::string& repo) {
+      return http_call(env.port, "POST", "/chat/completions/stream",
+                       local_body("backoff delay", repo))
+          .body;
+    };
+    CHECK(ask(ASKD_FIXTURES "/minirepo").find("retry_policy.cpp") != std::string::npos);
+    CHECK(ask(ASKD_FIXTURES "/minirepo/src").find("retry_policy.cpp") != std::string::npos);
+    CHECK(ask(ASKD_FIXTURES "/minirepo").find("retry_policy.cpp") != std::string::npos);
+  }
+  askd::core::set_log_sink(nullptr);
+  CHECK(built == 2);
+  CHECK(closed == 2);
+  CHECK(reopened == 1);
+}
+
+TEST_CASE("filePath is read from the repository and a path leaving it is refused before any work") {
+  e2e_env env;
+  auto with_file = [](const std::string& file) {
+    auto b = local_body("What does this file do?");
+    b.insert(1, "\"filePath\":\"" + file + "\",\"provider\":\"openai\",");
+    return b;
+  };
+  auto r =
+      http_call(env.port, "POST", "/chat/completions/stream", with_file("src/token_bucket.py"));
+  CHECK(r.status == 200);
+  CHECK(env.mock->last_body().find("<currentFileContent path=\\\"src/token_bucket.py\\\">") !=
+        std::string::npos);
+  for (const char* bad : {"../../../etc/passwd", "/etc/passwd", "src/../../x"}) {
+    auto refused = http_call(env.port, "POST", "/chat/completions/stream", with_file(bad));
+    INFO(bad);
+    CHECK(refused.status == 400);
+    CHECK(refused.body.find("is not a path inside the repository") != std::string::npos);
+  }
+}

@@ -57,3 +57,28 @@ TEST_CASE("the index key changes with the filters") {
   b.excluded_dirs = "src";
   CHECK(rag::locate_repo(a, c)->key != rag::locate_repo(b, c)->key);
 }
+
+TEST_CASE("a remote repository fetched with a token never shares its checkout or index") {
+  auto c = test::embedded_config();
+  core::chat_request open, secret;
+  open.repo_url = secret.repo_url = "https://github.com/owner/repo.git";
+  secret.token = "ghp_x";
+  auto a = rag::locate_repo(open, c);
+  auto b = rag::locate_repo(secret, c);
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(a->url == "https://github.com/owner/repo");
+  CHECK(a->key != b->key);
+  CHECK(a->checkout != b->checkout);
+  CHECK(b->key.find("ghp_x") == std::string::npos);
+  CHECK(b->checkout.find("ghp_x") == std::string::npos);
+  for (const char* bad :
+       {"ftp://h/a/b", "https://host", "git@github.com:a/b.git", "https://u:p@h/a/b"}) {
+    core::chat_request r;
+    r.repo_url = bad;
+    INFO(bad);
+    auto x = rag::locate_repo(r, c);
+    REQUIRE_FALSE(x);
+    CHECK(x.err().code == core::error_code::bad_request);
+  }
+}
