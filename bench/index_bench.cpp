@@ -1,4 +1,4 @@
-// bench/index_bench — askd's lexical index (scan, chunk, Xapian BM25) against SQLite
+// bench/index_bench — askd's lexical index (scan, chunk, BM25) against SQLite
 // FTS5 on the same chunks, in one run:
 //   index_bench DIR [QUERIES]   (default DIR /usr/include/boost, 300 queries)
 // Prints build time, reopen time and query latency p50/p99 for both.
@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
     queries.push_back(q);
   }
 
-  // askd: Xapian with code-aware terms.
+  // askd: its own index file with code-aware terms.
   auto xdir = (work / "xapian").string();
   t0 = clock_type::now();
   {
@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
   std::printf(
       "| engine | build ms | reopen ms | query p50 ms | query p99 ms | hits "
       "|\n|---|---|---|---|---|---|\n");
-  std::printf("| askd (Xapian, code terms) | %.0f | %.1f | %.2f | %.2f | %zu |\n", x_build, x_open,
+  std::printf("| askd (own format, code terms) | %.0f | %.1f | %.2f | %.2f | %zu |\n", x_build, x_open,
               xl.pct(0.5), xl.pct(0.99), x_hits);
   std::printf("| SQLite FTS5 (unicode61) | %.0f | %.1f | %.2f | %.2f | %zu |\n", s_build, s_open,
               sl.pct(0.5), sl.pct(0.99), s_hits);

@@ -30,8 +30,3 @@ add_library(beast INTERFACE)
 target_link_libraries(beast INTERFACE Boost::headers Boost::system Threads::Threads)
 target_compile_definitions(beast INTERFACE BOOST_ASIO_NO_DEPRECATED)
 
-# Xapian: the on-disk lexical index (libxapian-dev ships a CMake config).
-find_package(Xapian REQUIRED CONFIG)
-add_library(xapian INTERFACE)
-target_include_directories(xapian SYSTEM INTERFACE ${XAPIAN_INCLUDE_DIR})
-target_link_libraries(xapian INTERFACE ${XAPIAN_LIBRARIES})

@@ -4,9 +4,12 @@
 #include <cctype>
 #include <cmath>
 #include <unordered_set>
+#include <cstring>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
-#include <xapian.h>
 
 #include <atomic>
 #include <filesystem>
@@ -16,7 +19,7 @@ namespace askd::rag {
 namespace {
 
 bool ident_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 bool lower(char c) {
   return c >= 'a' && c <= 'z';
@@ -28,11 +31,6 @@ bool digit(char c) {
   return c >= '0' && c <= '9';
 }
 
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Words that say nothing about code in a question.
 const std::unordered_set<std::string>& stop_words() {
@@ -47,8 +45,9 @@ const std::unordered_set<std::string>& stop_words() {
 
 }  // namespace
 
-std::vector<std::string> code_terms(std::string_view text) {
-  std::vector<std::string> out;
+// The tokenizer, inlined into its callers (the index build calls it per term).
+template <class Fn>
+void terms_of(std::string_view text, std::string& buf, Fn&& fn) {
   std::size_t i = 0;
   while (i < text.size()) {
     if (!ident_char(text[i])) {
@@ -58,25 +57,40 @@ std::vector<std::string> code_terms(std::string_view text) {
     std::size_t start = i;
     while (i < text.size() && ident_char(text[i])) ++i;
     std::string_view ident = text.substr(start, i - start);
-    if (ident.size() >= 2) out.push_back(to_lower(ident));
+    if (ident.size() < 2) continue;
+    buf.assign(ident);
+    for (auto& c : buf)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
+    fn(buf);
     // Parts: split at '_', lower→Upper, Upper→Upper+lower, letter↔digit.
-    std::vector<std::string_view> parts;
-    std::size_t p = 0;
+    std::string_view parts[32];
+    std::size_t n = 0;
+    std::size_t from = 0;
     for (std::size_t j = 1; j <= ident.size(); ++j) {
-      bool cut =
-          j == ident.size() || ident[j] == '_' || ident[j - 1] == '_' ||
-          (lower(ident[j - 1]) && upper(ident[j])) ||
-          (upper(ident[j - 1]) && upper(ident[j]) && j + 1 < ident.size() && lower(ident[j + 1])) ||
-          (digit(ident[j - 1]) != digit(ident[j]));
+      bool cut = j == ident.size() || ident[j] == '_' || ident[j - 1] == '_' ||
+                 (lower(ident[j - 1]) && upper(ident[j])) ||
+                 (upper(ident[j - 1]) && upper(ident[j]) && j + 1 < ident.size() &&
+                  lower(ident[j + 1])) ||
+                 (digit(ident[j - 1]) != digit(ident[j]));
       if (!cut) continue;
-      auto part = ident.substr(p, j - p);
-      if (!part.empty() && part != "_") parts.push_back(part);
-      p = j;
+      std::string_view part(buf.data() + from, j - from);
+      if (part != "_" && n < 32) parts[n++] = part;
+      from = j;
     }
-    if (parts.size() > 1)
-      for (auto part : parts)
-        if (part.size() >= 2) out.push_back(to_lower(part));
+    if (n > 1)
+      for (std::size_t k = 0; k < n; ++k)
+        if (parts[k].size() >= 2) fn(parts[k]);
   }
+}
+
+void for_each_term(std::string_view text, const std::function<void(std::string_view)>& fn) {
+  std::string buf;
+  terms_of(text, buf, fn);
+}
+
+std::vector<std::string> code_terms(std::string_view text) {
+  std::vector<std::string> out;
+  for_each_term(text, [&](std::string_view t) { out.emplace_back(t); });
   return out;
 }
 
@@ -89,88 +103,275 @@ std::vector<std::string> query_terms(std::string_view question) {
   return kept;
 }
 
+// ---- the file ----------------------------------------------------------------------
+//   header | term table (sorted by term) | term strings | postings | chunk lengths |
+//   chunk table | chunk blob (path, text) | metadata ("key\0value\0"...)
 namespace {
 
-std::string encode(const context_chunk& c) {
-  std::string d = c.path;
-  d += '\0';
-  d += std::to_string(c.start_line);
-  d += '\0';
-  d += std::to_string(c.end_line);
-  d += '\0';
-  d += c.text;
-  return d;
+constexpr char magic[8] = {'A', 'S', 'K', 'D', 'I', 'X', '0', '1'};
+constexpr const char* file_name = "/index.askd";
+// BM25 parameters, the usual ones.
+constexpr double k1 = 1.2;
+constexpr double b = 0.75;
+
+struct file_header {
+  char magic[8];
+  std::uint64_t chunks, terms, postings;
+  double avg_length;
+  std::uint64_t terms_off, strings_off, postings_off, lengths_off, chunks_off, blob_off, meta_off,
+      meta_len, total;
+};
+
+struct term_entry {
+  std::uint64_t str_off;
+  std::uint32_t str_len;
+  std::uint32_t df;
+  std::uint64_t post_off;  // index into the postings array
+};
+
+struct file_posting {
+  std::uint32_t chunk;
+  std::uint32_t tf;
+};
+
+struct file_chunk {
+  std::uint64_t off;
+  std::uint32_t path_len, text_len, start_line, end_line;
+};
+
+void write_all(int fd, const void* data, std::size_t n, const std::string& path) {
+  auto p = static_cast<const char*>(data);
+  while (n > 0) {
+    auto w = ::write(fd, p, n);
+    if (w <= 0) throw std::runtime_error("cannot write " + path);
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
 }
 
-context_chunk decode(const std::string& d) {
-  context_chunk c;
-  auto a = d.find('\0');
-  auto b = d.find('\0', a + 1);
-  auto e = d.find('\0', b + 1);
-  if (a == std::string::npos || b == std::string::npos || e == std::string::npos) return c;
-  c.path = d.substr(0, a);
-  c.start_line = std::stoi(d.substr(a + 1, b - a - 1));
-  c.end_line = std::stoi(d.substr(b + 1, e - b - 1));
-  c.text = d.substr(e + 1);
-  return c;
-}
+std::uint64_t align8(std::uint64_t x) { return (x + 7) & ~std::uint64_t{7}; }
 
 }  // namespace
+
+struct lexical_index::layout {
+  const file_header* h;
+  const term_entry* terms;
+  const char* strings;
+  const file_posting* postings;
+  const std::uint32_t* lengths;
+  const file_chunk* chunks;
+  const char* blob;
+  const char* meta;
+};
 
 index_writer::index_writer(std::string dir) : dir_(std::move(dir)) {
   static std::atomic<std::uint64_t> counter{0};
   tmp_ = dir_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-  std::filesystem::create_directories(std::filesystem::path(dir_).parent_path());
-  std::filesystem::remove_all(tmp_);
-  db_ = std::make_unique<Xapian::WritableDatabase>(
-      tmp_, Xapian::DB_CREATE_OR_OVERWRITE | Xapian::DB_BACKEND_GLASS);
+  std::filesystem::create_directories(tmp_);
+  auto path = tmp_ + file_name;
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw std::runtime_error("cannot create " + path);
+  // The header is written last, over this placeholder; the chunk blob follows it and
+  // is streamed out as chunks arrive.
+  file_header placeholder{};
+  write_all(fd_, &placeholder, sizeof placeholder, path);
+  blob_start_ = sizeof(file_header);
 }
 
 index_writer::~index_writer() {
+  if (fd_ >= 0) ::close(fd_);
   if (committed_) return;
-  try {
-    db_.reset();
-    std::error_code ec;
-    std::filesystem::remove_all(tmp_, ec);
-  } catch (...) {
+  std::error_code ec;
+  std::filesystem::remove_all(tmp_, ec);
+}
+
+void index_writer::flush_blob() {
+  write_all(fd_, blob_.data(), blob_.size(), tmp_ + file_name);
+  blob_written_ += blob_.size();
+  blob_.clear();
+}
+
+namespace {
+std::uint64_t term_hash(std::string_view s) {
+  std::uint64_t h = 0x9E3779B97F4A7C15ULL ^ s.size();
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001B3ULL;
+  return h ^ (h >> 29);
+}
+}  // namespace
+
+std::uint32_t index_writer::term_id(std::string_view term) {
+  auto h = term_hash(term);
+  auto tag = static_cast<std::uint32_t>(h >> 32);
+  auto mask = slots_.size() - 1;
+  for (auto i = h & mask;; i = (i + 1) & mask) {
+    auto& sl = slots_[i];
+    if (sl.id_plus_one == 0) {
+      auto id = static_cast<std::uint32_t>(term_at_.size());
+      sl = {tag, id + 1};
+      term_at_.emplace_back(arena_.size(), static_cast<std::uint32_t>(term.size()));
+      arena_ += term;
+      last_entry_.push_back(~std::uint64_t{0});
+      if (term_at_.size() * 2 > slots_.size()) {  // keep the load under one half
+        std::vector<slot> bigger(slots_.size() * 2);
+        auto m = bigger.size() - 1;
+        for (const auto& o : slots_) {
+          if (o.id_plus_one == 0) continue;
+          const auto& [off, len] = term_at_[o.id_plus_one - 1];
+          auto j = term_hash(std::string_view(arena_.data() + off, len)) & m;
+          while (bigger[j].id_plus_one != 0) j = (j + 1) & m;
+          bigger[j] = o;
+        }
+        slots_.swap(bigger);
+      }
+      return id;
+    }
+    if (sl.tag == tag) {
+      const auto& [off, len] = term_at_[sl.id_plus_one - 1];
+      if (std::string_view(arena_.data() + off, len) == term) return sl.id_plus_one - 1;
+    }
   }
 }
 
 void index_writer::add(const context_chunk& chunk) {
-  Xapian::Document doc;
-  doc.set_data(encode(chunk));
-  auto terms = code_terms(chunk.text);
-  // Path components weigh like a few mentions in the text.
-  auto path_terms = code_terms(chunk.path);
-  for (int rep = 0; rep < 3; ++rep) terms.insert(terms.end(), path_terms.begin(), path_terms.end());
-  std::sort(terms.begin(), terms.end());
-  for (std::size_t i = 0; i < terms.size();) {
-    std::size_t j = i;
-    while (j < terms.size() && terms[j] == terms[i]) ++j;
-    if (terms[i].size() < 200) doc.add_term(terms[i], static_cast<Xapian::termcount>(j - i));
-    i = j;
-  }
-  db_->add_document(doc);
+  auto id = static_cast<std::uint32_t>(chunks_.size());
+  std::uint32_t length = 0;
+  // Postings stay in chunk order: a term seen again in this chunk bumps its last tf.
+  auto count = [&](std::uint32_t term, std::uint32_t times) {
+    auto& last = last_entry_[term];
+    if (last != ~std::uint64_t{0} && entries_[last].chunk == id) {
+      entries_[last].tf += times;
+    } else {
+      last = entries_.size();
+      entries_.push_back({term, id, times});
+    }
+    length += times;
+  };
+  terms_of(chunk.text, term_buf_, [&](std::string_view t) { count(term_id(t), 1); });
+  // Path components weigh like three mentions in the text.
+  terms_of(chunk.path, term_buf_, [&](std::string_view t) { count(term_id(t), 3); });
+  lengths_.push_back(length);
+  chunks_.push_back({blob_written_ + blob_.size(), static_cast<std::uint32_t>(chunk.path.size()),
+                     static_cast<std::uint32_t>(chunk.text.size()),
+                     static_cast<std::uint32_t>(chunk.start_line),
+                     static_cast<std::uint32_t>(chunk.end_line)});
+  blob_ += chunk.path;
+  blob_ += chunk.text;
+  if (blob_.size() > (1 << 20)) flush_blob();
 }
 
 void index_writer::set_metadata(const std::string& key, const std::string& value) {
-  db_->set_metadata(key, value);
+  metadata_.emplace_back(key, value);
 }
 
 void index_writer::commit() {
-  db_->commit();
-  db_->close();
-  db_.reset();
+  // Terms sorted, so a reader finds one by binary search.
+  std::vector<std::pair<std::string_view, std::uint32_t>> sorted;
+  sorted.reserve(term_at_.size());
+  for (std::uint32_t id = 0; id < term_at_.size(); ++id)
+    sorted.emplace_back(std::string_view(arena_.data() + term_at_[id].first, term_at_[id].second), id);
+  std::sort(sorted.begin(), sorted.end());
+
+  file_header h{};
+  std::memcpy(h.magic, magic, sizeof magic);
+  h.chunks = chunks_.size();
+  h.terms = sorted.size();
+  double total_len = 0;
+  for (auto l : lengths_) total_len += l;
+  h.avg_length = lengths_.empty() ? 1 : std::max(1.0, total_len / static_cast<double>(lengths_.size()));
+  // Group the entries by term (counting sort: stable, so each term's chunks stay in order).
+  std::vector<std::uint64_t> start(term_at_.size() + 1, 0);
+  for (const auto& e : entries_) ++start[e.term + 1];
+  for (std::size_t i = 1; i < start.size(); ++i) start[i] += start[i - 1];
+  std::vector<file_posting> grouped(entries_.size());
+  {
+    auto fill = start;
+    for (const auto& e : entries_) grouped[fill[e.term]++] = {e.chunk, e.tf};
+    entries_.clear();
+    entries_.shrink_to_fit();
+  }
+  std::vector<term_entry> table(sorted.size());
+  std::string strings;
+  std::uint64_t post = 0;
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    auto id = sorted[i].second;
+    auto df = start[id + 1] - start[id];
+    table[i] = {strings.size(), static_cast<std::uint32_t>(sorted[i].first.size()),
+                static_cast<std::uint32_t>(df), post};
+    strings += sorted[i].first;
+    post += df;
+  }
+  h.postings = post;
+  std::string meta;
+  for (const auto& [k, v] : metadata_) {
+    meta += k;
+    meta += '\0';
+    meta += v;
+    meta += '\0';
+  }
+  flush_blob();
+  auto path = tmp_ + file_name;
+  h.blob_off = blob_start_;
+  h.terms_off = align8(h.blob_off + blob_written_);
+  h.strings_off = align8(h.terms_off + table.size() * sizeof(term_entry));
+  h.postings_off = align8(h.strings_off + strings.size());
+  h.lengths_off = align8(h.postings_off + post * sizeof(file_posting));
+  h.chunks_off = align8(h.lengths_off + lengths_.size() * sizeof(std::uint32_t));
+  h.meta_off = align8(h.chunks_off + chunks_.size() * sizeof(file_chunk));
+  h.meta_len = meta.size();
+  h.total = h.meta_off + meta.size();
+
+  std::uint64_t at = h.blob_off + blob_written_;
+  auto put = [&](std::uint64_t off, const void* data, std::size_t n) {
+    static const char zeros[8] = {};
+    write_all(fd_, zeros, off - at, path);  // alignment padding
+    write_all(fd_, data, n, path);
+    at = off + n;
+  };
+  put(h.terms_off, table.data(), table.size() * sizeof(term_entry));
+  put(h.strings_off, strings.data(), strings.size());
+  {
+    // Term by term in the table's (sorted) order, through a buffer.
+    write_all(fd_, "\0\0\0\0\0\0\0\0", h.postings_off - at, path);
+    std::vector<file_posting> buf;
+    buf.reserve(1 << 16);
+    for (const auto& [term, id] : sorted) {
+      for (auto i = start[id]; i < start[id + 1]; ++i) {
+        buf.push_back(grouped[i]);
+        if (buf.size() == buf.capacity()) {
+          write_all(fd_, buf.data(), buf.size() * sizeof(file_posting), path);
+          buf.clear();
+        }
+      }
+    }
+    write_all(fd_, buf.data(), buf.size() * sizeof(file_posting), path);
+    at = h.postings_off + post * sizeof(file_posting);
+  }
+  put(h.lengths_off, lengths_.data(), lengths_.size() * sizeof(std::uint32_t));
+  {
+    std::vector<file_chunk> ct(chunks_.size());
+    for (std::size_t i = 0; i < chunks_.size(); ++i)
+      ct[i] = {chunks_[i].off, chunks_[i].path_len, chunks_[i].text_len, chunks_[i].start_line,
+               chunks_[i].end_line};
+    put(h.chunks_off, ct.data(), ct.size() * sizeof(file_chunk));
+  }
+  put(h.meta_off, meta.data(), meta.size());
+  // Last, the header: until it is there the file is not an index.
+  if (::pwrite(fd_, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h) || ::close(fd_) != 0) {
+    fd_ = -1;
+    throw std::runtime_error("cannot write " + path);
+  }
+  fd_ = -1;
+
   std::error_code ec;
   std::filesystem::rename(tmp_, dir_, ec);
   if (ec) {
-    // Someone finished the same index first (or a stale one is there): keep what is at
-    // dir_ when it opens, else replace it.
+    // Someone finished the same index first (or a broken one is there): keep a usable
+    // one, else replace it.
     bool usable = false;
     try {
-      Xapian::Database probe(dir_);
+      lexical_index probe(dir_);
       usable = true;
-    } catch (const Xapian::Error&) {
+    } catch (const std::exception&) {
     }
     if (usable) {
       std::filesystem::remove_all(tmp_, ec);
@@ -183,39 +384,114 @@ void index_writer::commit() {
 }
 
 lexical_index::lexical_index(const std::string& dir) {
-  try {
-    db_ = std::make_unique<Xapian::Database>(dir);
-  } catch (const Xapian::Error& e) {
-    throw std::runtime_error("no index at " + dir + ": " + e.get_msg());
+  auto path = dir + file_name;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("no index at " + dir);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || static_cast<std::size_t>(st.st_size) < sizeof(file_header)) {
+    ::close(fd);
+    throw std::runtime_error("not an index: " + path);
   }
+  bytes_ = static_cast<std::size_t>(st.st_size);
+  map_ = ::mmap(nullptr, bytes_, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (map_ == MAP_FAILED) {
+    map_ = nullptr;
+    throw std::runtime_error("cannot map " + path);
+  }
+  auto base = static_cast<const char*>(map_);
+  owned_ = std::make_unique<layout>();
+  auto& l = *owned_;
+  l.h = reinterpret_cast<const file_header*>(base);
+  if (std::memcmp(l.h->magic, magic, sizeof magic) != 0 || l.h->total != bytes_) {
+    ::munmap(const_cast<void*>(map_), bytes_);
+    map_ = nullptr;
+    throw std::runtime_error("not a complete index: " + path);
+  }
+  l.terms = reinterpret_cast<const term_entry*>(base + l.h->terms_off);
+  l.strings = base + l.h->strings_off;
+  l.postings = reinterpret_cast<const file_posting*>(base + l.h->postings_off);
+  l.lengths = reinterpret_cast<const std::uint32_t*>(base + l.h->lengths_off);
+  l.chunks = reinterpret_cast<const file_chunk*>(base + l.h->chunks_off);
+  l.blob = base + l.h->blob_off;
+  l.meta = base + l.h->meta_off;
+  l_ = owned_.get();
 }
 
-lexical_index::~lexical_index() = default;
+lexical_index::~lexical_index() {
+  if (map_) ::munmap(const_cast<void*>(map_), bytes_);
+}
 
 std::vector<context_chunk> lexical_index::search(std::string_view query, std::size_t k) const {
-  auto terms = query_terms(query);
+  const auto& l = *l_;
   std::vector<context_chunk> out;
+  auto terms = query_terms(query);
   if (terms.empty() || k == 0) return out;
-  std::lock_guard lock(mu_);
-  Xapian::Enquire enquire(*db_);
-  enquire.set_query(Xapian::Query(Xapian::Query::OP_OR, terms.begin(), terms.end()));
-  enquire.set_weighting_scheme(Xapian::BM25Weight(1.2, 0, 1, 0.75, 0.5));
-  auto mset = enquire.get_mset(0, static_cast<Xapian::doccount>(k));
-  for (auto it = mset.begin(); it != mset.end(); ++it) {
-    out.push_back(decode(it.get_document().get_data()));
-    out.back().score = it.get_weight();
+  const double n = static_cast<double>(l.h->chunks);
+  // Scores accumulate in a dense array (one slot per chunk) with a list of the chunks
+  // touched: far cheaper than a hash map when common terms match most chunks.
+  std::vector<float> scores(l.h->chunks, 0.0f);
+  std::vector<std::uint32_t> touched;
+  for (const auto& t : terms) {
+    // Binary search over the sorted term table.
+    std::size_t lo = 0, hi = l.h->terms;
+    while (lo < hi) {
+      auto mid = (lo + hi) / 2;
+      std::string_view m(l.strings + l.terms[mid].str_off, l.terms[mid].str_len);
+      if (m < t) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo == l.h->terms) continue;
+    const auto& e = l.terms[lo];
+    if (std::string_view(l.strings + e.str_off, e.str_len) != t) continue;
+    double df = e.df;
+    double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+    const auto* p = l.postings + e.post_off;
+    const double norm_base = k1 * (1 - b);
+    const double norm_len = k1 * b / l.h->avg_length;
+    for (std::uint32_t i = 0; i < e.df; ++i) {
+      double tf = p[i].tf;
+      double norm = tf + norm_base + norm_len * l.lengths[p[i].chunk];
+      auto& sc = scores[p[i].chunk];
+      if (sc == 0.0f) touched.push_back(p[i].chunk);
+      sc += static_cast<float>(idf * tf * (k1 + 1) / norm);
+    }
+  }
+  std::vector<std::pair<double, std::uint32_t>> ranked;
+  ranked.reserve(touched.size());
+  for (auto id : touched) ranked.emplace_back(scores[id], id);
+  auto top = std::min(k, ranked.size());
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(top), ranked.end(),
+                    [](const auto& a, const auto& c) {
+                      return a.first != c.first ? a.first > c.first : a.second < c.second;
+                    });
+  out.reserve(top);
+  for (std::size_t i = 0; i < top; ++i) {
+    const auto& c = l.chunks[ranked[i].second];
+    context_chunk chunk;
+    chunk.path.assign(l.blob + c.off, c.path_len);
+    chunk.text.assign(l.blob + c.off + c.path_len, c.text_len);
+    chunk.start_line = static_cast<int>(c.start_line);
+    chunk.end_line = static_cast<int>(c.end_line);
+    chunk.score = ranked[i].first;
+    out.push_back(std::move(chunk));
   }
   return out;
 }
 
 std::string lexical_index::metadata(const std::string& key) const {
-  std::lock_guard lock(mu_);
-  return db_->get_metadata(key);
+  const char* p = l_->meta;
+  const char* end = p + l_->h->meta_len;
+  while (p < end) {
+    std::string_view k(p);
+    p += k.size() + 1;
+    std::string_view v(p);
+    p += v.size() + 1;
+    if (k == key) return std::string(v);
+  }
+  return {};
 }
 
-std::size_t lexical_index::size() const {
-  std::lock_guard lock(mu_);
-  return db_->get_doccount();
-}
+std::size_t lexical_index::size() const { return l_->h->chunks; }
 
 }  // namespace askd::rag
