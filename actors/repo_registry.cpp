@@ -1,6 +1,7 @@
 #include "actors/repo_registry.hpp"
 
 #include <filesystem>
+#include <deque>
 #include <map>
 
 #include "actors/retriever.hpp"
@@ -25,12 +26,35 @@ struct entry {
   std::chrono::steady_clock::time_point used;
 };
 
+void indexer(caf::event_based_actor* self, repo_registry_actor registry, std::string key,
+             rag::repo_source source, std::string token,
+             std::shared_ptr<const rag::file_filter> filter,
+             std::shared_ptr<engine_context> context);
+
+// A build waiting for an indexing slot.
+struct pending_build {
+  std::string key;
+  rag::repo_source source;
+  std::string token;
+  std::shared_ptr<const rag::file_filter> filter;
+};
+
 struct registry_state {
   std::map<std::string, entry> entries;
+  int running = 0;  // index builds in progress: at most repos.max_concurrent_builds
+  std::deque<pending_build> queue;  // at most repos.max_queued_builds
   static inline const char* name = "repo_registry";
 };
 
 using self_ptr = repo_registry_actor::stateful_pointer<registry_state>;
+
+void launch(self_ptr self, pending_build b, const std::shared_ptr<engine_context>& context) {
+  ++self->state.running;
+  core::log_info("indexing").kv("repo", b.source.local ? b.source.path : b.source.url);
+  self->spawn<caf::detached>(indexer, repo_registry_actor{self}, std::move(b.key), std::move(b.source),
+                             std::move(b.token), std::move(b.filter), context);
+}
+
 
 std::uint64_t dir_bytes(const std::string& dir) {
   std::uint64_t n = 0;
@@ -114,11 +138,21 @@ repo_registry_actor::behavior_type registry(self_ptr self,
   return {
       [=](retrieve_atom, retrieval_query& q) -> caf::result<retrieval_reply> {
         auto& e = self->state.entries[q.source.key];
-        auto start_build = [&] {
+        // Under the indexing limit a build starts now; past it, it waits in a bounded
+        // queue; past that, the request is refused at once.
+        auto start_build = [&]() -> bool {
+          auto& st = self->state;
+          const auto& limits = context->config.repos;
+          pending_build b{q.source.key, q.source, std::move(q.token), q.filter};
+          if (st.running < limits.max_concurrent_builds) {
+            launch(self, std::move(b), context);
+          } else if (st.queue.size() < static_cast<std::size_t>(limits.max_queued_builds)) {
+            st.queue.push_back(std::move(b));
+          } else {
+            return false;
+          }
           e.building = true;
-          core::log_info("indexing").kv("repo", q.source.local ? q.source.path : q.source.url);
-          self->spawn<caf::detached>(indexer, repo_registry_actor{self}, q.source.key, q.source,
-                                     std::move(q.token), q.filter, context);
+          return true;
         };
         e.used = std::chrono::steady_clock::now();
         if (e.retriever) {
@@ -130,12 +164,22 @@ repo_registry_actor::behavior_type registry(self_ptr self,
             start_build();
           return self->delegate(e.retriever, retrieve_atom::value, std::move(q.query), q.k);
         }
+        if (!e.building && !start_build()) {
+          self->state.entries.erase(q.source.key);
+          return retrieval_reply{{}, core::error::make(core::error_code::overloaded,
+                                                       "too many repositories are being indexed; retry shortly")};
+        }
         auto rp = self->make_response_promise<retrieval_reply>();
-        e.waiting.push_back(waiter{rp, std::move(q.query), q.k});
-        if (!e.building) start_build();
+        self->state.entries[q.source.key].waiting.push_back(waiter{rp, std::move(q.query), q.k});
         return rp;
       },
       [=](indexed_atom, std::string& key, index_result& r) {
+        auto& st = self->state;
+        --st.running;
+        while (!st.queue.empty() && st.running < context->config.repos.max_concurrent_builds) {
+          launch(self, std::move(st.queue.front()), context);
+          st.queue.pop_front();
+        }
         auto it = self->state.entries.find(key);
         if (it == self->state.entries.end()) return;
         auto waiting = std::move(it->second.waiting);

@@ -156,7 +156,10 @@ void parse_server_config(const std::string& text, const std::string& source, con
     if (const auto* s = root.object("repos")) {
       json::object_reader r(*s, "repos");
       reject_unknown_keys(r, {"local_roots", "clone_timeout_s", "max_repo_mb", "refresh_interval_s",
-                              "index_memory_mb"});
+                              "index_memory_mb", "max_concurrent_builds", "max_queued_builds"});
+      out.repos.max_concurrent_builds =
+          int_in(r, "max_concurrent_builds", out.repos.max_concurrent_builds, 1, 256);
+      out.repos.max_queued_builds = int_in(r, "max_queued_builds", out.repos.max_queued_builds, 0, 100000);
       out.repos.local_roots = strings_in(r, "local_roots");
       out.repos.clone_timeout_s = int_in(r, "clone_timeout_s", out.repos.clone_timeout_s, 1, 86400);
       out.repos.max_repo_mb = size_in(r, "max_repo_mb", out.repos.max_repo_mb, 1, 1 << 20);

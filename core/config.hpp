@@ -51,6 +51,8 @@ struct repos_settings {
   int clone_timeout_s = 300;             // a clone or fetch taking longer is killed
   std::uint64_t max_repo_mb = 2048;      // a checkout growing past this is killed
   int refresh_interval_s = 300;          // a remote is fetched again at most this often
+  int max_concurrent_builds = 2;         // index builds (clone + index) at once
+  int max_queued_builds = 64;            // builds waiting for a slot; past it: overloaded
   std::uint64_t index_memory_mb = 1024;  // open indexes past this are closed, least recent
                                          // first (0: only the one in use stays open)
 };

@@ -2,6 +2,11 @@
 // local provider over both faces, with no network and no key.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -139,4 +144,46 @@ TEST_CASE("filePath is read from the repository and a path leaving it is refused
     CHECK(refused.status == 400);
     CHECK(refused.body.find("is not a path inside the repository") != std::string::npos);
   }
+}
+
+TEST_CASE("index builds past the limit and its queue are refused at once") {
+  e2e_env env([](askd::core::config& c) {
+    c.repos.max_concurrent_builds = 1;
+    c.repos.max_queued_builds = 0;
+    c.repos.clone_timeout_s = 2;
+  });
+  std::atomic<bool> slow_started{false};
+  askd::core::set_log_sink([&](std::string_view line) {
+    if (line.find("msg=indexing repo=http://127.0.0.1") != std::string_view::npos) slow_started = true;
+  });
+  // A "git server" that accepts connections and never answers holds the only slot.
+  int silent = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(silent, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(silent, 16) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(silent, reinterpret_cast<sockaddr*>(&a), &len);
+  auto url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/o/r";
+  std::string slow_body;
+  std::thread slow([&] {
+    slow_body = http_call(env.port, "POST", "/chat/completions/stream",
+                          R"({"repo_url":")" + url + R"(","messages":[{"role":"user","content":"q"}]})")
+                    .body;
+  });
+  // Once the slow build has started (its "indexing" line), a build for any other
+  // repository is refused at once.
+  REQUIRE(eventually([&] { return slow_started.load(); }, std::chrono::milliseconds(10000)));
+  auto probe = http_call(env.port, "POST", "/chat/completions/stream", local_body("backoff"));
+  bool refused = probe.body.find("too many repositories are being indexed") != std::string::npos;
+  slow.join();
+  CHECK(refused);
+  INFO("slow: " << slow_body);
+  CHECK(slow_body.find("timed out after 2 s") != std::string::npos);
+  // With the slot free again, the same request is answered.
+  CHECK(http_call(env.port, "POST", "/chat/completions/stream", local_body("backoff")).body.find(
+            "retry_policy.cpp") != std::string::npos);
+  ::close(silent);
+  askd::core::set_log_sink(nullptr);
 }
