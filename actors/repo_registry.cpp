@@ -1,9 +1,10 @@
 #include "actors/repo_registry.hpp"
 
-#include <filesystem>
 #include <deque>
+#include <filesystem>
 #include <map>
 
+#include "actors/parallel.hpp"
 #include "actors/retriever.hpp"
 #include "core/log.hpp"
 #include "rag/git_fetch.hpp"
@@ -41,7 +42,7 @@ struct pending_build {
 
 struct registry_state {
   std::map<std::string, entry> entries;
-  int running = 0;  // index builds in progress: at most repos.max_concurrent_builds
+  int running = 0;                  // index builds in progress: at most repos.max_concurrent_builds
   std::deque<pending_build> queue;  // at most repos.max_queued_builds
   static inline const char* name = "repo_registry";
 };
@@ -51,10 +52,9 @@ using self_ptr = repo_registry_actor::stateful_pointer<registry_state>;
 void launch(self_ptr self, pending_build b, const std::shared_ptr<engine_context>& context) {
   ++self->state.running;
   core::log_info("indexing").kv("repo", b.source.local ? b.source.path : b.source.url);
-  self->spawn<caf::detached>(indexer, repo_registry_actor{self}, std::move(b.key), std::move(b.source),
-                             std::move(b.token), std::move(b.filter), context);
+  self->spawn<caf::detached>(indexer, repo_registry_actor{self}, std::move(b.key),
+                             std::move(b.source), std::move(b.token), std::move(b.filter), context);
 }
-
 
 std::uint64_t dir_bytes(const std::string& dir) {
   std::uint64_t n = 0;
@@ -122,7 +122,7 @@ void indexer(caf::event_based_actor* self, repo_registry_actor registry, std::st
       index_key += "\ncommit:" + fetched->commit;
     }
     r.index = rag::build_repo_index(path, *filter, cfg.repo, cfg.data_dir + "/indexes", index_key,
-                                    &context->stopping);
+                                    &context->stopping, &thread_runner(), index_shards());
     if (!r.index)
       r.failure =
           core::error::make(core::error_code::cancelled, "indexing cancelled: askd is stopping");
@@ -166,8 +166,10 @@ repo_registry_actor::behavior_type registry(self_ptr self,
         }
         if (!e.building && !start_build()) {
           self->state.entries.erase(q.source.key);
-          return retrieval_reply{{}, core::error::make(core::error_code::overloaded,
-                                                       "too many repositories are being indexed; retry shortly")};
+          return retrieval_reply{
+              {},
+              core::error::make(core::error_code::overloaded,
+                                "too many repositories are being indexed; retry shortly")};
         }
         auto rp = self->make_response_promise<retrieval_reply>();
         self->state.entries[q.source.key].waiting.push_back(waiter{rp, std::move(q.query), q.k});

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <unordered_set>
 #include <cstring>
+#include <unordered_set>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -30,7 +30,6 @@ bool upper(char c) {
 bool digit(char c) {
   return c >= '0' && c <= '9';
 }
-
 
 // Words that say nothing about code in a question.
 const std::unordered_set<std::string>& stop_words() {
@@ -67,11 +66,11 @@ void terms_of(std::string_view text, std::string& buf, Fn&& fn) {
     std::size_t n = 0;
     std::size_t from = 0;
     for (std::size_t j = 1; j <= ident.size(); ++j) {
-      bool cut = j == ident.size() || ident[j] == '_' || ident[j - 1] == '_' ||
-                 (lower(ident[j - 1]) && upper(ident[j])) ||
-                 (upper(ident[j - 1]) && upper(ident[j]) && j + 1 < ident.size() &&
-                  lower(ident[j + 1])) ||
-                 (digit(ident[j - 1]) != digit(ident[j]));
+      bool cut =
+          j == ident.size() || ident[j] == '_' || ident[j - 1] == '_' ||
+          (lower(ident[j - 1]) && upper(ident[j])) ||
+          (upper(ident[j - 1]) && upper(ident[j]) && j + 1 < ident.size() && lower(ident[j + 1])) ||
+          (digit(ident[j - 1]) != digit(ident[j]));
       if (!cut) continue;
       std::string_view part(buf.data() + from, j - from);
       if (part != "_" && n < 32) parts[n++] = part;
@@ -109,7 +108,6 @@ std::vector<std::string> query_terms(std::string_view question) {
 namespace {
 
 constexpr char magic[8] = {'A', 'S', 'K', 'D', 'I', 'X', '0', '1'};
-constexpr const char* file_name = "/index.askd";
 // BM25 parameters, the usual ones.
 constexpr double k1 = 1.2;
 constexpr double b = 0.75;
@@ -149,11 +147,18 @@ void write_all(int fd, const void* data, std::size_t n, const std::string& path)
   }
 }
 
-std::uint64_t align8(std::uint64_t x) { return (x + 7) & ~std::uint64_t{7}; }
+std::uint64_t align8(std::uint64_t x) {
+  return (x + 7) & ~std::uint64_t{7};
+}
 
 }  // namespace
 
 struct lexical_index::layout {
+  const void* map = nullptr;
+  std::size_t bytes = 0;
+  ~layout() {
+    if (map) ::munmap(const_cast<void*>(map), bytes);
+  }
   const file_header* h;
   const term_entry* terms;
   const char* strings;
@@ -164,29 +169,102 @@ struct lexical_index::layout {
   const char* meta;
 };
 
-index_writer::index_writer(std::string dir) : dir_(std::move(dir)) {
+class index_writer::shard {
+ public:
+  explicit shard(std::string path);
+  ~shard();
+  void add(const context_chunk& chunk);
+  // Writes the tables and the header; `meta` goes into this shard's file.
+  void finish(const std::string& meta);
+  bool finished() const { return fd_ < 0; }
+
+ private:
+  std::uint32_t term_id(std::string_view term);
+  void flush_blob();
+
+  struct chunk_entry {
+    std::uint64_t off;
+    std::uint32_t path_len, text_len, start_line, end_line;
+  };
+  // The term dictionary: open addressing over (hash tag, id) slots; the terms' bytes live
+  // in one arena. Cheaper than a node-based map for tens of millions of lookups.
+  struct slot {
+    std::uint32_t tag = 0;          // high bits of the term's hash
+    std::uint32_t id_plus_one = 0;  // 0: empty
+  };
+  // Every (term, chunk, tf) in arrival order, grouped by term at finish (a counting
+  // sort): one array instead of a growing vector per term.
+  struct entry {
+    std::uint32_t term, chunk, tf;
+  };
+
+  std::string path_;
+  int fd_ = -1;
+  std::uint64_t blob_start_ = 0;
+  std::uint64_t blob_written_ = 0;
+  std::vector<slot> slots_ = std::vector<slot>(1 << 16);
+  std::string arena_;
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> term_at_;  // id -> (arena offset, length)
+  std::vector<entry> entries_;
+  std::vector<std::uint64_t> last_entry_;  // by term: its latest entry, to bump tf
+  std::vector<std::uint32_t> lengths_;     // terms per chunk
+  std::vector<chunk_entry> chunks_;
+  std::string blob_;  // each chunk's path then text, not yet written
+  std::string term_buf_;
+};
+
+index_writer::index_writer(std::string dir, std::size_t shards) : dir_(std::move(dir)) {
   static std::atomic<std::uint64_t> counter{0};
   tmp_ = dir_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
   std::filesystem::create_directories(tmp_);
-  auto path = tmp_ + file_name;
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw std::runtime_error("cannot create " + path);
-  // The header is written last, over this placeholder; the chunk blob follows it and
-  // is streamed out as chunks arrive.
-  file_header placeholder{};
-  write_all(fd_, &placeholder, sizeof placeholder, path);
-  blob_start_ = sizeof(file_header);
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, shards); ++i)
+    shards_.push_back(std::make_unique<shard>(tmp_ + "/index-" + std::to_string(i) + ".askd"));
 }
 
 index_writer::~index_writer() {
-  if (fd_ >= 0) ::close(fd_);
+  shards_.clear();
   if (committed_) return;
   std::error_code ec;
   std::filesystem::remove_all(tmp_, ec);
 }
 
-void index_writer::flush_blob() {
-  write_all(fd_, blob_.data(), blob_.size(), tmp_ + file_name);
+void index_writer::add(const context_chunk& chunk, std::size_t s) {
+  shards_.at(s)->add(chunk);
+}
+
+void index_writer::finish_shard(std::size_t s) {
+  // Metadata lives in shard 0's file.
+  std::string meta;
+  if (s == 0)
+    for (const auto& [k, v] : metadata_) {
+      meta += k;
+      meta += '\0';
+      meta += v;
+      meta += '\0';
+    }
+  shards_.at(s)->finish(meta);
+}
+
+void index_writer::set_metadata(const std::string& key, const std::string& value) {
+  metadata_.emplace_back(key, value);
+}
+
+index_writer::shard::shard(std::string path) : path_(std::move(path)) {
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw std::runtime_error("cannot create " + path_);
+  // The header is written last, over this placeholder; the chunk blob follows it and
+  // is streamed out as chunks arrive.
+  file_header placeholder{};
+  write_all(fd_, &placeholder, sizeof placeholder, path_);
+  blob_start_ = sizeof(file_header);
+}
+
+index_writer::shard::~shard() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void index_writer::shard::flush_blob() {
+  write_all(fd_, blob_.data(), blob_.size(), path_);
   blob_written_ += blob_.size();
   blob_.clear();
 }
@@ -209,7 +287,7 @@ std::uint64_t term_hash(std::string_view s) {
 }
 }  // namespace
 
-std::uint32_t index_writer::term_id(std::string_view term) {
+std::uint32_t index_writer::shard::term_id(std::string_view term) {
   auto h = term_hash(term);
   auto tag = static_cast<std::uint32_t>(h >> 32);
   auto mask = slots_.size() - 1;
@@ -242,7 +320,7 @@ std::uint32_t index_writer::term_id(std::string_view term) {
   }
 }
 
-void index_writer::add(const context_chunk& chunk) {
+void index_writer::shard::add(const context_chunk& chunk) {
   auto id = static_cast<std::uint32_t>(chunks_.size());
   std::uint32_t length = 0;
   // Postings stay in chunk order: a term seen again in this chunk bumps its last tf.
@@ -269,16 +347,13 @@ void index_writer::add(const context_chunk& chunk) {
   if (blob_.size() > (1 << 20)) flush_blob();
 }
 
-void index_writer::set_metadata(const std::string& key, const std::string& value) {
-  metadata_.emplace_back(key, value);
-}
-
-void index_writer::commit() {
+void index_writer::shard::finish(const std::string& meta) {
   // Terms sorted, so a reader finds one by binary search.
   std::vector<std::pair<std::string_view, std::uint32_t>> sorted;
   sorted.reserve(term_at_.size());
   for (std::uint32_t id = 0; id < term_at_.size(); ++id)
-    sorted.emplace_back(std::string_view(arena_.data() + term_at_[id].first, term_at_[id].second), id);
+    sorted.emplace_back(std::string_view(arena_.data() + term_at_[id].first, term_at_[id].second),
+                        id);
   std::sort(sorted.begin(), sorted.end());
 
   file_header h{};
@@ -287,7 +362,8 @@ void index_writer::commit() {
   h.terms = sorted.size();
   double total_len = 0;
   for (auto l : lengths_) total_len += l;
-  h.avg_length = lengths_.empty() ? 1 : std::max(1.0, total_len / static_cast<double>(lengths_.size()));
+  h.avg_length =
+      lengths_.empty() ? 1 : std::max(1.0, total_len / static_cast<double>(lengths_.size()));
   // Group the entries by term (counting sort: stable, so each term's chunks stay in order).
   std::vector<std::uint64_t> start(term_at_.size() + 1, 0);
   for (const auto& e : entries_) ++start[e.term + 1];
@@ -311,15 +387,8 @@ void index_writer::commit() {
     post += df;
   }
   h.postings = post;
-  std::string meta;
-  for (const auto& [k, v] : metadata_) {
-    meta += k;
-    meta += '\0';
-    meta += v;
-    meta += '\0';
-  }
   flush_blob();
-  auto path = tmp_ + file_name;
+  const auto& path = path_;
   h.blob_off = blob_start_;
   h.terms_off = align8(h.blob_off + blob_written_);
   h.strings_off = align8(h.terms_off + table.size() * sizeof(term_entry));
@@ -371,7 +440,18 @@ void index_writer::commit() {
     throw std::runtime_error("cannot write " + path);
   }
   fd_ = -1;
+  // The tables are on disk now; free them while other shards finish.
+  std::vector<slot>().swap(slots_);
+  std::string().swap(arena_);
+  std::vector<std::pair<std::uint64_t, std::uint32_t>>().swap(term_at_);
+  std::vector<std::uint64_t>().swap(last_entry_);
+  std::vector<std::uint32_t>().swap(lengths_);
+  std::vector<chunk_entry>().swap(chunks_);
+}
 
+void index_writer::commit() {
+  for (std::size_t i = 0; i < shards_.size(); ++i)
+    if (!shards_[i]->finished()) finish_shard(i);
   std::error_code ec;
   std::filesystem::rename(tmp_, dir_, ec);
   if (ec) {
@@ -393,105 +473,138 @@ void index_writer::commit() {
   committed_ = true;
 }
 
-lexical_index::lexical_index(const std::string& dir) {
-  auto path = dir + file_name;
+namespace {
+
+// Maps one shard file; nullptr when there is no file at `path`.
+std::unique_ptr<lexical_index::layout> map_shard(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw std::runtime_error("no index at " + dir);
+  if (fd < 0) return nullptr;
   struct stat st {};
   if (::fstat(fd, &st) != 0 || static_cast<std::size_t>(st.st_size) < sizeof(file_header)) {
     ::close(fd);
     throw std::runtime_error("not an index: " + path);
   }
-  bytes_ = static_cast<std::size_t>(st.st_size);
-  map_ = ::mmap(nullptr, bytes_, PROT_READ, MAP_SHARED, fd, 0);
+  auto l = std::make_unique<lexical_index::layout>();
+  l->bytes = static_cast<std::size_t>(st.st_size);
+  void* m = ::mmap(nullptr, l->bytes, PROT_READ, MAP_SHARED, fd, 0);
   ::close(fd);
-  if (map_ == MAP_FAILED) {
-    map_ = nullptr;
-    throw std::runtime_error("cannot map " + path);
-  }
-  auto base = static_cast<const char*>(map_);
-  owned_ = std::make_unique<layout>();
-  auto& l = *owned_;
-  l.h = reinterpret_cast<const file_header*>(base);
-  if (std::memcmp(l.h->magic, magic, sizeof magic) != 0 || l.h->total != bytes_) {
-    ::munmap(const_cast<void*>(map_), bytes_);
-    map_ = nullptr;
+  if (m == MAP_FAILED) throw std::runtime_error("cannot map " + path);
+  l->map = m;
+  auto base = static_cast<const char*>(m);
+  l->h = reinterpret_cast<const file_header*>(base);
+  if (std::memcmp(l->h->magic, magic, sizeof magic) != 0 || l->h->total != l->bytes)
     throw std::runtime_error("not a complete index: " + path);
-  }
-  l.terms = reinterpret_cast<const term_entry*>(base + l.h->terms_off);
-  l.strings = base + l.h->strings_off;
-  l.postings = reinterpret_cast<const file_posting*>(base + l.h->postings_off);
-  l.lengths = reinterpret_cast<const std::uint32_t*>(base + l.h->lengths_off);
-  l.chunks = reinterpret_cast<const file_chunk*>(base + l.h->chunks_off);
-  l.blob = base + l.h->blob_off;
-  l.meta = base + l.h->meta_off;
-  l_ = owned_.get();
+  l->terms = reinterpret_cast<const term_entry*>(base + l->h->terms_off);
+  l->strings = base + l->h->strings_off;
+  l->postings = reinterpret_cast<const file_posting*>(base + l->h->postings_off);
+  l->lengths = reinterpret_cast<const std::uint32_t*>(base + l->h->lengths_off);
+  l->chunks = reinterpret_cast<const file_chunk*>(base + l->h->chunks_off);
+  l->blob = base + l->h->blob_off;
+  l->meta = base + l->h->meta_off;
+  return l;
 }
 
-lexical_index::~lexical_index() {
-  if (map_) ::munmap(const_cast<void*>(map_), bytes_);
+// The term's entry in one shard, or nullptr.
+const term_entry* find_term(const lexical_index::layout& l, std::string_view t) {
+  std::size_t lo = 0, hi = l.h->terms;
+  while (lo < hi) {
+    auto mid = (lo + hi) / 2;
+    std::string_view m(l.strings + l.terms[mid].str_off, l.terms[mid].str_len);
+    if (m < t)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == l.h->terms) return nullptr;
+  const auto& e = l.terms[lo];
+  return std::string_view(l.strings + e.str_off, e.str_len) == t ? &e : nullptr;
 }
+
+}  // namespace
+
+lexical_index::lexical_index(const std::string& dir) {
+  for (std::size_t i = 0;; ++i) {
+    auto shard = map_shard(dir + "/index-" + std::to_string(i) + ".askd");
+    if (!shard) break;
+    shards_.push_back(std::move(shard));
+  }
+  if (shards_.empty()) throw std::runtime_error("no index at " + dir);
+  double total_length = 0;
+  for (const auto& sh : shards_) {
+    total_chunks_ += static_cast<double>(sh->h->chunks);
+    total_length += sh->h->avg_length * static_cast<double>(sh->h->chunks);
+  }
+  avg_length_ = total_chunks_ > 0 ? std::max(1.0, total_length / total_chunks_) : 1.0;
+}
+
+lexical_index::~lexical_index() = default;
 
 std::vector<context_chunk> lexical_index::search(std::string_view query, std::size_t k) const {
-  const auto& l = *l_;
   std::vector<context_chunk> out;
   auto terms = query_terms(query);
   if (terms.empty() || k == 0) return out;
-  const double n = static_cast<double>(l.h->chunks);
-  // Scores accumulate in a dense array (one slot per chunk) with a list of the chunks
-  // touched: far cheaper than a hash map when common terms match most chunks.
-  std::vector<float> scores(l.h->chunks, 0.0f);
-  std::vector<std::uint32_t> touched;
+  // Scores accumulate in a dense array per shard (one slot per chunk) with a list of the
+  // chunks touched: far cheaper than a hash map when common terms match most chunks.
+  // Document frequencies and lengths are index-wide, so shards rank as one index would.
+  std::vector<std::vector<float>> scores(shards_.size());
+  for (std::size_t s = 0; s < shards_.size(); ++s) scores[s].assign(shards_[s]->h->chunks, 0.0f);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> touched;  // (shard, chunk)
+  const double norm_base = k1 * (1 - b);
+  const double norm_len = k1 * b / avg_length_;
+  std::vector<const term_entry*> found(shards_.size());
   for (const auto& t : terms) {
-    // Binary search over the sorted term table.
-    std::size_t lo = 0, hi = l.h->terms;
-    while (lo < hi) {
-      auto mid = (lo + hi) / 2;
-      std::string_view m(l.strings + l.terms[mid].str_off, l.terms[mid].str_len);
-      if (m < t) lo = mid + 1;
-      else hi = mid;
+    double df = 0;
+    for (std::size_t s = 0; s < shards_.size(); ++s) {
+      found[s] = find_term(*shards_[s], t);
+      if (found[s]) df += found[s]->df;
     }
-    if (lo == l.h->terms) continue;
-    const auto& e = l.terms[lo];
-    if (std::string_view(l.strings + e.str_off, e.str_len) != t) continue;
-    double df = e.df;
-    double idf = std::log(1.0 + (n - df + 0.5) / (df + 0.5));
-    const auto* p = l.postings + e.post_off;
-    const double norm_base = k1 * (1 - b);
-    const double norm_len = k1 * b / l.h->avg_length;
-    for (std::uint32_t i = 0; i < e.df; ++i) {
-      double tf = p[i].tf;
-      double norm = tf + norm_base + norm_len * l.lengths[p[i].chunk];
-      auto& sc = scores[p[i].chunk];
-      if (sc == 0.0f) touched.push_back(p[i].chunk);
-      sc += static_cast<float>(idf * tf * (k1 + 1) / norm);
+    if (df == 0) continue;
+    double idf = std::log(1.0 + (total_chunks_ - df + 0.5) / (df + 0.5));
+    for (std::size_t s = 0; s < shards_.size(); ++s) {
+      if (!found[s]) continue;
+      const auto& l = *shards_[s];
+      const auto* p = l.postings + found[s]->post_off;
+      auto& sc = scores[s];
+      for (std::uint32_t i = 0; i < found[s]->df; ++i) {
+        double tf = p[i].tf;
+        double norm = tf + norm_base + norm_len * l.lengths[p[i].chunk];
+        auto& v = sc[p[i].chunk];
+        if (v == 0.0f) touched.emplace_back(static_cast<std::uint32_t>(s), p[i].chunk);
+        v += static_cast<float>(idf * tf * (k1 + 1) / norm);
+      }
     }
   }
-  std::vector<std::pair<double, std::uint32_t>> ranked;
+  struct hit {
+    double score;
+    std::uint32_t shard, chunk;
+  };
+  std::vector<hit> ranked;
   ranked.reserve(touched.size());
-  for (auto id : touched) ranked.emplace_back(scores[id], id);
+  for (auto [s, c] : touched) ranked.push_back({scores[s][c], s, c});
   auto top = std::min(k, ranked.size());
   std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(top), ranked.end(),
-                    [](const auto& a, const auto& c) {
-                      return a.first != c.first ? a.first > c.first : a.second < c.second;
+                    [](const hit& a, const hit& c) {
+                      if (a.score != c.score) return a.score > c.score;
+                      return a.shard != c.shard ? a.shard < c.shard : a.chunk < c.chunk;
                     });
   out.reserve(top);
   for (std::size_t i = 0; i < top; ++i) {
-    const auto& c = l.chunks[ranked[i].second];
+    const auto& l = *shards_[ranked[i].shard];
+    const auto& c = l.chunks[ranked[i].chunk];
     context_chunk chunk;
     chunk.path.assign(l.blob + c.off, c.path_len);
     chunk.text.assign(l.blob + c.off + c.path_len, c.text_len);
     chunk.start_line = static_cast<int>(c.start_line);
     chunk.end_line = static_cast<int>(c.end_line);
-    chunk.score = ranked[i].first;
+    chunk.score = ranked[i].score;
     out.push_back(std::move(chunk));
   }
   return out;
 }
 
 std::string lexical_index::metadata(const std::string& key) const {
-  const char* p = l_->meta;
-  const char* end = p + l_->h->meta_len;
+  const char* p = shards_[0]->meta;
+  const char* end = p + shards_[0]->h->meta_len;
   while (p < end) {
     std::string_view k(p);
     p += k.size() + 1;
@@ -502,6 +615,8 @@ std::string lexical_index::metadata(const std::string& key) const {
   return {};
 }
 
-std::size_t lexical_index::size() const { return l_->h->chunks; }
+std::size_t lexical_index::size() const {
+  return static_cast<std::size_t>(total_chunks_);
+}
 
 }  // namespace askd::rag

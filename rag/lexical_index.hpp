@@ -30,51 +30,30 @@ std::vector<std::string> query_terms(std::string_view question);
 
 class index_writer {
  public:
-  // Builds in a temporary directory next to `dir`; nothing appears at `dir` before commit().
-  explicit index_writer(std::string dir);
+  // Builds in a temporary directory next to `dir`; nothing appears at `dir` before
+  // commit(). With several shards, each is written to its own file and may be fed and
+  // finished from its own thread (the caller's: rag starts none); the reader combines
+  // them with index-wide statistics, so ranking does not depend on the shard count.
+  explicit index_writer(std::string dir, std::size_t shards = 1);
   ~index_writer();  // without commit(): the temporary directory is removed
   index_writer(const index_writer&) = delete;
   index_writer& operator=(const index_writer&) = delete;
 
-  void add(const context_chunk& chunk);
+  std::size_t shards() const { return shards_.size(); }
+  void add(const context_chunk& chunk, std::size_t shard = 0);
+  // Writes one shard's file. Safe to call for different shards at the same time.
+  void finish_shard(std::size_t shard);
   void set_metadata(const std::string& key, const std::string& value);
-  // Writes the file and renames the directory into place. If another writer finished
-  // `dir` first, keeps theirs.
+  // Finishes what is not finished, then renames the directory into place. If another
+  // writer finished `dir` first, keeps theirs.
   void commit();
 
- private:
-  struct chunk_entry {
-    std::uint64_t off;
-    std::uint32_t path_len, text_len, start_line, end_line;
-  };
-  std::uint32_t term_id(std::string_view term);
-  void flush_blob();
+  class shard;
 
+ private:
   std::string dir_, tmp_;
-  int fd_ = -1;
-  std::uint64_t blob_start_ = 0;
-  std::uint64_t blob_written_ = 0;
   bool committed_ = false;
-  // The term dictionary: open addressing over (hash, id) slots; the terms' bytes live
-  // in one arena. Cheaper than a node-based map for tens of millions of lookups.
-  struct slot {
-    std::uint32_t tag = 0;          // high bits of the term's hash
-    std::uint32_t id_plus_one = 0;  // 0: empty
-  };
-  std::vector<slot> slots_ = std::vector<slot>(1 << 16);
-  std::string arena_;
-  std::vector<std::pair<std::uint64_t, std::uint32_t>> term_at_;  // id -> (arena offset, length)
-  // Every (term, chunk, tf) in arrival order, grouped by term at commit (a counting
-  // sort): one array instead of a growing vector per term.
-  struct entry {
-    std::uint32_t term, chunk, tf;
-  };
-  std::vector<entry> entries_;
-  std::vector<std::uint64_t> last_entry_;  // by term: its latest entry, to bump tf
-  std::vector<std::uint32_t> lengths_;          // terms per chunk
-  std::vector<chunk_entry> chunks_;
-  std::string blob_;  // each chunk's path then text, not yet written
-  std::string term_buf_;
+  std::vector<std::unique_ptr<shard>> shards_;
   std::vector<std::pair<std::string, std::string>> metadata_;
 };
 
@@ -95,10 +74,9 @@ class lexical_index {
   struct layout;
 
  private:
-  const void* map_ = nullptr;
-  std::size_t bytes_ = 0;
-  const layout* l_ = nullptr;
-  std::unique_ptr<layout> owned_;
+  std::vector<std::unique_ptr<layout>> shards_;
+  double total_chunks_ = 0;
+  double avg_length_ = 1;  // over every shard
 };
 
 }  // namespace askd::rag

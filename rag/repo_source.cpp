@@ -101,7 +101,8 @@ std::string stable_hash(std::string_view s) {
 
 std::shared_ptr<const repo_index> build_repo_index(
     const std::string& path, const file_filter& filter, const core::repo_settings& settings,
-    const std::string& index_root, const std::string& key, const std::atomic<bool>* cancel) {
+    const std::string& index_root, const std::string& key, const std::atomic<bool>* cancel,
+    const task_runner* run, std::size_t shards) {
   auto started = std::chrono::steady_clock::now();
   auto full_key = key + "\n" + stable_hash(tree_stamp(path, filter, settings));
   auto out = std::make_shared<repo_index>();
@@ -131,19 +132,38 @@ std::shared_ptr<const repo_index> build_repo_index(
   auto scan = scan_repo(path, filter, settings, cancel);
   if (cancel && cancel->load()) return nullptr;
   out->stats = scan.stats;
-  index_writer writer(out->dir);
-  for (auto& f : scan.files) {
-    for (auto& c : chunk_file(f.path, f.text, settings.chunk_words, settings.chunk_overlap_words)) {
-      writer.add(c);
-      ++out->chunks;
-    }
-    f.text.clear();
-    f.text.shrink_to_fit();
-    if (cancel && cancel->load()) return nullptr;  // the writer removes its temporary files
-  }
+  // Small repositories get one shard; large ones one per task the runner can run.
+  if (!run || scan.files.size() < 500) shards = 1;
+  shards = std::max<std::size_t>(1, shards);
+  index_writer writer(out->dir, shards);
   writer.set_metadata("askd.key", full_key);
   writer.set_metadata("askd.files", std::to_string(scan.stats.files));
   writer.set_metadata("askd.bytes", std::to_string(scan.stats.bytes));
+  std::vector<std::size_t> chunk_counts(shards, 0);
+  std::vector<std::function<void()>> tasks;
+  for (std::size_t s = 0; s < shards; ++s) {
+    tasks.push_back([&, s] {
+      // Files go round-robin to shards; each task chunks and indexes its own.
+      for (std::size_t i = s; i < scan.files.size(); i += shards) {
+        if (cancel && cancel->load()) return;
+        auto& f = scan.files[i];
+        for (auto& c :
+             chunk_file(f.path, f.text, settings.chunk_words, settings.chunk_overlap_words)) {
+          writer.add(c, s);
+          ++chunk_counts[s];
+        }
+        std::string().swap(f.text);
+      }
+      writer.finish_shard(s);
+    });
+  }
+  if (run) {
+    (*run)(tasks);
+  } else {
+    for (auto& t : tasks) t();
+  }
+  if (cancel && cancel->load()) return nullptr;  // the writer removes its temporary files
+  for (auto n : chunk_counts) out->chunks += n;
   writer.commit();
   out->index = std::make_unique<lexical_index>(out->dir);
   out->build_ms = elapsed();

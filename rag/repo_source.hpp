@@ -3,6 +3,7 @@
 // operator's allowed roots; anything else is refused with `forbidden`.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -50,12 +51,15 @@ struct repo_index {
 // the same key and the same files (tree_stamp) is there, else scanned, chunked, written
 // and renamed into place. Throws std::runtime_error when the directory cannot be read;
 // returns nullptr when cancelled.
-std::shared_ptr<const repo_index> build_repo_index(const std::string& path,
-                                                   const file_filter& filter,
-                                                   const core::repo_settings& settings,
-                                                   const std::string& index_root,
-                                                   const std::string& key,
-                                                   const std::atomic<bool>* cancel = nullptr);
+// Runs every task, possibly at the same time, and returns when all are done. rag
+// starts no threads: the caller decides how tasks run (nullptr: one after another).
+using task_runner = std::function<void(std::vector<std::function<void()>>& tasks)>;
+
+std::shared_ptr<const repo_index> build_repo_index(
+    const std::string& path, const file_filter& filter, const core::repo_settings& settings,
+    const std::string& index_root, const std::string& key,
+    const std::atomic<bool>* cancel = nullptr, const task_runner* run = nullptr,
+    std::size_t shards = 1);
 
 // A stable 64-bit FNV-1a hash as 16 hex digits (index directory names).
 std::string stable_hash(std::string_view s);

@@ -186,3 +186,37 @@ TEST_CASE("a build stopped halfway leaves nothing that could be opened") {
   auto built = build_repo_index(ASKD_FIXTURES "/minirepo", f, c.repo, indexes.path, "key");
   CHECK_FALSE(built->reopened);
 }
+
+TEST_CASE("an index written in shards ranks exactly as one written whole") {
+  test::temp_dir dir;
+  std::vector<context_chunk> chunks;
+  std::mt19937 rng(3);
+  const char* words[] = {"alpha",        "beta",   "gamma",  "retry_policy",
+                         "backoffDelay", "socket", "stream", "token"};
+  for (int i = 0; i < 300; ++i) {
+    std::string text;
+    int n = std::uniform_int_distribution<int>(3, 40)(rng);
+    for (int w = 0; w < n; ++w)
+      text += std::string(words[std::uniform_int_distribution<int>(0, 7)(rng)]) + " ";
+    chunks.push_back(context_chunk{"src/f" + std::to_string(i % 17) + ".cpp", 1, 1, text});
+  }
+  {
+    index_writer one(dir.path + "/one");
+    for (const auto& c : chunks) one.add(c);
+    one.commit();
+    index_writer three(dir.path + "/three", 3);
+    for (std::size_t i = 0; i < chunks.size(); ++i) three.add(chunks[i], i % 3);
+    three.set_metadata("k", "v");
+    three.commit();
+  }
+  lexical_index a(dir.path + "/one"), b(dir.path + "/three");
+  CHECK(b.size() == a.size());
+  CHECK(b.metadata("k") == "v");
+  for (const char* q : {"retry policy", "backoff delay socket", "gamma token stream", "alpha"}) {
+    auto x = a.search(q, 10);
+    auto y = b.search(q, 10);
+    INFO(q);
+    REQUIRE(x.size() == y.size());
+    for (std::size_t i = 0; i < x.size(); ++i) CHECK(x[i].score == Approx(y[i].score));
+  }
+}
