@@ -154,7 +154,8 @@ TEST_CASE("index builds past the limit and its queue are refused at once") {
   });
   std::atomic<bool> slow_started{false};
   askd::core::set_log_sink([&](std::string_view line) {
-    if (line.find("msg=indexing repo=http://127.0.0.1") != std::string_view::npos) slow_started = true;
+    if (line.find("msg=indexing repo=http://127.0.0.1") != std::string_view::npos)
+      slow_started = true;
   });
   // A "git server" that accepts connections and never answers holds the only slot.
   int silent = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -168,9 +169,10 @@ TEST_CASE("index builds past the limit and its queue are refused at once") {
   auto url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/o/r";
   std::string slow_body;
   std::thread slow([&] {
-    slow_body = http_call(env.port, "POST", "/chat/completions/stream",
-                          R"({"repo_url":")" + url + R"(","messages":[{"role":"user","content":"q"}]})")
-                    .body;
+    slow_body =
+        http_call(env.port, "POST", "/chat/completions/stream",
+                  R"({"repo_url":")" + url + R"(","messages":[{"role":"user","content":"q"}]})")
+            .body;
   });
   // Once the slow build has started (its "indexing" line), a build for any other
   // repository is refused at once.
@@ -182,8 +184,31 @@ TEST_CASE("index builds past the limit and its queue are refused at once") {
   INFO("slow: " << slow_body);
   CHECK(slow_body.find("timed out after 2 s") != std::string::npos);
   // With the slot free again, the same request is answered.
-  CHECK(http_call(env.port, "POST", "/chat/completions/stream", local_body("backoff")).body.find(
-            "retry_policy.cpp") != std::string::npos);
+  CHECK(http_call(env.port, "POST", "/chat/completions/stream", local_body("backoff"))
+            .body.find("retry_policy.cpp") != std::string::npos);
   ::close(silent);
   askd::core::set_log_sink(nullptr);
+}
+
+TEST_CASE(
+    "context that does not fit the model's window is dropped and a huge question skips retrieval") {
+  e2e_env env([](askd::core::config& c) {
+    for (auto& p : c.generator.providers)
+      for (auto& m : p.models) m.context_window = 4096 + 300;  // room for the prompt alone
+  });
+  auto body = local_body("How is the backoff delay computed? #mock{\"text\":\"ok\"}");
+  body.insert(1, "\"provider\":\"openai\",");
+  CHECK(http_call(env.port, "POST", "/chat/completions/stream", body).body == "ok");
+  CHECK(env.mock->last_body().find("## File:") == std::string::npos);
+
+  e2e_env roomy;
+  std::string huge = "backoff ";
+  for (int i = 0; i < 9000; ++i) huge += "word ";
+  auto long_body = local_body(huge + "#mock{\"text\":\"ok\"}");
+  long_body.insert(1, "\"provider\":\"openai\",");
+  CHECK(http_call(roomy.port, "POST", "/chat/completions/stream", long_body).body == "ok");
+  CHECK(roomy.mock->last_body().find("## File:") == std::string::npos);
+  // The same question, short, does get context.
+  CHECK(http_call(roomy.port, "POST", "/chat/completions/stream", body).body == "ok");
+  CHECK(roomy.mock->last_body().find("## File: src/retry_policy.cpp") != std::string::npos);
 }
