@@ -108,7 +108,9 @@ using stream_actor = caf::typed_actor<
 // One open index of one repository: searches run here, in parallel across repositories.
 using retriever_actor = caf::typed_actor<
     // registry -> retriever (delegated for a session): the best `k` chunks for a query.
-    caf::replies_to<retrieve_atom, std::string, std::size_t>::with<retrieval_reply>>;
+    caf::replies_to<retrieve_atom, std::string, std::size_t>::with<retrieval_reply>,
+    // registry -> retriever: closed (evicted or replaced); answer what is queued, then quit.
+    caf::reacts_to<gone_atom>>;
 
 // One repository index per key, built once however many sessions ask at the same time.
 using repo_registry_actor = caf::typed_actor<

@@ -17,7 +17,13 @@ const rag::task_runner& thread_runner() {
       }
     };
     std::vector<std::thread> threads;
-    for (std::size_t i = 1; i < tasks.size(); ++i) threads.emplace_back(guarded, i);
+    std::size_t next = 1;
+    try {
+      for (; next < tasks.size(); ++next) threads.emplace_back(guarded, next);
+    } catch (...) {
+      // No thread to spare: the caller's thread runs what is left.
+      for (; next < tasks.size(); ++next) guarded(next);
+    }
     if (!tasks.empty()) guarded(0);
     for (auto& t : threads) t.join();
     for (auto& e : errors)

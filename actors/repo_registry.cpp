@@ -83,7 +83,7 @@ void evict(self_ptr self, const std::string& keep, std::uint64_t budget) {
         .kv("repo", victim->first.substr(0, victim->first.find('\n')))
         .kv("bytes", victim->second.bytes)
         .kv("reason", "index_memory_mb");
-    self->send_exit(victim->second.retriever, caf::exit_reason::user_shutdown);
+    self->send(victim->second.retriever, gone_atom::value);
     entries.erase(victim);
   }
 }
@@ -135,6 +135,23 @@ void indexer(caf::event_based_actor* self, repo_registry_actor registry, std::st
 
 repo_registry_actor::behavior_type registry(self_ptr self,
                                             std::shared_ptr<engine_context> context) {
+  // Retrievers keep themselves alive until told `gone`: tell them all when stopping.
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    for (auto& [key, e] : self->state.entries)
+      if (e.retriever) self->send(e.retriever, gone_atom::value);
+    self->quit(std::move(msg.reason));
+  });
+  // A retriever that died (it should not) takes its entry with it: the next request
+  // reopens the index instead of failing forever.
+  self->set_down_handler([=](caf::down_msg& msg) {
+    auto& entries = self->state.entries;
+    for (auto it = entries.begin(); it != entries.end(); ++it)
+      if (it->second.retriever && it->second.retriever.address() == msg.source &&
+          it->second.waiting.empty()) {
+        entries.erase(it);
+        return;
+      }
+  });
   return {
       [=](retrieve_atom, retrieval_query& q) -> caf::result<retrieval_reply> {
         auto& e = self->state.entries[q.source.key];
@@ -199,10 +216,10 @@ repo_registry_actor::behavior_type registry(self_ptr self,
         auto& e = it->second;
         e.building = false;
         e.built = e.used = std::chrono::steady_clock::now();
-        if (e.retriever)
-          self->send_exit(e.retriever, caf::exit_reason::user_shutdown);  // refreshed
+        if (e.retriever) self->send(e.retriever, gone_atom::value);  // replaced by the refresh
         auto index = std::move(r.index);
         e.retriever = spawn_retriever(*self, index);
+        self->monitor(e.retriever);
         e.bytes = dir_bytes(index->dir);
         const auto& s = index->stats;
         core::log_info("indexed")

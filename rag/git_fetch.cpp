@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -125,6 +126,13 @@ run_result run_git(const std::vector<std::string>& args, const fetch_request& r,
     int st = 0;
     if (waitpid(pid, &st, WNOHANG) == pid) {
       out.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+      // What git wrote last (its "fatal:" line) may still be in the pipe.
+      for (pollfd p{pipefd[0], POLLIN, 0}; open && ::poll(&p, 1, 0) > 0;) {
+        char buf[4096];
+        auto n = ::read(pipefd[0], buf, sizeof buf);
+        if (n <= 0) break;
+        if (out.output.size() < 64 * 1024) out.output.append(buf, static_cast<std::size_t>(n));
+      }
       break;
     }
     auto now = std::chrono::steady_clock::now();
@@ -152,7 +160,7 @@ run_result run_git(const std::vector<std::string>& args, const fetch_request& r,
 std::string scrub(std::string text, const fetch_request& r) {
   auto cut = [&](const std::string& secret) {
     if (secret.empty()) return;
-    for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at))
+    for (auto at = text.find(secret); at != std::string::npos; at = text.find(secret, at + 3))
       text.replace(at, secret.size(), "***");
   };
   if (!r.token.empty()) {
@@ -197,10 +205,23 @@ core::result<fetch_result> fetch_repo(const fetch_request& r) {
   fs::path dest(r.dest);
   fs::path stamp = dest / ".git" / "askd-fetched";
   std::error_code ec;
+  fs::create_directories(dest.parent_path(), ec);
+  // One fetch per checkout at a time: builds of the same repository with different
+  // filters share it. The lock is released when the descriptor closes.
+  int lock_fd = ::open((r.dest + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd >= 0) ::flock(lock_fd, LOCK_EX);
+  struct unlock {
+    int fd;
+    ~unlock() {
+      if (fd >= 0) ::close(fd);
+    }
+  } unlocker{lock_fd};
   if (fs::exists(dest / ".git", ec)) {
     auto age = fs::file_time_type::clock::now() - fs::last_write_time(stamp, ec);
     if (!ec && age < r.refresh_interval) {
       auto head = run_git({"-C", r.dest, "rev-parse", "HEAD"}, r, {});
+      if (head.status != 0)
+        return fetch_error("reading the commit of " + r.url + " failed", head, r);
       out.commit = head.output.substr(0, head.output.find('\n'));
       return out;
     }

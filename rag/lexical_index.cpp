@@ -362,8 +362,8 @@ void index_writer::shard::finish(const std::string& meta) {
   h.terms = sorted.size();
   double total_len = 0;
   for (auto l : lengths_) total_len += l;
-  h.avg_length =
-      lengths_.empty() ? 1 : std::max(1.0, total_len / static_cast<double>(lengths_.size()));
+  // Unclamped: the reader combines shards by chunk count and clamps the result.
+  h.avg_length = lengths_.empty() ? 0 : total_len / static_cast<double>(lengths_.size());
   // Group the entries by term (counting sort: stable, so each term's chunks stay in order).
   std::vector<std::uint64_t> start(term_at_.size() + 1, 0);
   for (const auto& e : entries_) ++start[e.term + 1];
@@ -501,6 +501,35 @@ std::unique_ptr<lexical_index::layout> map_shard(const std::string& path) {
   l->chunks = reinterpret_cast<const file_chunk*>(base + l->h->chunks_off);
   l->blob = base + l->h->blob_off;
   l->meta = base + l->h->meta_off;
+  // Everything the reader will follow must stay inside the file: a damaged file is
+  // refused here, never read past its end later.
+  const auto& h = *l->h;
+  const std::uint64_t size = l->bytes;
+  auto within = [&](std::uint64_t off, std::uint64_t count, std::uint64_t item) {
+    return off <= size && count <= size && count * item <= size - off;
+  };
+  bool ok = within(h.blob_off, 0, 1) && h.blob_off <= h.terms_off &&
+            within(h.terms_off, h.terms, sizeof(term_entry)) && h.strings_off <= h.postings_off &&
+            within(h.strings_off, h.postings_off - h.strings_off, 1) &&
+            within(h.postings_off, h.postings, sizeof(file_posting)) &&
+            within(h.lengths_off, h.chunks, sizeof(std::uint32_t)) &&
+            within(h.chunks_off, h.chunks, sizeof(file_chunk)) &&
+            within(h.meta_off, h.meta_len, 1) &&
+            (h.meta_len == 0 || base[h.meta_off + h.meta_len - 1] == '\0') &&
+            std::isfinite(h.avg_length) && h.avg_length >= 0;
+  const std::uint64_t strings_size = h.postings_off - h.strings_off;
+  const std::uint64_t blob_size = h.terms_off - h.blob_off;
+  for (std::uint64_t i = 0; ok && i < h.terms; ++i) {
+    const auto& e = l->terms[i];
+    ok = e.str_off <= strings_size && e.str_len <= strings_size - e.str_off &&
+         e.post_off <= h.postings && e.df <= h.postings - e.post_off;
+  }
+  for (std::uint64_t i = 0; ok && i < h.postings; ++i) ok = l->postings[i].chunk < h.chunks;
+  for (std::uint64_t i = 0; ok && i < h.chunks; ++i) {
+    const auto& c = l->chunks[i];
+    ok = c.off <= blob_size && std::uint64_t{c.path_len} + c.text_len <= blob_size - c.off;
+  }
+  if (!ok) throw std::runtime_error("a damaged index: " + path);
   return l;
 }
 

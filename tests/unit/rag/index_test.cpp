@@ -220,3 +220,26 @@ TEST_CASE("an index written in shards ranks exactly as one written whole") {
     for (std::size_t i = 0; i < x.size(); ++i) CHECK(x[i].score == Approx(y[i].score));
   }
 }
+
+TEST_CASE("a damaged index file is refused on open and rebuilt") {
+  auto c = test::embedded_config();
+  core::chat_request r;
+  file_filter f(c.repo, r);
+  test::temp_dir indexes;
+  auto built = build_repo_index(ASKD_FIXTURES "/minirepo", f, c.repo, indexes.path, "key");
+  REQUIRE(built);
+  auto file = built->dir + "/index-0.askd";
+  auto size = std::filesystem::file_size(file);
+  {
+    // Overwrite the middle of the file (tables and postings) with 0xFF, same size.
+    std::fstream io(file, std::ios::in | std::ios::out | std::ios::binary);
+    io.seekp(static_cast<std::streamoff>(size / 2));
+    std::string junk(std::min<std::uintmax_t>(size / 2, 4096), '\xff');
+    io.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  CHECK_THROWS_WITH(lexical_index(built->dir), Catch::Contains("damaged"));
+  auto again = build_repo_index(ASKD_FIXTURES "/minirepo", f, c.repo, indexes.path, "key");
+  REQUIRE(again);
+  CHECK_FALSE(again->reopened);
+  CHECK(again->index->search("backoff delay", 1).at(0).path == "src/retry_policy.cpp");
+}
