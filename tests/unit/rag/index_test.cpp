@@ -19,6 +19,12 @@ using namespace askd;
 using namespace askd::rag;
 
 namespace {
+// The embedded configuration and the filter a plain request gets.
+struct defaults {
+  core::config cfg = test::embedded_config();
+  core::chat_request request;
+  file_filter filter{cfg.repo, request};
+};
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
@@ -92,9 +98,9 @@ TEST_CASE("code terms keep identifiers whole and split their parts") {
 }
 
 TEST_CASE("known questions find the right file in the top 3") {
-  auto c = test::embedded_config();
-  core::chat_request r;
-  file_filter f(c.repo, r);
+  defaults d;
+  const auto& c = d.cfg;
+  const auto& f = d.filter;
   test::temp_dir dir;
   auto idx = build_repo_index(ASKD_FIXTURES "/minirepo", f, c.repo, dir.path, "k");
   REQUIRE(idx);
@@ -122,9 +128,9 @@ TEST_CASE("known questions find the right file in the top 3") {
 }
 
 TEST_CASE("the extractive answer says what it is and cites paths and lines") {
-  auto c = test::embedded_config();
-  core::chat_request r;
-  file_filter f(c.repo, r);
+  defaults d;
+  const auto& c = d.cfg;
+  const auto& f = d.filter;
   test::temp_dir dir;
   auto idx = build_repo_index(ASKD_FIXTURES "/minirepo", f, c.repo, dir.path, "k");
   auto q = "How is the backoff delay computed?";
@@ -142,9 +148,9 @@ TEST_CASE("the extractive answer says what it is and cites paths and lines") {
 }
 
 TEST_CASE("a built index reopens without a rebuild and a change of files rebuilds it") {
-  auto c = test::embedded_config();
-  core::chat_request r;
-  file_filter f(c.repo, r);
+  defaults d;
+  const auto& c = d.cfg;
+  const auto& f = d.filter;
   test::temp_dir indexes, repo;
   std::filesystem::copy(ASKD_FIXTURES "/minirepo", repo.path,
                         std::filesystem::copy_options::recursive);
@@ -167,9 +173,9 @@ TEST_CASE("a built index reopens without a rebuild and a change of files rebuild
 }
 
 TEST_CASE("a build stopped halfway leaves nothing that could be opened") {
-  auto c = test::embedded_config();
-  core::chat_request r;
-  file_filter f(c.repo, r);
+  defaults d;
+  const auto& c = d.cfg;
+  const auto& f = d.filter;
   test::temp_dir indexes;
   std::atomic<bool> cancel{true};
   CHECK(build_repo_index(ASKD_FIXTURES "/minirepo", f, c.repo, indexes.path, "key", &cancel) ==
@@ -222,9 +228,9 @@ TEST_CASE("an index written in shards ranks exactly as one written whole") {
 }
 
 TEST_CASE("a damaged index file is refused on open and rebuilt") {
-  auto c = test::embedded_config();
-  core::chat_request r;
-  file_filter f(c.repo, r);
+  defaults d;
+  const auto& c = d.cfg;
+  const auto& f = d.filter;
   test::temp_dir indexes;
   auto built = build_repo_index(ASKD_FIXTURES "/minirepo", f, c.repo, indexes.path, "key");
   REQUIRE(built);
