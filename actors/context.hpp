@@ -18,8 +18,9 @@ struct actor_census {
   std::atomic<std::int64_t> streams{0};
   std::atomic<std::int64_t> sinks{0};
   std::atomic<std::int64_t> provider_calls{0};
+  std::atomic<std::int64_t> supervisors{0};
 
-  std::int64_t total() const { return sessions + streams + sinks + provider_calls; }
+  std::int64_t total() const { return sessions + streams + sinks + provider_calls + supervisors; }
 };
 
 struct engine_context {

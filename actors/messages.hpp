@@ -34,6 +34,7 @@ using gone_atom = caf::atom_constant<caf::atom("gone")>;
 using retrieve_atom = caf::atom_constant<caf::atom("retrieve")>;
 using indexed_atom = caf::atom_constant<caf::atom("indexed")>;
 using next_atom = caf::atom_constant<caf::atom("next")>;
+using retry_atom = caf::atom_constant<caf::atom("retry")>;
 
 // ---- message payloads ----------------------------------------------------------------
 
@@ -42,6 +43,8 @@ struct call_summary {
   std::string finish_reason;
   core::token_usage usage;
   bool usage_reported = false;
+  int attempts = 1;                   // provider calls it took (the supervisor fills it in)
+  std::vector<std::string> degraded;  // what was given up to answer, e.g. "retrieval"
 };
 
 // What a session asks of the repo registry: the best chunks of one repository.
@@ -75,6 +78,13 @@ using generation_listener_actor = caf::typed_actor<
     caf::reacts_to<finished_atom, call_summary>,
     // provider_call -> listener: the call failed with a classified error; it quits.
     caf::reacts_to<failed_atom, core::error>>;
+
+// Owns one generation's provider calls: retries a failure that happened before any text
+// (backoff, Retry-After), retries a context-length failure once without the retrieved
+// context, and hands every other failure up unchanged.
+using call_supervisor_actor = generation_listener_actor::extend<
+    // supervisor -> itself, after a backoff: start the next attempt.
+    caf::reacts_to<retry_atom>>;
 
 // One upstream HTTP call: one curl handle in the engine, one stream decoder.
 using provider_call_actor = caf::typed_actor<
@@ -129,7 +139,8 @@ using local_call_actor = caf::typed_actor<
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_summary& x) {
-  return f(caf::meta::type_name("call_summary"), x.finish_reason, x.usage, x.usage_reported);
+  return f(caf::meta::type_name("call_summary"), x.finish_reason, x.usage, x.usage_reported,
+           x.attempts, x.degraded);
 }
 
 }  // namespace askd::actors

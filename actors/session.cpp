@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "actors/call_supervisor.hpp"
 #include "actors/local_call.hpp"
 #include "actors/provider_call.hpp"
 #include "core/log.hpp"
@@ -97,8 +98,14 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
     st.call = spawn_local_call(*self, st.context, std::move(pieces), listener).address();
     return;
   }
-  providers::generation_request gen{rag::assemble_prompt(inputs), st.request.model};
-  st.call = spawn_provider_call(*self, st.context, st.provider, std::move(gen), listener).address();
+  supervised_generation gen;
+  gen.provider = st.provider;
+  gen.request = {rag::assemble_prompt(inputs), st.request.model};
+  if (!inputs.context.empty()) {  // the fallback for a context-length refusal
+    inputs.context.clear();
+    gen.lean = providers::generation_request{rag::assemble_prompt(inputs), st.request.model};
+  }
+  st.call = spawn_call_supervisor(*self, st.context, std::move(gen), listener).address();
 }
 
 // Retrieval first when the repository is indexable, then generation.
@@ -208,6 +215,7 @@ generation_listener_actor::behavior_type session(self_ptr self,
         core::done_info done;
         done.finish_reason = summary.finish_reason;
         done.usage = summary.usage;
+        done.degraded = summary.degraded;
         auto now = clock::now();
         done.ttft_ms = st.got_delta ? ms_since(st.started, st.first_delta) : -1;
         done.total_ms = ms_since(st.started, now);

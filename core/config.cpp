@@ -134,8 +134,13 @@ void parse_server_config(const std::string& text, const std::string& source, con
     }
     if (const auto* s = root.object("upstream")) {
       json::object_reader r(*s, "upstream");
-      reject_unknown_keys(r, {"connect_timeout_ms", "first_token_timeout_ms", "idle_timeout_ms",
-                              "max_error_body_bytes"});
+      reject_unknown_keys(
+          r, {"connect_timeout_ms", "first_token_timeout_ms", "idle_timeout_ms",
+              "max_error_body_bytes", "max_attempts", "backoff_ms", "max_retry_after_ms"});
+      out.upstream.max_attempts = int_in(r, "max_attempts", out.upstream.max_attempts, 1, 20);
+      out.upstream.backoff_ms = int_in(r, "backoff_ms", out.upstream.backoff_ms, 0, 600000);
+      out.upstream.max_retry_after_ms =
+          int_in(r, "max_retry_after_ms", out.upstream.max_retry_after_ms, 0, 3600000);
       auto& v = out.upstream;
       v.connect_timeout_ms = int_in(r, "connect_timeout_ms", v.connect_timeout_ms, 1, 600000);
       v.first_token_timeout_ms =
@@ -159,7 +164,8 @@ void parse_server_config(const std::string& text, const std::string& source, con
                               "index_memory_mb", "max_concurrent_builds", "max_queued_builds"});
       out.repos.max_concurrent_builds =
           int_in(r, "max_concurrent_builds", out.repos.max_concurrent_builds, 1, 256);
-      out.repos.max_queued_builds = int_in(r, "max_queued_builds", out.repos.max_queued_builds, 0, 100000);
+      out.repos.max_queued_builds =
+          int_in(r, "max_queued_builds", out.repos.max_queued_builds, 0, 100000);
       out.repos.local_roots = strings_in(r, "local_roots");
       out.repos.clone_timeout_s = int_in(r, "clone_timeout_s", out.repos.clone_timeout_s, 1, 86400);
       out.repos.max_repo_mb = size_in(r, "max_repo_mb", out.repos.max_repo_mb, 1, 1 << 20);

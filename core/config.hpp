@@ -43,6 +43,9 @@ struct upstream_settings {
   int first_token_timeout_ms = 30000;
   int idle_timeout_ms = 60000;
   std::size_t max_error_body_bytes = 64 * 1024;
+  int max_attempts = 3;            // tries per provider for a retryable failure before any text
+  int backoff_ms = 1000;           // before retry n: backoff_ms * 2^(n-1), with +-20% jitter
+  int max_retry_after_ms = 60000;  // a provider's Retry-After longer than this is not waited for
 };
 
 // conf/askd.json "repos": where repositories may come from.

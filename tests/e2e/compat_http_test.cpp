@@ -131,7 +131,7 @@ TEST_CASE("an upstream failure before any text is one in-band error - classified
   };
   const fault faults[] = {
       {R"({"fault":"status","status":500})", "provider openai failed (HTTP 500"},
-      {R"({"fault":"status","status":429,"retry_after":3})", "rate limiting"},
+      {R"({"fault":"status","status":429,"retry_after":0})", "rate limiting"},
       {R"({"fault":"status","status":401})", "OPENAI_API_KEY"},
       {R"({"fault":"status","status":400})", "too long"},
       {R"({"fault":"malformed","after":0})", "malformed stream"},
@@ -200,8 +200,9 @@ TEST_CASE("an upstream that never sends a first token is timed out with a clear 
                      chat_body("q", R"({"first_ms":60000})"));
   CHECK(r.body.rfind("\nError: ", 0) == 0);
   CHECK(r.body.find("no first token within 200 ms") != std::string::npos);
-  CHECK(env.settles());  // and askmock saw the connection closed
-  CHECK(env.mock->stats().disconnects == 1);
+  CHECK(r.body.find("(after 3 attempts)") != std::string::npos);  // timeouts are retried
+  CHECK(env.settles());  // and askmock saw each attempt's connection closed
+  CHECK(env.mock->stats().disconnects == 3);
 }
 
 TEST_CASE("an upstream that goes silent mid-answer is timed out after the text so far") {
@@ -211,4 +212,51 @@ TEST_CASE("an upstream that goes silent mid-answer is timed out after the text s
   CHECK(r.body.rfind("abcd\nError: ", 0) == 0);
   CHECK(r.body.find("no data for 200 ms mid-answer") != std::string::npos);
   CHECK(env.settles());
+}
+
+TEST_CASE("failures before any text are retried and the client sees one whole answer") {
+  e2e_env env;
+  struct retried {
+    std::string fault;
+    int requests;
+  };
+  int n = 0;
+  for (const auto& r :
+       {retried{R"("fault":"status","status":500)", 3},
+        retried{R"("fault":"status","status":429,"retry_after":0)", 3},
+        retried{R"("fault":"status","status":503)", 2}, retried{R"("fault":"cut","after":0)", 3}}) {
+    auto key = "k" + std::to_string(++n);
+    auto fails = std::to_string(r.requests - 1);
+    auto before = env.mock->stats().requests.load();
+    auto body =
+        http_call(env.port, "POST", "/chat/completions/stream",
+                  chat_body("q", R"({"text":"whole answer","chunk":3,)" + r.fault +
+                                     R"(,"fail_first":)" + fails + R"(,"key":")" + key + "\"}"))
+            .body;
+    INFO(r.fault << " -> " << body);
+    CHECK(body == "whole answer");
+    CHECK(env.mock->stats().requests - before == r.requests);
+  }
+  CHECK(env.settles());
+}
+
+TEST_CASE("failures that retrying cannot fix are not retried") {
+  e2e_env env;
+  for (const char* fault :
+       {R"("fault":"status","status":401)", R"("fault":"malformed","after":0)"}) {
+    auto before = env.mock->stats().requests.load();
+    auto body = http_call(env.port, "POST", "/chat/completions/stream",
+                          chat_body("q", std::string("{") + fault + "}"))
+                    .body;
+    INFO(fault << " -> " << body);
+    CHECK(body.rfind("\nError: ", 0) == 0);
+    CHECK(env.mock->stats().requests - before == 1);
+  }
+  // After text has reached the client, a failure is reported, never retried (no repeats).
+  auto before = env.mock->stats().requests.load();
+  auto body = http_call(env.port, "POST", "/chat/completions/stream",
+                        chat_body("q", R"({"text":"abcdef","chunk":2,"fault":"cut","after":2})"))
+                  .body;
+  CHECK(body.rfind("abcd\nError: ", 0) == 0);
+  CHECK(env.mock->stats().requests - before == 1);
 }

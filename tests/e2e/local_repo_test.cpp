@@ -212,3 +212,16 @@ TEST_CASE(
   CHECK(http_call(roomy.port, "POST", "/chat/completions/stream", body).body == "ok");
   CHECK(roomy.mock->last_body().find("## File: src/retry_policy.cpp") != std::string::npos);
 }
+
+TEST_CASE("a context-length refusal is retried once without the retrieved context") {
+  e2e_env env;
+  auto body = local_body(
+      "How is the backoff delay computed? "
+      "#mock{\"text\":\"fits "
+      "now\",\"fault\":\"status\",\"status\":400,\"fail_first\":1,\"key\":\"ctx\"}");
+  body.insert(1, "\"provider\":\"openai\",");
+  auto r = http_call(env.port, "POST", "/chat/completions/stream", body);
+  CHECK(r.body == "fits now");
+  CHECK(env.mock->stats().requests == 2);
+  CHECK(env.mock->last_body().find("## File:") == std::string::npos);  // the lean retry
+}

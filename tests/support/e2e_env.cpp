@@ -20,6 +20,7 @@ e2e_env::e2e_env(void (*tweak)(core::config&)) {
   cfg.server.port = 0;
   cfg.server.shutdown_grace_ms = 0;
   cfg.engine.workers = 2;
+  cfg.upstream.backoff_ms = 5;  // retries stay, their waits shrink
   for (auto& p : cfg.generator.providers) {
     p.base_url = "http://127.0.0.1:" + std::to_string(mock_port) + "/v1";
     p.api_key = "sk-test";
