@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "actors/local_call.hpp"
 #include "actors/provider_call.hpp"
 #include "core/log.hpp"
 
@@ -13,7 +14,9 @@ struct supervisor_state {
   supervised_generation generation;
   generation_listener_actor listener;
   caf::actor_addr call;  // the attempt in flight
-  int attempt = 0;       // attempts started
+  int attempt = 0;       // attempts started with the current provider
+  int total_attempts = 0;
+  std::size_t next_fallback = 0;
   bool sent_text = false;
   bool lean = false;  // retrying without the retrieved context
   bool over = false;
@@ -27,17 +30,48 @@ using self_ptr = call_supervisor_actor::stateful_pointer<supervisor_state>;
 void start_attempt(self_ptr self) {
   auto& st = self->state;
   ++st.attempt;
+  ++st.total_attempts;
+  auto listener = caf::actor_cast<generation_listener_actor>(self);
+  if (st.generation.provider->offline()) {
+    st.call = spawn_local_call(*self, st.context, st.generation.local_answer, listener).address();
+    return;
+  }
   const auto& req = st.lean ? *st.generation.lean : st.generation.request;
-  st.call = spawn_provider_call(*self, st.context, st.generation.provider, req,
-                                caf::actor_cast<generation_listener_actor>(self))
-                .address();
+  st.call = spawn_provider_call(*self, st.context, st.generation.provider, req, listener).address();
+}
+
+// Hands over to the next provider of the chain; false when there is none.
+bool fall_back(self_ptr self, const core::error& err) {
+  auto& st = self->state;
+  auto& g = st.generation;
+  if (st.sent_text || st.next_fallback >= g.fallbacks.size()) return false;
+  // Only failures of the provider itself: a malformed request would fail the same.
+  bool provider_down =
+      err.code == core::error_code::timeout || err.code == core::error_code::upstream ||
+      err.code == core::error_code::rate_limited || err.code == core::error_code::unauthorized ||
+      err.code == core::error_code::provider_unavailable;
+  if (!provider_down) return false;
+  auto [next, model] = g.fallbacks[st.next_fallback++];
+  core::log_warn("fallback")
+      .kv("from", g.provider->id())
+      .kv("to", next->id())
+      .kv("class", core::wire_name(err.code))
+      .kv("error", err.message);
+  g.provider = std::move(next);
+  g.request.model = model;
+  if (g.lean) g.lean->model = model;
+  st.attempt = 0;
+  st.degraded.push_back("fallback:" + g.provider->id());
+  start_attempt(self);
+  return true;
 }
 
 void give_up(self_ptr self, core::error err) {
   auto& st = self->state;
   if (st.over) return;
   st.over = true;
-  if (st.attempt > 1) err.message += " (after " + std::to_string(st.attempt) + " attempts)";
+  if (st.total_attempts > 1)
+    err.message += " (after " + std::to_string(st.total_attempts) + " attempts)";
   self->send(st.listener, failed_atom::value, std::move(err));
   self->quit();
 }
@@ -96,7 +130,7 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
         auto& st = self->state;
         if (st.over) return;
         st.over = true;
-        summary.attempts = st.attempt;
+        summary.attempts = st.total_attempts;
         summary.degraded = st.degraded;
         self->send(st.listener, finished_atom::value, std::move(summary));
         self->quit();
@@ -105,7 +139,10 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
         auto& st = self->state;
         if (st.over) return;
         auto delay = retry_delay(self, err);
-        if (!delay) return give_up(self, std::move(err));
+        if (!delay) {
+          if (fall_back(self, err)) return;
+          return give_up(self, std::move(err));
+        }
         core::log_info("retry")
             .kv("provider", st.generation.provider->id())
             .kv("attempt", st.attempt + 1)

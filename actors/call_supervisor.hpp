@@ -19,6 +19,11 @@ struct supervised_generation {
   std::shared_ptr<const providers::provider> provider;
   providers::generation_request request;              // the full prompt
   std::optional<providers::generation_request> lean;  // the prompt without retrieved context
+  // Providers handed over to, in order, when this one still fails after its retries
+  // and no text has gone out; each with the model it is asked for.
+  std::vector<std::pair<std::shared_ptr<const providers::provider>, std::string>> fallbacks;
+  // For an offline fallback (`local`): the answer it would write.
+  std::vector<std::string> local_answer;
 };
 
 // Linked to `parent`: when the session dies, the supervisor and its calls die with it.

@@ -26,6 +26,8 @@ struct session_state {
   caf::actor_addr call;  // the provider_call or local_call
   std::size_t context_chunks = 0;
   std::string retrieval = "none";  // what retrieval did, for the log line
+  int attempts = 0;                // provider calls made (from the supervisor's summary)
+  std::string degraded;            // what was given up, comma-separated
   clock::time_point started;
   clock::time_point first_delta;
   bool got_delta = false;
@@ -51,6 +53,8 @@ void log_request(const session_state& st, std::string_view outcome, const core::
       .kv("total_ms", ms_since(st.started))
       .kv("bytes", st.bytes)
       .kv("retrieval", st.retrieval)
+      .kv("attempts", st.attempts)
+      .kv("degraded", st.degraded.empty() ? std::string("none") : st.degraded)
       .kv("context_chunks", static_cast<std::uint64_t>(st.context_chunks))
       .kv("outcome", outcome);
   if (err) line.kv("error", err->message);
@@ -101,6 +105,17 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
   supervised_generation gen;
   gen.provider = st.provider;
   gen.request = {rag::assemble_prompt(inputs), st.request.model};
+  // The request's fallback chain, else the configured one; each at its default model.
+  const auto& chain =
+      st.request.fallback.empty() ? st.context->config.generator.fallback : st.request.fallback;
+  for (const auto& id : chain) {
+    auto p = st.context->providers->find(id);
+    if (!p || p == st.provider || p->missing_key()) continue;
+    gen.fallbacks.emplace_back(p, p->settings().default_model);
+    if (p->offline() && gen.local_answer.empty())
+      gen.local_answer = rag::extractive_answer(st.request.messages.back().content, inputs.context,
+                                                rag::repo_name(st.request.repo_url));
+  }
   if (!inputs.context.empty()) {  // the fallback for a context-length refusal
     inputs.context.clear();
     gen.lean = providers::generation_request{rag::assemble_prompt(inputs), st.request.model};
@@ -216,6 +231,8 @@ generation_listener_actor::behavior_type session(self_ptr self,
         done.finish_reason = summary.finish_reason;
         done.usage = summary.usage;
         done.degraded = summary.degraded;
+        st.attempts = summary.attempts;
+        for (const auto& d : summary.degraded) st.degraded += (st.degraded.empty() ? "" : ",") + d;
         auto now = clock::now();
         done.ttft_ms = st.got_delta ? ms_since(st.started, st.first_delta) : -1;
         done.total_ms = ms_since(st.started, now);

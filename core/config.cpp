@@ -188,6 +188,7 @@ generator_settings parse_generator_config(const std::string& text, const std::st
     json::parse(text, doc);
     json::object_reader root(doc, "");
     g.default_provider = root.required_string("default_provider");
+    g.fallback = strings_in(root, "fallback");
     const auto* providers = root.object("providers");
     if (!providers) throw json::field_error("providers", "an object", "nothing");
     for (auto it = providers->MemberBegin(); it != providers->MemberEnd(); ++it) {
@@ -240,6 +241,10 @@ generator_settings parse_generator_config(const std::string& text, const std::st
       g.providers.push_back(std::move(p));
     }
     if (g.providers.empty()) throw json::field_error("providers", "at least one provider", "none");
+    for (std::size_t i = 0; i < g.fallback.size(); ++i)
+      if (!g.find(g.fallback[i]))
+        throw json::field_error("fallback[" + std::to_string(i) + "]", "one of the providers",
+                                json::quote(g.fallback[i]));
     if (!g.find(g.default_provider)) {
       std::string ids;
       for (const auto& p : g.providers) ids += (ids.empty() ? "" : ", ") + p.id;

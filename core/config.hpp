@@ -106,6 +106,7 @@ struct provider_settings {
 struct generator_settings {
   std::string source;  // where it was read from, for error messages
   std::string default_provider;
+  std::vector<std::string> fallback;  // tried in order when a request names none
   std::vector<provider_settings> providers;
 
   const provider_settings* find(const std::string& id) const;

@@ -17,6 +17,16 @@
 
 using namespace askd::test;
 
+namespace {
+// Asks about the fixture repository with extra request fields (a provider, a fallback
+// chain); returns the answer's body.
+std::string ask(const e2e_env& env, const std::string& question, const std::string& fields) {
+  auto body = local_body(question);
+  body.insert(1, fields);
+  return http_call(env.port, "POST", "/chat/completions/stream", body).body;
+}
+}  // namespace
+
 TEST_CASE("the local provider answers from the repository over HTTP and WebSocket") {
   e2e_env env;
   auto r = http_call(env.port, "POST", "/chat/completions/stream",
@@ -215,13 +225,29 @@ TEST_CASE(
 
 TEST_CASE("a context-length refusal is retried once without the retrieved context") {
   e2e_env env;
-  auto body = local_body(
-      "How is the backoff delay computed? "
-      "#mock{\"text\":\"fits "
-      "now\",\"fault\":\"status\",\"status\":400,\"fail_first\":1,\"key\":\"ctx\"}");
-  body.insert(1, "\"provider\":\"openai\",");
-  auto r = http_call(env.port, "POST", "/chat/completions/stream", body);
-  CHECK(r.body == "fits now");
+  CHECK(ask(env,
+            "How is the backoff delay computed? #mock{\"text\":\"fits now\",\"fault\":\"status\","
+            "\"status\":400,\"fail_first\":1,\"key\":\"ctx\"}",
+            "\"provider\":\"openai\",") == "fits now");
   CHECK(env.mock->stats().requests == 2);
   CHECK(env.mock->last_body().find("## File:") == std::string::npos);  // the lean retry
+}
+
+TEST_CASE("a provider that keeps failing hands over to the fallback chain") {
+  e2e_env env;
+  // openai fails its three attempts; openrouter (also askmock here) answers.
+  CHECK(ask(env,
+            "backoff? #mock{\"text\":\"from the fallback\",\"fault\":\"status\",\"status\":503,"
+            "\"fail_first\":3,\"key\":\"fb\"}",
+            "\"provider\":\"openai\",\"fallback\":[\"openrouter\"],") == "from the fallback");
+  CHECK(env.mock->stats().requests == 4);
+  CHECK(env.mock->last_body().find("\"model\":\"openai/gpt-5-nano\"") != std::string::npos);
+
+  // Down for good: the chain may end in local, which answers from the repository.
+  auto answer =
+      ask(env, "How is the backoff delay computed? #mock{\"fault\":\"status\",\"status\":500}",
+          "\"provider\":\"openai\",\"fallback\":[\"local\"],");
+  CHECK(answer.find("Extractive answer") != std::string::npos);
+  CHECK(answer.find("src/retry_policy.cpp") != std::string::npos);
+  CHECK(env.settles());
 }

@@ -117,3 +117,10 @@ TEST_CASE("a config directory overrides file by file - and flags override the fi
   CHECK_THROWS_AS(load_config(o), config_error);
   fs::remove_all(dir);
 }
+
+TEST_CASE("a fallback chain in generator.json names known providers") {
+  CHECK(
+      generator_error(
+          R"({"default_provider":"a","fallback":["b"],"providers":{"a":{"client_class":"OpenAIClient","default_model":"m","models":{"m":{}}}}})")
+          .find("conf/generator.json: fallback[0]") == 0);
+}
