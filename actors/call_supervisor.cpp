@@ -31,6 +31,7 @@ void start_attempt(self_ptr self) {
   auto& st = self->state;
   ++st.attempt;
   ++st.total_attempts;
+  st.context->metrics.attempts++;
   auto listener = caf::actor_cast<generation_listener_actor>(self);
   if (st.generation.provider->offline()) {
     st.call = spawn_local_call(*self, st.context, st.generation.local_answer, listener).address();
@@ -62,6 +63,7 @@ bool fall_back(self_ptr self, const core::error& err) {
   if (g.lean) g.lean->model = model;
   st.attempt = 0;
   st.degraded.push_back("fallback:" + g.provider->id());
+  st.context->metrics.fallbacks++;
   start_attempt(self);
   return true;
 }
@@ -132,6 +134,7 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
         st.over = true;
         summary.attempts = st.total_attempts;
         summary.degraded = st.degraded;
+        st.context->metrics.degradations += static_cast<std::int64_t>(st.degraded.size());
         self->send(st.listener, finished_atom::value, std::move(summary));
         self->quit();
       },
@@ -143,6 +146,7 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
           if (fall_back(self, err)) return;
           return give_up(self, std::move(err));
         }
+        st.context->metrics.retries[static_cast<std::size_t>(err.code) % 16]++;
         core::log_info("retry")
             .kv("provider", st.generation.provider->id())
             .kv("attempt", st.attempt + 1)

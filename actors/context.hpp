@@ -3,6 +3,7 @@
 // request left nothing behind). No CAF here.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -23,11 +24,32 @@ struct actor_census {
   std::int64_t total() const { return sessions + streams + sinks + provider_calls + supervisors; }
 };
 
+// Counters since start, for GET /metrics. Each is exact; a scrape reads each on its own.
+struct engine_metrics {
+  std::atomic<std::int64_t> requests_ok{0};
+  std::atomic<std::int64_t> requests_failed{0};
+  std::atomic<std::int64_t> requests_cancelled{0};
+  std::atomic<std::int64_t> attempts{0};                // provider calls started, retries included
+  std::array<std::atomic<std::int64_t>, 16> retries{};  // by core::error_code
+  std::atomic<std::int64_t> fallbacks{0};
+  std::atomic<std::int64_t> degradations{0};
+  std::array<std::atomic<std::int64_t>, 6> refused{};  // by refusal_slot(status)
+};
+
+// The refusal statuses /metrics reports, in order; other statuses count as the last.
+inline constexpr int refusal_statuses[] = {400, 403, 404, 405, 503, 0};
+inline std::size_t refusal_slot(int status) {
+  for (std::size_t i = 0; i + 1 < std::size(refusal_statuses); ++i)
+    if (refusal_statuses[i] == status) return i;
+  return std::size(refusal_statuses) - 1;
+}
+
 struct engine_context {
   core::config config;
   std::shared_ptr<const providers::provider_registry> providers;
   providers::curl_engine* curl = nullptr;
   actor_census census;
+  engine_metrics metrics;
   std::atomic<bool> stopping{false};  // set at shutdown: long jobs (index builds) give up
 };
 

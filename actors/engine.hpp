@@ -56,6 +56,7 @@ class engine {
                         std::shared_ptr<sink_port> port);
 
   const engine_context& context() const { return *context_; }
+  engine_metrics& metrics() { return context_->metrics; }
 
  private:
   std::shared_ptr<engine_context> context_;

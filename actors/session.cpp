@@ -45,6 +45,13 @@ std::int64_t ms_since(clock::time_point t, clock::time_point now = clock::now())
 
 // The request's one log line. Never the token, never the key.
 void log_request(const session_state& st, std::string_view outcome, const core::error* err) {
+  auto& m = st.context->metrics;
+  if (outcome == "ok")
+    m.requests_ok++;
+  else if (outcome == "cancelled")
+    m.requests_cancelled++;
+  else
+    m.requests_failed++;
   auto line = core::log_info("request");
   line.kv("id", st.request_id)
       .kv("provider", st.request.provider)

@@ -19,7 +19,9 @@ header_list cors() {
 }
 
 // One line per refused request, so a 400 at 3 a.m. can be explained.
-void log_refusal(const std::string& id, const request& req, int status, std::string_view detail) {
+void log_refusal(actors::engine& engine, const std::string& id, const request& req, int status,
+                 std::string_view detail) {
+  engine.metrics().refused[actors::refusal_slot(status)]++;
   core::log_info("refused")
       .kv("id", id)
       .kv("method", req.method)
@@ -93,7 +95,7 @@ class compat_ws_handler : public websocket_handler {
 
  private:
   void refuse(const std::string& id, int status, const std::string& detail) {
-    log_refusal(id, upgrade_, status, detail);
+    log_refusal(engine_, id, upgrade_, status, detail);
     ws_->send("Error: " + detail);
     ws_->close(1000);
   }
@@ -120,6 +122,7 @@ const askd_service::route askd_service::routes[] = {
     {"GET", "/health", &askd_service::health},
     {"GET", "/models/config", &askd_service::models_config},
     {"GET", "/lang/config", &askd_service::lang_config},
+    {"GET", "/metrics", &askd_service::metrics},
     {"POST", "/chat/completions/stream", &askd_service::compat_chat},
     {"POST", "/api/chat/stream", &askd_service::compat_chat},
 };
@@ -136,7 +139,7 @@ void askd_service::handle(request req, std::shared_ptr<response> res) {
   }
   if (req.path == "/ws/chat") allow = "GET";
   if (allow.empty()) {
-    log_refusal("-", req, 404, "Not Found");
+    log_refusal(engine_, "-", req, 404, "Not Found");
     return send_detail(*res, 404, "Not Found");
   }
   if (req.method == "OPTIONS") {  // CORS preflight, as deepwiki's FastAPI middleware allows
@@ -149,7 +152,7 @@ void askd_service::handle(request req, std::shared_ptr<response> res) {
   if (req.path == "/ws/chat" && req.method == "GET")
     return send_detail(*res, 426, "This endpoint speaks WebSocket only",
                        {{"Upgrade", "websocket"}});
-  log_refusal("-", req, 405, "Method Not Allowed");
+  log_refusal(engine_, "-", req, 405, "Method Not Allowed");
   send_detail(*res, 405, "Method Not Allowed", {{"Allow", allow}});
 }
 
@@ -184,16 +187,62 @@ void askd_service::lang_config(const request&, const std::shared_ptr<response>& 
   res->send(200, json_type, cfg_.languages.json, cors());
 }
 
+// Prometheus text format, version 0.0.4.
+void askd_service::metrics(const request&, const std::shared_ptr<response>& res) {
+  const auto& ctx = engine_.context();
+  const auto& m = ctx.metrics;
+  std::string out;
+  auto metric = [&](const char* name, const char* type, const char* help) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  };
+  auto line = [&](const std::string& name, std::int64_t v) {
+    out += name + " " + std::to_string(v) + "\n";
+  };
+  metric("askd_requests_total", "counter", "Chat requests by outcome.");
+  line("askd_requests_total{outcome=\"ok\"}", m.requests_ok);
+  line("askd_requests_total{outcome=\"failed\"}", m.requests_failed);
+  line("askd_requests_total{outcome=\"cancelled\"}", m.requests_cancelled);
+  metric("askd_refused_total", "counter", "Requests refused before any work, by HTTP status.");
+  for (std::size_t i = 0; i < std::size(actors::refusal_statuses); ++i) {
+    auto status = actors::refusal_statuses[i];
+    line("askd_refused_total{status=\"" + (status ? std::to_string(status) : std::string("other")) +
+             "\"}",
+         m.refused[i]);
+  }
+  metric("askd_provider_attempts_total", "counter", "Provider calls started, retries included.");
+  line("askd_provider_attempts_total", m.attempts);
+  metric("askd_retries_total", "counter", "Provider calls retried, by failure class.");
+  for (auto code : {core::error_code::timeout, core::error_code::upstream,
+                    core::error_code::rate_limited, core::error_code::context_length}) {
+    line(std::string("askd_retries_total{class=\"") + std::string(core::wire_name(code)) + "\"}",
+         m.retries[static_cast<std::size_t>(code) % 16]);
+  }
+  metric("askd_fallbacks_total", "counter", "Hand-overs to a fallback provider.");
+  line("askd_fallbacks_total", m.fallbacks);
+  metric("askd_degradations_total", "counter",
+         "Answers that gave something up (context, provider).");
+  line("askd_degradations_total", m.degradations);
+  metric("askd_actors", "gauge", "Live actors by kind.");
+  line("askd_actors{kind=\"session\"}", ctx.census.sessions);
+  line("askd_actors{kind=\"stream\"}", ctx.census.streams);
+  line("askd_actors{kind=\"sink\"}", ctx.census.sinks);
+  line("askd_actors{kind=\"call_supervisor\"}", ctx.census.supervisors);
+  line("askd_actors{kind=\"provider_call\"}", ctx.census.provider_calls);
+  metric("askd_upstream_transfers", "gauge", "Upstream HTTP transfers in flight.");
+  line("askd_upstream_transfers", ctx.curl ? static_cast<std::int64_t>(ctx.curl->active()) : 0);
+  res->send(200, "text/plain; version=0.0.4; charset=utf-8", std::move(out), cors());
+}
+
 void askd_service::compat_chat(const request& req, const std::shared_ptr<response>& res) {
   auto id = core::new_request_id();
   if (draining_) {
-    log_refusal(id, req, 503, "draining");
+    log_refusal(engine_, id, req, 503, "draining");
     return send_detail(*res, 503, "Server is shutting down; retry shortly", {{"Retry-After", "5"}});
   }
   auto admitted = admit(req.body, cfg_);
   if (!admitted) {
     auto status = core::http_status(admitted.err().code);
-    log_refusal(id, req, status, admitted.err().message);
+    log_refusal(engine_, id, req, status, admitted.err().message);
     return send_detail(*res, status, admitted.err().message, {{"X-Request-Id", id}});
   }
   res->start(200, compat_stream_headers(id));

@@ -260,3 +260,25 @@ TEST_CASE("failures that retrying cannot fix are not retried") {
   CHECK(body.rfind("abcd\nError: ", 0) == 0);
   CHECK(env.mock->stats().requests - before == 1);
 }
+
+TEST_CASE("GET /metrics counts requests and refusals and retries and returns to zero in flight") {
+  e2e_env env;
+  http_call(
+      env.port, "POST", "/chat/completions/stream",
+      chat_body("q", R"({"text":"ok","fault":"status","status":500,"fail_first":1,"key":"m"})"));
+  http_call(env.port, "POST", "/chat/completions/stream", "{");
+  http_call(env.port, "GET", "/nope");
+  REQUIRE(env.settles());
+  auto m = http_call(env.port, "GET", "/metrics");
+  CHECK(m.status == 200);
+  CHECK(m.header("content-type").rfind("text/plain; version=0.0.4", 0) == 0);
+  for (const char* want :
+       {"# TYPE askd_requests_total counter", "askd_requests_total{outcome=\"ok\"} 1",
+        "askd_refused_total{status=\"400\"} 1", "askd_refused_total{status=\"404\"} 1",
+        "askd_provider_attempts_total 2", "askd_retries_total{class=\"upstream\"} 1",
+        "askd_actors{kind=\"session\"} 0", "askd_actors{kind=\"provider_call\"} 0",
+        "askd_upstream_transfers 0"}) {
+    INFO(want << "\n" << m.body);
+    CHECK(m.body.find(want) != std::string::npos);
+  }
+}
