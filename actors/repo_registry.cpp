@@ -1,7 +1,6 @@
 #include "actors/repo_registry.hpp"
 
 #include <deque>
-#include <filesystem>
 #include <map>
 
 #include "actors/parallel.hpp"
@@ -54,15 +53,6 @@ void launch(self_ptr self, pending_build b, const std::shared_ptr<engine_context
   core::log_info("indexing").kv("repo", b.source.local ? b.source.path : b.source.url);
   self->spawn<caf::detached>(indexer, repo_registry_actor{self}, std::move(b.key),
                              std::move(b.source), std::move(b.token), std::move(b.filter), context);
-}
-
-std::uint64_t dir_bytes(const std::string& dir) {
-  std::uint64_t n = 0;
-  std::error_code ec;
-  for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end;
-       it.increment(ec))
-    if (it->is_regular_file(ec)) n += it->file_size(ec);
-  return n;
 }
 
 // Closes the least recently used idle indexes while the open ones cost more than the
@@ -220,7 +210,7 @@ repo_registry_actor::behavior_type registry(self_ptr self,
         auto index = std::move(r.index);
         e.retriever = spawn_retriever(*self, index);
         self->monitor(e.retriever);
-        e.bytes = dir_bytes(index->dir);
+        e.bytes = rag::dir_bytes(index->dir);
         const auto& s = index->stats;
         core::log_info("indexed")
             .kv("repo", key.substr(0, key.find('\n')))

@@ -1,5 +1,7 @@
 #include "rag/git_fetch.hpp"
 
+#include "rag/repo_scan.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -41,14 +43,6 @@ std::string base64(std::string_view in) {
     out += '=';
   }
   return out;
-}
-
-std::uint64_t dir_bytes(const fs::path& p) {
-  std::uint64_t n = 0;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(p, ec), end; !ec && it != end; it.increment(ec))
-    if (it->is_regular_file(ec)) n += it->file_size(ec);
-  return n;
 }
 
 struct run_result {

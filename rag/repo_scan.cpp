@@ -9,13 +9,6 @@ namespace askd::rag {
 namespace fs = std::filesystem;
 namespace {
 
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 struct walker {
   const fs::path& root;
   const file_filter& filter;
@@ -31,7 +24,8 @@ struct walker {
   void walk(const fs::path& dir, const std::string& rel_dir) {
     if (cancelled() || out.stats.truncated) return;
     std::error_code ec;
-    if (fs::exists(dir / ".gitignore", ec)) ignore.add(rel_dir, read_all(dir / ".gitignore"));
+    if (fs::exists(dir / ".gitignore", ec))
+      ignore.add(rel_dir, read_file_bytes(dir / ".gitignore"));
     std::vector<fs::directory_entry> entries;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
       entries.push_back(*it);
@@ -79,7 +73,7 @@ struct walker {
       stamp += rel + '\t' + std::to_string(size) + '\t' + std::to_string(mtime) + '\n';
       return;
     }
-    auto text = read_all(e.path());
+    auto text = read_file_bytes(e.path());
     if (text.find('\0') != std::string::npos) {
       ++out.stats.binary;
       return;
@@ -105,6 +99,21 @@ std::string tree_stamp(const fs::path& root, const file_filter& filter,
   walker w{root, filter, settings, nullptr, true, {}, {}, {}};
   w.walk(root, "");
   return w.stamp;
+}
+
+std::string read_file_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::uint64_t dir_bytes(const fs::path& dir) {
+  std::uint64_t n = 0;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_regular_file(ec)) n += it->file_size(ec);
+  return n;
 }
 
 bool is_valid_utf8(std::string_view s) {

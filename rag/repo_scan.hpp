@@ -47,4 +47,10 @@ std::string tree_stamp(const std::filesystem::path& root, const file_filter& fil
 
 bool is_valid_utf8(std::string_view s);
 
+// A file's whole content, as bytes ("" when it cannot be read).
+std::string read_file_bytes(const std::filesystem::path& p);
+
+// The total size of the regular files under `dir` (0 when it cannot be read).
+std::uint64_t dir_bytes(const std::filesystem::path& dir);
+
 }  // namespace askd::rag

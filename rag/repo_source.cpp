@@ -3,8 +3,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "rag/chunker.hpp"
 
@@ -179,10 +177,7 @@ core::result<std::string> read_repo_file(const std::string& root, const std::str
                              "filePath: " + rel + " is not a file inside the repository");
   if (fs::file_size(canon, ec) > max_bytes)
     return core::error::make(core::error_code::bad_request, "filePath: " + rel + " is too large");
-  std::ifstream in(canon, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return read_file_bytes(canon);
 }
 
 }  // namespace askd::rag
