@@ -31,10 +31,15 @@ void reject_unknown_keys(const json::object_reader& r, std::initializer_list<con
   }
 }
 
+// Parses one config file's text as a JSON object and hands its root to `fn`; any
+// error becomes a config_error naming the file.
 template <class Fn>
-void with_source(const std::string& source, Fn&& fn) {
+void with_root(const std::string& text, const std::string& source, Fn&& fn) {
   try {
-    fn();
+    rapidjson::Document doc;
+    json::parse(text, doc);
+    json::object_reader root(doc, "");
+    fn(root);
   } catch (const json::field_error& e) {
     throw config_error(source + ": " + e.what());
   } catch (const json::syntax_error& e) {
@@ -105,10 +110,7 @@ std::string expand_home(const std::string& path, std::string (*getenv)(const cha
 }
 
 void parse_server_config(const std::string& text, const std::string& source, config& out) {
-  with_source(source, [&] {
-    rapidjson::Document doc;
-    json::parse(text, doc);
-    json::object_reader root(doc, "");
+  with_root(text, source, [&](const json::object_reader& root) {
     reject_unknown_keys(root, {"server", "engine", "upstream", "log", "repos", "data_dir"});
     if (const auto* s = root.object("server")) {
       json::object_reader r(*s, "server");
@@ -183,10 +185,7 @@ generator_settings parse_generator_config(const std::string& text, const std::st
   if (!getenv) getenv = default_getenv;
   generator_settings g;
   g.source = source;
-  with_source(source, [&] {
-    rapidjson::Document doc;
-    json::parse(text, doc);
-    json::object_reader root(doc, "");
+  with_root(text, source, [&](const json::object_reader& root) {
     g.default_provider = root.required_string("default_provider");
     g.fallback = strings_in(root, "fallback");
     const auto* providers = root.object("providers");
@@ -257,10 +256,7 @@ generator_settings parse_generator_config(const std::string& text, const std::st
 
 language_settings parse_language_config(const std::string& text, const std::string& source) {
   language_settings l;
-  with_source(source, [&] {
-    rapidjson::Document doc;
-    json::parse(text, doc);
-    json::object_reader root(doc, "");
+  with_root(text, source, [&](const json::object_reader& root) {
     const auto* langs = root.object("supported_languages");
     if (!langs) throw json::field_error("supported_languages", "an object", "nothing");
     json::object_reader lr(*langs, "supported_languages");
@@ -272,7 +268,7 @@ language_settings parse_language_config(const std::string& text, const std::stri
     if (!l.name_of(l.default_code))
       throw json::field_error("default", "one of the supported languages",
                               json::quote(l.default_code));
-    l.json = json::write(doc);
+    l.json = json::write(root.value());
   });
   return l;
 }
@@ -280,10 +276,7 @@ language_settings parse_language_config(const std::string& text, const std::stri
 repo_settings parse_repo_config(const std::string& text, const std::string& source) {
   repo_settings out;
   out.source = source;
-  with_source(source, [&] {
-    rapidjson::Document doc;
-    json::parse(text, doc);
-    json::object_reader root(doc, "");
+  with_root(text, source, [&](const json::object_reader& root) {
     reject_unknown_keys(root, {"file_filters", "extensions", "limits", "chunking"});
     if (const auto* f = root.object("file_filters")) {
       json::object_reader r(*f, "file_filters");
