@@ -94,24 +94,31 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
     inputs.file_content = std::move(*file);
   }
   inputs.context = std::move(context);
+  auto listener = caf::actor_cast<generation_listener_actor>(self);
+  // What the offline provider writes from the context (for it, or for a fallback to it).
+  auto local_answer = [&] {
+    return rag::extractive_answer(st.request.messages.back().content, inputs.context,
+                                  rag::repo_name(st.request.repo_url));
+  };
+  if (st.provider->offline()) {
+    st.context_chunks = inputs.context.size();
+    st.call = spawn_local_call(*self, st.context, local_answer(), listener).address();
+    return;
+  }
   // Fit the window: drop the lowest-ranked chunks until the whole prompt fits.
+  auto messages = rag::assemble_prompt(inputs);
   const auto* model = st.provider->settings().find_model(st.request.model);
   if (model && model->context_window > 0) {
     auto budget = model->context_window - answer_reserve_tokens;
-    while (!inputs.context.empty() && core::count_tokens(rag::assemble_prompt(inputs)) > budget)
+    while (!inputs.context.empty() && core::count_tokens(messages) > budget) {
       inputs.context.pop_back();
+      messages = rag::assemble_prompt(inputs);
+    }
   }
   st.context_chunks = inputs.context.size();
-  auto listener = caf::actor_cast<generation_listener_actor>(self);
-  if (st.provider->offline()) {
-    auto pieces = rag::extractive_answer(st.request.messages.back().content, inputs.context,
-                                         rag::repo_name(st.request.repo_url));
-    st.call = spawn_local_call(*self, st.context, std::move(pieces), listener).address();
-    return;
-  }
   supervised_generation gen;
   gen.provider = st.provider;
-  gen.request = {rag::assemble_prompt(inputs), st.request.model};
+  gen.request = {std::move(messages), st.request.model};
   // The request's fallback chain, else the configured one; each at its default model.
   const auto& chain =
       st.request.fallback.empty() ? st.context->config.generator.fallback : st.request.fallback;
@@ -119,9 +126,7 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
     auto p = st.context->providers->find(id);
     if (!p || p == st.provider || p->missing_key()) continue;
     gen.fallbacks.emplace_back(p, p->settings().default_model);
-    if (p->offline() && gen.local_answer.empty())
-      gen.local_answer = rag::extractive_answer(st.request.messages.back().content, inputs.context,
-                                                rag::repo_name(st.request.repo_url));
+    if (p->offline() && gen.local_answer.empty()) gen.local_answer = local_answer();
   }
   if (!inputs.context.empty()) {  // the fallback for a context-length refusal
     inputs.context.clear();
