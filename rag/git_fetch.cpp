@@ -212,22 +212,17 @@ core::result<fetch_result> fetch_repo(const fetch_request& r) {
   } unlocker{lock_fd};
   if (fs::exists(dest / ".git", ec)) {
     auto age = fs::file_time_type::clock::now() - fs::last_write_time(stamp, ec);
-    if (!ec && age < r.refresh_interval) {
-      auto head = run_git({"-C", r.dest, "rev-parse", "HEAD"}, r, {});
-      if (head.status != 0)
-        return fetch_error("reading the commit of " + r.url + " failed", head, r);
-      out.commit = head.output.substr(0, head.output.find('\n'));
-      return out;
+    bool fresh = !ec && age < r.refresh_interval;  // fetched recently: use it as it is
+    if (!fresh) {
+      auto f =
+          run_git({"-C", r.dest, "fetch", "--depth", "1", "--no-tags", "origin", "HEAD"}, r, dest);
+      if (f.status != 0) return fetch_error("fetching " + r.url + " failed", f, r);
+      auto reset = run_git({"-C", r.dest, "reset", "--hard", "--quiet", "FETCH_HEAD"}, r, {});
+      if (reset.status != 0)
+        return fetch_error("updating the checkout of " + r.url + " failed", reset, r);
+      out.fetched = true;
     }
-    auto f =
-        run_git({"-C", r.dest, "fetch", "--depth", "1", "--no-tags", "origin", "HEAD"}, r, dest);
-    if (f.status != 0) return fetch_error("fetching " + r.url + " failed", f, r);
-    auto reset = run_git({"-C", r.dest, "reset", "--hard", "--quiet", "FETCH_HEAD"}, r, {});
-    if (reset.status != 0)
-      return fetch_error("updating the checkout of " + r.url + " failed", reset, r);
-    out.fetched = true;
   } else {
-    fs::create_directories(dest.parent_path());
     auto tmp = r.dest + ".tmp-" + std::to_string(::getpid());
     fs::remove_all(tmp, ec);
     auto c = run_git(
@@ -241,8 +236,10 @@ core::result<fetch_result> fetch_repo(const fetch_request& r) {
     if (ec) fs::remove_all(tmp, ec);  // another clone won the race; use it
     out.fetched = true;
   }
-  std::ofstream(stamp) << "";
-  fs::last_write_time(stamp, fs::file_time_type::clock::now(), ec);
+  if (out.fetched) {
+    std::ofstream(stamp) << "";
+    fs::last_write_time(stamp, fs::file_time_type::clock::now(), ec);
+  }
   auto head = run_git({"-C", r.dest, "rev-parse", "HEAD"}, r, {});
   if (head.status != 0) return fetch_error("reading the commit of " + r.url + " failed", head, r);
   out.commit = head.output.substr(0, head.output.find('\n'));
