@@ -7,7 +7,16 @@
 #include "core/log.hpp"
 
 namespace askd::actors {
+
+const char* const continue_instruction =
+    "Your previous answer was cut off. Continue it exactly where it stopped: do not repeat "
+    "anything already written and do not add any preamble.";
+
 namespace {
+
+// A continuation's first bytes are held back until this many have come (or the attempt
+// ends), so what it repeats can be trimmed before the client sees it.
+constexpr std::size_t max_overlap_bytes = 256;
 
 struct supervisor_state {
   std::shared_ptr<engine_context> context;
@@ -17,15 +26,31 @@ struct supervisor_state {
   int attempt = 0;       // attempts started with the current provider
   int total_attempts = 0;
   std::size_t next_fallback = 0;
-  bool sent_text = false;
-  bool lean = false;  // retrying without the retrieved context
+  std::string sent;       // the text forwarded so far: what a continuation goes on from
+  std::string held;       // a continuation's first bytes, not yet forwarded
+  bool trimming = false;  // the attempt in flight continues `sent`; `held` is being filled
+  bool lean = false;      // retrying without the retrieved context
   bool over = false;
   std::vector<std::string> degraded;
-  std::string request_id;
   static inline const char* name = "call_supervisor";
 };
 
 using self_ptr = call_supervisor_actor::stateful_pointer<supervisor_state>;
+
+void add_degraded(supervisor_state& st, const std::string& what) {
+  if (std::find(st.degraded.begin(), st.degraded.end(), what) == st.degraded.end())
+    st.degraded.push_back(what);
+}
+
+caf::actor_addr spawn_real_attempt(caf::local_actor& self,
+                                   const std::shared_ptr<const providers::provider>& provider,
+                                   const providers::generation_request& request,
+                                   generation_listener_actor listener,
+                                   const std::shared_ptr<engine_context>& context,
+                                   const std::vector<std::string>& local_answer) {
+  if (provider->offline()) return spawn_local_call(self, context, local_answer, listener).address();
+  return spawn_provider_call(self, context, provider, request, listener).address();
+}
 
 void start_attempt(self_ptr self) {
   auto& st = self->state;
@@ -33,39 +58,36 @@ void start_attempt(self_ptr self) {
   ++st.total_attempts;
   st.context->metrics.attempts++;
   auto listener = caf::actor_cast<generation_listener_actor>(self);
-  if (st.generation.provider->offline()) {
-    st.call = spawn_local_call(*self, st.context, st.generation.local_answer, listener).address();
-    return;
+  auto& g = st.generation;
+  auto req = st.lean ? *g.lean : g.request;
+  if (!st.sent.empty()) {  // continue the partial answer
+    req.messages.push_back({"assistant", st.sent});
+    req.messages.push_back({"user", continue_instruction});
+    st.trimming = true;
+    st.held.clear();
   }
-  const auto& req = st.lean ? *st.generation.lean : st.generation.request;
-  st.call = spawn_provider_call(*self, st.context, st.generation.provider, req, listener).address();
+  st.call = g.spawn_attempt
+                ? g.spawn_attempt(*self, g.provider, req, listener)
+                : spawn_real_attempt(*self, g.provider, req, listener, st.context, g.local_answer);
 }
 
-// Hands over to the next provider of the chain; false when there is none.
-bool fall_back(self_ptr self, const core::error& err) {
+void forward(self_ptr self, std::string text) {
   auto& st = self->state;
-  auto& g = st.generation;
-  if (st.sent_text || st.next_fallback >= g.fallbacks.size()) return false;
-  // Only failures of the provider itself: a malformed request would fail the same.
-  bool provider_down =
-      err.code == core::error_code::timeout || err.code == core::error_code::upstream ||
-      err.code == core::error_code::rate_limited || err.code == core::error_code::unauthorized ||
-      err.code == core::error_code::provider_unavailable;
-  if (!provider_down) return false;
-  auto [next, model] = g.fallbacks[st.next_fallback++];
-  core::log_warn("fallback")
-      .kv("from", g.provider->id())
-      .kv("to", next->id())
-      .kv("class", core::wire_name(err.code))
-      .kv("error", err.message);
-  g.provider = std::move(next);
-  g.request.model = model;
-  if (g.lean) g.lean->model = model;
-  st.attempt = 0;
-  st.degraded.push_back("fallback:" + g.provider->id());
-  st.context->metrics.fallbacks++;
-  start_attempt(self);
-  return true;
+  if (text.empty()) return;
+  st.sent += text;
+  self->send(st.listener, delta_atom::value, std::move(text));
+}
+
+// The continuation's held bytes go out, without what repeats the end of the answer.
+void release_held(self_ptr self) {
+  auto& st = self->state;
+  if (!st.trimming) return;
+  st.trimming = false;
+  auto overlap = continuation_overlap(st.sent, st.held);
+  if (overlap)
+    core::log_info("continuation trimmed").kv("bytes", static_cast<std::uint64_t>(overlap));
+  forward(self, st.held.substr(overlap));
+  st.held.clear();
 }
 
 void give_up(self_ptr self, core::error err) {
@@ -78,25 +100,90 @@ void give_up(self_ptr self, core::error err) {
   self->quit();
 }
 
+// Whether a failure means the provider itself is down (a malformed request would fail
+// the same anywhere).
+bool provider_down(const core::error& err) {
+  using core::error_code;
+  return err.code == error_code::timeout || err.code == error_code::upstream ||
+         err.code == error_code::rate_limited || err.code == error_code::unauthorized ||
+         err.code == error_code::provider_unavailable;
+}
+
+void claim_fallback(self_ptr self, core::error err);
+
+// Hands over to the next provider of the chain that has room; false when there is none.
+bool fall_back(self_ptr self, const core::error& err) {
+  auto& st = self->state;
+  if (!st.sent.empty() || st.next_fallback >= st.generation.fallbacks.size() || !provider_down(err))
+    return false;
+  claim_fallback(self, err);
+  return true;
+}
+
+void claim_fallback(self_ptr self, core::error err) {
+  auto& st = self->state;
+  auto& g = st.generation;
+  if (st.next_fallback >= g.fallbacks.size()) return give_up(self, std::move(err));
+  auto next = g.fallbacks[st.next_fallback++];
+  // The slot of the provider that failed goes back before another is taken.
+  if (g.limiter) self->send(g.limiter, release_atom::value, g.holder);
+  auto take = [=](admission& a) mutable {
+    auto& st = self->state;
+    if (st.over) return;
+    if (a.refusal) {  // that one is full too: the next, or the first error
+      core::log_warn("fallback refused")
+          .kv("to", next.provider->id())
+          .kv("error", a.refusal->message);
+      return claim_fallback(self, std::move(err));
+    }
+    auto& g = st.generation;
+    core::log_warn("fallback")
+        .kv("from", g.provider->id())
+        .kv("to", next.provider->id())
+        .kv("class", core::wire_name(err.code))
+        .kv("error", err.message);
+    g.provider = next.provider;
+    g.limiter = next.limiter;
+    g.request.model = next.model;
+    if (g.lean) g.lean->model = next.model;
+    st.attempt = 0;
+    add_degraded(st, "fallback:" + g.provider->id());
+    st.context->metrics.fallbacks++;
+    start_attempt(self);
+  };
+  if (!next.limiter || !g.holder) {
+    admission granted;
+    return take(granted);
+  }
+  self->request(next.limiter, caf::infinite, claim_atom::value, g.holder).then(take);
+}
+
 // Whether and when to try again after `err`; nullopt: do not.
 std::optional<std::chrono::milliseconds> retry_delay(self_ptr self, const core::error& err) {
   auto& st = self->state;
   const auto& u = st.context->config.upstream;
-  if (st.sent_text) return std::nullopt;  // the client has text: a retry would repeat it
+  bool continuing = !st.sent.empty();
+  if (continuing && st.generation.provider->offline()) return std::nullopt;
+  std::chrono::milliseconds delay{0};
   if (err.code == core::error_code::context_length) {
-    if (st.lean || !st.generation.lean) return std::nullopt;
+    // Without the context the prompt is shorter; a continuation would only be longer.
+    if (continuing || st.lean || !st.generation.lean) return std::nullopt;
     st.lean = true;
-    st.degraded.push_back("retrieval");
-    return std::chrono::milliseconds(0);
-  }
-  if (!err.retryable || st.attempt >= u.max_attempts) return std::nullopt;
-  if (err.retry_after_ms >= 0) {
+    add_degraded(st, "retrieval");
+  } else if (!err.retryable || st.attempt >= u.max_attempts) {
+    return std::nullopt;
+  } else if (err.retry_after_ms >= 0) {
     if (err.retry_after_ms > u.max_retry_after_ms) return std::nullopt;
-    return std::chrono::milliseconds(err.retry_after_ms);
+    delay = std::chrono::milliseconds(err.retry_after_ms);
+  } else {
+    static thread_local std::mt19937 rng{std::random_device{}()};
+    double jitter =
+        std::uniform_real_distribution<double>(1 - u.backoff_jitter, 1 + u.backoff_jitter)(rng);
+    delay = backoff_delay(st.attempt, u.backoff_ms, jitter);
   }
-  static thread_local std::mt19937 rng{std::random_device{}()};
-  double jitter = std::uniform_real_distribution<double>(0.8, 1.2)(rng);
-  return backoff_delay(st.attempt, u.backoff_ms, jitter);
+  if (self->clock().now() + delay >= st.generation.deadline) return std::nullopt;
+  if (continuing) add_degraded(st, "continued");
+  return delay;
 }
 
 call_supervisor_actor::behavior_type supervisor(self_ptr self,
@@ -125,12 +212,14 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
       [=](delta_atom, std::string& text) {
         auto& st = self->state;
         if (st.over) return;
-        st.sent_text = true;
-        self->send(st.listener, delta_atom::value, std::move(text));
+        if (!st.trimming) return forward(self, std::move(text));
+        st.held += text;
+        if (st.held.size() >= max_overlap_bytes) release_held(self);
       },
       [=](finished_atom, call_summary& summary) {
         auto& st = self->state;
         if (st.over) return;
+        release_held(self);
         st.over = true;
         summary.attempts = st.total_attempts;
         summary.degraded = st.degraded;
@@ -141,17 +230,21 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
       [=](failed_atom, core::error& err) {
         auto& st = self->state;
         if (st.over) return;
+        release_held(self);  // what the attempt said before failing is kept
         auto delay = retry_delay(self, err);
         if (!delay) {
           if (fall_back(self, err)) return;
           return give_up(self, std::move(err));
         }
+        bool continuing = !st.sent.empty();
         st.context->metrics.retries[static_cast<std::size_t>(err.code) % 16]++;
-        core::log_info("retry")
+        if (continuing) st.context->metrics.continuations++;
+        core::log_info(continuing ? "continue" : "retry")
             .kv("provider", st.generation.provider->id())
             .kv("attempt", st.attempt + 1)
             .kv("class", core::wire_name(err.code))
             .kv("delay_ms", static_cast<std::int64_t>(delay->count()))
+            .kv("sent_bytes", static_cast<std::uint64_t>(st.sent.size()))
             .kv("error", err.message);
         if (delay->count() == 0) return start_attempt(self);
         self->delayed_send(self, *delay, retry_atom::value);
@@ -167,6 +260,16 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
 std::chrono::milliseconds backoff_delay(int attempt, int base_ms, double jitter) {
   double ms = base_ms * static_cast<double>(1u << std::min(attempt - 1, 20)) * jitter;
   return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
+}
+
+std::size_t continuation_overlap(std::string_view sent, std::string_view next,
+                                 std::size_t min_overlap) {
+  auto most = std::min({sent.size(), next.size(), max_overlap_bytes});
+  // A shorter repeat counts only when it is the whole answer so far (a restart).
+  auto least = std::max<std::size_t>(1, std::min(min_overlap, sent.size()));
+  for (auto k = most; k >= least; --k)
+    if (sent.substr(sent.size() - k) == next.substr(0, k)) return k;
+  return 0;
 }
 
 call_supervisor_actor spawn_call_supervisor(caf::local_actor& parent,

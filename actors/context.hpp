@@ -6,7 +6,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <string>
 
 #include "core/config.hpp"
 #include "providers/curl_engine.hpp"
@@ -33,16 +35,26 @@ struct engine_metrics {
   std::array<std::atomic<std::int64_t>, 16> retries{};  // by core::error_code
   std::atomic<std::int64_t> fallbacks{0};
   std::atomic<std::int64_t> degradations{0};
-  std::array<std::atomic<std::int64_t>, 6> refused{};  // by refusal_slot(status)
+  std::atomic<std::int64_t> continuations{0};          // answers resumed after a failure mid-answer
+  std::array<std::atomic<std::int64_t>, 7> refused{};  // by refusal_slot(status)
 };
 
 // The refusal statuses /metrics reports, in order; other statuses count as the last.
-inline constexpr int refusal_statuses[] = {400, 403, 404, 405, 503, 0};
+inline constexpr int refusal_statuses[] = {400, 403, 404, 405, 429, 503, 0};
 inline std::size_t refusal_slot(int status) {
   for (std::size_t i = 0; i + 1 < std::size(refusal_statuses); ++i)
     if (refusal_statuses[i] == status) return i;
   return std::size(refusal_statuses) - 1;
 }
+
+// One limiter's occupancy, for /metrics: written by the limiter, read by scrapes.
+struct limiter_gauges {
+  explicit limiter_gauges(std::string n) : name(std::move(n)) {}
+  std::string name;  // "provider:openai", "indexing"
+  std::atomic<std::int64_t> active{0};
+  std::atomic<std::int64_t> queued{0};
+  std::atomic<std::int64_t> refused{0};
+};
 
 struct engine_context {
   core::config config;
@@ -50,7 +62,12 @@ struct engine_context {
   providers::curl_engine* curl = nullptr;
   actor_census census;
   engine_metrics metrics;
-  std::atomic<bool> stopping{false};  // set at shutdown: long jobs (index builds) give up
+  std::atomic<bool> stopping{false};
+  // Made before the limiters start, one per limiter; a deque, so addresses stay put.
+  std::deque<limiter_gauges> limiters;
+  std::atomic<std::int64_t> queued_requests{
+      0};  // all providers: for limits.max_queued_requests  // set at shutdown: long jobs (index
+           // builds) give up
 };
 
 }  // namespace askd::actors

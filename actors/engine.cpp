@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "actors/limiter.hpp"
 #include "actors/messages.hpp"
 #include "actors/repo_registry.hpp"
 #include "actors/session.hpp"
@@ -12,7 +13,7 @@ namespace askd::actors {
 
 // The engine's long-lived actors: held here, because an actor nobody holds is terminated.
 struct engine_actors {
-  repo_registry_actor registry;
+  std::shared_ptr<const engine_refs> refs;
 };
 
 struct attachment::state {
@@ -39,14 +40,24 @@ engine::engine(std::shared_ptr<engine_context> context)
   // forever. The reference is dropped at the end of this constructor; threads that
   // spawn later (io threads) release theirs when they exit.
   actors_ = std::make_shared<engine_actors>();
-  actors_->registry = spawn_repo_registry(*system_, context_);
+  auto refs = std::make_shared<engine_refs>();
+  refs->registry =
+      spawn_repo_registry(*system_, context_, &context_->limiters.emplace_back("indexing"));
+  for (const auto& p : context_->config.generator.providers) {
+    auto& gauges = context_->limiters.emplace_back("provider:" + p.id);
+    refs->limiters[p.id] =
+        spawn_limiter(*system_, context_, context_->config.limits.for_provider(p.id), &gauges);
+  }
+  actors_->refs = std::move(refs);
   caf::logger::set_current_actor_system(nullptr);  // last: spawning sets it again
 }
 
 engine::~engine() {
   // ~actor_system waits for every actor; connections are closed before we get here.
   context_->stopping = true;
-  caf::anon_send_exit(actors_->registry, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(actors_->refs->registry, caf::exit_reason::user_shutdown);
+  for (const auto& [id, limiter] : actors_->refs->limiters)
+    caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);
   actors_.reset();
   system_.reset();
 }
@@ -58,7 +69,7 @@ attachment engine::start_chat(core::chat_request request, rag::repo_source sourc
   // The sink is attached before the producer exists, so it sees every event.
   caf::anon_send(stream, attach_atom::value, sink);
   spawn_session(*system_, context_, std::move(request), std::move(source), std::move(request_id),
-                actors_->registry, stream);
+                actors_->refs, stream);
   attachment a;
   a.state_ = std::make_shared<attachment::state>(attachment::state{std::move(sink)});
   return a;

@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +36,10 @@ using retrieve_atom = caf::atom_constant<caf::atom("retrieve")>;
 using indexed_atom = caf::atom_constant<caf::atom("indexed")>;
 using next_atom = caf::atom_constant<caf::atom("next")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
+using reserve_atom = caf::atom_constant<caf::atom("reserve")>;
+using claim_atom = caf::atom_constant<caf::atom("claim")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 
 // ---- message payloads ----------------------------------------------------------------
 
@@ -68,6 +73,11 @@ struct index_result {
   std::optional<core::error> failure;
 };
 
+// A limiter's answer: admitted, or refused with why and when to come back.
+struct admission {
+  std::optional<core::error> refusal;  // overloaded, with retry_after_ms
+};
+
 // ---- interfaces ------------------------------------------------------------------------
 
 // Whoever consumes one provider call's output (the session).
@@ -78,6 +88,11 @@ using generation_listener_actor = caf::typed_actor<
     caf::reacts_to<finished_atom, call_summary>,
     // provider_call -> listener: the call failed with a classified error; it quits.
     caf::reacts_to<failed_atom, core::error>>;
+
+// One chat request: the listener of its generation, with a deadline for its whole life.
+using session_actor = generation_listener_actor::extend<
+    // session -> itself: limits.request_timeout_ms has passed since the request came.
+    caf::reacts_to<deadline_atom>>;
 
 // Owns one generation's provider calls: retries a failure that happened before any text
 // (backoff, Retry-After), retries a context-length failure once without the retrieved
@@ -129,11 +144,28 @@ using repo_registry_actor = caf::typed_actor<
     // indexer -> registry: the build for `key` is over.
     caf::reacts_to<indexed_atom, std::string, index_result>>;
 
+// A concurrency cap with a bounded queue (core::slot_table): one per provider. Holders
+// are monitored, so a holder that dies gives its place and slot back.
+using limiter_actor = caf::typed_actor<
+    // holder -> limiter: take a place in the queue; answered at once (admitted or refused).
+    caf::replies_to<reserve_atom, caf::actor>::with<admission>,
+    // holder -> limiter: take a slot (and a place, if none); answered when granted, or at
+    // once when refused.
+    caf::replies_to<claim_atom, caf::actor>::with<admission>,
+    // holder -> limiter: done; the place and slot go to the next in line.
+    caf::reacts_to<release_atom, caf::actor>>;
+
 // The local provider's answer being written: one piece per message, so a cancel lands
 // between pieces.
 using local_call_actor = caf::typed_actor<
     // local_call -> itself: send the next piece.
     caf::reacts_to<next_atom>>;
+
+// The engine's long-lived actors that sessions address; read-only after start.
+struct engine_refs {
+  repo_registry_actor registry;
+  std::map<std::string, limiter_actor> limiters;  // one per provider id
+};
 
 // ---- inspection (CAF needs it to print and to serialise messages) -----------------------
 
@@ -160,7 +192,8 @@ typename Inspector::result_type inspect(Inspector& f, error& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, stream_event& x) {
-  return f(caf::meta::type_name("stream_event"), x.seq, x.type, x.text, x.data);
+  return f(caf::meta::type_name("stream_event"), x.seq, x.type, x.text, x.data, x.code,
+           x.retry_after_ms);
 }
 
 }  // namespace askd::core
@@ -171,3 +204,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::providers::transfer_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::retrieval_query)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::retrieval_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::index_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::admission)

@@ -165,10 +165,13 @@ provider_call_actor::behavior_type provider_call(
           return;
         }
         const auto& u = st.context->config.upstream;
-        auto what =
-            st.got_delta
-                ? "no data for " + std::to_string(u.idle_timeout_ms) + " ms mid-answer"
-                : "no first token within " + std::to_string(u.first_token_timeout_ms) + " ms";
+        bool first_token_late =
+            !st.got_delta &&
+            clock::now() >= st.started + std::chrono::milliseconds(u.first_token_timeout_ms);
+        auto what = first_token_late ? "no first token within " +
+                                           std::to_string(u.first_token_timeout_ms) + " ms"
+                                     : "no data for " + std::to_string(u.idle_timeout_ms) + " ms" +
+                                           (st.got_delta ? " mid-answer" : "");
         fail(self, core::error::make(core::error_code::timeout,
                                      "provider " + st.provider->id() + " timed out: " + what));
       },

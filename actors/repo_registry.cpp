@@ -1,11 +1,11 @@
 #include "actors/repo_registry.hpp"
 
-#include <deque>
 #include <map>
 
 #include "actors/parallel.hpp"
 #include "actors/retriever.hpp"
 #include "core/log.hpp"
+#include "core/slot_table.hpp"
 #include "rag/git_fetch.hpp"
 
 namespace askd::actors {
@@ -41,15 +41,22 @@ struct pending_build {
 
 struct registry_state {
   std::map<std::string, entry> entries;
-  int running = 0;                  // index builds in progress: at most repos.max_concurrent_builds
-  std::deque<pending_build> queue;  // at most repos.max_queued_builds
+  // The indexing limit, keyed by index key: repos.max_concurrent_builds building,
+  // repos.max_queued_builds waiting (in `pending`) for a slot.
+  core::slot_table<std::string> builds{1, 0};
+  std::map<std::string, pending_build> pending;
+  limiter_gauges* gauges = nullptr;
   static inline const char* name = "repo_registry";
 };
 
 using self_ptr = repo_registry_actor::stateful_pointer<registry_state>;
 
+void publish(registry_state& st) {
+  st.gauges->active = static_cast<std::int64_t>(st.builds.active());
+  st.gauges->queued = static_cast<std::int64_t>(st.builds.queued());
+}
+
 void launch(self_ptr self, pending_build b, const std::shared_ptr<engine_context>& context) {
-  ++self->state.running;
   core::log_info("indexing").kv("repo", b.source.local ? b.source.path : b.source.url);
   self->spawn<caf::detached>(indexer, repo_registry_actor{self}, std::move(b.key),
                              std::move(b.source), std::move(b.token), std::move(b.filter), context);
@@ -123,8 +130,13 @@ void indexer(caf::event_based_actor* self, repo_registry_actor registry, std::st
   self->send(registry, indexed_atom::value, std::move(key), std::move(r));
 }
 
-repo_registry_actor::behavior_type registry(self_ptr self,
-                                            std::shared_ptr<engine_context> context) {
+repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engine_context> context,
+                                            limiter_gauges* gauges) {
+  const auto& repos = context->config.repos;
+  self->state.builds =
+      core::slot_table<std::string>(static_cast<std::size_t>(repos.max_concurrent_builds),
+                                    static_cast<std::size_t>(repos.max_queued_builds));
+  self->state.gauges = gauges;
   // Retrievers keep themselves alive until told `gone`: tell them all when stopping.
   self->set_exit_handler([=](caf::exit_msg& msg) {
     for (auto& [key, e] : self->state.entries)
@@ -149,15 +161,17 @@ repo_registry_actor::behavior_type registry(self_ptr self,
         // queue; past that, the request is refused at once.
         auto start_build = [&]() -> bool {
           auto& st = self->state;
-          const auto& limits = context->config.repos;
           pending_build b{q.source.key, q.source, std::move(q.token), q.filter};
-          if (st.running < limits.max_concurrent_builds) {
-            launch(self, std::move(b), context);
-          } else if (st.queue.size() < static_cast<std::size_t>(limits.max_queued_builds)) {
-            st.queue.push_back(std::move(b));
-          } else {
+          auto outcome = st.builds.claim(b.key);
+          if (outcome == core::slot_table<std::string>::claim_result::refused) {
+            st.gauges->refused++;
             return false;
           }
+          if (outcome == core::slot_table<std::string>::claim_result::granted)
+            launch(self, std::move(b), context);
+          else
+            st.pending.emplace(b.key, std::move(b));
+          publish(st);
           e.building = true;
           return true;
         };
@@ -184,11 +198,12 @@ repo_registry_actor::behavior_type registry(self_ptr self,
       },
       [=](indexed_atom, std::string& key, index_result& r) {
         auto& st = self->state;
-        --st.running;
-        while (!st.queue.empty() && st.running < context->config.repos.max_concurrent_builds) {
-          launch(self, std::move(st.queue.front()), context);
-          st.queue.pop_front();
+        for (const auto& next : st.builds.release(key)) {
+          auto p = st.pending.find(next);
+          launch(self, std::move(p->second), context);
+          st.pending.erase(p);
         }
+        publish(st);
         auto it = self->state.entries.find(key);
         if (it == self->state.entries.end()) return;
         auto waiting = std::move(it->second.waiting);
@@ -236,8 +251,9 @@ repo_registry_actor::behavior_type registry(self_ptr self,
 }  // namespace
 
 repo_registry_actor spawn_repo_registry(caf::actor_system& system,
-                                        std::shared_ptr<engine_context> context) {
-  return system.spawn(registry, std::move(context));
+                                        std::shared_ptr<engine_context> context,
+                                        limiter_gauges* gauges) {
+  return system.spawn(registry, std::move(context), gauges);
 }
 
 }  // namespace askd::actors

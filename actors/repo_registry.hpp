@@ -11,7 +11,10 @@
 
 namespace askd::actors {
 
+// The indexing limit (repos.max_concurrent_builds, max_queued_builds) is reported in
+// `gauges`, which must outlive the actor.
 repo_registry_actor spawn_repo_registry(caf::actor_system& system,
-                                        std::shared_ptr<engine_context> context);
+                                        std::shared_ptr<engine_context> context,
+                                        limiter_gauges* gauges);
 
 }  // namespace askd::actors

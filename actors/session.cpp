@@ -20,7 +20,8 @@ struct session_state {
   core::chat_request request;
   std::string request_id;
   rag::repo_source source;
-  repo_registry_actor registry;
+  std::shared_ptr<const engine_refs> refs;
+  limiter_actor limiter;  // the provider's
   stream_actor stream;
   std::shared_ptr<const providers::provider> provider;
   caf::actor_addr call;  // the provider_call or local_call
@@ -29,6 +30,7 @@ struct session_state {
   int attempts = 0;                // provider calls made (from the supervisor's summary)
   std::string degraded;            // what was given up, comma-separated
   clock::time_point started;
+  caf::actor_clock::time_point deadline;
   clock::time_point first_delta;
   bool got_delta = false;
   std::int64_t bytes = 0;
@@ -37,7 +39,7 @@ struct session_state {
   static inline const char* name = "session";
 };
 
-using self_ptr = generation_listener_actor::stateful_pointer<session_state>;
+using self_ptr = session_actor::stateful_pointer<session_state>;
 
 std::int64_t ms_since(clock::time_point t, clock::time_point now = clock::now()) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
@@ -75,6 +77,19 @@ void end_with_error(self_ptr self, const core::error& err) {
   self->quit();
 }
 
+// Runs `start` once the provider's limiter gives this request a slot (at once, under
+// the limit); a refusal ends the request.
+template <class F>
+void with_slot(self_ptr self, F start) {
+  auto& st = self->state;
+  self->request(st.limiter, caf::infinite, claim_atom::value, caf::actor_cast<caf::actor>(self))
+      .then([=](admission& a) mutable {
+        if (self->state.ended) return;
+        if (a.refusal) return end_with_error(self, *a.refusal);
+        start();
+      });
+}
+
 // Prompt tokens the model's window must also leave for the answer.
 constexpr std::int64_t answer_reserve_tokens = 4096;
 // A question this long is answered without retrieval (deepwiki-open's rule).
@@ -102,8 +117,9 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
   };
   if (st.provider->offline()) {
     st.context_chunks = inputs.context.size();
-    st.call = spawn_local_call(*self, st.context, local_answer(), listener).address();
-    return;
+    return with_slot(self, [=, answer = local_answer()] {
+      self->state.call = spawn_local_call(*self, self->state.context, answer, listener).address();
+    });
   }
   // Fit the window: drop the lowest-ranked chunks until the whole prompt fits.
   auto messages = rag::assemble_prompt(inputs);
@@ -119,20 +135,26 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
   supervised_generation gen;
   gen.provider = st.provider;
   gen.request = {std::move(messages), st.request.model};
+  gen.holder = caf::actor_cast<caf::actor>(self);
+  gen.limiter = st.limiter;
+  gen.deadline = st.deadline;
   // The request's fallback chain, else the configured one; each at its default model.
   const auto& chain =
       st.request.fallback.empty() ? st.context->config.generator.fallback : st.request.fallback;
   for (const auto& id : chain) {
     auto p = st.context->providers->find(id);
     if (!p || p == st.provider || p->missing_key()) continue;
-    gen.fallbacks.emplace_back(p, p->settings().default_model);
+    gen.fallbacks.push_back({p, p->settings().default_model, st.refs->limiters.at(id)});
     if (p->offline() && gen.local_answer.empty()) gen.local_answer = local_answer();
   }
   if (!inputs.context.empty()) {  // the fallback for a context-length refusal
     inputs.context.clear();
     gen.lean = providers::generation_request{rag::assemble_prompt(inputs), st.request.model};
   }
-  st.call = spawn_call_supervisor(*self, st.context, std::move(gen), listener).address();
+  with_slot(self, [=, gen = std::move(gen)]() mutable {
+    self->state.call =
+        spawn_call_supervisor(*self, self->state.context, std::move(gen), listener).address();
+  });
 }
 
 // Retrieval first when the repository is indexable, then generation.
@@ -151,7 +173,7 @@ void retrieve_then_generate(self_ptr self) {
   q.query = question;
   q.k = static_cast<std::size_t>(st.request.retrieval.top_k);
   auto started = clock::now();
-  self->request(st.registry, std::chrono::minutes(30), retrieve_atom::value, std::move(q))
+  self->request(st.refs->registry, caf::infinite, retrieve_atom::value, std::move(q))
       .then(
           [=](retrieval_reply& r) {
             auto& st = self->state;
@@ -168,17 +190,36 @@ void retrieve_then_generate(self_ptr self) {
           });
 }
 
-generation_listener_actor::behavior_type session(self_ptr self,
-                                                 std::shared_ptr<engine_context> context,
-                                                 core::chat_request request,
-                                                 rag::repo_source source, std::string request_id,
-                                                 repo_registry_actor registry,
-                                                 stream_actor stream) {
+// The limiter's answer to this request: refused (the stream ends before it started, as a
+// 429 on HTTP), or admitted (`meta` starts the stream, then the work).
+void admitted(self_ptr self, admission& a) {
+  auto& st = self->state;
+  if (st.ended) return;
+  if (a.refusal) {
+    st.ended = true;
+    st.context->metrics.refused[refusal_slot(429)]++;
+    core::log_info("refused")
+        .kv("id", st.request_id)
+        .kv("provider", st.request.provider)
+        .kv("status", 429)
+        .kv("detail", a.refusal->message);
+    self->send(st.stream, core::make_error(*a.refusal));
+    return self->quit();
+  }
+  self->send(st.stream, core::make_meta(st.request_id, st.request.provider, st.request.model));
+  if (auto missing = st.provider->missing_key()) return end_with_error(self, *missing);
+  retrieve_then_generate(self);
+}
+
+session_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_context> context,
+                                     core::chat_request request, rag::repo_source source,
+                                     std::string request_id,
+                                     std::shared_ptr<const engine_refs> refs, stream_actor stream) {
   auto& st = self->state;
   st.context = std::move(context);
   st.request = std::move(request);
   st.source = std::move(source);
-  st.registry = std::move(registry);
+  st.refs = std::move(refs);
   st.request_id = std::move(request_id);
   st.stream = std::move(stream);
   st.started = clock::now();
@@ -214,17 +255,32 @@ generation_listener_actor::behavior_type session(self_ptr self,
     self->quit(std::move(msg.reason));
   });
 
+  auto timeout = std::chrono::milliseconds(st.context->config.limits.request_timeout_ms);
+  st.deadline = self->clock().now() + timeout;
+  self->delayed_send(self, timeout, deadline_atom::value);
+
   st.provider = st.context->providers->find(st.request.provider);
-  if (!st.provider) {  // validation makes this unreachable; say so if it is not
+  auto limiter = st.refs->limiters.find(st.request.provider);
+  if (!st.provider || limiter == st.refs->limiters.end()) {  // validation makes this unreachable
     end_with_error(self, core::error::make(core::error_code::internal,
                                            "provider " + st.request.provider + " vanished"));
-  } else if (auto missing = st.provider->missing_key()) {
-    end_with_error(self, *missing);
   } else {
-    retrieve_then_generate(self);
+    st.limiter = limiter->second;
+    self->request(st.limiter, caf::infinite, reserve_atom::value, caf::actor_cast<caf::actor>(self))
+        .then([=](admission& a) { admitted(self, a); });
   }
 
   return {
+      [=](deadline_atom) {
+        auto& st = self->state;
+        if (st.ended) return;
+        end_with_error(self, core::error::make(
+                                 core::error_code::timeout,
+                                 "the request took longer than its deadline of " +
+                                     std::to_string(st.context->config.limits.request_timeout_ms) +
+                                     " ms (limits.request_timeout_ms)" +
+                                     (st.got_delta ? "; the answer is incomplete" : "")));
+      },
       [=](delta_atom, std::string& text) {
         auto& st = self->state;
         if (st.ended) return;
@@ -261,13 +317,12 @@ generation_listener_actor::behavior_type session(self_ptr self,
 
 }  // namespace
 
-generation_listener_actor spawn_session(caf::actor_system& system,
-                                        std::shared_ptr<engine_context> context,
-                                        core::chat_request request, rag::repo_source source,
-                                        std::string request_id, repo_registry_actor registry,
-                                        stream_actor stream) {
+session_actor spawn_session(caf::actor_system& system, std::shared_ptr<engine_context> context,
+                            core::chat_request request, rag::repo_source source,
+                            std::string request_id, std::shared_ptr<const engine_refs> refs,
+                            stream_actor stream) {
   return system.spawn(session, std::move(context), std::move(request), std::move(source),
-                      std::move(request_id), std::move(registry), std::move(stream));
+                      std::move(request_id), std::move(refs), std::move(stream));
 }
 
 }  // namespace askd::actors

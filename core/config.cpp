@@ -60,6 +60,18 @@ int int_in(const json::object_reader& r, const char* key, int fallback, int min,
   return v ? static_cast<int>(*v) : fallback;
 }
 
+double number_in(const json::object_reader& r, const char* key, double fallback, double min,
+                 double max) {
+  auto v = r.number(key);
+  if (!v) return fallback;
+  if (*v < min || *v > max)
+    throw json::field_error(
+        r.path_of(key),
+        "a number from " + json::format_number(min) + " to " + json::format_number(max),
+        json::format_number(*v));
+  return *v;
+}
+
 // An array of strings at `key` (absent → empty).
 std::vector<std::string> strings_in(const json::object_reader& r, const char* key) {
   std::vector<std::string> out;
@@ -109,9 +121,52 @@ std::string expand_home(const std::string& path, std::string (*getenv)(const cha
   return path;
 }
 
+const provider_limit& limits_settings::for_provider(const std::string& id) const {
+  auto it = providers.find(id);
+  return it == providers.end() ? provider_default : it->second;
+}
+
+namespace {
+
+provider_limit parse_provider_limit(const rapidjson::Value& v, const std::string& where,
+                                    provider_limit out) {
+  json::object_reader r(v, where);
+  reject_unknown_keys(r, {"max_concurrent", "max_queued"});
+  out.max_concurrent = int_in(r, "max_concurrent", out.max_concurrent, 1, 1000000);
+  out.max_queued = int_in(r, "max_queued", out.max_queued, 0, 1000000);
+  return out;
+}
+
+void parse_limits(const rapidjson::Value& v, limits_settings& out) {
+  json::object_reader r(v, "limits");
+  reject_unknown_keys(r, {"request_timeout_ms", "max_queued_requests", "client_rate",
+                          "client_burst", "retry_after_s", "providers"});
+  out.request_timeout_ms = int_in(r, "request_timeout_ms", out.request_timeout_ms, 100, 86400000);
+  out.max_queued_requests = int_in(r, "max_queued_requests", out.max_queued_requests, 1, 10000000);
+  out.client_burst = int_in(r, "client_burst", out.client_burst, 1, 1000000);
+  out.retry_after_s = int_in(r, "retry_after_s", out.retry_after_s, 1, 3600);
+  out.client_rate = number_in(r, "client_rate", out.client_rate, 0, 1e6);
+  if (const auto* p = r.object("providers")) {
+    json::object_reader pr(*p, "limits.providers");
+    if (const auto* d = pr.object("default"))  // first: the others start from it
+      out.provider_default = parse_provider_limit(*d, pr.path_of("default"), out.provider_default);
+    for (auto it = p->MemberBegin(); it != p->MemberEnd(); ++it) {
+      std::string id(it->name.GetString(), it->name.GetStringLength());
+      if (id == "default") continue;
+      if (!it->value.IsObject())
+        throw json::field_error(pr.path_of(id.c_str()), "an object", "something else");
+      out.providers[id] =
+          parse_provider_limit(it->value, pr.path_of(id.c_str()), out.provider_default);
+    }
+  }
+}
+
+}  // namespace
+
 void parse_server_config(const std::string& text, const std::string& source, config& out) {
   with_root(text, source, [&](const json::object_reader& root) {
-    reject_unknown_keys(root, {"server", "engine", "upstream", "log", "repos", "data_dir"});
+    reject_unknown_keys(root,
+                        {"server", "engine", "upstream", "limits", "log", "repos", "data_dir"});
     if (const auto* s = root.object("server")) {
       json::object_reader r(*s, "server");
       reject_unknown_keys(
@@ -136,11 +191,13 @@ void parse_server_config(const std::string& text, const std::string& source, con
     }
     if (const auto* s = root.object("upstream")) {
       json::object_reader r(*s, "upstream");
-      reject_unknown_keys(
-          r, {"connect_timeout_ms", "first_token_timeout_ms", "idle_timeout_ms",
-              "max_error_body_bytes", "max_attempts", "backoff_ms", "max_retry_after_ms"});
+      reject_unknown_keys(r, {"connect_timeout_ms", "first_token_timeout_ms", "idle_timeout_ms",
+                              "max_error_body_bytes", "max_attempts", "backoff_ms",
+                              "backoff_jitter", "max_retry_after_ms"});
       out.upstream.max_attempts = int_in(r, "max_attempts", out.upstream.max_attempts, 1, 20);
       out.upstream.backoff_ms = int_in(r, "backoff_ms", out.upstream.backoff_ms, 0, 600000);
+      out.upstream.backoff_jitter =
+          number_in(r, "backoff_jitter", out.upstream.backoff_jitter, 0, 1);
       out.upstream.max_retry_after_ms =
           int_in(r, "max_retry_after_ms", out.upstream.max_retry_after_ms, 0, 3600000);
       auto& v = out.upstream;
@@ -151,6 +208,7 @@ void parse_server_config(const std::string& text, const std::string& source, con
       v.max_error_body_bytes =
           size_in(r, "max_error_body_bytes", v.max_error_body_bytes, 256, 16 << 20);
     }
+    if (const auto* s = root.object("limits")) parse_limits(*s, out.limits);
     if (const auto* s = root.object("log")) {
       json::object_reader r(*s, "log");
       reject_unknown_keys(r, {"level"});
@@ -360,6 +418,11 @@ config load_config(const load_options& options) {
     cfg.log.level = l;
   }
   cfg.data_dir = expand_home(cfg.data_dir, getenv);
+  for (const auto& [id, limit] : cfg.limits.providers)
+    if (!cfg.generator.find(id))
+      throw config_error(cfg.source + ": limits.providers." + id +
+                         ": expected \"default\" or one of the providers of " +
+                         cfg.generator.source);
   for (const auto& dir : options.allow_local) cfg.repos.local_roots.push_back(dir);
   // Roots are compared with canonical request paths, so they are made canonical too.
   for (auto& root : cfg.repos.local_roots) {

@@ -44,8 +44,27 @@ struct upstream_settings {
   int idle_timeout_ms = 60000;
   std::size_t max_error_body_bytes = 64 * 1024;
   int max_attempts = 3;            // tries per provider for a retryable failure before any text
-  int backoff_ms = 1000;           // before retry n: backoff_ms * 2^(n-1), with +-20% jitter
+  int backoff_ms = 1000;           // before retry n: backoff_ms * 2^(n-1), with jitter
+  double backoff_jitter = 0.2;     // the delay is scaled by a random factor in 1 +- this
   int max_retry_after_ms = 60000;  // a provider's Retry-After longer than this is not waited for
+};
+
+// conf/askd.json "limits": what askd takes on before it refuses (429 + Retry-After).
+struct provider_limit {
+  int max_concurrent = 256;  // calls to the provider at once
+  int max_queued = 1024;     // requests admitted for it and waiting (retrieving, or for a slot)
+};
+
+struct limits_settings {
+  int request_timeout_ms = 600000;  // a request's whole life: queue, indexing, retries, answer
+  int max_queued_requests = 4096;   // admitted requests not yet generating, all providers
+  double client_rate = 0;           // requests per second per client (API key or address); 0: off
+  int client_burst = 20;            // requests a client may make at once before its rate applies
+  int retry_after_s = 1;            // what a refusal's Retry-After says for a full queue
+  provider_limit provider_default;
+  std::map<std::string, provider_limit> providers;  // per provider id, instead of the default
+
+  const provider_limit& for_provider(const std::string& id) const;
 };
 
 // conf/askd.json "repos": where repositories may come from.
@@ -126,6 +145,7 @@ struct config {
   server_settings server;
   engine_settings engine;
   upstream_settings upstream;
+  limits_settings limits;
   log_settings log;
   repos_settings repos;
   std::string data_dir = "~/.askd";

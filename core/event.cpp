@@ -24,6 +24,15 @@ std::string_view to_string(event_type t) {
   return "unknown";
 }
 
+stream_event make_meta(std::string_view request_id, std::string_view provider,
+                       std::string_view model) {
+  stream_event e;
+  e.type = event_type::meta;
+  e.data = "{\"request_id\":" + json::quote(request_id) + ",\"provider\":" + json::quote(provider) +
+           ",\"model\":" + json::quote(model) + "}";
+  return e;
+}
+
 stream_event make_delta(std::string text) {
   stream_event e;
   e.type = event_type::delta;
@@ -35,12 +44,16 @@ stream_event make_error(const error& err) {
   stream_event e;
   e.type = event_type::error;
   e.text = err.message;
+  e.code = err.code;
+  e.retry_after_ms = err.retry_after_ms;
   e.data = "{\"code\":\"";
   e.data += wire_name(err.code);
   e.data += "\",\"message\":";
   e.data += json::quote(err.message);
   e.data += ",\"retryable\":";
   e.data += err.retryable ? "true" : "false";
+  if (err.retry_after_ms >= 0)
+    e.data += ",\"retry_after_ms\":" + std::to_string(err.retry_after_ms);
   e.data += '}';
   return e;
 }

@@ -21,6 +21,10 @@ struct stream_event {
   event_type type = event_type::delta;
   std::string text;  // delta: the text; error: the message (what the compat face shows)
   std::string data;  // the JSON object of the v1 `data:` line; empty for delta (built from text)
+  // error only: its class and the Retry-After to give, so a face can still answer with an
+  // HTTP status (429 + Retry-After) when the error comes before the stream started.
+  error_code code = error_code::internal;
+  std::int64_t retry_after_ms = -1;
 
   bool terminal() const { return type == event_type::done || type == event_type::error; }
 };
@@ -38,6 +42,10 @@ struct done_info {
   std::vector<std::string> degraded;  // what was given up, e.g. "retrieval", "fallback:local"
 };
 
+// The first event of an admitted request: the stream starts here (a face sends its
+// status line on it). Errors before it are refusals.
+stream_event make_meta(std::string_view request_id, std::string_view provider,
+                       std::string_view model);
 stream_event make_delta(std::string text);
 stream_event make_error(const error& err);
 stream_event make_done(const done_info& info);

@@ -1,5 +1,7 @@
 #include "core/json.hpp"
 
+#include <sstream>
+
 #include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -176,6 +178,12 @@ std::string write(const rapidjson::Value& v) {
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   v.Accept(w);
   return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string format_number(double v) {
+  std::ostringstream ss;
+  ss << v;
+  return ss.str();
 }
 
 }  // namespace askd::core::json

@@ -64,5 +64,7 @@ void append_escaped(std::string& out, std::string_view text);
 std::string quote(std::string_view text);
 // Serialises a value compactly.
 std::string write(const rapidjson::Value& v);
+// A number as people write it: 0.5, 20, 1e+06.
+std::string format_number(double v);
 
 }  // namespace askd::core::json

@@ -66,12 +66,19 @@ core::result<std::pair<core::chat_request, rag::repo_source>> admit(std::string_
 }
 
 // The deepwiki WebSocket: the first text frame is the request; later frames are ignored.
+std::string rate_refusal(const core::config& cfg, std::int64_t wait_ms) {
+  return "Too many requests from this client (limits.client_rate is " +
+         core::json::format_number(cfg.limits.client_rate) + " per second); retry in " +
+         std::to_string((wait_ms + 999) / 1000) + " s";
+}
+
 class compat_ws_handler : public websocket_handler {
  public:
-  compat_ws_handler(const core::config& cfg, actors::engine& engine, std::shared_ptr<websocket> ws,
+  compat_ws_handler(std::shared_ptr<askd_service> service, std::shared_ptr<websocket> ws,
                     request upgrade, bool draining)
-      : cfg_(cfg),
-        engine_(engine),
+      : service_(std::move(service)),
+        cfg_(service_->config()),
+        engine_(service_->engine()),
         ws_(std::move(ws)),
         upgrade_(std::move(upgrade)),
         draining_(draining) {}
@@ -81,6 +88,8 @@ class compat_ws_handler : public websocket_handler {
     started_ = true;
     auto id = core::new_request_id();
     if (draining_) return refuse(id, 503, "Server is shutting down; retry shortly");
+    if (auto wait = service_->rate_wait_ms(upgrade_))
+      return refuse(id, 429, rate_refusal(cfg_, wait));
     auto admitted = admit(message, cfg_);
     if (!admitted)
       return refuse(id, core::http_status(admitted.err().code), admitted.err().message);
@@ -100,6 +109,7 @@ class compat_ws_handler : public websocket_handler {
     ws_->close(1000);
   }
 
+  std::shared_ptr<askd_service> service_;
   const core::config& cfg_;
   actors::engine& engine_;
   std::shared_ptr<websocket> ws_;
@@ -128,7 +138,20 @@ const askd_service::route askd_service::routes[] = {
 };
 
 askd_service::askd_service(const core::config& cfg, actors::engine& engine)
-    : cfg_(cfg), engine_(engine), models_json_(build_models_json(cfg)) {}
+    : cfg_(cfg),
+      engine_(engine),
+      rate_(cfg.limits.client_rate, cfg.limits.client_burst),
+      models_json_(build_models_json(cfg)) {}
+
+std::int64_t askd_service::rate_wait_ms(const request& req) {
+  if (!rate_.enabled()) return 0;
+  // A client is its API key when it sends one, else its address (without the port).
+  std::string key(req.header("authorization"));
+  if (key.empty()) key = req.header("x-api-key");
+  if (key.empty()) key = "addr:" + req.peer.substr(0, req.peer.rfind(':'));
+  std::lock_guard lock(rate_mu_);
+  return rate_.take(key, std::chrono::steady_clock::now());
+}
 
 void askd_service::handle(request req, std::shared_ptr<response> res) {
   std::string allow;
@@ -162,8 +185,8 @@ upgrade_decision askd_service::upgrade(const request& req) {
   // The compat socket takes no subprotocol; v1 arrives with "askd.v1".
   d.accept = [self = shared_from_this(),
               req](std::shared_ptr<websocket> ws) -> std::shared_ptr<websocket_handler> {
-    return std::make_shared<compat_ws_handler>(self->cfg_, self->engine_, std::move(ws), req,
-                                               self->draining_.load());
+    auto draining = self->draining_.load();
+    return std::make_shared<compat_ws_handler>(std::move(self), std::move(ws), req, draining);
   };
   return d;
 }
@@ -219,6 +242,19 @@ void askd_service::metrics(const request&, const std::shared_ptr<response>& res)
   }
   metric("askd_fallbacks_total", "counter", "Hand-overs to a fallback provider.");
   line("askd_fallbacks_total", m.fallbacks);
+  metric("askd_continuations_total", "counter",
+         "Answers continued by a new attempt after failing mid-answer.");
+  line("askd_continuations_total", m.continuations);
+  metric("askd_limiter_active", "gauge", "Slots in use, by limiter (provider:<id>, indexing).");
+  for (const auto& l : ctx.limiters)
+    line("askd_limiter_active{limiter=\"" + l.name + "\"}", l.active);
+  metric("askd_limiter_queued", "gauge",
+         "Admitted and waiting for a slot (retrieving, or queued), by limiter.");
+  for (const auto& l : ctx.limiters)
+    line("askd_limiter_queued{limiter=\"" + l.name + "\"}", l.queued);
+  metric("askd_limiter_refused_total", "counter", "Refused because the limiter was full.");
+  for (const auto& l : ctx.limiters)
+    line("askd_limiter_refused_total{limiter=\"" + l.name + "\"}", l.refused);
   metric("askd_degradations_total", "counter",
          "Answers that gave something up (context, provider).");
   line("askd_degradations_total", m.degradations);
@@ -239,15 +275,21 @@ void askd_service::compat_chat(const request& req, const std::shared_ptr<respons
     log_refusal(engine_, id, req, 503, "draining");
     return send_detail(*res, 503, "Server is shutting down; retry shortly", {{"Retry-After", "5"}});
   }
+  if (auto wait = rate_wait_ms(req)) {
+    auto detail = rate_refusal(cfg_, wait);
+    log_refusal(engine_, id, req, 429, detail);
+    return send_detail(
+        *res, 429, detail,
+        {{"Retry-After", std::to_string((wait + 999) / 1000)}, {"X-Request-Id", id}});
+  }
   auto admitted = admit(req.body, cfg_);
   if (!admitted) {
     auto status = core::http_status(admitted.err().code);
     log_refusal(engine_, id, req, status, admitted.err().message);
     return send_detail(*res, status, admitted.err().message, {{"X-Request-Id", id}});
   }
-  res->start(200, compat_stream_headers(id));
   auto attachment = engine_.start_chat(std::move(admitted->first), std::move(admitted->second), id,
-                                       std::make_shared<compat_http_port>(res));
+                                       std::make_shared<compat_http_port>(res, id));
   res->on_disconnect([attachment] { attachment.client_gone(); });
 }
 

@@ -5,10 +5,12 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "actors/engine.hpp"
 #include "core/config.hpp"
+#include "core/rate_limit.hpp"
 #include "net/http_server.hpp"
 
 namespace askd::net {
@@ -23,6 +25,12 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
   // New chats are refused with 503 while draining for shutdown.
   void set_draining(bool on) { draining_ = on; }
   bool draining() const { return draining_; }
+
+  // Per-client request rate (limits.client_rate): the milliseconds until `req`'s client
+  // may send again, 0 when it may now (the request is counted).
+  std::int64_t rate_wait_ms(const request& req);
+  const core::config& config() const { return cfg_; }
+  actors::engine& engine() { return engine_; }
 
  private:
   using route_fn = void (askd_service::*)(const request&, const std::shared_ptr<response>&);
@@ -41,6 +49,8 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
 
   const core::config& cfg_;
   actors::engine& engine_;
+  std::mutex rate_mu_;
+  core::rate_limiter rate_;  // guarded by rate_mu_: handlers run on many io threads
   std::string models_json_;  // built once: the providers never change while running
   std::atomic<bool> draining_{false};
 };

@@ -13,13 +13,22 @@ namespace askd::net {
 // The response headers of a compat stream.
 header_list compat_stream_headers(const std::string& request_id);
 
+// A refusal before any stream: {"detail": ...} with the status of the error's class,
+// Retry-After when it has one, and the request id.
+void send_refusal(response& res, const core::stream_event& error, const std::string& request_id);
+
+// The status line goes out on `meta` (the request was admitted); an error before it is
+// a refusal, answered as a JSON detail with its HTTP status (429 + Retry-After).
 class compat_http_port : public actors::sink_port {
  public:
-  explicit compat_http_port(std::shared_ptr<response> res) : res_(std::move(res)) {}
+  compat_http_port(std::shared_ptr<response> res, std::string request_id)
+      : res_(std::move(res)), request_id_(std::move(request_id)) {}
   void deliver(const core::stream_event& event) override;
 
  private:
   std::shared_ptr<response> res_;
+  std::string request_id_;
+  bool started_ = false;
 };
 
 class compat_ws_port : public actors::sink_port {

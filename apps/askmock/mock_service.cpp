@@ -99,6 +99,7 @@ void merge(directive& d, const rapidjson::Value& v, const std::string& where) {
   if (auto n = r.integer("fail_first", 0, 1000000)) d.fail_first = static_cast<int>(*n);
   if (auto s = r.string("key")) d.key = *s;
   if (auto b = r.boolean("echo")) d.echo = *b;
+  if (auto n = r.integer("overlap", 0, 1 << 20)) d.overlap = static_cast<int>(*n);
 }
 
 // `#mock{...}` inside a message: the JSON object right after the marker.
@@ -297,7 +298,8 @@ std::string mock_service::stats_json() const {
          ",\"active\":" + std::to_string(stats_.active.load()) +
          ",\"completed\":" + std::to_string(stats_.completed.load()) +
          ",\"faults\":" + std::to_string(stats_.faults.load()) +
-         ",\"disconnects\":" + std::to_string(stats_.disconnects.load()) + "}";
+         ",\"disconnects\":" + std::to_string(stats_.disconnects.load()) +
+         ",\"continuations\":" + std::to_string(stats_.continuations.load()) + "}";
 }
 
 std::string mock_service::last_body() const {
@@ -337,7 +339,8 @@ void mock_service::openai_chat(request& req, const std::shared_ptr<response>& re
   };
   directive d;
   std::string model;
-  std::string last_user;
+  std::string last_user;  // the last user message carrying a #mock directive, else the last
+  std::optional<std::string> partial;  // an assistant message after it: continue that answer
   bool include_usage = false;
   try {
     rapidjson::Document doc;
@@ -350,10 +353,20 @@ void mock_service::openai_chat(request& req, const std::shared_ptr<response>& re
       include_usage = json::object_reader(*so, "stream_options").boolean("include_usage") == true;
     const auto* messages = body.array("messages");
     if (!messages || messages->Empty()) return bad("messages: expected a non-empty array");
+    bool marked = false;
     for (const auto& m : messages->GetArray()) {
       json::object_reader mr(m, "messages[]");
-      if (mr.string_or("role", "") == "user") last_user = mr.string_or("content", "");
+      auto role = mr.string_or("role", "");
+      auto content = mr.string_or("content", "");
+      if (role == "user" && (!marked || content.find("#mock{") != std::string::npos)) {
+        marked = content.find("#mock{") != std::string::npos;
+        last_user = std::move(content);
+        partial.reset();
+      } else if (role == "assistant") {
+        partial = std::move(content);
+      }
     }
+    if (!marked) partial.reset();  // history turns, not a continuation of a scripted answer
     merge_from_text(d, last_user);
     if (auto h = req.header("x-mock"); !h.empty()) {
       rapidjson::Document hd;
@@ -372,10 +385,23 @@ void mock_service::openai_chat(request& req, const std::shared_ptr<response>& re
     return res->send(d.status, json_type, openai_error_body(d.status), std::move(h));
   }
 
+  // The whole answer; a continuation sends what follows the partial answer (after
+  // repeating `overlap` bytes of it, as models do).
+  bool by_word = d.deltas > 0 && !d.echo && !d.has_text;
+  auto text = by_word      ? default_text(d.deltas)
+              : d.echo     ? last_user
+              : d.has_text ? d.text
+                           : default_text(d.words);
+  if (partial) {
+    if (text.compare(0, partial->size(), *partial) != 0)
+      return bad("the assistant message to continue is not the start of the scripted answer");
+    ++stats_.continuations;
+    auto from = partial->size() - std::min<std::size_t>(partial->size(), d.overlap);
+    text = text.substr(from);
+  }
   std::vector<std::string> deltas;
-  if (d.deltas > 0 && !d.echo && !d.has_text) {
+  if (by_word) {
     // One word per delta, the space carried with the word before it.
-    auto text = default_text(d.deltas);
     std::size_t at = 0;
     while (at < text.size()) {
       auto sp = text.find(' ', at);
@@ -384,10 +410,7 @@ void mock_service::openai_chat(request& req, const std::shared_ptr<response>& re
       at = end;
     }
   } else {
-    deltas = split_deltas(d.echo       ? last_user
-                          : d.has_text ? d.text
-                                       : default_text(d.words),
-                          d.chunk);
+    deltas = split_deltas(text, d.chunk);
   }
   std::vector<std::string> pieces;
   pieces.reserve(deltas.size() + 4);

@@ -45,6 +45,7 @@ struct directive {
   int fail_first = 0;
   std::string key;
   bool echo = false;
+  int overlap = 0;  // a continuation first repeats this many bytes of the partial answer
 };
 
 // The default answer for `words` words: the same text every time.
@@ -66,11 +67,12 @@ class mock_service : public askd::net::service, public std::enable_shared_from_t
   askd::net::upgrade_decision upgrade(const askd::net::request& req) override;
 
   struct counters {
-    std::atomic<std::int64_t> requests{0};     // chat requests received
-    std::atomic<std::int64_t> active{0};       // streams being sent now
-    std::atomic<std::int64_t> completed{0};    // streams sent to their end
-    std::atomic<std::int64_t> faults{0};       // requests answered with a fault
-    std::atomic<std::int64_t> disconnects{0};  // streams the client left before their end
+    std::atomic<std::int64_t> requests{0};       // chat requests received
+    std::atomic<std::int64_t> active{0};         // streams being sent now
+    std::atomic<std::int64_t> completed{0};      // streams sent to their end
+    std::atomic<std::int64_t> faults{0};         // requests answered with a fault
+    std::atomic<std::int64_t> disconnects{0};    // streams the client left before their end
+    std::atomic<std::int64_t> continuations{0};  // requests continuing a partial answer
   };
   const counters& stats() const { return stats_; }
   std::string stats_json() const;

@@ -146,17 +146,52 @@ TEST_CASE("an upstream failure before any text is one in-band error - classified
   CHECK(env.settles());
 }
 
-TEST_CASE("a stream cut halfway gives the text so far - then the error - never more") {
+// The issue's promise: for every failure point, the client's text is the mock's text
+// exactly (the answer was continued), or a prefix of it followed by the error.
+TEST_CASE("a failure mid-answer is continued and the client reads the answer exactly once") {
+  e2e_env env([](askd::core::config& c) { c.upstream.idle_timeout_ms = 200; });
+  const std::string text = "alpha beta gamma delta epsilon";  // 6 deltas of 5 bytes
+  int n = 0;
+  for (const char* fault : {"cut", "error_event", "stall"}) {
+    for (int after = 0; after <= 6; ++after) {
+      for (int overlap : {0, 12}) {
+        auto key = "c" + std::to_string(++n);
+        auto r = http_call(env.port, "POST", "/chat/completions/stream",
+                           chat_body("q", R"({"text":")" + text + R"(","chunk":5,"fault":")" +
+                                              fault + R"(","after":)" + std::to_string(after) +
+                                              R"(,"overlap":)" + std::to_string(overlap) +
+                                              R"(,"fail_first":1,"key":")" + key + "\"}"));
+        INFO(fault << " after " << after << " overlap " << overlap << " -> " << r.body);
+        CHECK(r.status == 200);
+        CHECK(r.body == text);
+      }
+    }
+  }
+  CHECK(env.mock->stats().continuations > 0);
+  CHECK(env.settles());
+}
+
+TEST_CASE(
+    "a failure mid-answer that keeps failing ends with a prefix of the answer - then the error") {
   e2e_env env;
+  const std::string text = "abcdefghij";
   for (const char* kind : {"cut", "error_event", "malformed"}) {
-    auto r = http_call(
-        env.port, "POST", "/chat/completions/stream",
-        chat_body("q", std::string(R"({"text":"abcdefghij","chunk":2,"after":3,"fault":")") + kind +
-                           "\"}"));
+    auto r = http_call(env.port, "POST", "/chat/completions/stream",
+                       chat_body("q", R"({"text":")" + text + R"(","chunk":2,"after":3,"fault":")" +
+                                          kind + "\"}"));
     INFO(kind << " -> " << r.body);
     CHECK(r.status == 200);
-    CHECK(r.body.rfind("abcdef\nError: ", 0) == 0);
+    auto err = r.body.find("\nError: ");
+    REQUIRE(err != std::string::npos);
+    CHECK(err >= 6);                                   // the text before the failure
+    CHECK(text.compare(0, err, r.body, 0, err) == 0);  // is the answer's start, never repeated
   }
+  // A malformed stream is not continued: the text so far, then the error.
+  auto r = http_call(
+      env.port, "POST", "/chat/completions/stream",
+      chat_body("q", R"({"text":")" + text + R"(","chunk":2,"after":3,"fault":"malformed"})"));
+  CHECK(r.body.rfind("abcdef\nError: ", 0) == 0);
+  CHECK(env.settles());
 }
 
 TEST_CASE("askd uses the key from the environment variable conf names") {
@@ -205,12 +240,14 @@ TEST_CASE("an upstream that never sends a first token is timed out with a clear 
   CHECK(env.mock->stats().disconnects == 3);
 }
 
-TEST_CASE("an upstream that goes silent mid-answer is timed out after the text so far") {
+TEST_CASE("an upstream that stays silent mid-answer is timed out after the text so far") {
   e2e_env env([](askd::core::config& c) { c.upstream.idle_timeout_ms = 200; });
   auto r = http_call(env.port, "POST", "/chat/completions/stream",
                      chat_body("q", R"({"text":"abcdef","chunk":2,"fault":"stall","after":2})"));
-  CHECK(r.body.rfind("abcd\nError: ", 0) == 0);
-  CHECK(r.body.find("no data for 200 ms mid-answer") != std::string::npos);
+  // Each continuation stalls too: the text so far (continued to its end), then the error.
+  CHECK(r.body.rfind("abcdef\nError: ", 0) == 0);
+  CHECK(r.body.find("no data for 200 ms") != std::string::npos);
+  CHECK(r.body.find("(after 3 attempts)") != std::string::npos);
   CHECK(env.settles());
 }
 
@@ -252,11 +289,12 @@ TEST_CASE("failures that retrying cannot fix are not retried") {
     CHECK(body.rfind("\nError: ", 0) == 0);
     CHECK(env.mock->stats().requests - before == 1);
   }
-  // After text has reached the client, a failure is reported, never retried (no repeats).
+  // After text has reached the client, a malformed stream is reported, not continued.
   auto before = env.mock->stats().requests.load();
-  auto body = http_call(env.port, "POST", "/chat/completions/stream",
-                        chat_body("q", R"({"text":"abcdef","chunk":2,"fault":"cut","after":2})"))
-                  .body;
+  auto body =
+      http_call(env.port, "POST", "/chat/completions/stream",
+                chat_body("q", R"({"text":"abcdef","chunk":2,"fault":"malformed","after":2})"))
+          .body;
   CHECK(body.rfind("abcd\nError: ", 0) == 0);
   CHECK(env.mock->stats().requests - before == 1);
 }

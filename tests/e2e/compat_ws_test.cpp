@@ -31,8 +31,9 @@ TEST_CASE("compat WS refuses a bad request with one Error frame - then closes") 
 
 TEST_CASE("compat WS reports an upstream failure mid-answer as a last Error frame") {
   e2e_env env;
-  auto r = ws_call(env.port, "/ws/chat",
-                   chat_body("q", R"({"text":"abcdefgh","chunk":2,"fault":"cut","after":2})"));
+  auto r =
+      ws_call(env.port, "/ws/chat",
+              chat_body("q", R"({"text":"abcdefgh","chunk":2,"fault":"malformed","after":2})"));
   REQUIRE(r.frames.size() == 3);
   CHECK(r.frames[0] == "ab");
   CHECK(r.frames[1] == "cd");
