@@ -72,6 +72,9 @@ void log_request(const session_state& st, std::string_view outcome, const core::
 void end_with_error(self_ptr self, const core::error& err) {
   auto& st = self->state;
   st.ended = true;
+  // A generation still running (the deadline passed) stops now: a normal quit would not
+  // take linked actors with it.
+  if (st.call) self->send_exit(st.call, caf::exit_reason::user_shutdown);
   self->send(st.stream, core::make_error(err));
   log_request(st, core::wire_name(err.code), &err);
   self->quit();

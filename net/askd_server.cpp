@@ -82,6 +82,11 @@ const core::config& askd_server::config() const {
 const actors::actor_census& askd_server::census() const {
   return parts_->context->census;
 }
+std::int64_t askd_server::limiter_occupancy() const {
+  std::int64_t n = 0;
+  for (const auto& l : parts_->context->limiters) n += l.active + l.queued;
+  return n;
+}
 std::size_t askd_server::connections() const {
   return parts_->server ? parts_->server->connections() : 0;
 }

@@ -27,6 +27,8 @@ class askd_server {
   bool draining() const;
   const core::config& config() const;
   const actors::actor_census& census() const;
+  // Slots held and places taken in every limiter (providers, indexing): 0 when idle.
+  std::int64_t limiter_occupancy() const;
   std::size_t connections() const;
   std::size_t upstream_calls() const;
 

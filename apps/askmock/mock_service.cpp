@@ -144,7 +144,9 @@ class playback : public std::enable_shared_from_this<playback> {
         fault_at_(fault_at) {}
 
   void start() {
-    ++stats_.active;
+    auto now = ++stats_.active;
+    for (auto peak = stats_.peak_active.load(); now > peak;)
+      if (stats_.peak_active.compare_exchange_weak(peak, now)) break;
     res_->on_disconnect([self = shared_from_this()] {
       if (self->over_) return;
       self->over_ = true;
@@ -296,6 +298,7 @@ void mock_service::handle(request req, std::shared_ptr<response> res) {
 std::string mock_service::stats_json() const {
   return "{\"requests\":" + std::to_string(stats_.requests.load()) +
          ",\"active\":" + std::to_string(stats_.active.load()) +
+         ",\"peak_active\":" + std::to_string(stats_.peak_active.load()) +
          ",\"completed\":" + std::to_string(stats_.completed.load()) +
          ",\"faults\":" + std::to_string(stats_.faults.load()) +
          ",\"disconnects\":" + std::to_string(stats_.disconnects.load()) +

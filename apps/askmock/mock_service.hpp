@@ -69,6 +69,7 @@ class mock_service : public askd::net::service, public std::enable_shared_from_t
   struct counters {
     std::atomic<std::int64_t> requests{0};       // chat requests received
     std::atomic<std::int64_t> active{0};         // streams being sent now
+    std::atomic<std::int64_t> peak_active{0};    // the most streams sent at once
     std::atomic<std::int64_t> completed{0};      // streams sent to their end
     std::atomic<std::int64_t> faults{0};         // requests answered with a fault
     std::atomic<std::int64_t> disconnects{0};    // streams the client left before their end

@@ -39,7 +39,8 @@ e2e_env::~e2e_env() {
 
 bool e2e_env::settles() const {
   return eventually([&] {
-    return askd->census().total() == 0 && askd->upstream_calls() == 0 && mock->stats().active == 0;
+    return askd->census().total() == 0 && askd->upstream_calls() == 0 &&
+           askd->limiter_occupancy() == 0 && mock->stats().active == 0;
   });
 }
 

@@ -26,7 +26,7 @@ struct e2e_env {
   std::unique_ptr<net::askd_server> askd;
   std::uint16_t port = 0;
 
-  // Waits until no actor, connection or upstream call of askd and no askmock stream is
+  // Waits until no actor, limiter slot or upstream call of askd and no askmock stream is
   // left; false if something is still alive after the deadline.
   bool settles() const;
 };

@@ -124,3 +124,35 @@ TEST_CASE("a fallback chain in generator.json names known providers") {
           R"({"default_provider":"a","fallback":["b"],"providers":{"a":{"client_class":"OpenAIClient","default_model":"m","models":{"m":{}}}}})")
           .find("conf/generator.json: fallback[0]") == 0);
 }
+
+TEST_CASE("limits read per provider on top of the default - and name what is wrong") {
+  config c;
+  parse_server_config(R"({"limits":{"client_rate":2.5,"request_timeout_ms":5000,
+      "providers":{"openai":{"max_concurrent":8},"default":{"max_concurrent":4,"max_queued":2}}}})",
+                      "conf/askd.json", c);
+  CHECK(c.limits.client_rate == 2.5);
+  CHECK(c.limits.request_timeout_ms == 5000);
+  CHECK(c.limits.for_provider("openai").max_concurrent == 8);
+  CHECK(c.limits.for_provider("openai").max_queued == 2);  // from the default, wherever written
+  CHECK(c.limits.for_provider("local").max_concurrent == 4);
+  CHECK(server_error(R"({"limits":{"client_rate":-1}})") ==
+        "conf/askd.json: limits.client_rate: expected a number from 0 to 1e+06, got -1");
+  CHECK(server_error(R"({"limits":{"providers":{"openai":{"max_concurent":1}}}})")
+            .find("limits.providers.openai.max_concurent") != std::string::npos);
+  CHECK(server_error(R"({"upstream":{"backoff_jitter":2}})").find("upstream.backoff_jitter") !=
+        std::string::npos);
+  namespace fs = std::filesystem;
+  auto dir = fs::temp_directory_path() / ("askd-limits-test-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "askd.json") << R"({"limits":{"providers":{"gemini":{"max_concurrent":1}}}})";
+  load_options o;
+  o.path = dir.string();
+  o.getenv = &no_env;
+  try {
+    load_config(o);
+    FAIL("expected a config_error");
+  } catch (const config_error& e) {
+    CHECK(std::string(e.what()).find("limits.providers.gemini") != std::string::npos);
+  }
+  fs::remove_all(dir);
+}
