@@ -14,6 +14,7 @@ namespace askd::actors {
 // The engine's long-lived actors: held here, because an actor nobody holds is terminated.
 struct engine_actors {
   std::shared_ptr<const engine_refs> refs;
+  std::map<std::string, limiter_gauges*> gauges;  // by provider id, for precheck()
 };
 
 struct attachment::state {
@@ -45,6 +46,7 @@ engine::engine(std::shared_ptr<engine_context> context)
       spawn_repo_registry(*system_, context_, &context_->limiters.emplace_back("indexing"));
   for (const auto& p : context_->config.generator.providers) {
     auto& gauges = context_->limiters.emplace_back("provider:" + p.id);
+    actors_->gauges[p.id] = &gauges;
     refs->limiters[p.id] =
         spawn_limiter(*system_, context_, context_->config.limits.for_provider(p.id), &gauges);
   }
@@ -60,6 +62,14 @@ engine::~engine() {
     caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);
   actors_.reset();
   system_.reset();
+}
+
+std::optional<core::error> engine::precheck(const std::string& provider) {
+  auto it = actors_->gauges.find(provider);
+  if (it == actors_->gauges.end()) return std::nullopt;  // the session reports it
+  auto refusal = no_room(*context_, *it->second, context_->config.limits.for_provider(provider));
+  if (refusal) it->second->refused++;
+  return refusal;
 }
 
 attachment engine::start_chat(core::chat_request request, rag::repo_source source,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "actors/context.hpp"
@@ -54,6 +55,11 @@ class engine {
   // `source` is where locate_repo found the repository (checked before calling).
   attachment start_chat(core::chat_request request, rag::repo_source source, std::string request_id,
                         std::shared_ptr<sink_port> port);
+
+  // The fast refusal: whether `provider`'s limiter (or the server's queue) is full now,
+  // judged on the caller's thread from the published occupancy. Counted as a refusal of
+  // that limiter. The limiter still decides for requests this lets through.
+  std::optional<core::error> precheck(const std::string& provider);
 
   const engine_context& context() const { return *context_; }
   engine_metrics& metrics() { return context_->metrics; }

@@ -28,19 +28,9 @@ void publish(self_ptr self) {
   st.gauges->active = static_cast<std::int64_t>(st.table.active());
 }
 
-admission refuse(self_ptr self, std::string why) {
-  auto& st = self->state;
-  st.gauges->refused++;
-  auto err = core::error::make(core::error_code::overloaded, std::move(why) + "; retry shortly");
-  err.retry_after_ms = st.context->config.limits.retry_after_s * 1000;
+admission refuse(self_ptr self, core::error err) {
+  self->state.gauges->refused++;
   return admission{std::move(err)};
-}
-
-admission at_limit(self_ptr self) {
-  const auto& st = self->state;
-  return refuse(self, st.gauges->name + " is at its limit (" +
-                          std::to_string(st.limit.max_concurrent) + " at once, " +
-                          std::to_string(st.limit.max_queued) + " queued)");
 }
 
 void release(self_ptr self, const caf::actor_addr& holder) {
@@ -75,11 +65,8 @@ limiter_actor::behavior_type limiter(self_ptr self, std::shared_ptr<engine_conte
         auto& st = self->state;
         auto addr = holder.address();
         if (st.table.holds(addr)) return admission{};
-        const auto& limits = st.context->config.limits;
-        if (st.context->queued_requests >= limits.max_queued_requests)
-          return refuse(self, "askd has " + std::to_string(limits.max_queued_requests) +
-                                  " requests queued (limits.max_queued_requests)");
-        if (!st.table.reserve(addr)) return at_limit(self);
+        if (auto full = no_room(*st.context, *st.gauges, st.limit)) return refuse(self, *full);
+        st.table.reserve(addr);
         self->monitor(holder);
         publish(self);
         return admission{};
@@ -89,7 +76,8 @@ limiter_actor::behavior_type limiter(self_ptr self, std::shared_ptr<engine_conte
         auto addr = holder.address();
         bool fresh = !st.table.holds(addr);
         auto outcome = st.table.claim(addr);
-        if (outcome == table_type::claim_result::refused) return at_limit(self);
+        if (outcome == table_type::claim_result::refused)
+          return refuse(self, *no_room(*st.context, *st.gauges, st.limit));
         if (fresh) self->monitor(holder);
         publish(self);
         if (outcome == table_type::claim_result::granted) return admission{};
@@ -105,6 +93,23 @@ limiter_actor::behavior_type limiter(self_ptr self, std::shared_ptr<engine_conte
 }
 
 }  // namespace
+
+std::optional<core::error> no_room(const engine_context& context, const limiter_gauges& gauges,
+                                   const core::provider_limit& limit) {
+  const auto& limits = context.config.limits;
+  std::string why;
+  if (gauges.active + gauges.queued >= limit.max_concurrent + limit.max_queued)
+    why = gauges.name + " is at its limit (" + std::to_string(limit.max_concurrent) + " at once, " +
+          std::to_string(limit.max_queued) + " queued)";
+  else if (context.queued_requests >= limits.max_queued_requests)
+    why = "askd has " + std::to_string(limits.max_queued_requests) +
+          " requests queued (limits.max_queued_requests)";
+  else
+    return std::nullopt;
+  auto err = core::error::make(core::error_code::overloaded, why + "; retry shortly");
+  err.retry_after_ms = limits.retry_after_s * 1000;
+  return err;
+}
 
 limiter_actor spawn_limiter(caf::actor_system& system, std::shared_ptr<engine_context> context,
                             core::provider_limit limit, limiter_gauges* gauges) {

@@ -11,6 +11,12 @@
 
 namespace askd::actors {
 
+// Whether a newcomer would find no place, from the published occupancy: the limiter's
+// own check, and the engine's fast path that refuses on the connection's thread without
+// a message (under a race it may admit one too many; the limiter then refuses it).
+std::optional<core::error> no_room(const engine_context& context, const limiter_gauges& gauges,
+                                   const core::provider_limit& limit);
+
 // `gauges` must outlive the actor (they live in the context).
 limiter_actor spawn_limiter(caf::actor_system& system, std::shared_ptr<engine_context> context,
                             core::provider_limit limit, limiter_gauges* gauges);

@@ -69,12 +69,21 @@ void log_request(const session_state& st, std::string_view outcome, const core::
   if (err) line.kv("error", err->message);
 }
 
+// The provider's place and slot go back before the client hears the end, so a client
+// that asks again at once finds them free (the limiter's monitor would also free them,
+// a moment later, when the session is gone).
+void release_slot(self_ptr self) {
+  auto& st = self->state;
+  if (st.limiter) self->send(st.limiter, release_atom::value, caf::actor_cast<caf::actor>(self));
+}
+
 void end_with_error(self_ptr self, const core::error& err) {
   auto& st = self->state;
   st.ended = true;
   // A generation still running (the deadline passed) stops now: a normal quit would not
   // take linked actors with it.
   if (st.call) self->send_exit(st.call, caf::exit_reason::user_shutdown);
+  release_slot(self);
   self->send(st.stream, core::make_error(err));
   log_request(st, core::wire_name(err.code), &err);
   self->quit();
@@ -307,6 +316,7 @@ session_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_conte
         auto now = clock::now();
         done.ttft_ms = st.got_delta ? ms_since(st.started, st.first_delta) : -1;
         done.total_ms = ms_since(st.started, now);
+        release_slot(self);
         self->send(st.stream, core::make_done(done));
         log_request(st, "ok", nullptr);
         self->quit();

@@ -24,7 +24,8 @@ build/apps/askmock/askmock --port "$MOCK_PORT" --require-key sk-bench > /dev/nul
 pids+=($!)
 cfg=$(mktemp -d)
 cat > "$cfg/askd.json" <<JSON
-{"server":{"port":$ASKD_PORT,"max_connections":20000},"log":{"level":"warn"}}
+{"server":{"port":$ASKD_PORT,"max_connections":20000},"log":{"level":"warn"},
+ "limits":{"max_queued_requests":20000,"providers":{"openai":{"max_concurrent":20000,"max_queued":20000}}}}
 JSON
 OPENAI_BASE_URL=http://127.0.0.1:$MOCK_PORT/v1 OPENAI_API_KEY=sk-bench \
   build/apps/askd/askd --config "$cfg" > /tmp/askd-capacity.log 2>&1 &

@@ -10,5 +10,5 @@ if kind == "mock" then
   wrk.headers["Authorization"] = "Bearer sk-bench"
   wrk.body = '{"model":"m","stream":true,"messages":[{"role":"user","content":"q #mock' .. directive .. '"}]}'
 else
-  wrk.body = '{"repo_url":"https://github.com/askd/bench","retrieval":{"mode":"none"},"messages":[{"role":"user","content":"q #mock' .. directive .. '"}]}'
+  wrk.body = '{"repo_url":"https://github.com/askd/bench","provider":"openai","retrieval":{"mode":"none"},"messages":[{"role":"user","content":"q #mock' .. directive .. '"}]}'
 end

@@ -51,8 +51,8 @@ struct upstream_settings {
 
 // conf/askd.json "limits": what askd takes on before it refuses (429 + Retry-After).
 struct provider_limit {
-  int max_concurrent = 256;  // calls to the provider at once
-  int max_queued = 1024;     // requests admitted for it and waiting (retrieving, or for a slot)
+  int max_concurrent = 2048;  // calls to the provider at once
+  int max_queued = 2048;      // requests admitted for it and waiting (retrieving, or for a slot)
 };
 
 struct limits_settings {

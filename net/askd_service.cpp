@@ -51,11 +51,14 @@ std::string build_models_json(const core::config& cfg) {
   return j;
 }
 
-// Everything checked before any work: the request itself, then where its repository is.
+// Everything checked before any work: the request itself, room at its provider, then
+// where its repository is.
 core::result<std::pair<core::chat_request, rag::repo_source>> admit(std::string_view body,
-                                                                    const core::config& cfg) {
+                                                                    const core::config& cfg,
+                                                                    actors::engine& engine) {
   auto req = core::parse_chat_request(body, cfg);
   if (!req) return req.err();
+  if (auto full = engine.precheck(req->provider)) return *full;
   auto source = rag::locate_repo(*req, cfg);
   if (!source) return source.err();
   if (!rag::is_inside_path(req->file_path))
@@ -90,7 +93,7 @@ class compat_ws_handler : public websocket_handler {
     if (draining_) return refuse(id, 503, "Server is shutting down; retry shortly");
     if (auto wait = service_->rate_wait_ms(upgrade_))
       return refuse(id, 429, rate_refusal(cfg_, wait));
-    auto admitted = admit(message, cfg_);
+    auto admitted = admit(message, cfg_, engine_);
     if (!admitted)
       return refuse(id, core::http_status(admitted.err().code), admitted.err().message);
     attachment_ = engine_.start_chat(std::move(admitted->first), std::move(admitted->second), id,
@@ -125,6 +128,14 @@ void send_detail(response& res, int status, std::string_view detail, header_list
   auto h = cors();
   for (auto& e : extra) h.push_back(std::move(e));
   res.send(status, json_type, "{\"detail\":" + core::json::quote(detail) + "}", std::move(h));
+}
+
+void send_refusal(response& res, core::error_code code, std::string_view detail,
+                  std::int64_t retry_after_ms, const std::string& request_id) {
+  header_list extra{{"X-Request-Id", request_id}};
+  if (retry_after_ms >= 0)
+    extra.emplace_back("Retry-After", std::to_string((retry_after_ms + 999) / 1000));
+  send_detail(res, core::http_status(code), detail, std::move(extra));
 }
 
 // The API, as PROTOCOL.md lists it. /ws/chat is served by upgrade() below.
@@ -282,11 +293,11 @@ void askd_service::compat_chat(const request& req, const std::shared_ptr<respons
         *res, 429, detail,
         {{"Retry-After", std::to_string((wait + 999) / 1000)}, {"X-Request-Id", id}});
   }
-  auto admitted = admit(req.body, cfg_);
+  auto admitted = admit(req.body, cfg_, engine_);
   if (!admitted) {
-    auto status = core::http_status(admitted.err().code);
-    log_refusal(engine_, id, req, status, admitted.err().message);
-    return send_detail(*res, status, admitted.err().message, {{"X-Request-Id", id}});
+    const auto& err = admitted.err();
+    log_refusal(engine_, id, req, core::http_status(err.code), err.message);
+    return send_refusal(*res, err.code, err.message, err.retry_after_ms, id);
   }
   auto attachment = engine_.start_chat(std::move(admitted->first), std::move(admitted->second), id,
                                        std::make_shared<compat_http_port>(res, id));

@@ -58,4 +58,9 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
 // {"detail": "..."} with a status, as deepwiki's FastAPI answers errors.
 void send_detail(response& res, int status, std::string_view detail, header_list extra = {});
 
+// A refusal before any stream: the detail with the status of the error's class,
+// Retry-After (whole seconds, rounded up) when it has one, and the request id.
+void send_refusal(response& res, core::error_code code, std::string_view detail,
+                  std::int64_t retry_after_ms, const std::string& request_id);
+
 }  // namespace askd::net

@@ -12,16 +12,10 @@ header_list compat_stream_headers(const std::string& request_id) {
           {"X-Request-Id", request_id}};
 }
 
-void send_refusal(response& res, const core::stream_event& error, const std::string& request_id) {
-  header_list extra{{"X-Request-Id", request_id}};
-  if (error.retry_after_ms >= 0)
-    extra.emplace_back("Retry-After", std::to_string((error.retry_after_ms + 999) / 1000));
-  send_detail(res, core::http_status(error.code), error.text, std::move(extra));
-}
-
 void compat_http_port::deliver(const core::stream_event& event) {
   if (!started_) {
-    if (event.type == core::event_type::error) return send_refusal(*res_, event, request_id_);
+    if (event.type == core::event_type::error)
+      return send_refusal(*res_, event.code, event.text, event.retry_after_ms, request_id_);
     started_ = true;
     res_->start(200, compat_stream_headers(request_id_));
   }

@@ -13,10 +13,6 @@ namespace askd::net {
 // The response headers of a compat stream.
 header_list compat_stream_headers(const std::string& request_id);
 
-// A refusal before any stream: {"detail": ...} with the status of the error's class,
-// Retry-After when it has one, and the request id.
-void send_refusal(response& res, const core::stream_event& error, const std::string& request_id);
-
 // The status line goes out on `meta` (the request was admitted); an error before it is
 // a refusal, answered as a JSON detail with its HTTP status (429 + Retry-After).
 class compat_http_port : public actors::sink_port {
