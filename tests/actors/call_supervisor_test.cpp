@@ -328,3 +328,15 @@ TEST_CASE("a fallback whose limiter is full is skipped and the first error is re
   caf::anon_send_exit(other, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(local, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE("a request cancelled during a backoff starts no further attempt") {
+  fixture f;
+  f.start(f.generation());
+  f.fail(err(core::error_code::upstream));  // a retry is due in 1 s
+  caf::anon_send_exit(f.session, caf::exit_reason::user_shutdown);  // the client left
+  f.sched->run();
+  CHECK(f.after(milliseconds(10000)) == 1);
+  CHECK(f.ctx->census.supervisors == 0);
+  CHECK(!f.rec->failed);
+  CHECK(!f.rec->finished);
+}
