@@ -4,6 +4,7 @@
 
 #include "actors/local_call.hpp"
 #include "actors/provider_call.hpp"
+#include "actors/timer.hpp"
 #include "core/log.hpp"
 
 namespace askd::actors {
@@ -47,9 +48,10 @@ caf::actor_addr spawn_real_attempt(caf::local_actor& self,
                                    const providers::generation_request& request,
                                    generation_listener_actor listener,
                                    const std::shared_ptr<engine_context>& context,
+                                   const never_actor& timers,
                                    const std::vector<std::string>& local_answer) {
   if (provider->offline()) return spawn_local_call(self, context, local_answer, listener).address();
-  return spawn_provider_call(self, context, provider, request, listener).address();
+  return spawn_provider_call(self, context, timers, provider, request, listener).address();
 }
 
 void start_attempt(self_ptr self) {
@@ -66,9 +68,9 @@ void start_attempt(self_ptr self) {
     st.trimming = true;
     st.held.clear();
   }
-  st.call = g.spawn_attempt
-                ? g.spawn_attempt(*self, g.provider, req, listener)
-                : spawn_real_attempt(*self, g.provider, req, listener, st.context, g.local_answer);
+  st.call = g.spawn_attempt ? g.spawn_attempt(*self, g.provider, req, listener)
+                            : spawn_real_attempt(*self, g.provider, req, listener, st.context,
+                                                 g.timers, g.local_answer);
 }
 
 void forward(self_ptr self, std::string text) {
@@ -247,10 +249,9 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
             .kv("sent_bytes", static_cast<std::uint64_t>(st.sent.size()))
             .kv("error", err.message);
         if (delay->count() == 0) return start_attempt(self);
-        self->delayed_send(self, *delay, retry_atom::value);
-      },
-      [=](retry_atom) {
-        if (!self->state.over) start_attempt(self);
+        start_timer(self, st.generation.timers, *delay, [=] {
+          if (!self->state.over) start_attempt(self);
+        });
       },
   };
 }

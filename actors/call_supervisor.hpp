@@ -50,6 +50,7 @@ struct supervised_generation {
   limiter_actor limiter;
   // No retry is started past this (the session ends the request there).
   caf::actor_clock::time_point deadline = caf::actor_clock::time_point::max();
+  never_actor timers;             // for backoffs and the provider calls' deadlines
   attempt_spawner spawn_attempt;  // empty: the real provider_call / local_call
 };
 

@@ -8,6 +8,7 @@
 #include "actors/session.hpp"
 #include "actors/sink.hpp"
 #include "actors/stream.hpp"
+#include "actors/timer.hpp"
 
 namespace askd::actors {
 
@@ -42,6 +43,7 @@ engine::engine(std::shared_ptr<engine_context> context)
   // spawn later (io threads) release theirs when they exit.
   actors_ = std::make_shared<engine_actors>();
   auto refs = std::make_shared<engine_refs>();
+  refs->timers = spawn_never(*system_);
   refs->registry =
       spawn_repo_registry(*system_, context_, &context_->limiters.emplace_back("indexing"));
   for (const auto& p : context_->config.generator.providers) {
@@ -58,6 +60,7 @@ engine::~engine() {
   // ~actor_system waits for every actor; connections are closed before we get here.
   context_->stopping = true;
   caf::anon_send_exit(actors_->refs->registry, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(actors_->refs->timers, caf::exit_reason::user_shutdown);
   for (const auto& [id, limiter] : actors_->refs->limiters)
     caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);
   actors_.reset();

@@ -24,7 +24,6 @@ namespace askd::actors {
 using up_head_atom = caf::atom_constant<caf::atom("up_head")>;
 using up_body_atom = caf::atom_constant<caf::atom("up_body")>;
 using up_done_atom = caf::atom_constant<caf::atom("up_done")>;
-using check_atom = caf::atom_constant<caf::atom("check")>;
 using delta_atom = caf::atom_constant<caf::atom("delta")>;
 using finished_atom = caf::atom_constant<caf::atom("finished")>;
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
@@ -35,11 +34,10 @@ using gone_atom = caf::atom_constant<caf::atom("gone")>;
 using retrieve_atom = caf::atom_constant<caf::atom("retrieve")>;
 using indexed_atom = caf::atom_constant<caf::atom("indexed")>;
 using next_atom = caf::atom_constant<caf::atom("next")>;
-using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using reserve_atom = caf::atom_constant<caf::atom("reserve")>;
 using claim_atom = caf::atom_constant<caf::atom("claim")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
-using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
+using wait_atom = caf::atom_constant<caf::atom("wait")>;
 
 // ---- message payloads ----------------------------------------------------------------
 
@@ -89,17 +87,12 @@ using generation_listener_actor = caf::typed_actor<
     // provider_call -> listener: the call failed with a classified error; it quits.
     caf::reacts_to<failed_atom, core::error>>;
 
-// One chat request: the listener of its generation, with a deadline for its whole life.
-using session_actor = generation_listener_actor::extend<
-    // session -> itself: limits.request_timeout_ms has passed since the request came.
-    caf::reacts_to<deadline_atom>>;
+// Owns one generation's provider calls (actors/call_supervisor.hpp): to its provider
+// calls it is their listener, to the session a generation that reports like one call.
+using call_supervisor_actor = generation_listener_actor;
 
-// Owns one generation's provider calls: retries a failure that happened before any text
-// (backoff, Retry-After), retries a context-length failure once without the retrieved
-// context, and hands every other failure up unchanged.
-using call_supervisor_actor = generation_listener_actor::extend<
-    // supervisor -> itself, after a backoff: start the next attempt.
-    caf::reacts_to<retry_atom>>;
+// The actor timers ask (actors/timer.hpp): it never answers.
+using never_actor = caf::typed_actor<caf::replies_to<wait_atom>::with<bool>>;
 
 // One upstream HTTP call: one curl handle in the engine, one stream decoder.
 using provider_call_actor = caf::typed_actor<
@@ -108,9 +101,7 @@ using provider_call_actor = caf::typed_actor<
     // curl thread -> call: the next bytes of the body, in any split.
     caf::reacts_to<up_body_atom, std::string>,
     // curl thread -> call: the transfer is over (or failed at the transport).
-    caf::reacts_to<up_done_atom, providers::transfer_result>,
-    // call -> itself: time to check the first-token and idle deadlines.
-    caf::reacts_to<check_atom>>;
+    caf::reacts_to<up_done_atom, providers::transfer_result>>;
 
 // The network side of one client connection, in the actor world.
 using sink_actor = caf::typed_actor<
@@ -164,6 +155,7 @@ using local_call_actor = caf::typed_actor<
 // The engine's long-lived actors that sessions address; read-only after start.
 struct engine_refs {
   repo_registry_actor registry;
+  never_actor timers;
   std::map<std::string, limiter_actor> limiters;  // one per provider id
 };
 

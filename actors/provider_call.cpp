@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "actors/timer.hpp"
+
 namespace askd::actors {
 namespace {
 
@@ -9,6 +11,7 @@ using clock = std::chrono::steady_clock;
 
 struct provider_call_state {
   std::shared_ptr<engine_context> context;
+  never_actor timers;
   std::shared_ptr<const providers::provider> provider;
   generation_listener_actor listener;
   providers::curl_engine::transfer_id transfer = 0;
@@ -88,18 +91,38 @@ clock::time_point next_deadline(const provider_call_state& st) {
   return std::min(idle, st.started + std::chrono::milliseconds(u.first_token_timeout_ms));
 }
 
+void check(self_ptr self);
+
 void schedule_check(self_ptr self) {
   auto wait = next_deadline(self->state) - clock::now();
-  self->delayed_send(self, std::max<clock::duration>(wait, std::chrono::milliseconds(1)),
-                     check_atom::value);
+  start_timer(self, self->state.timers,
+              std::max<clock::duration>(wait, std::chrono::milliseconds(1)), [=] { check(self); });
+}
+
+// A deadline may have passed: fail with a timeout, or look again at the next one.
+void check(self_ptr self) {
+  auto& st = self->state;
+  if (st.over) return;
+  if (clock::now() < next_deadline(st)) return schedule_check(self);
+  const auto& u = st.context->config.upstream;
+  bool first_token_late =
+      !st.got_delta &&
+      clock::now() >= st.started + std::chrono::milliseconds(u.first_token_timeout_ms);
+  auto what = first_token_late
+                  ? "no first token within " + std::to_string(u.first_token_timeout_ms) + " ms"
+                  : "no data for " + std::to_string(u.idle_timeout_ms) + " ms" +
+                        (st.got_delta ? " mid-answer" : "");
+  fail(self, core::error::make(core::error_code::timeout,
+                               "provider " + st.provider->id() + " timed out: " + what));
 }
 
 provider_call_actor::behavior_type provider_call(
-    self_ptr self, std::shared_ptr<engine_context> context,
+    self_ptr self, std::shared_ptr<engine_context> context, never_actor timers,
     std::shared_ptr<const providers::provider> provider, providers::generation_request request,
     generation_listener_actor listener) {
   auto& st = self->state;
   st.context = std::move(context);
+  st.timers = std::move(timers);
   st.provider = std::move(provider);
   st.listener = std::move(listener);
   st.decoder = st.provider->decoder();
@@ -157,36 +180,18 @@ provider_call_actor::behavior_type provider_call(
         }
         succeed(self);
       },
-      [=](check_atom) {
-        auto& st = self->state;
-        if (st.over) return;
-        if (clock::now() < next_deadline(st)) {
-          schedule_check(self);
-          return;
-        }
-        const auto& u = st.context->config.upstream;
-        bool first_token_late =
-            !st.got_delta &&
-            clock::now() >= st.started + std::chrono::milliseconds(u.first_token_timeout_ms);
-        auto what = first_token_late ? "no first token within " +
-                                           std::to_string(u.first_token_timeout_ms) + " ms"
-                                     : "no data for " + std::to_string(u.idle_timeout_ms) + " ms" +
-                                           (st.got_delta ? " mid-answer" : "");
-        fail(self, core::error::make(core::error_code::timeout,
-                                     "provider " + st.provider->id() + " timed out: " + what));
-      },
   };
 }
 
 }  // namespace
 
 provider_call_actor spawn_provider_call(caf::local_actor& parent,
-                                        std::shared_ptr<engine_context> context,
+                                        std::shared_ptr<engine_context> context, never_actor timers,
                                         std::shared_ptr<const providers::provider> provider,
                                         providers::generation_request request,
                                         generation_listener_actor listener) {
-  return parent.spawn<caf::linked>(provider_call, std::move(context), std::move(provider),
-                                   std::move(request), std::move(listener));
+  return parent.spawn<caf::linked>(provider_call, std::move(context), std::move(timers),
+                                   std::move(provider), std::move(request), std::move(listener));
 }
 
 }  // namespace askd::actors

@@ -12,9 +12,10 @@
 namespace askd::actors {
 
 // Spawned linked to `parent`, which receives its output: when the parent dies, the
-// call dies with it and the upstream connection is closed.
+// call dies with it and the upstream connection is closed. Its first-token and idle
+// deadlines are timers on `timers`.
 provider_call_actor spawn_provider_call(caf::local_actor& parent,
-                                        std::shared_ptr<engine_context> context,
+                                        std::shared_ptr<engine_context> context, never_actor timers,
                                         std::shared_ptr<const providers::provider> provider,
                                         providers::generation_request request,
                                         generation_listener_actor listener);

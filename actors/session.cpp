@@ -5,6 +5,7 @@
 #include "actors/call_supervisor.hpp"
 #include "actors/local_call.hpp"
 #include "actors/provider_call.hpp"
+#include "actors/timer.hpp"
 #include "core/log.hpp"
 #include "core/tokens.hpp"
 #include "rag/extractive.hpp"
@@ -39,7 +40,7 @@ struct session_state {
   static inline const char* name = "session";
 };
 
-using self_ptr = session_actor::stateful_pointer<session_state>;
+using self_ptr = generation_listener_actor::stateful_pointer<session_state>;
 
 std::int64_t ms_since(clock::time_point t, clock::time_point now = clock::now()) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
@@ -150,6 +151,7 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
   gen.holder = caf::actor_cast<caf::actor>(self);
   gen.limiter = st.limiter;
   gen.deadline = st.deadline;
+  gen.timers = st.refs->timers;
   // The request's fallback chain, else the configured one; each at its default model.
   const auto& chain =
       st.request.fallback.empty() ? st.context->config.generator.fallback : st.request.fallback;
@@ -223,10 +225,12 @@ void admitted(self_ptr self, admission& a) {
   retrieve_then_generate(self);
 }
 
-session_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_context> context,
-                                     core::chat_request request, rag::repo_source source,
-                                     std::string request_id,
-                                     std::shared_ptr<const engine_refs> refs, stream_actor stream) {
+generation_listener_actor::behavior_type session(self_ptr self,
+                                                 std::shared_ptr<engine_context> context,
+                                                 core::chat_request request,
+                                                 rag::repo_source source, std::string request_id,
+                                                 std::shared_ptr<const engine_refs> refs,
+                                                 stream_actor stream) {
   auto& st = self->state;
   st.context = std::move(context);
   st.request = std::move(request);
@@ -269,7 +273,16 @@ session_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_conte
 
   auto timeout = std::chrono::milliseconds(st.context->config.limits.request_timeout_ms);
   st.deadline = self->clock().now() + timeout;
-  self->delayed_send(self, timeout, deadline_atom::value);
+  start_timer(self, st.refs->timers, timeout, [=] {
+    auto& st = self->state;
+    if (st.ended) return;
+    end_with_error(
+        self, core::error::make(core::error_code::timeout,
+                                "the request took longer than its deadline of " +
+                                    std::to_string(st.context->config.limits.request_timeout_ms) +
+                                    " ms (limits.request_timeout_ms)" +
+                                    (st.got_delta ? "; the answer is incomplete" : "")));
+  });
 
   st.provider = st.context->providers->find(st.request.provider);
   auto limiter = st.refs->limiters.find(st.request.provider);
@@ -283,16 +296,6 @@ session_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_conte
   }
 
   return {
-      [=](deadline_atom) {
-        auto& st = self->state;
-        if (st.ended) return;
-        end_with_error(self, core::error::make(
-                                 core::error_code::timeout,
-                                 "the request took longer than its deadline of " +
-                                     std::to_string(st.context->config.limits.request_timeout_ms) +
-                                     " ms (limits.request_timeout_ms)" +
-                                     (st.got_delta ? "; the answer is incomplete" : "")));
-      },
       [=](delta_atom, std::string& text) {
         auto& st = self->state;
         if (st.ended) return;
@@ -330,10 +333,12 @@ session_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_conte
 
 }  // namespace
 
-session_actor spawn_session(caf::actor_system& system, std::shared_ptr<engine_context> context,
-                            core::chat_request request, rag::repo_source source,
-                            std::string request_id, std::shared_ptr<const engine_refs> refs,
-                            stream_actor stream) {
+generation_listener_actor spawn_session(caf::actor_system& system,
+                                        std::shared_ptr<engine_context> context,
+                                        core::chat_request request, rag::repo_source source,
+                                        std::string request_id,
+                                        std::shared_ptr<const engine_refs> refs,
+                                        stream_actor stream) {
   return system.spawn(session, std::move(context), std::move(request), std::move(source),
                       std::move(request_id), std::move(refs), std::move(stream));
 }

@@ -16,9 +16,11 @@ namespace askd::actors {
 // event is an `overloaded` error), then sends `meta` and starts work. It quits after
 // sending the stream a terminal event, and dies (taking its provider call with it) when
 // the stream cancels it or limits.request_timeout_ms passes.
-session_actor spawn_session(caf::actor_system& system, std::shared_ptr<engine_context> context,
-                            core::chat_request request, rag::repo_source source,
-                            std::string request_id, std::shared_ptr<const engine_refs> refs,
-                            stream_actor stream);
+generation_listener_actor spawn_session(caf::actor_system& system,
+                                        std::shared_ptr<engine_context> context,
+                                        core::chat_request request, rag::repo_source source,
+                                        std::string request_id,
+                                        std::shared_ptr<const engine_refs> refs,
+                                        stream_actor stream);
 
 }  // namespace askd::actors

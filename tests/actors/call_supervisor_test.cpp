@@ -7,6 +7,7 @@
 
 #include "actors/call_supervisor.hpp"
 #include "actors/limiter.hpp"
+#include "actors/timer.hpp"
 
 using namespace askd;
 using namespace askd::actors;
@@ -46,6 +47,7 @@ struct fixture {
   std::shared_ptr<record> rec = std::make_shared<record>();
   call_supervisor_actor sup;
   caf::actor session;
+  never_actor timers;
 
   fixture() {
     cfg.set("scheduler.policy", caf::atom("testing"));
@@ -60,9 +62,11 @@ struct fixture {
     ctx->config.upstream.max_attempts = 3;
     registry = std::make_shared<providers::provider_registry>(ctx->config);
     ctx->providers = registry;
+    timers = spawn_never(*sys);
   }
   ~fixture() {
     if (session) caf::anon_send_exit(session, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(timers, caf::exit_reason::user_shutdown);
     sched->run();
     sys.reset();
   }
@@ -73,6 +77,7 @@ struct fixture {
     g.request.messages = {{"system", "sys"}, {"user", "context and question"}};
     g.request.model = "m";
     g.lean = providers::generation_request{{{"system", "sys"}, {"user", "question"}}, "m"};
+    g.timers = timers;
     g.spawn_attempt = [rec = rec](caf::local_actor&, const auto& p, const auto& req, auto) {
       rec->attempts.emplace_back(p->id(), req);
       return caf::actor_addr{};
@@ -332,7 +337,7 @@ TEST_CASE("a fallback whose limiter is full is skipped and the first error is re
 TEST_CASE("a request cancelled during a backoff starts no further attempt") {
   fixture f;
   f.start(f.generation());
-  f.fail(err(core::error_code::upstream));  // a retry is due in 1 s
+  f.fail(err(core::error_code::upstream));                          // a retry is due in 1 s
   caf::anon_send_exit(f.session, caf::exit_reason::user_shutdown);  // the client left
   f.sched->run();
   CHECK(f.after(milliseconds(10000)) == 1);
