@@ -1,6 +1,11 @@
 #include "actors/engine.hpp"
 
+#include <mutex>
+#include <optional>
 #include <thread>
+#include <unordered_map>
+
+#include "core/ids.hpp"
 
 #include "actors/limiter.hpp"
 #include "actors/messages.hpp"
@@ -13,17 +18,44 @@
 namespace askd::actors {
 
 // The engine's long-lived actors: held here, because an actor nobody holds is terminated.
+// Stream id → stream, for attaching and cancelling by id. A stream removes its own
+// entry when it is gone (after its linger).
+struct stream_directory {
+  struct entry {
+    stream_actor stream;
+    std::string owner;
+  };
+  mutable std::mutex mu;
+  std::unordered_map<std::string, entry> streams;
+
+  std::optional<stream_actor> find(const std::string& id, const std::string& owner) const {
+    std::lock_guard lock(mu);
+    auto it = streams.find(id);
+    // Not theirs looks like not there: stream ids are not confirmed to strangers.
+    if (it == streams.end() || !core::equal_in_constant_time(it->second.owner, owner))
+      return std::nullopt;
+    return it->second.stream;
+  }
+};
+
 struct engine_actors {
   std::shared_ptr<const engine_refs> refs;
   std::map<std::string, limiter_gauges*> gauges;  // by provider id, for precheck()
+  std::shared_ptr<stream_directory> directory = std::make_shared<stream_directory>();
 };
 
 struct attachment::state {
   sink_actor sink;
+  std::string stream_id;
 };
 
 void attachment::client_gone() const {
   if (state_) caf::anon_send(state_->sink, gone_atom::value);
+}
+
+const std::string& attachment::stream_id() const {
+  static const std::string none;
+  return state_ ? state_->stream_id : none;
 }
 
 engine::engine(std::shared_ptr<engine_context> context)
@@ -76,16 +108,61 @@ std::optional<core::error> engine::precheck(const std::string& provider) {
 }
 
 attachment engine::start_chat(core::chat_request request, rag::repo_source source,
-                              std::string request_id, std::shared_ptr<sink_port> port) {
-  auto stream = spawn_stream(*system_, context_);
-  auto sink = spawn_sink(*system_, context_, std::move(port), stream);
-  // The sink is attached before the producer exists, so it sees every event.
-  caf::anon_send(stream, attach_atom::value, sink);
-  spawn_session(*system_, context_, std::move(request), std::move(source), std::move(request_id),
-                actors_->refs, stream);
+                              std::string request_id, std::shared_ptr<sink_port> port,
+                              chat_kind kind, std::string owner) {
+  stream_options options;
+  const auto& streams = context_->config.streams;
+  if (kind != chat_kind::compat) {
+    options.id = core::new_stream_id();
+    options.linger_s = streams.linger_s;
+    options.orphaned =
+        kind == chat_kind::v1 ? stream_options::orphan::grace : stream_options::orphan::keep;
+    options.on_exit = [dir = actors_->directory, id = options.id] {
+      std::lock_guard lock(dir->mu);
+      dir->streams.erase(id);
+    };
+  }
+  auto stream_id = options.id;
+  auto stream = spawn_stream(*system_, context_, actors_->refs->timers, std::move(options));
+  if (!stream_id.empty()) {
+    std::lock_guard lock(actors_->directory->mu);
+    actors_->directory->streams[stream_id] = {stream, std::move(owner)};
+  }
   attachment a;
-  a.state_ = std::make_shared<attachment::state>(attachment::state{std::move(sink)});
+  if (port) {
+    auto sink = spawn_sink(*system_, context_, std::move(port), stream);
+    // The sink is attached before the producer exists, so it sees every event.
+    caf::anon_send(stream, attach_atom::value, sink, std::uint64_t{0});
+    a.state_ = std::make_shared<attachment::state>(attachment::state{std::move(sink), stream_id});
+  } else {
+    a.state_ = std::make_shared<attachment::state>(attachment::state{{}, stream_id});
+  }
+  spawn_session(*system_, context_, std::move(request), std::move(source), std::move(request_id),
+                stream_id, actors_->refs, stream);
   return a;
+}
+
+attachment engine::attach(const std::string& stream_id, const std::string& owner,
+                          std::uint64_t after, std::shared_ptr<sink_port> port) {
+  auto stream = actors_->directory->find(stream_id, owner);
+  if (!stream) return {};
+  auto sink = spawn_sink(*system_, context_, std::move(port), *stream, after);
+  caf::anon_send(*stream, attach_atom::value, sink, after);
+  attachment a;
+  a.state_ = std::make_shared<attachment::state>(attachment::state{std::move(sink), stream_id});
+  return a;
+}
+
+bool engine::cancel(const std::string& stream_id, const std::string& owner) {
+  auto stream = actors_->directory->find(stream_id, owner);
+  if (!stream) return false;
+  caf::anon_send(*stream, cancel_atom::value);
+  return true;
+}
+
+std::size_t engine::streams() const {
+  std::lock_guard lock(actors_->directory->mu);
+  return actors_->directory->streams.size();
 }
 
 }  // namespace askd::actors

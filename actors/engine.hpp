@@ -25,16 +25,29 @@ class sink_port {
  public:
   virtual ~sink_port() = default;
   virtual void deliver(const core::stream_event& event) = 0;
+  // Attached to a stream that had already ended, with nothing left to send this client:
+  // no event will come.
+  virtual void closed() {}
+};
+
+// How a chat's stream behaves when its clients leave (actors/stream.hpp).
+enum class chat_kind {
+  compat,      // no resuming: the last client leaving cancels the answer at once
+  v1,          // resumable: kept running for streams.detach_grace_s without a client
+  background,  // POST /v1/streams: runs to its end with or without clients
 };
 
 // A connection's hold on the stream it watches.
 class attachment {
  public:
   attachment() = default;
-  // The client went away: the sink detaches; a foreground stream with no sink left is
-  // cancelled, and with it the provider call. Safe to call more than once.
+  // The client went away: the sink detaches; a stream with no sink left is cancelled
+  // (at once or after the grace, by its kind), and with it the provider call. Safe to
+  // call more than once.
   void client_gone() const;
   explicit operator bool() const { return static_cast<bool>(state_); }
+  // The stream's id ("" for compat streams).
+  const std::string& stream_id() const;
 
   struct state;
 
@@ -51,10 +64,25 @@ class engine {
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
 
-  // Starts answering a validated request; every event goes to `port`.
-  // `source` is where locate_repo found the repository (checked before calling).
+  // Starts answering a validated request; every event goes to `port` (none for a
+  // background chat). `source` is where locate_repo found the repository (checked before
+  // calling). `owner` is the API key that started it ("" without auth): only it may
+  // attach to or cancel the stream later.
   attachment start_chat(core::chat_request request, rag::repo_source source, std::string request_id,
-                        std::shared_ptr<sink_port> port);
+                        std::shared_ptr<sink_port> port, chat_kind kind = chat_kind::compat,
+                        std::string owner = {});
+
+  // Attaches `port` to a running or lingering stream: every event after `after`, then
+  // live. Empty when there is no such stream for `owner` (unknown, expired, not theirs).
+  attachment attach(const std::string& stream_id, const std::string& owner, std::uint64_t after,
+                    std::shared_ptr<sink_port> port);
+
+  // Cancels a stream (its provider calls stop at once); false when there is no such
+  // stream for `owner`.
+  bool cancel(const std::string& stream_id, const std::string& owner);
+
+  // Streams running or lingering (for /metrics).
+  std::size_t streams() const;
 
   // The fast refusal: whether `provider`'s limiter (or the server's queue) is full now,
   // judged on the caller's thread from the published occupancy. Counted as a refusal of

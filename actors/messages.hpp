@@ -38,6 +38,7 @@ using reserve_atom = caf::atom_constant<caf::atom("reserve")>;
 using claim_atom = caf::atom_constant<caf::atom("claim")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using wait_atom = caf::atom_constant<caf::atom("wait")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 
 // ---- message payloads ----------------------------------------------------------------
 
@@ -107,19 +108,26 @@ using provider_call_actor = caf::typed_actor<
 using sink_actor = caf::typed_actor<
     // stream -> sink: the next event, in sequence order.
     caf::reacts_to<core::stream_event>,
+    // stream -> sink: the stream ended before and this sink has seen all of it.
+    caf::reacts_to<finished_atom>,
     // net -> sink: the client went away; detach and quit.
     caf::reacts_to<gone_atom>>;
 
-// One answer: a numbered event log fanned out to every attached sink.
+// One answer: a numbered event log fanned out to every attached sink, kept (bounded by
+// streams.replay_bytes) so a client can resume, and kept for a while after its end.
 using stream_actor = caf::typed_actor<
     // engine -> stream: the actor generating this answer; killed when the stream is cancelled.
     caf::reacts_to<producer_atom, caf::actor>,
     // producer -> stream: the next event; the stream numbers it and fans it out.
     caf::reacts_to<core::stream_event>,
-    // engine -> stream: a sink wants every event from now on.
-    caf::reacts_to<attach_atom, sink_actor>,
-    // sink -> stream: the sink leaves; with no sink left, a foreground stream is cancelled.
-    caf::reacts_to<detach_atom, sink_actor>>;
+    // engine -> stream: a sink wants every event after sequence number `after` (0: all):
+    // what is kept is replayed to it, then it gets the rest live.
+    caf::reacts_to<attach_atom, sink_actor, std::uint64_t>,
+    // sink -> stream: the sink leaves (its client went away).
+    caf::reacts_to<detach_atom, sink_actor>,
+    // engine -> stream: stop now (DELETE, a WS cancel); the stream ends with
+    // done(finish_reason "cancelled").
+    caf::reacts_to<cancel_atom>>;
 
 // One open index of one repository: searches run here, in parallel across repositories.
 using retriever_actor = caf::typed_actor<

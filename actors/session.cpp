@@ -20,6 +20,7 @@ struct session_state {
   std::shared_ptr<engine_context> context;
   core::chat_request request;
   std::string request_id;
+  std::string stream_id;  // "" for compat streams
   rag::repo_source source;
   std::shared_ptr<const engine_refs> refs;
   limiter_actor limiter;  // the provider's
@@ -220,23 +221,23 @@ void admitted(self_ptr self, admission& a) {
     self->send(st.stream, core::make_error(*a.refusal));
     return self->quit();
   }
-  self->send(st.stream, core::make_meta(st.request_id, st.request.provider, st.request.model));
+  self->send(st.stream, core::make_meta(st.stream_id, st.request_id, st.request.provider,
+                                        st.request.model, st.request.repo_url));
   if (auto missing = st.provider->missing_key()) return end_with_error(self, *missing);
   retrieve_then_generate(self);
 }
 
-generation_listener_actor::behavior_type session(self_ptr self,
-                                                 std::shared_ptr<engine_context> context,
-                                                 core::chat_request request,
-                                                 rag::repo_source source, std::string request_id,
-                                                 std::shared_ptr<const engine_refs> refs,
-                                                 stream_actor stream) {
+generation_listener_actor::behavior_type session(
+    self_ptr self, std::shared_ptr<engine_context> context, core::chat_request request,
+    rag::repo_source source, std::string request_id, std::string stream_id,
+    std::shared_ptr<const engine_refs> refs, stream_actor stream) {
   auto& st = self->state;
   st.context = std::move(context);
   st.request = std::move(request);
   st.source = std::move(source);
   st.refs = std::move(refs);
   st.request_id = std::move(request_id);
+  st.stream_id = std::move(stream_id);
   st.stream = std::move(stream);
   st.started = clock::now();
   st.context->census.sessions++;
@@ -336,11 +337,12 @@ generation_listener_actor::behavior_type session(self_ptr self,
 generation_listener_actor spawn_session(caf::actor_system& system,
                                         std::shared_ptr<engine_context> context,
                                         core::chat_request request, rag::repo_source source,
-                                        std::string request_id,
+                                        std::string request_id, std::string stream_id,
                                         std::shared_ptr<const engine_refs> refs,
                                         stream_actor stream) {
   return system.spawn(session, std::move(context), std::move(request), std::move(source),
-                      std::move(request_id), std::move(refs), std::move(stream));
+                      std::move(request_id), std::move(stream_id), std::move(refs),
+                      std::move(stream));
 }
 
 }  // namespace askd::actors

@@ -19,7 +19,7 @@ namespace askd::actors {
 generation_listener_actor spawn_session(caf::actor_system& system,
                                         std::shared_ptr<engine_context> context,
                                         core::chat_request request, rag::repo_source source,
-                                        std::string request_id,
+                                        std::string request_id, std::string stream_id,
                                         std::shared_ptr<const engine_refs> refs,
                                         stream_actor stream);
 

@@ -6,7 +6,7 @@ namespace {
 struct sink_state {
   std::shared_ptr<sink_port> port;
   stream_actor stream;
-  std::uint64_t last_seq = 0;
+  std::uint64_t last_seq = 0;  // the last event passed on (or the `after` it started from)
 
   static inline const char* name = "sink";
 };
@@ -14,8 +14,10 @@ struct sink_state {
 using self_ptr = sink_actor::stateful_pointer<sink_state>;
 
 sink_actor::behavior_type sink(self_ptr self, std::shared_ptr<engine_context> context,
-                               std::shared_ptr<sink_port> port, stream_actor stream) {
+                               std::shared_ptr<sink_port> port, stream_actor stream,
+                               std::uint64_t after) {
   auto& st = self->state;
+  st.last_seq = after;
   st.port = std::move(port);
   st.stream = std::move(stream);
   context->census.sinks++;
@@ -31,10 +33,16 @@ sink_actor::behavior_type sink(self_ptr self, std::shared_ptr<engine_context> co
   return {
       [=](core::stream_event& event) {
         auto& st = self->state;
-        st.last_seq = event.seq;
         bool last = event.terminal();
+        // Events it already has (up to `after`) are skipped; a refusal to resume has seq 0.
+        if (event.seq != 0 && event.seq <= st.last_seq) return;
+        st.last_seq = event.seq;
         st.port->deliver(event);
         if (last) self->quit();
+      },
+      [=](finished_atom) {
+        self->state.port->closed();
+        self->quit();
       },
       [=](gone_atom) {
         self->send(self->state.stream, detach_atom::value, caf::actor_cast<sink_actor>(self));
@@ -46,8 +54,8 @@ sink_actor::behavior_type sink(self_ptr self, std::shared_ptr<engine_context> co
 }  // namespace
 
 sink_actor spawn_sink(caf::actor_system& system, std::shared_ptr<engine_context> context,
-                      std::shared_ptr<sink_port> port, stream_actor stream) {
-  return system.spawn(sink, std::move(context), std::move(port), std::move(stream));
+                      std::shared_ptr<sink_port> port, stream_actor stream, std::uint64_t after) {
+  return system.spawn(sink, std::move(context), std::move(port), std::move(stream), after);
 }
 
 }  // namespace askd::actors

@@ -11,9 +11,12 @@
 
 namespace askd::actors {
 
-// The caller attaches the sink to `stream` (attach_atom) before the producer starts, so
-// no event is missed. The sink quits after the terminal event or when the client goes away.
+// The caller attaches the sink to `stream` (attach_atom, with the same `after`): before
+// the producer starts, so no event is missed, or later to resume. The sink passes on
+// events numbered after `after` only, and quits after the terminal event or when the
+// client goes away.
 sink_actor spawn_sink(caf::actor_system& system, std::shared_ptr<engine_context> context,
-                      std::shared_ptr<sink_port> port, stream_actor stream);
+                      std::shared_ptr<sink_port> port, stream_actor stream,
+                      std::uint64_t after = 0);
 
 }  // namespace askd::actors

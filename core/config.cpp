@@ -165,8 +165,8 @@ void parse_limits(const rapidjson::Value& v, limits_settings& out) {
 
 void parse_server_config(const std::string& text, const std::string& source, config& out) {
   with_root(text, source, [&](const json::object_reader& root) {
-    reject_unknown_keys(root,
-                        {"server", "engine", "upstream", "limits", "log", "repos", "data_dir"});
+    reject_unknown_keys(root, {"server", "engine", "upstream", "limits", "streams", "auth", "log",
+                               "repos", "data_dir"});
     if (const auto* s = root.object("server")) {
       json::object_reader r(*s, "server");
       reject_unknown_keys(
@@ -209,6 +209,24 @@ void parse_server_config(const std::string& text, const std::string& source, con
           size_in(r, "max_error_body_bytes", v.max_error_body_bytes, 256, 16 << 20);
     }
     if (const auto* s = root.object("limits")) parse_limits(*s, out.limits);
+    if (const auto* s = root.object("streams")) {
+      json::object_reader r(*s, "streams");
+      reject_unknown_keys(r, {"linger_s", "detach_grace_s", "replay_bytes", "ping_s"});
+      auto& v = out.streams;
+      v.linger_s = int_in(r, "linger_s", v.linger_s, 0, 86400);
+      v.detach_grace_s = int_in(r, "detach_grace_s", v.detach_grace_s, 0, 86400);
+      v.replay_bytes = size_in(r, "replay_bytes", v.replay_bytes, 4096, 1LL << 32);
+      v.ping_s = int_in(r, "ping_s", v.ping_s, 1, 3600);
+    }
+    if (const auto* s = root.object("auth")) {
+      json::object_reader r(*s, "auth");
+      reject_unknown_keys(r, {"api_keys"});
+      out.auth.api_keys = strings_in(r, "api_keys");
+      for (std::size_t i = 0; i < out.auth.api_keys.size(); ++i)
+        if (out.auth.api_keys[i].size() < 16)
+          throw json::field_error("auth.api_keys[" + std::to_string(i) + "]",
+                                  "a key of at least 16 characters", "a shorter one");
+    }
     if (const auto* s = root.object("log")) {
       json::object_reader r(*s, "log");
       reject_unknown_keys(r, {"level"});

@@ -67,6 +67,19 @@ struct limits_settings {
   const provider_limit& for_provider(const std::string& id) const;
 };
 
+// conf/askd.json "streams": how answers outlive their connections (the v1 face).
+struct streams_settings {
+  int linger_s = 120;                  // a finished stream stays resumable this long
+  int detach_grace_s = 60;             // a v1 stream with no client left is cancelled after this
+  std::size_t replay_bytes = 4 << 20;  // events kept for resuming, per stream; oldest go first
+  int ping_s = 15;                     // an SSE comment after this long without an event
+};
+
+// conf/askd.json "auth"
+struct auth_settings {
+  std::vector<std::string> api_keys;  // when set, every endpoint but /health needs one
+};
+
 // conf/askd.json "repos": where repositories may come from.
 struct repos_settings {
   std::vector<std::string> local_roots;  // local paths are served only under these (canonical)
@@ -146,6 +159,8 @@ struct config {
   engine_settings engine;
   upstream_settings upstream;
   limits_settings limits;
+  streams_settings streams;
+  auth_settings auth;
   log_settings log;
   repos_settings repos;
   std::string data_dir = "~/.askd";

@@ -24,12 +24,13 @@ std::string_view to_string(event_type t) {
   return "unknown";
 }
 
-stream_event make_meta(std::string_view request_id, std::string_view provider,
-                       std::string_view model) {
+stream_event make_meta(std::string_view stream_id, std::string_view request_id,
+                       std::string_view provider, std::string_view model, std::string_view repo) {
   stream_event e;
   e.type = event_type::meta;
-  e.data = "{\"request_id\":" + json::quote(request_id) + ",\"provider\":" + json::quote(provider) +
-           ",\"model\":" + json::quote(model) + "}";
+  e.data = "{\"stream_id\":" + json::quote(stream_id) +
+           ",\"request_id\":" + json::quote(request_id) + ",\"provider\":" + json::quote(provider) +
+           ",\"model\":" + json::quote(model) + ",\"repo\":{\"url\":" + json::quote(repo) + "}}";
   return e;
 }
 

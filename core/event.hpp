@@ -44,8 +44,8 @@ struct done_info {
 
 // The first event of an admitted request: the stream starts here (a face sends its
 // status line on it). Errors before it are refusals.
-stream_event make_meta(std::string_view request_id, std::string_view provider,
-                       std::string_view model);
+stream_event make_meta(std::string_view stream_id, std::string_view request_id,
+                       std::string_view provider, std::string_view model, std::string_view repo);
 stream_event make_delta(std::string text);
 stream_event make_error(const error& err);
 stream_event make_done(const done_info& info);

@@ -31,6 +31,13 @@ std::string new_request_id() {
   return hex(b, 8);
 }
 
+bool equal_in_constant_time(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
 std::string new_stream_id() {
   unsigned char b[16];
   std::size_t got = 0;

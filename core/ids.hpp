@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 
 namespace askd::core {
 
@@ -10,6 +11,9 @@ namespace askd::core {
 std::string new_request_id();
 // 128 bits from the kernel's CSPRNG as 32 hex characters: a stream id is a capability.
 std::string new_stream_id();
+
+// Compares secrets (API keys) in time that depends on their lengths only.
+bool equal_in_constant_time(std::string_view a, std::string_view b);
 
 // "2026-11-24T03:42:00.123Z"
 std::string iso8601(std::chrono::system_clock::time_point t);

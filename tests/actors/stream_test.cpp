@@ -7,6 +7,7 @@
 #include "actors/messages.hpp"
 #include "actors/sink.hpp"
 #include "actors/stream.hpp"
+#include "actors/timer.hpp"
 
 using namespace askd;
 using namespace askd::actors;
@@ -15,7 +16,15 @@ namespace {
 
 struct recording_port : sink_port {
   std::vector<core::stream_event> got;
+  bool closed_called = false;
   void deliver(const core::stream_event& e) override { got.push_back(e); }
+  void closed() override { closed_called = true; }
+  std::string text() const {
+    std::string t;
+    for (const auto& e : got)
+      if (e.type == core::event_type::delta) t += e.text;
+    return t;
+  }
 };
 
 struct fixture {
@@ -23,23 +32,54 @@ struct fixture {
   std::unique_ptr<caf::actor_system> sys;
   caf::scheduler::test_coordinator* sched = nullptr;
   std::shared_ptr<engine_context> ctx = std::make_shared<engine_context>();
+  never_actor timers;
+  std::vector<caf::actor> spawned;  // stopped at the end: lingering streams, idle producers
+  std::shared_ptr<bool> test_running = std::make_shared<bool>(true);
 
   fixture() {
     cfg.set("scheduler.policy", caf::atom("testing"));
     cfg.set("logger.verbosity", caf::atom("quiet"));
     sys = std::make_unique<caf::actor_system>(cfg);
     sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+    timers = spawn_never(*sys);
   }
   ~fixture() {
+    *test_running = false;
+    for (auto& a : spawned) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(timers, caf::exit_reason::user_shutdown);
     sched->run();
     sys.reset();
   }
   void run() { sched->run(); }
 
+  stream_actor stream(stream_options o = {}) {
+    auto s = spawn_stream(*sys, ctx, timers, std::move(o));
+    spawned.push_back(caf::actor_cast<caf::actor>(s));
+    return s;
+  }
+  // A v1 stream: kept `linger_s` after its end, cancelled `grace` after its last sink left.
+  stream_actor v1_stream(stream_options::orphan orphaned = stream_options::orphan::grace) {
+    stream_options o;
+    o.id = "s";
+    o.linger_s = 60;
+    o.orphaned = orphaned;
+    return stream(std::move(o));
+  }
+  sink_actor attach(const stream_actor& s, std::shared_ptr<recording_port> port,
+                    std::uint64_t after = 0) {
+    auto sink = spawn_sink(*sys, ctx, std::move(port), s, after);
+    caf::anon_send(s, attach_atom::value, sink, after);
+    return sink;
+  }
+
   // A producer that does nothing but notice when it is killed.
   caf::actor producer(bool& killed) {
     auto p = sys->spawn([](caf::event_based_actor*) -> caf::behavior { return {[](int) {}}; });
-    caf::actor_cast<caf::abstract_actor*>(p)->attach_functor([&killed] { killed = true; });
+    // The test's flag is gone by the time the fixture stops what is left.
+    caf::actor_cast<caf::abstract_actor*>(p)->attach_functor([&killed, live = test_running] {
+      if (*live) killed = true;
+    });
+    spawned.push_back(p);
     return p;
   }
 };
@@ -48,11 +88,11 @@ struct fixture {
 
 TEST_CASE("a stream numbers events and fans each out to every sink - in order") {
   fixture f;
-  auto stream = spawn_stream(*f.sys, f.ctx);
+  auto stream = f.stream();
   auto a = std::make_shared<recording_port>();
   auto b = std::make_shared<recording_port>();
-  caf::anon_send(stream, attach_atom::value, spawn_sink(*f.sys, f.ctx, a, stream));
-  caf::anon_send(stream, attach_atom::value, spawn_sink(*f.sys, f.ctx, b, stream));
+  f.attach(stream, a);
+  f.attach(stream, b);
   bool killed = false;
   auto producer = f.producer(killed);
   caf::anon_send(stream, producer_atom::value, producer);
@@ -79,13 +119,11 @@ TEST_CASE("a stream numbers events and fans each out to every sink - in order") 
 
 TEST_CASE("one sink leaving does not stop the stream; the last one leaving cancels it") {
   fixture f;
-  auto stream = spawn_stream(*f.sys, f.ctx);
+  auto stream = f.stream();
   auto a = std::make_shared<recording_port>();
   auto b = std::make_shared<recording_port>();
-  auto sink_a = spawn_sink(*f.sys, f.ctx, a, stream);
-  auto sink_b = spawn_sink(*f.sys, f.ctx, b, stream);
-  caf::anon_send(stream, attach_atom::value, sink_a);
-  caf::anon_send(stream, attach_atom::value, sink_b);
+  auto sink_a = f.attach(stream, a);
+  auto sink_b = f.attach(stream, b);
   bool killed = false;
   caf::anon_send(stream, producer_atom::value, f.producer(killed));
   caf::anon_send(stream, core::make_delta("one"));
@@ -109,9 +147,9 @@ TEST_CASE("one sink leaving does not stop the stream; the last one leaving cance
 
 TEST_CASE("a producer that dies without a terminal event ends the stream with an error") {
   fixture f;
-  auto stream = spawn_stream(*f.sys, f.ctx);
+  auto stream = f.stream();
   auto a = std::make_shared<recording_port>();
-  caf::anon_send(stream, attach_atom::value, spawn_sink(*f.sys, f.ctx, a, stream));
+  f.attach(stream, a);
   bool killed = false;
   auto producer = f.producer(killed);
   caf::anon_send(stream, producer_atom::value, producer);
@@ -123,4 +161,119 @@ TEST_CASE("a producer that dies without a terminal event ends the stream with an
   CHECK(a->got[1].type == core::event_type::error);
   CHECK(a->got[1].seq == 2);
   CHECK(f.ctx->census.total() == 0);
+}
+
+TEST_CASE("a sink attaching later gets what it missed - then the rest live") {
+  fixture f;
+  auto stream = f.v1_stream();
+  auto first = std::make_shared<recording_port>();
+  f.attach(stream, first);
+  bool killed = false;
+  caf::anon_send(stream, producer_atom::value, f.producer(killed));
+  caf::anon_send(stream, core::make_delta("one "));
+  caf::anon_send(stream, core::make_delta("two "));
+  f.run();
+  auto late = std::make_shared<recording_port>();
+  f.attach(stream, late, 1);  // it saw event 1 on an earlier connection
+  f.run();
+  caf::anon_send(stream, core::make_delta("three"));
+  caf::anon_send(stream, core::make_done({}));
+  f.run();
+  CHECK(first->text() == "one two three");
+  CHECK(late->text() == "two three");
+  REQUIRE(late->got.size() == 3);
+  CHECK(late->got.front().seq == 2);
+  CHECK(late->got.back().type == core::event_type::done);
+  CHECK(f.ctx->census.streams == 1);  // lingering
+}
+
+TEST_CASE("a finished stream lingers for resuming - then goes") {
+  fixture f;
+  auto stream = f.v1_stream();
+  bool killed = false;
+  caf::anon_send(stream, producer_atom::value, f.producer(killed));
+  caf::anon_send(stream, core::make_delta("whole answer"));
+  caf::anon_send(stream, core::make_done({}));
+  f.run();  // nobody attached: a background-like stream still keeps its events
+  auto late = std::make_shared<recording_port>();
+  f.attach(stream, late, 0);
+  f.run();
+  CHECK(late->text() == "whole answer");
+  auto seen_all = std::make_shared<recording_port>();
+  f.attach(stream, seen_all, 2);  // it has the done event already
+  f.run();
+  CHECK(seen_all->got.empty());
+  CHECK(seen_all->closed_called);
+  f.sched->advance_time(std::chrono::seconds(59));
+  f.run();
+  CHECK(f.ctx->census.streams == 1);
+  f.sched->advance_time(std::chrono::seconds(1));
+  f.run();
+  CHECK(f.ctx->census.streams == 0);
+}
+
+TEST_CASE("a v1 stream left by its last client is cancelled after the grace unless one returns") {
+  fixture f;
+  f.ctx->config.streams.detach_grace_s = 30;
+  auto stream = f.v1_stream();
+  auto a = std::make_shared<recording_port>();
+  auto sink = f.attach(stream, a);
+  bool killed = false;
+  caf::anon_send(stream, producer_atom::value, f.producer(killed));
+  caf::anon_send(stream, core::make_delta("x"));
+  f.run();
+  caf::anon_send(sink, gone_atom::value);
+  f.run();
+  f.sched->advance_time(std::chrono::seconds(20));
+  f.run();
+  CHECK_FALSE(killed);
+  auto back = std::make_shared<recording_port>();
+  auto sink2 = f.attach(stream, back, 1);  // came back in time
+  f.run();
+  f.sched->advance_time(std::chrono::seconds(20));
+  f.run();
+  CHECK_FALSE(killed);  // the first grace timer saw the return
+  caf::anon_send(sink2, gone_atom::value);
+  f.run();
+  f.sched->advance_time(std::chrono::seconds(30));
+  f.run();
+  CHECK(killed);
+}
+
+TEST_CASE("cancel ends a stream with done cancelled and stops its producer") {
+  fixture f;
+  auto stream = f.v1_stream(stream_options::orphan::keep);
+  auto a = std::make_shared<recording_port>();
+  f.attach(stream, a);
+  bool killed = false;
+  caf::anon_send(stream, producer_atom::value, f.producer(killed));
+  caf::anon_send(stream, core::make_delta("part"));
+  caf::anon_send(stream, cancel_atom::value);
+  f.run();
+  CHECK(killed);
+  REQUIRE(a->got.size() == 2);
+  CHECK(a->got[1].type == core::event_type::done);
+  CHECK(a->got[1].data.find("\"finish_reason\":\"cancelled\"") != std::string::npos);
+}
+
+TEST_CASE("the replay buffer is bounded - a resume from before it is refused") {
+  fixture f;
+  f.ctx->config.streams.replay_bytes = 4096;
+  auto stream = f.v1_stream(stream_options::orphan::keep);
+  bool killed = false;
+  caf::anon_send(stream, producer_atom::value, f.producer(killed));
+  for (int i = 0; i < 100; ++i) caf::anon_send(stream, core::make_delta(std::string(100, 'x')));
+  f.run();
+  auto old = std::make_shared<recording_port>();
+  f.attach(stream, old, 0);
+  f.run();
+  REQUIRE(old->got.size() == 1);
+  CHECK(old->got[0].type == core::event_type::error);
+  CHECK(old->got[0].text.find("no longer kept") != std::string::npos);
+  auto recent = std::make_shared<recording_port>();
+  f.attach(stream, recent, 99);
+  f.run();
+  REQUIRE(recent->got.size() == 1);
+  CHECK(recent->got[0].seq == 100);
+  caf::anon_send(stream, cancel_atom::value);
 }
