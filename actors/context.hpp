@@ -22,6 +22,9 @@ struct actor_census {
   std::atomic<std::int64_t> sinks{0};
   std::atomic<std::int64_t> provider_calls{0};
   std::atomic<std::int64_t> supervisors{0};
+  // Streams past their end, kept for resuming (streams.linger_s): not work in flight,
+  // so not in total().
+  std::atomic<std::int64_t> lingering{0};
 
   std::int64_t total() const { return sessions + streams + sinks + provider_calls + supervisors; }
 };

@@ -93,6 +93,11 @@ engine::~engine() {
   context_->stopping = true;
   caf::anon_send_exit(actors_->refs->registry, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(actors_->refs->timers, caf::exit_reason::user_shutdown);
+  {  // lingering and client-less streams would wait for timers that no longer run
+    std::lock_guard lock(actors_->directory->mu);
+    for (const auto& [id, e] : actors_->directory->streams)
+      caf::anon_send_exit(e.stream, caf::exit_reason::user_shutdown);
+  }
   for (const auto& [id, limiter] : actors_->refs->limiters)
     caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);
   actors_.reset();
@@ -109,11 +114,11 @@ std::optional<core::error> engine::precheck(const std::string& provider) {
 
 attachment engine::start_chat(core::chat_request request, rag::repo_source source,
                               std::string request_id, std::shared_ptr<sink_port> port,
-                              chat_kind kind, std::string owner) {
+                              chat_kind kind, std::string owner, std::string stream_id) {
   stream_options options;
   const auto& streams = context_->config.streams;
   if (kind != chat_kind::compat) {
-    options.id = core::new_stream_id();
+    options.id = stream_id.empty() ? core::new_stream_id() : std::move(stream_id);
     options.linger_s = streams.linger_s;
     options.orphaned =
         kind == chat_kind::v1 ? stream_options::orphan::grace : stream_options::orphan::keep;
@@ -122,7 +127,7 @@ attachment engine::start_chat(core::chat_request request, rag::repo_source sourc
       dir->streams.erase(id);
     };
   }
-  auto stream_id = options.id;
+  stream_id = options.id;
   auto stream = spawn_stream(*system_, context_, actors_->refs->timers, std::move(options));
   if (!stream_id.empty()) {
     std::lock_guard lock(actors_->directory->mu);

@@ -25,6 +25,8 @@ class sink_port {
  public:
   virtual ~sink_port() = default;
   virtual void deliver(const core::stream_event& event) = 0;
+  // Everything kept for this client has been sent; what follows comes live.
+  virtual void live() {}
   // Attached to a stream that had already ended, with nothing left to send this client:
   // no event will come.
   virtual void closed() {}
@@ -67,10 +69,12 @@ class engine {
   // Starts answering a validated request; every event goes to `port` (none for a
   // background chat). `source` is where locate_repo found the repository (checked before
   // calling). `owner` is the API key that started it ("" without auth): only it may
-  // attach to or cancel the stream later.
+  // attach to or cancel the stream later. `stream_id` is made here when empty (v1 and
+  // background chats get one; a caller that needs it before the first event passes one
+  // from core::new_stream_id()).
   attachment start_chat(core::chat_request request, rag::repo_source source, std::string request_id,
                         std::shared_ptr<sink_port> port, chat_kind kind = chat_kind::compat,
-                        std::string owner = {});
+                        std::string owner = {}, std::string stream_id = {});
 
   // Attaches `port` to a running or lingering stream: every event after `after`, then
   // live. Empty when there is no such stream for `owner` (unknown, expired, not theirs).

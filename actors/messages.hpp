@@ -39,6 +39,7 @@ using claim_atom = caf::atom_constant<caf::atom("claim")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using wait_atom = caf::atom_constant<caf::atom("wait")>;
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+using live_atom = caf::atom_constant<caf::atom("live")>;
 
 // ---- message payloads ----------------------------------------------------------------
 
@@ -108,6 +109,8 @@ using provider_call_actor = caf::typed_actor<
 using sink_actor = caf::typed_actor<
     // stream -> sink: the next event, in sequence order.
     caf::reacts_to<core::stream_event>,
+    // stream -> sink: what was kept has been replayed; the rest comes live.
+    caf::reacts_to<live_atom>,
     // stream -> sink: the stream ended before and this sink has seen all of it.
     caf::reacts_to<finished_atom>,
     // net -> sink: the client went away; detach and quit.

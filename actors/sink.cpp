@@ -40,6 +40,7 @@ sink_actor::behavior_type sink(self_ptr self, std::shared_ptr<engine_context> co
         st.port->deliver(event);
         if (last) self->quit();
       },
+      [=](live_atom) { self->state.port->live(); },
       [=](finished_atom) {
         self->state.port->closed();
         self->quit();

@@ -45,6 +45,13 @@ void end(self_ptr self) {
   auto& st = self->state;
   st.ended = true;
   if (st.options.linger_s <= 0) return self->quit();
+  // From here it is a lingering stream, not one in flight.
+  st.context->census.streams--;
+  st.context->census.lingering++;
+  self->attach_functor([ctx = st.context] {
+    ctx->census.lingering--;
+    ctx->census.streams++;  // balanced by the functor every stream has
+  });
   start_timer(self, st.timers, std::chrono::seconds(st.options.linger_s), [=] { self->quit(); });
 }
 
@@ -152,6 +159,7 @@ stream_actor::behavior_type stream(self_ptr self, std::shared_ptr<engine_context
           if (!sent) self->send(sink, finished_atom::value);
           return;
         }
+        self->send(sink, live_atom::value);
         self->monitor(sink);
         st.sinks.push_back(std::move(sink));
         ++st.orphaned;

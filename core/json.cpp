@@ -180,6 +180,16 @@ std::string write(const rapidjson::Value& v) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
+std::optional<std::uint64_t> parse_count(std::string_view text) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return v;
+}
+
 std::string format_number(double v) {
   std::ostringstream ss;
   ss << v;

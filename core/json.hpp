@@ -64,6 +64,8 @@ void append_escaped(std::string& out, std::string_view text);
 std::string quote(std::string_view text);
 // Serialises a value compactly.
 std::string write(const rapidjson::Value& v);
+// A non-negative decimal integer written alone ("42"); nullopt for anything else.
+std::optional<std::uint64_t> parse_count(std::string_view text);
 // A number as people write it: 0.5, 20, 1e+06.
 std::string format_number(double v);
 

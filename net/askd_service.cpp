@@ -1,12 +1,14 @@
 #include "net/askd_service.hpp"
 
 #include <chrono>
+#include <limits>
 
 #include "core/chat_request.hpp"
 #include "core/ids.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
 #include "net/compat_face.hpp"
+#include "net/v1_face.hpp"
 #include "rag/repo_source.hpp"
 
 namespace askd::net {
@@ -51,52 +53,32 @@ std::string build_models_json(const core::config& cfg) {
   return j;
 }
 
-// Everything checked before any work: the request itself, room at its provider, then
-// where its repository is.
-core::result<std::pair<core::chat_request, rag::repo_source>> admit(std::string_view body,
-                                                                    const core::config& cfg,
-                                                                    actors::engine& engine) {
-  auto req = core::parse_chat_request(body, cfg);
-  if (!req) return req.err();
-  if (auto full = engine.precheck(req->provider)) return *full;
-  auto source = rag::locate_repo(*req, cfg);
-  if (!source) return source.err();
-  if (!rag::is_inside_path(req->file_path))
-    return core::error::make(
-        core::error_code::bad_request,
-        "filePath: " + req->file_path + " is not a path inside the repository");
-  return std::make_pair(std::move(*req), std::move(*source));
-}
-
-// The deepwiki WebSocket: the first text frame is the request; later frames are ignored.
 std::string rate_refusal(const core::config& cfg, std::int64_t wait_ms) {
   return "Too many requests from this client (limits.client_rate is " +
          core::json::format_number(cfg.limits.client_rate) + " per second); retry in " +
          std::to_string((wait_ms + 999) / 1000) + " s";
 }
 
+// The deepwiki WebSocket: the first text frame is the request; later frames are ignored.
 class compat_ws_handler : public websocket_handler {
  public:
   compat_ws_handler(std::shared_ptr<askd_service> service, std::shared_ptr<websocket> ws,
-                    request upgrade, bool draining)
+                    request upgrade)
       : service_(std::move(service)),
-        cfg_(service_->config()),
         engine_(service_->engine()),
         ws_(std::move(ws)),
-        upgrade_(std::move(upgrade)),
-        draining_(draining) {}
+        upgrade_(std::move(upgrade)) {}
 
   void on_text(std::string message) override {
     if (started_) return;
     started_ = true;
     auto id = core::new_request_id();
-    if (draining_) return refuse(id, 503, "Server is shutting down; retry shortly");
-    if (auto wait = service_->rate_wait_ms(upgrade_))
-      return refuse(id, 429, rate_refusal(cfg_, wait));
-    auto admitted = admit(message, cfg_, engine_);
-    if (!admitted)
-      return refuse(id, core::http_status(admitted.err().code), admitted.err().message);
-    attachment_ = engine_.start_chat(std::move(admitted->first), std::move(admitted->second), id,
+    auto admitted = service_->admit_chat(upgrade_, message, id);
+    if (!admitted) {
+      ws_->send("Error: " + admitted.err().message);
+      return ws_->close(1000);
+    }
+    attachment_ = engine_.start_chat(std::move(admitted->request), std::move(admitted->source), id,
                                      std::make_shared<compat_ws_port>(ws_));
   }
 
@@ -106,20 +88,100 @@ class compat_ws_handler : public websocket_handler {
   }
 
  private:
-  void refuse(const std::string& id, int status, const std::string& detail) {
-    log_refusal(engine_, id, upgrade_, status, detail);
-    ws_->send("Error: " + detail);
-    ws_->close(1000);
-  }
-
   std::shared_ptr<askd_service> service_;
-  const core::config& cfg_;
   actors::engine& engine_;
   std::shared_ptr<websocket> ws_;
   request upgrade_;
-  bool draining_;
   bool started_ = false;
   actors::attachment attachment_;
+};
+
+// A WebSocket with subprotocol askd.v1: many chats, resumes and cancels on one socket,
+// each stream's events as JSON frames.
+class v1_ws_handler : public websocket_handler {
+ public:
+  v1_ws_handler(std::shared_ptr<askd_service> service, std::shared_ptr<websocket> ws,
+                request upgrade, std::string owner)
+      : service_(std::move(service)),
+        engine_(service_->engine()),
+        ws_(std::move(ws)),
+        upgrade_(std::move(upgrade)),
+        owner_(std::move(owner)) {}
+
+  void on_text(std::string message) override {
+    rapidjson::Document doc;
+    std::string type, client_id;
+    try {
+      core::json::parse(message, doc);
+      core::json::object_reader frame(doc, "");
+      type = frame.required_string("type");
+      client_id = frame.string_or("id", "");
+      if (type == "chat") {
+        const auto* body = frame.object("request");
+        if (!body) throw core::json::field_error("request", "an object", "nothing");
+        return chat(core::json::write(*body), client_id);
+      }
+      if (type != "resume" && type != "cancel")
+        throw core::json::field_error("type", "chat, resume or cancel", core::json::quote(type));
+      auto stream_id = frame.required_string("stream_id");
+      if (type == "resume") {
+        auto after = frame.integer("after", 0, std::numeric_limits<std::int64_t>::max());
+        return resume(stream_id, static_cast<std::uint64_t>(after.value_or(0)), client_id);
+      }
+      if (type == "cancel") {
+        if (!engine_.cancel(stream_id, owner_))
+          refuse(client_id, core::error::make(core::error_code::bad_request,
+                                              "no stream " + stream_id + " (unknown or expired)"));
+      }
+    } catch (const std::exception& e) {
+      refuse(client_id, core::error::make(core::error_code::bad_request, e.what()));
+    }
+  }
+
+  void on_closed() override {
+    for (auto& [port, a] : streams_) a.client_gone();
+    streams_.clear();
+    ws_.reset();
+  }
+
+ private:
+  void chat(const std::string& body, const std::string& client_id) {
+    auto id = core::new_request_id();
+    auto admitted = service_->admit_chat(upgrade_, body, id);
+    if (!admitted) return refuse(client_id, admitted.err());
+    auto stream_id = core::new_stream_id();
+    auto port = std::make_shared<ws_v1_port>(ws_, stream_id, client_id);
+    keep(port, engine_.start_chat(std::move(admitted->request), std::move(admitted->source), id,
+                                  port, actors::chat_kind::v1, owner_, stream_id));
+  }
+
+  void resume(const std::string& stream_id, std::uint64_t after, const std::string& client_id) {
+    auto port = std::make_shared<ws_v1_port>(ws_, stream_id, client_id);
+    auto a = engine_.attach(stream_id, owner_, after, port);
+    if (!a)
+      return refuse(client_id,
+                    core::error::make(core::error_code::bad_request,
+                                      "no stream " + stream_id + " (unknown or expired)"));
+    keep(port, std::move(a));
+  }
+
+  // Streams watched on this socket; those that ended are forgotten as new ones come.
+  void keep(const std::shared_ptr<ws_v1_port>& port, actors::attachment a) {
+    std::erase_if(streams_, [](const auto& e) { return e.first->over(); });
+    streams_.emplace_back(port, std::move(a));
+  }
+
+  void refuse(const std::string& client_id, const core::error& err) {
+    auto e = core::make_error(err);
+    ws_->send(ws_v1_frame("error", "", 0, e.data, client_id));
+  }
+
+  std::shared_ptr<askd_service> service_;
+  actors::engine& engine_;
+  std::shared_ptr<websocket> ws_;
+  request upgrade_;
+  std::string owner_;
+  std::vector<std::pair<std::shared_ptr<ws_v1_port>, actors::attachment>> streams_;
 };
 
 }  // namespace
@@ -146,7 +208,28 @@ const askd_service::route askd_service::routes[] = {
     {"GET", "/metrics", &askd_service::metrics},
     {"POST", "/chat/completions/stream", &askd_service::compat_chat},
     {"POST", "/api/chat/stream", &askd_service::compat_chat},
+    {"POST", "/v1/chat/stream", &askd_service::v1_chat},
+    {"POST", "/v1/streams", &askd_service::v1_start},
+    {"GET", "/v1/streams/*", &askd_service::v1_watch},
+    {"DELETE", "/v1/streams/*", &askd_service::v1_cancel},
 };
+
+namespace {
+
+// "/v1/streams/*" matches "/v1/streams/<one segment>".
+bool route_matches(std::string_view pattern, std::string_view path) {
+  if (pattern.empty() || pattern.back() != '*') return pattern == path;
+  auto prefix = pattern.substr(0, pattern.size() - 1);
+  return path.size() > prefix.size() && path.substr(0, prefix.size()) == prefix &&
+         path.find('/', prefix.size()) == std::string_view::npos;
+}
+
+// The last path segment: a stream id.
+std::string last_segment(std::string_view path) {
+  return std::string(path.substr(path.rfind('/') + 1));
+}
+
+}  // namespace
 
 askd_service::askd_service(const core::config& cfg, actors::engine& engine)
     : cfg_(cfg),
@@ -164,11 +247,55 @@ std::int64_t askd_service::rate_wait_ms(const request& req) {
   return rate_.take(key, std::chrono::steady_clock::now());
 }
 
+std::optional<std::string> askd_service::caller_key(const request& req) const {
+  if (cfg_.auth.api_keys.empty()) return std::string();
+  auto h = req.header("authorization");
+  constexpr std::string_view bearer = "Bearer ";
+  if (h.size() <= bearer.size() || h.substr(0, bearer.size()) != bearer) return std::nullopt;
+  auto key = h.substr(bearer.size());
+  bool found = false;
+  for (const auto& k : cfg_.auth.api_keys)  // every key compared, in constant time each
+    found |= core::equal_in_constant_time(k, key);
+  if (!found) return std::nullopt;
+  return std::string(key);
+}
+
+core::result<askd_service::admitted> askd_service::admit_chat(const request& http,
+                                                              std::string_view body,
+                                                              const std::string& id) {
+  auto refused = [&](core::error err) -> core::result<admitted> {
+    log_refusal(engine_, id, http, core::http_status(err.code), err.message);
+    return err;
+  };
+  if (draining_) {
+    auto err = core::error::make(core::error_code::provider_unavailable,
+                                 "Server is shutting down; retry shortly");
+    err.retry_after_ms = 5000;
+    return refused(std::move(err));
+  }
+  if (auto wait = rate_wait_ms(http)) {
+    auto err = core::error::make(core::error_code::rate_limited, rate_refusal(cfg_, wait));
+    err.retry_after_ms = wait;
+    return refused(std::move(err));
+  }
+  auto req = core::parse_chat_request(body, cfg_);
+  if (!req) return refused(req.err());
+  if (auto full = engine_.precheck(req->provider)) return refused(*full);
+  auto source = rag::locate_repo(*req, cfg_);
+  if (!source) return refused(source.err());
+  if (!rag::is_inside_path(req->file_path))
+    return refused(
+        core::error::make(core::error_code::bad_request,
+                          "filePath: " + req->file_path + " is not a path inside the repository"));
+  return admitted{std::move(*req), std::move(*source)};
+}
+
 void askd_service::handle(request req, std::shared_ptr<response> res) {
   std::string allow;
+  const route* match = nullptr;
   for (const auto& r : routes) {
-    if (req.path != r.path) continue;
-    if (req.method == r.method) return (this->*r.fn)(req, res);
+    if (!route_matches(r.path, req.path)) continue;
+    if (req.method == r.method) match = &r;
     allow += (allow.empty() ? "" : ", ") + std::string(r.method);
   }
   if (req.path == "/ws/chat") allow = "GET";
@@ -183,6 +310,12 @@ void askd_service::handle(request req, std::shared_ptr<response> res) {
                       {"Access-Control-Allow-Headers", "*"},
                       {"Access-Control-Max-Age", "600"}});
   }
+  if (req.path != "/health" && !caller_key(req)) {
+    log_refusal(engine_, "-", req, 401, "missing or unknown API key");
+    return send_detail(*res, 401, "An API key is required: Authorization: Bearer <key>",
+                       {{"WWW-Authenticate", "Bearer"}});
+  }
+  if (match) return (this->*match->fn)(req, res);
   if (req.path == "/ws/chat" && req.method == "GET")
     return send_detail(*res, 426, "This endpoint speaks WebSocket only",
                        {{"Upgrade", "websocket"}});
@@ -193,12 +326,29 @@ void askd_service::handle(request req, std::shared_ptr<response> res) {
 upgrade_decision askd_service::upgrade(const request& req) {
   upgrade_decision d;
   if (req.path != "/ws/chat") return d;  // 404
+  auto owner = caller_key(req);
+  if (!owner) {
+    log_refusal(engine_, "-", req, 401, "missing or unknown API key");
+    d.status = 401;
+    d.detail = "An API key is required: Authorization: Bearer <key>";
+    return d;
+  }
   // The compat socket takes no subprotocol; v1 arrives with "askd.v1".
-  d.accept = [self = shared_from_this(),
-              req](std::shared_ptr<websocket> ws) -> std::shared_ptr<websocket_handler> {
-    auto draining = self->draining_.load();
-    return std::make_shared<compat_ws_handler>(std::move(self), std::move(ws), req, draining);
-  };
+  bool v1 = false;
+  for (const auto& [name, value] : req.headers)
+    if (name == "sec-websocket-protocol" && value.find("askd.v1") != std::string::npos) v1 = true;
+  auto self = shared_from_this();
+  if (v1) {
+    d.subprotocol = "askd.v1";
+    d.deflate = true;
+    d.accept = [self, req, owner = *owner](std::shared_ptr<websocket> ws) {
+      return std::make_shared<v1_ws_handler>(self, std::move(ws), req, owner);
+    };
+  } else {
+    d.accept = [self, req](std::shared_ptr<websocket> ws) {
+      return std::make_shared<compat_ws_handler>(self, std::move(ws), req);
+    };
+  }
   return d;
 }
 
@@ -272,6 +422,7 @@ void askd_service::metrics(const request&, const std::shared_ptr<response>& res)
   metric("askd_actors", "gauge", "Live actors by kind.");
   line("askd_actors{kind=\"session\"}", ctx.census.sessions);
   line("askd_actors{kind=\"stream\"}", ctx.census.streams);
+  line("askd_actors{kind=\"lingering_stream\"}", ctx.census.lingering);
   line("askd_actors{kind=\"sink\"}", ctx.census.sinks);
   line("askd_actors{kind=\"call_supervisor\"}", ctx.census.supervisors);
   line("askd_actors{kind=\"provider_call\"}", ctx.census.provider_calls);
@@ -280,28 +431,82 @@ void askd_service::metrics(const request&, const std::shared_ptr<response>& res)
   res->send(200, "text/plain; version=0.0.4; charset=utf-8", std::move(out), cors());
 }
 
+namespace {
+
+void refuse_http(response& res, const core::error& err, const std::string& id) {
+  send_refusal(res, err.code, err.message, err.retry_after_ms, id);
+}
+
+}  // namespace
+
 void askd_service::compat_chat(const request& req, const std::shared_ptr<response>& res) {
   auto id = core::new_request_id();
-  if (draining_) {
-    log_refusal(engine_, id, req, 503, "draining");
-    return send_detail(*res, 503, "Server is shutting down; retry shortly", {{"Retry-After", "5"}});
-  }
-  if (auto wait = rate_wait_ms(req)) {
-    auto detail = rate_refusal(cfg_, wait);
-    log_refusal(engine_, id, req, 429, detail);
-    return send_detail(
-        *res, 429, detail,
-        {{"Retry-After", std::to_string((wait + 999) / 1000)}, {"X-Request-Id", id}});
-  }
-  auto admitted = admit(req.body, cfg_, engine_);
-  if (!admitted) {
-    const auto& err = admitted.err();
-    log_refusal(engine_, id, req, core::http_status(err.code), err.message);
-    return send_refusal(*res, err.code, err.message, err.retry_after_ms, id);
-  }
-  auto attachment = engine_.start_chat(std::move(admitted->first), std::move(admitted->second), id,
-                                       std::make_shared<compat_http_port>(res, id));
+  auto admitted = admit_chat(req, req.body, id);
+  if (!admitted) return refuse_http(*res, admitted.err(), id);
+  auto attachment = engine_.start_chat(std::move(admitted->request), std::move(admitted->source),
+                                       id, std::make_shared<compat_http_port>(res, id));
   res->on_disconnect([attachment] { attachment.client_gone(); });
+}
+
+void askd_service::v1_chat(const request& req, const std::shared_ptr<response>& res) {
+  auto id = core::new_request_id();
+  auto admitted = admit_chat(req, req.body, id);
+  if (!admitted) return refuse_http(*res, admitted.err(), id);
+  auto port = std::make_shared<sse_port>(res, id, cfg_.streams.ping_s, false);
+  auto attachment = engine_.start_chat(std::move(admitted->request), std::move(admitted->source),
+                                       id, port, actors::chat_kind::v1, *caller_key(req));
+  res->on_disconnect([attachment] { attachment.client_gone(); });
+}
+
+void askd_service::v1_start(const request& req, const std::shared_ptr<response>& res) {
+  auto id = core::new_request_id();
+  auto admitted = admit_chat(req, req.body, id);
+  if (!admitted) return refuse_http(*res, admitted.err(), id);
+  auto a = engine_.start_chat(std::move(admitted->request), std::move(admitted->source), id,
+                              nullptr, actors::chat_kind::background, *caller_key(req));
+  auto h = cors();
+  h.emplace_back("Location", "/v1/streams/" + a.stream_id());
+  h.emplace_back("X-Request-Id", id);
+  res->send(201, json_type, "{\"stream_id\":" + core::json::quote(a.stream_id()) + "}",
+            std::move(h));
+}
+
+void askd_service::v1_watch(const request& req, const std::shared_ptr<response>& res) {
+  auto stream_id = last_segment(req.path);
+  // A browser's EventSource resumes with Last-Event-ID; other clients may say ?after=N.
+  std::uint64_t after = 0;
+  std::string from(req.header("last-event-id"));
+  if (from.empty()) from = req.query_param("after");
+  if (!from.empty()) {
+    auto parsed = core::json::parse_count(from);
+    if (!parsed) {
+      log_refusal(engine_, "-", req, 400, "bad Last-Event-ID");
+      return send_detail(
+          *res, 400,
+          "Last-Event-ID / after: expected an event number, got " + core::json::quote(from));
+    }
+    after = *parsed;
+  }
+  auto id = core::new_request_id();
+  auto port = std::make_shared<sse_port>(res, id, cfg_.streams.ping_s, true,
+                                         cfg_.streams.replay_bytes + cfg_.server.write_queue_bytes);
+  auto attachment = engine_.attach(stream_id, *caller_key(req), after, port);
+  if (!attachment) {
+    log_refusal(engine_, id, req, 404, "no such stream");
+    return send_detail(*res, 404,
+                       "No stream " + stream_id + " (unknown, or expired after " +
+                           std::to_string(cfg_.streams.linger_s) + " s)");
+  }
+  res->on_disconnect([attachment] { attachment.client_gone(); });
+}
+
+void askd_service::v1_cancel(const request& req, const std::shared_ptr<response>& res) {
+  auto stream_id = last_segment(req.path);
+  if (!engine_.cancel(stream_id, *caller_key(req))) {
+    log_refusal(engine_, "-", req, 404, "no such stream");
+    return send_detail(*res, 404, "No stream " + stream_id + " (unknown or expired)");
+  }
+  res->send(204, "text/plain", "", cors());
 }
 
 }  // namespace askd::net

@@ -6,12 +6,14 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "actors/engine.hpp"
 #include "core/config.hpp"
 #include "core/rate_limit.hpp"
 #include "net/http_server.hpp"
+#include "rag/repo_source.hpp"
 
 namespace askd::net {
 
@@ -29,6 +31,20 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
   // Per-client request rate (limits.client_rate): the milliseconds until `req`'s client
   // may send again, 0 when it may now (the request is counted).
   std::int64_t rate_wait_ms(const request& req);
+
+  // The caller's API key: "" when auth.api_keys is empty, nullopt when it is set and the
+  // request has none of them (401).
+  std::optional<std::string> caller_key(const request& req) const;
+
+  // What stands between a chat and the engine: draining (503), the client's rate (429),
+  // the request itself (400), its provider's room (429), its repository (400/403). A
+  // refusal is counted and logged here; the caller answers it in its face's way.
+  struct admitted {
+    core::chat_request request;
+    rag::repo_source source;
+  };
+  core::result<admitted> admit_chat(const request& http, std::string_view body,
+                                    const std::string& request_id);
   const core::config& config() const { return cfg_; }
   actors::engine& engine() { return engine_; }
 
@@ -36,7 +52,7 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
   using route_fn = void (askd_service::*)(const request&, const std::shared_ptr<response>&);
   struct route {
     const char* method;
-    const char* path;
+    const char* path;  // a trailing * matches one more path segment
     route_fn fn;
   };
   static const route routes[];
@@ -46,6 +62,10 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
   void metrics(const request&, const std::shared_ptr<response>&);
   void lang_config(const request&, const std::shared_ptr<response>&);
   void compat_chat(const request&, const std::shared_ptr<response>&);
+  void v1_chat(const request&, const std::shared_ptr<response>&);
+  void v1_start(const request&, const std::shared_ptr<response>&);
+  void v1_watch(const request&, const std::shared_ptr<response>&);
+  void v1_cancel(const request&, const std::shared_ptr<response>&);
 
   const core::config& cfg_;
   actors::engine& engine_;

@@ -4,7 +4,7 @@
 
 namespace askd::net {
 
-header_list compat_stream_headers(const std::string& request_id) {
+header_list stream_headers(const std::string& request_id) {
   return {{"Content-Type", "text/event-stream; charset=utf-8"},
           {"Cache-Control", "no-cache, no-transform"},
           {"X-Accel-Buffering", "no"},
@@ -17,7 +17,7 @@ void compat_http_port::deliver(const core::stream_event& event) {
     if (event.type == core::event_type::error)
       return send_refusal(*res_, event.code, event.text, event.retry_after_ms, request_id_);
     started_ = true;
-    res_->start(200, compat_stream_headers(request_id_));
+    res_->start(200, stream_headers(request_id_));
   }
   switch (event.type) {
     case core::event_type::delta:

@@ -10,8 +10,9 @@
 
 namespace askd::net {
 
-// The response headers of a compat stream.
-header_list compat_stream_headers(const std::string& request_id);
+// The response headers of a streamed answer, both faces (the compat face labels its raw
+// text as SSE too, as deepwiki-open does).
+header_list stream_headers(const std::string& request_id);
 
 // The status line goes out on `meta` (the request was admitted); an error before it is
 // a refusal, answered as a JSON detail with its HTTP status (429 + Retry-After).

@@ -153,7 +153,19 @@ class ws_session : public websocket,
 
   void run(http::request<http::string_body> upgrade, upgrade_decision decision) {
     id_ = server_.enrol(weak_from_this());
-    ws_.set_option(ws::stream_base::timeout::suggested(beast::role_type::server));
+    // An idle socket gets a ping after 15 s and is closed without an answer by 30 s.
+    auto timeouts = ws::stream_base::timeout::suggested(beast::role_type::server);
+    timeouts.idle_timeout = std::chrono::seconds(30);
+    timeouts.keep_alive_pings = true;
+    ws_.set_option(timeouts);
+    if (decision.deflate) {
+      ws::permessage_deflate pmd;
+      pmd.server_enable = true;
+      pmd.server_no_context_takeover = true;  // no compression state kept between messages
+      pmd.client_no_context_takeover = true;
+      pmd.msg_size_threshold = 256;  // small frames are sent as they are
+      ws_.set_option(pmd);
+    }
     ws_.read_message_max(server_.limits.max_body_bytes);
     ws_.set_option(
         ws::stream_base::decorator([proto = decision.subprotocol](ws::response_type& res) {
@@ -338,7 +350,8 @@ class http_session : public connection, public std::enable_shared_from_this<http
         chunk.empty())
       return;
     pending_ += chunk;
-    if (pending_.size() + inflight_.size() > server_.limits.write_queue_bytes) {
+    if (pending_.size() + inflight_.size() >
+        std::max(server_.limits.write_queue_bytes, queue_allowance_)) {
       core::log_warn("slow client cut off")
           .kv("peer", peer_)
           .kv("queued_bytes", pending_.size() + inflight_.size());
@@ -346,6 +359,9 @@ class http_session : public connection, public std::enable_shared_from_this<http
     }
     pump();
   }
+
+  std::uint64_t response_id() const { return response_id_; }
+  void set_queue_allowance(std::size_t bytes) { queue_allowance_ = bytes; }
 
   void do_finish(std::uint64_t id) {
     if (id != response_id_ || !streaming_ || finish_queued_ || abort_queued_ || closed_) return;
@@ -456,6 +472,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     req.body = std::move(msg.body());
     ++response_id_;
     handling_ = true;
+    queue_allowance_ = 0;
     started_ = streaming_ = head_pending_ = finish_queued_ = response_done_ = false;
     watch();
     server_.svc->handle(std::move(req), make_response());
@@ -502,7 +519,9 @@ class http_session : public connection, public std::enable_shared_from_this<http
     // Everything queued goes out as one chunk (and the last chunk with it when finishing).
     inflight_.swap(pending_);
     pending_.clear();
-    std::array<asio::const_buffer, 3> bufs;
+    // A member: async_write reads the sequence again after each partial write, so it
+    // must outlive this call (a local array here corrupted writes too big for one send).
+    auto& bufs = out_bufs_;
     std::size_t n = 0;
     if (!inflight_.empty()) {
       char hex[20];
@@ -558,6 +577,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     keep_alive_ = false;
     ++response_id_;
     handling_ = true;
+    queue_allowance_ = 0;
     started_ = false;
     do_send(response_id_, status, "application/json", detail_json(detail), {});
   }
@@ -598,6 +618,8 @@ class http_session : public connection, public std::enable_shared_from_this<http
   // the response in progress
   std::uint64_t response_id_ = 0;
   bool handling_ = false;
+  std::size_t queue_allowance_ = 0;  // this response's own bound, when above the server's
+  std::array<asio::const_buffer, 3> out_bufs_;  // the chunk being written (see pump)
   bool started_ = false;
   bool streaming_ = false;
   bool head_pending_ = false;
@@ -645,6 +667,11 @@ class session_response : public response {
   void on_disconnect(std::function<void()> fn) override {
     run([f = std::move(fn)](http_session& s, std::uint64_t id) mutable {
       s.do_on_disconnect(id, std::move(f));
+    });
+  }
+  void allow_queue(std::size_t bytes) override {
+    run([bytes](http_session& s, std::uint64_t id) {
+      if (id == s.response_id()) s.set_queue_allowance(bytes);
     });
   }
   void after(std::chrono::microseconds delay, std::function<void()> fn) override {

@@ -51,6 +51,9 @@ class response {
   // Called once, on the strand, if the client goes away (or is cut off as too slow)
   // before the response is finished. Not called after finish().
   virtual void on_disconnect(std::function<void()> fn) = 0;
+  // Lets this response hold up to `bytes` unsent (a replay written at once) before its
+  // client counts as too slow; the server's write_queue_bytes when larger.
+  virtual void allow_queue(std::size_t bytes) = 0;
   // Runs `fn` on the connection's strand after `delay` (unless the connection is gone).
   virtual void after(std::chrono::microseconds delay, std::function<void()> fn) = 0;
 };
@@ -79,6 +82,7 @@ struct upgrade_decision {
   int status = 404;  // refusal status when `accept` is empty
   std::string detail = "Not Found";
   std::string subprotocol;
+  bool deflate = false;  // negotiate permessage-deflate when the client offers it
   std::function<std::shared_ptr<websocket_handler>(std::shared_ptr<websocket>)> accept;
 };
 

@@ -1,5 +1,8 @@
 #include "tests/support/test_client.hpp"
 
+#include <cstring>
+#include <optional>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -89,12 +92,19 @@ http_reply http_call(std::uint16_t port, const std::string& method, const std::s
   return out;
 }
 
-ws_reply ws_call(std::uint16_t port, const std::string& target, const std::string& first,
-                 std::chrono::seconds deadline) {
+ws_reply ws_converse(std::uint16_t port, const std::string& target, const std::string& subprotocol,
+                     const std::vector<std::pair<std::string, std::string>>& headers,
+                     const std::vector<std::string>& first,
+                     const std::function<ws_step(const std::string& frame)>& react,
+                     std::chrono::seconds deadline) {
   ws_reply out;
   run_with_deadline(deadline, [&]() -> asio::awaitable<void> {
     ws::stream<beast::tcp_stream> w(co_await asio::this_coro::executor);
     co_await beast::get_lowest_layer(w).async_connect(loopback(port), asio::use_awaitable);
+    w.set_option(ws::stream_base::decorator([&](ws::request_type& req) {
+      if (!subprotocol.empty()) req.set(http::field::sec_websocket_protocol, subprotocol);
+      for (const auto& [k, v] : headers) req.set(k, v);
+    }));
     ws::response_type res;
     try {
       co_await w.async_handshake(res, "127.0.0.1", target, asio::use_awaitable);
@@ -105,7 +115,7 @@ ws_reply ws_call(std::uint16_t port, const std::string& target, const std::strin
     }
     out.accepted = true;
     w.text(true);
-    co_await w.async_write(asio::buffer(first), asio::use_awaitable);
+    for (const auto& f : first) co_await w.async_write(asio::buffer(f), asio::use_awaitable);
     for (;;) {
       beast::flat_buffer buf;
       auto [ec, n] = co_await w.async_read(buf, asio::as_tuple(asio::use_awaitable));
@@ -114,15 +124,54 @@ ws_reply ws_call(std::uint16_t port, const std::string& target, const std::strin
         out.close_code = w.reason().code;
         break;
       }
-      if (ec) break;  // the socket ended without a close frame
+      if (ec) break;
       out.frames.push_back(beast::buffers_to_string(buf.data()));
+      auto step = react(out.frames.back());
+      for (const auto& f : step.send) co_await w.async_write(asio::buffer(f), asio::use_awaitable);
+      if (step.stop) break;
     }
   });
   return out;
 }
 
-raw_connection::raw_connection(std::uint16_t port) {
+ws_reply ws_call(std::uint16_t port, const std::string& target, const std::string& first,
+                 std::chrono::seconds deadline) {
+  return ws_converse(
+      port, target, "", {}, {first}, [](const std::string&) { return ws_step{}; }, deadline);
+}
+
+std::vector<sse_event> parse_sse(const std::string& body) {
+  std::vector<sse_event> out;
+  std::size_t at = 0;
+  while (at < body.size()) {
+    auto end = body.find("\n\n", at);
+    if (end == std::string::npos) break;
+    sse_event e;
+    bool any = false;
+    std::size_t line = at;
+    while (line < end) {
+      auto nl = body.find('\n', line);
+      if (nl == std::string::npos || nl > end) nl = end;
+      auto text = body.substr(line, nl - line);
+      auto field = [&](const char* name) {
+        auto n = std::strlen(name);
+        return text.compare(0, n, name) == 0 ? std::optional<std::string>(text.substr(n))
+                                             : std::nullopt;
+      };
+      if (auto v = field("id: ")) e.id = *v, any = true;
+      if (auto v = field("event: ")) e.event = *v, any = true;
+      if (auto v = field("data: ")) e.data = *v, any = true;
+      line = nl + 1;
+    }
+    if (any) out.push_back(std::move(e));
+    at = end + 2;
+  }
+  return out;
+}
+
+raw_connection::raw_connection(std::uint16_t port, int rcvbuf) {
   fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd_ >= 0 && rcvbuf > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,10 +39,31 @@ struct ws_reply {
 ws_reply ws_call(std::uint16_t port, const std::string& target, const std::string& first,
                  std::chrono::seconds deadline = std::chrono::seconds(30));
 
+// A WebSocket conversation: opens with `subprotocol` (and `headers`), sends `first`,
+// then for each text frame received calls `react`, which returns frames to send back and
+// whether to stop reading.
+struct ws_step {
+  std::vector<std::string> send;
+  bool stop = false;
+};
+ws_reply ws_converse(std::uint16_t port, const std::string& target, const std::string& subprotocol,
+                     const std::vector<std::pair<std::string, std::string>>& headers,
+                     const std::vector<std::string>& first,
+                     const std::function<ws_step(const std::string& frame)>& react,
+                     std::chrono::seconds deadline = std::chrono::seconds(30));
+
+// One Server-Sent Event as read from a stream.
+struct sse_event {
+  std::string id, event, data;
+};
+// The events of an SSE body (comments and `retry:` lines skipped).
+std::vector<sse_event> parse_sse(const std::string& body);
+
 // A raw connection for tests that misbehave on purpose (leave mid-stream, send junk).
 class raw_connection {
  public:
-  explicit raw_connection(std::uint16_t port);
+  // `rcvbuf` > 0 shrinks the socket's receive buffer (a client that reads slowly fills fast).
+  explicit raw_connection(std::uint16_t port, int rcvbuf = 0);
   ~raw_connection();
   void send(const std::string& bytes);
   // Reads until `needle` has been seen (or the deadline, or EOF); returns all read so far.

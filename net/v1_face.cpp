@@ -1,0 +1,120 @@
+#include "net/v1_face.hpp"
+
+#include <chrono>
+
+#include "core/json.hpp"
+#include "net/askd_service.hpp"
+#include "net/compat_face.hpp"
+
+namespace askd::net {
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The data line of an event: a delta's is built from its text.
+std::string data_of(const core::stream_event& event) {
+  return event.type == core::event_type::delta ? core::delta_data(event.text) : event.data;
+}
+
+}  // namespace
+
+std::string sse_event(const core::stream_event& event) {
+  auto data = data_of(event);
+  std::string out;
+  out.reserve(data.size() + 48);
+  out += "id: ";
+  out += std::to_string(event.seq);
+  out += "\nevent: ";
+  out += core::to_string(event.type);
+  out += "\ndata: ";
+  out += data;
+  out += "\n\n";
+  return out;
+}
+
+sse_port::sse_port(std::shared_ptr<response> res, std::string request_id, int ping_s,
+                   bool start_on_live, std::size_t replay_bytes)
+    : res_(std::move(res)),
+      request_id_(std::move(request_id)),
+      ping_s_(ping_s),
+      start_on_live_(start_on_live) {
+  // An attach replays what the stream kept in one go: that much may wait in the
+  // connection's queue (plus the usual allowance) before the client counts as too slow.
+  if (replay_bytes) res_->allow_queue(replay_bytes + replay_bytes / 4);
+}
+
+void sse_port::start() {
+  if (started_) return;
+  started_ = true;
+  res_->start(200, stream_headers(request_id_));
+  // A browser's EventSource waits this long before reconnecting with Last-Event-ID.
+  write("retry: 1000\n\n");
+  schedule_ping();
+}
+
+void sse_port::write(std::string text) {
+  last_write_ms_ = now_ms();
+  res_->write(std::move(text));
+}
+
+// `: ping` after ping_s without a write, so proxies and clients see the stream alive.
+void sse_port::schedule_ping() {
+  auto self = shared_from_this();
+  res_->after(std::chrono::seconds(ping_s_), [self] {
+    if (self->finished_) return;
+    if (now_ms() - self->last_write_ms_ >= self->ping_s_ * 1000 - 50) self->write(": ping\n\n");
+    self->schedule_ping();
+  });
+}
+
+void sse_port::deliver(const core::stream_event& event) {
+  if (!started_) {
+    // An error before the stream started is a refusal, with its HTTP status.
+    if (event.type == core::event_type::error && event.seq <= 1 && !start_on_live_) {
+      finished_ = true;
+      return send_refusal(*res_, event.code, event.text, event.retry_after_ms, request_id_);
+    }
+    start();
+  }
+  write(sse_event(event));
+  if (event.terminal()) {
+    finished_ = true;
+    res_->finish();
+  }
+}
+
+void sse_port::live() {
+  if (start_on_live_) start();
+}
+
+void sse_port::closed() {
+  finished_ = true;
+  // Nothing more will come: 204 tells an EventSource to stop reconnecting.
+  if (!started_) return res_->send(204, "text/plain", "", {{"Access-Control-Allow-Origin", "*"}});
+  res_->finish();
+}
+
+std::string ws_v1_frame(std::string_view type, std::string_view stream_id, std::uint64_t seq,
+                        std::string_view data, std::string_view client_id) {
+  std::string f = "{\"type\":";
+  f += core::json::quote(type);
+  if (!client_id.empty()) f += ",\"id\":" + core::json::quote(client_id);
+  if (!stream_id.empty()) f += ",\"stream_id\":" + core::json::quote(stream_id);
+  if (seq) f += ",\"seq\":" + std::to_string(seq);
+  f += ",\"data\":";
+  f += data.empty() ? std::string_view("{}") : data;
+  f += '}';
+  return f;
+}
+
+void ws_v1_port::deliver(const core::stream_event& event) {
+  ws_->send(
+      ws_v1_frame(core::to_string(event.type), stream_id_, event.seq, data_of(event), client_id_));
+  if (event.terminal()) over_ = true;
+}
+
+}  // namespace askd::net

@@ -1,0 +1,67 @@
+// net/v1_face.hpp — the v1 framing of a stream (PROTOCOL.md, "v1 face"): Server-Sent
+// Events with `id:` (the stream's sequence number), `event:` and one JSON `data:` line,
+// `retry:` first and a `: ping` comment after streams.ping_s of silence; or, over a
+// WebSocket with subprotocol askd.v1, one JSON frame per event.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "actors/engine.hpp"
+#include "net/http_server.hpp"
+
+namespace askd::net {
+
+// One event as SSE text.
+std::string sse_event(const core::stream_event& event);
+
+// An SSE response fed by a sink. Its status line goes out on the first event — or, for
+// an attach (start_on_live), as soon as the stream says the replay is done — so that an
+// error before `meta` can still be a refusal (JSON + status), and an attach to a stream
+// with nothing left for the client can be 204 (which stops a browser's EventSource).
+class sse_port : public actors::sink_port, public std::enable_shared_from_this<sse_port> {
+ public:
+  // `replay_bytes`: for an attach, the most a replay can write at once (streams.replay_bytes).
+  sse_port(std::shared_ptr<response> res, std::string request_id, int ping_s, bool start_on_live,
+           std::size_t replay_bytes = 0);
+  void deliver(const core::stream_event& event) override;
+  void live() override;
+  void closed() override;
+
+ private:
+  void start();
+  void write(std::string text);
+  void schedule_ping();
+
+  std::shared_ptr<response> res_;
+  std::string request_id_;
+  int ping_s_;
+  bool start_on_live_;
+  bool started_ = false;  // deliver/live/closed come from the sink, one at a time
+  std::atomic<bool> finished_{false};
+  std::atomic<std::int64_t> last_write_ms_{0};
+};
+
+// A WebSocket (askd.v1) client's view of one stream: each event as
+// {"type","stream_id","seq","data"} plus "id", the client's id for the chat.
+class ws_v1_port : public actors::sink_port {
+ public:
+  ws_v1_port(std::shared_ptr<websocket> ws, std::string stream_id, std::string client_id)
+      : ws_(std::move(ws)), stream_id_(std::move(stream_id)), client_id_(std::move(client_id)) {}
+  void deliver(const core::stream_event& event) override;
+  // The stream reached its end for this client (the handler forgets it).
+  bool over() const { return over_; }
+
+ private:
+  std::shared_ptr<websocket> ws_;
+  std::string stream_id_;
+  std::string client_id_;
+  std::atomic<bool> over_{false};
+};
+
+// The JSON text of a WebSocket v1 frame.
+std::string ws_v1_frame(std::string_view type, std::string_view stream_id, std::uint64_t seq,
+                        std::string_view data, std::string_view client_id);
+
+}  // namespace askd::net
