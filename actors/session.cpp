@@ -188,12 +188,20 @@ void retrieve_then_generate(self_ptr self) {
   q.query = question;
   q.k = static_cast<std::size_t>(st.request.retrieval.top_k);
   auto started = clock::now();
+  // Retrieval may wait for a clone and an index build: say so before the silence.
+  self->send(st.stream, core::make_progress("retrieve", 0, 1));
   self->request(st.refs->registry, caf::infinite, retrieve_atom::value, std::move(q))
       .then(
           [=](retrieval_reply& r) {
             auto& st = self->state;
             if (st.ended) return;
             if (r.failure) return end_with_error(self, *r.failure);
+            self->send(st.stream, core::make_progress("retrieve", 1, 1));
+            std::vector<core::source_ref> sources;
+            sources.reserve(r.chunks.size());
+            for (const auto& c : r.chunks)
+              sources.push_back({c.path, c.start_line, c.end_line, c.score});
+            self->send(st.stream, core::make_sources(sources));
             st.retrieval = "bm25:" + std::to_string(ms_since(started)) + "ms";
             generate(self, std::move(r.chunks));
           },

@@ -34,6 +34,30 @@ stream_event make_meta(std::string_view stream_id, std::string_view request_id,
   return e;
 }
 
+stream_event make_sources(const std::vector<source_ref>& sources) {
+  stream_event e;
+  e.type = event_type::sources;
+  e.data = "{\"sources\":[";
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    const auto& s = sources[i];
+    if (i) e.data += ',';
+    e.data += "{\"path\":" + json::quote(s.path) +
+              ",\"start_line\":" + std::to_string(s.start_line) +
+              ",\"end_line\":" + std::to_string(s.end_line) +
+              ",\"score\":" + json::format_number(s.score) + "}";
+  }
+  e.data += "]}";
+  return e;
+}
+
+stream_event make_progress(std::string_view phase, std::int64_t done, std::int64_t total) {
+  stream_event e;
+  e.type = event_type::progress;
+  e.data = "{\"phase\":" + json::quote(phase) + ",\"done\":" + std::to_string(done) +
+           ",\"total\":" + std::to_string(total) + "}";
+  return e;
+}
+
 stream_event make_delta(std::string text) {
   stream_event e;
   e.type = event_type::delta;

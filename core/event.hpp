@@ -46,6 +46,16 @@ struct done_info {
 // status line on it). Errors before it are refusals.
 stream_event make_meta(std::string_view stream_id, std::string_view request_id,
                        std::string_view provider, std::string_view model, std::string_view repo);
+// Where the answer's context came from (the v1 `sources` event).
+struct source_ref {
+  std::string path;
+  int start_line = 0;
+  int end_line = 0;
+  double score = 0;
+};
+stream_event make_sources(const std::vector<source_ref>& sources);
+// A long phase's progress (the v1 `progress` event): clone, index, embed, retrieve.
+stream_event make_progress(std::string_view phase, std::int64_t done, std::int64_t total);
 stream_event make_delta(std::string text);
 stream_event make_error(const error& err);
 stream_event make_done(const done_info& info);

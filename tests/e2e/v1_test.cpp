@@ -333,3 +333,19 @@ TEST_CASE("with API keys every endpoint but health needs one - and streams stay 
   CHECK(mine.status == 200);
   CHECK(deltas_of(parse_sse(mine.body)) == answer);
 }
+
+TEST_CASE("v1 reports retrieval progress and the sources of the answer before its text") {
+  e2e_env env;
+  auto r = http_call(env.port, "POST", "/v1/chat/stream", local_body("where is the retry loop?"));
+  auto events = parse_sse(r.body);
+  std::vector<std::string> order;
+  for (const auto& e : events)
+    if (order.empty() || order.back() != e.event) order.push_back(e.event);
+  CHECK(order == std::vector<std::string>{"meta", "progress", "sources", "delta", "done"});
+  std::string sources;
+  for (const auto& e : events)
+    if (e.event == "sources") sources = e.data;
+  CHECK(sources.find("\"path\":\"") != std::string::npos);
+  CHECK(sources.find("\"start_line\":") != std::string::npos);
+  CHECK(sources.find("\"score\":") != std::string::npos);
+}
