@@ -40,6 +40,7 @@ using release_atom = caf::atom_constant<caf::atom("release")>;
 using wait_atom = caf::atom_constant<caf::atom("wait")>;
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using live_atom = caf::atom_constant<caf::atom("live")>;
+using progress_atom = caf::atom_constant<caf::atom("progress")>;
 
 // ---- message payloads ----------------------------------------------------------------
 
@@ -59,6 +60,7 @@ struct retrieval_query {
   std::shared_ptr<const rag::file_filter> filter;
   std::string query;
   std::size_t k = 20;
+  caf::actor progress_to;  // the asking session's stream: gets `progress` while it waits
 };
 
 // The registry's answer: ranked chunks, or why there are none.
@@ -144,7 +146,10 @@ using repo_registry_actor = caf::typed_actor<
     // session -> registry: the best chunks for a query; waits while the index is built.
     caf::replies_to<retrieve_atom, retrieval_query>::with<retrieval_reply>,
     // indexer -> registry: the build for `key` is over.
-    caf::reacts_to<indexed_atom, std::string, index_result>>;
+    caf::reacts_to<indexed_atom, std::string, index_result>,
+    // indexer -> registry: the build for `key` is at `done` of `total` in `phase`
+    // (clone, index); passed on to the streams waiting for it.
+    caf::reacts_to<progress_atom, std::string, std::string, std::int64_t, std::int64_t>>;
 
 // A concurrency cap with a bounded queue (core::slot_table): one per provider. Holders
 // are monitored, so a holder that dies gives its place and slot back.

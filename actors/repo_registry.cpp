@@ -15,6 +15,7 @@ struct waiter {
   caf::typed_response_promise<retrieval_reply> promise;
   std::string query;
   std::size_t k;
+  caf::actor progress_to;
 };
 
 struct entry {
@@ -105,7 +106,11 @@ void indexer(caf::event_based_actor* self, repo_registry_actor registry, std::st
       f.max_bytes = cfg.repos.max_repo_mb << 20;
       f.refresh_interval = std::chrono::seconds(cfg.repos.refresh_interval_s);
       f.cancel = &context->stopping;
+      self->send(registry, progress_atom::value, key, std::string("clone"), std::int64_t{0},
+                 std::int64_t{1});
       auto fetched = rag::fetch_repo(f);
+      self->send(registry, progress_atom::value, key, std::string("clone"), std::int64_t{1},
+                 std::int64_t{1});
       if (!fetched) {
         r.failure = fetched.err();
         self->send(registry, indexed_atom::value, std::move(key), std::move(r));
@@ -118,8 +123,13 @@ void indexer(caf::event_based_actor* self, repo_registry_actor registry, std::st
       path = fetched->path;
       index_key += "\ncommit:" + fetched->commit;
     }
+    // Called from the build's threads: anon_send is safe from any thread.
+    rag::index_progress progress = [registry, key](std::size_t done, std::size_t total) {
+      caf::anon_send(registry, progress_atom::value, key, std::string("index"),
+                     static_cast<std::int64_t>(done), static_cast<std::int64_t>(total));
+    };
     r.index = rag::build_repo_index(path, *filter, cfg.repo, cfg.data_dir + "/indexes", index_key,
-                                    &context->stopping, &thread_runner(), index_shards());
+                                    &context->stopping, &thread_runner(), index_shards(), progress);
     if (!r.index)
       r.failure =
           core::error::make(core::error_code::cancelled, "indexing cancelled: askd is stopping");
@@ -193,8 +203,16 @@ repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engin
                                 "too many repositories are being indexed; retry shortly")};
         }
         auto rp = self->make_response_promise<retrieval_reply>();
-        self->state.entries[q.source.key].waiting.push_back(waiter{rp, std::move(q.query), q.k});
+        self->state.entries[q.source.key].waiting.push_back(
+            waiter{rp, std::move(q.query), q.k, std::move(q.progress_to)});
         return rp;
+      },
+      [=](progress_atom, const std::string& key, const std::string& phase, std::int64_t done,
+          std::int64_t total) {
+        auto it = self->state.entries.find(key);
+        if (it == self->state.entries.end()) return;
+        for (const auto& w : it->second.waiting)
+          if (w.progress_to) caf::anon_send(w.progress_to, core::make_progress(phase, done, total));
       },
       [=](indexed_atom, std::string& key, index_result& r) {
         auto& st = self->state;

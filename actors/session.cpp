@@ -187,6 +187,7 @@ void retrieve_then_generate(self_ptr self) {
   q.filter = std::make_shared<const rag::file_filter>(st.context->config.repo, st.request);
   q.query = question;
   q.k = static_cast<std::size_t>(st.request.retrieval.top_k);
+  q.progress_to = caf::actor_cast<caf::actor>(st.stream);
   auto started = clock::now();
   // Retrieval may wait for a clone and an index build: say so before the silence.
   self->send(st.stream, core::make_progress("retrieve", 0, 1));

@@ -100,7 +100,7 @@ std::string stable_hash(std::string_view s) {
 std::shared_ptr<const repo_index> build_repo_index(
     const std::string& path, const file_filter& filter, const core::repo_settings& settings,
     const std::string& index_root, const std::string& key, const std::atomic<bool>* cancel,
-    const task_runner* run, std::size_t shards) {
+    const task_runner* run, std::size_t shards, const index_progress& progress) {
   auto started = std::chrono::steady_clock::now();
   auto full_key = key + "\n" + stable_hash(tree_stamp(path, filter, settings));
   auto out = std::make_shared<repo_index>();
@@ -138,6 +138,10 @@ std::shared_ptr<const repo_index> build_repo_index(
   writer.set_metadata("askd.files", std::to_string(scan.stats.files));
   writer.set_metadata("askd.bytes", std::to_string(scan.stats.bytes));
   std::vector<std::size_t> chunk_counts(shards, 0);
+  const std::size_t total = scan.files.size();
+  std::atomic<std::size_t> indexed{0};
+  const std::size_t step = std::max<std::size_t>(64, total / 20);  // about 20 reports
+  if (progress) progress(0, total);
   std::vector<std::function<void()>> tasks;
   for (std::size_t s = 0; s < shards; ++s) {
     tasks.push_back([&, s] {
@@ -151,6 +155,8 @@ std::shared_ptr<const repo_index> build_repo_index(
           ++chunk_counts[s];
         }
         std::string().swap(f.text);
+        auto done = ++indexed;
+        if (progress && done % step == 0 && done < total) progress(done, total);
       }
       writer.finish_shard(s);
     });
@@ -163,6 +169,7 @@ std::shared_ptr<const repo_index> build_repo_index(
   if (cancel && cancel->load()) return nullptr;  // the writer removes its temporary files
   for (auto n : chunk_counts) out->chunks += n;
   writer.commit();
+  if (progress) progress(total, total);
   out->index = std::make_unique<lexical_index>(out->dir);
   out->build_ms = elapsed();
   return out;

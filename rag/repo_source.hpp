@@ -55,11 +55,15 @@ struct repo_index {
 // starts no threads: the caller decides how tasks run (nullptr: one after another).
 using task_runner = std::function<void(std::vector<std::function<void()>>& tasks)>;
 
+// Files indexed so far and in all, reported now and then while an index is built; called
+// from the threads that build it, so it must be thread-safe.
+using index_progress = std::function<void(std::size_t done, std::size_t total)>;
+
 std::shared_ptr<const repo_index> build_repo_index(
     const std::string& path, const file_filter& filter, const core::repo_settings& settings,
     const std::string& index_root, const std::string& key,
     const std::atomic<bool>* cancel = nullptr, const task_runner* run = nullptr,
-    std::size_t shards = 1);
+    std::size_t shards = 1, const index_progress& progress = {});
 
 // A stable 64-bit FNV-1a hash as 16 hex digits (index directory names).
 std::string stable_hash(std::string_view s);

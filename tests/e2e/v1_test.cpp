@@ -348,4 +348,11 @@ TEST_CASE("v1 reports retrieval progress and the sources of the answer before it
   CHECK(sources.find("\"path\":\"") != std::string::npos);
   CHECK(sources.find("\"start_line\":") != std::string::npos);
   CHECK(sources.find("\"score\":") != std::string::npos);
+  // The repository was indexed for this request: the build reported its files.
+  bool indexed = false;
+  for (const auto& e : events)
+    if (e.event == "progress" && e.data.find("\"phase\":\"index\"") != std::string::npos &&
+        field(e.data, "phase") == "index")
+      indexed = true;
+  CHECK(indexed);
 }
