@@ -1,12 +1,13 @@
-// A real browser resuming a v1 stream (issue 5): headless Chromium opens an EventSource
-// on /v1/streams/{id} through a TCP proxy that kills the stream's connection once,
-// mid-answer; the page must still end with the whole answer.
-//   node eventsource.mjs <askd port> <stream id> <playwright-core dir> <chromium>
-// Prints {"text", "opens", ...} as JSON.
+// A real browser resuming a v1 stream (issue 5): once headless Chromium is up, a
+// background stream is started (POST /v1/streams with the given body) and the page
+// opens an EventSource on it through a TCP proxy that kills the stream's connection
+// once, mid-answer; the page must still end with the whole answer.
+//   node eventsource.mjs <askd port> <request body> <playwright-core dir> <chromium>
+// Prints {"text", "opens", "cut", ...} as JSON.
 import net from 'node:net';
 import { createRequire } from 'node:module';
 
-const [askdPort, streamId, playwrightDir, chromiumPath] = process.argv.slice(2);
+const [askdPort, requestBody, playwrightDir, chromiumPath] = process.argv.slice(2);
 const require = createRequire(import.meta.url);
 const { chromium } = require(playwrightDir);
 
@@ -24,8 +25,9 @@ const proxy = net.createServer((client) => {
   upstream.on('data', (d) => {
     client.write(d);
     if (!isStream || cut) return;
-    seen += (d.toString().match(/event: delta/g) || []).length;
-    if (seen >= 3) {  // mid-answer: kill both sides of the TCP connection
+    const text = d.toString();
+    seen += (text.match(/event: delta/g) || []).length;
+    if (seen >= 3 && !text.includes('event: done')) {  // mid-answer: kill both sides
       cut = true;
       client.destroy();
       upstream.destroy();
@@ -44,6 +46,9 @@ const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--
 try {
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${proxyPort}/health`);
+  const started = await fetch(`http://127.0.0.1:${askdPort}/v1/streams`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: requestBody });
+  const streamId = (await started.json()).stream_id;
   const result = await page.evaluate((id) => new Promise((resolve) => {
     const es = new EventSource('/v1/streams/' + id);
     let text = '';

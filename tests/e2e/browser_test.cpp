@@ -25,12 +25,6 @@ std::string run(const std::string& command) {
   return out;
 }
 
-std::string field(const std::string& json, const char* name) {
-  rapidjson::Document d;
-  askd::core::json::parse(json, d);
-  return askd::core::json::object_reader(d, "").string_or(name, "");
-}
-
 }  // namespace
 
 TEST_CASE(
@@ -46,14 +40,10 @@ TEST_CASE(
   e2e_env env;
   const std::string answer =
       "The browser reconnects by itself and askd replays what it missed, so nothing is lost.";
-  // The answer starts after the browser is up (a second or so), then comes slowly.
-  auto started = http_call(
-      env.port, "POST", "/v1/streams",
-      chat_body("q", R"({"text":")" + answer + R"(","chunk":6,"first_ms":2500,"gap_ms":80})"));
-  REQUIRE(started.status == 201);
-  auto id = field(started.body, "stream_id");
+  // The script starts the answer once the browser is up; it comes slowly (~1.5 s).
+  auto body = chat_body("q", R"({"text":")" + answer + R"(","chunk":6,"gap_ms":100})");
   auto out = run("node " ASKD_TESTS_DIR "/browser/eventsource.mjs " + std::to_string(env.port) +
-                 " " + id + " " + playwright + " " + chromium + " 2>&1");
+                 " '" + body + "' " + playwright + " " + chromium + " 2>&1");
   INFO("browser: " << out);
   auto json = out.substr(out.rfind('{') == std::string::npos ? 0 : out.rfind("{\""));
   REQUIRE(json.rfind("{\"", 0) == 0);

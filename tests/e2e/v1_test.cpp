@@ -203,12 +203,13 @@ TEST_CASE("a background stream runs without clients - two watchers each get ever
 
 TEST_CASE("a watcher that stops reading is cut off without holding back the other") {
   e2e_env env([](askd::core::config& c) {
-    c.server.write_queue_bytes = 64 * 1024;
-    c.streams.replay_bytes = 256 * 1024;  // what an attach may hold unsent: about 400 KB
+    c.server.write_queue_bytes = 256 * 1024;
+    c.streams.replay_bytes = 256 * 1024;  // what an attach may hold unsent: about 640 KB
   });
-  // About 6 MB, fast: more than a stalled client's socket buffers and its write queue.
+  // About 6 MB in about 2 s: more than a stalled client's socket buffers and its write
+  // queue, and slow enough for a reader on a busy machine.
   auto started = http_call(env.port, "POST", "/v1/streams",
-                           chat_body("q", R"({"words":1000000,"chunk":16384,"gap_ms":1})"));
+                           chat_body("q", R"({"words":1000000,"chunk":16384,"gap_ms":5})"));
   auto id = field(started.body, "stream_id");
   raw_connection stalled(env.port, 4096);
   stalled.send(get_bytes("/v1/streams/" + id, 0));
