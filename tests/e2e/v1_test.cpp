@@ -357,3 +357,13 @@ TEST_CASE("v1 reports retrieval progress and the sources of the answer before it
       indexed = true;
   CHECK(indexed);
 }
+
+TEST_CASE("a quiet v1 stream sends ping comments - which SSE clients ignore") {
+  e2e_env env([](askd::core::config& c) { c.streams.ping_s = 1; });
+  auto r = http_call(env.port, "POST", "/v1/chat/stream",
+                     chat_body("q", R"({"text":"after a pause","first_ms":2500})"));
+  auto ping = r.body.find(": ping\n\n");
+  CHECK(ping != std::string::npos);
+  CHECK(ping < r.body.find("event: delta"));
+  CHECK(deltas_of(parse_sse(r.body)) == "after a pause");
+}
