@@ -47,7 +47,7 @@ if (mode === 'lingering' || mode === 'resume') {
   await settle();
   const before = rssKb();
   await pool(count, 64, async () => {
-    const r = await request('POST', '/v1/chat/stream', { data: body({ deltas: 20 }) });
+    const r = await request('POST', '/v1/chat/stream', { data: body({ deltas: Number(process.env.DELTAS || 20) }) });
     ids.push(JSON.parse(r.text.split('\n').find((l) => l.startsWith('data: ')).slice(6)).stream_id);
   });
   await settle();

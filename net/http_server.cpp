@@ -385,11 +385,18 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void do_after(std::uint64_t id, std::chrono::microseconds delay, std::function<void()> fn) {
     if (id != response_id_ || closed_) return;
     auto timer = std::make_shared<asio::steady_timer>(stream_.get_executor(), delay);
+    timers_.push_back(timer);
     timer->async_wait(
         [self = shared_from_this(), timer, id, fn = std::move(fn)](beast::error_code ec) {
+          std::erase(self->timers_, timer);
           if (ec || self->closed_ || id != self->response_id_) return;
           fn();
         });
+  }
+
+  // A timer holds the session until it fires: the response's timers go with it.
+  void cancel_timers() {
+    for (auto& t : timers_) t->cancel();
   }
 
   asio::any_io_executor executor() { return stream_.get_executor(); }
@@ -559,6 +566,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void response_complete() {
     handling_ = false;
     response_done_ = true;
+    cancel_timers();
     disconnect_ = nullptr;
     head_sr_.reset();
     head_.reset();
@@ -585,6 +593,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void graceful_close() {
     if (closed_) return;
     closed_ = true;
+    cancel_timers();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.close();
@@ -593,6 +602,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void hard_close() {
     if (closed_) return;
     closed_ = true;
+    cancel_timers();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
@@ -619,7 +629,8 @@ class http_session : public connection, public std::enable_shared_from_this<http
   std::uint64_t response_id_ = 0;
   bool handling_ = false;
   std::size_t queue_allowance_ = 0;  // this response's own bound, when above the server's
-  std::array<asio::const_buffer, 3> out_bufs_;  // the chunk being written (see pump)
+  std::array<asio::const_buffer, 3> out_bufs_;               // the chunk being written (see pump)
+  std::vector<std::shared_ptr<asio::steady_timer>> timers_;  // pending after() calls
   bool started_ = false;
   bool streaming_ = false;
   bool head_pending_ = false;
