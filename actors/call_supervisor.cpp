@@ -92,10 +92,18 @@ void release_held(self_ptr self) {
   st.held.clear();
 }
 
+// The slot this generation holds goes back before the session hears the end (after a
+// fallback it is another provider's than the session's own).
+void release_slot(self_ptr self) {
+  const auto& g = self->state.generation;
+  if (g.limiter && g.holder) self->send(g.limiter, release_atom::value, g.holder);
+}
+
 void give_up(self_ptr self, core::error err) {
   auto& st = self->state;
   if (st.over) return;
   st.over = true;
+  release_slot(self);
   if (st.total_attempts > 1)
     err.message += " (after " + std::to_string(st.total_attempts) + " attempts)";
   self->send(st.listener, failed_atom::value, std::move(err));
@@ -226,6 +234,7 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
         summary.attempts = st.total_attempts;
         summary.degraded = st.degraded;
         st.context->metrics.degradations += static_cast<std::int64_t>(st.degraded.size());
+        release_slot(self);
         self->send(st.listener, finished_atom::value, std::move(summary));
         self->quit();
       },

@@ -28,8 +28,8 @@ class sink_port {
   // Everything kept for this client has been sent; what follows comes live.
   virtual void live() {}
   // Attached to a stream that had already ended, with nothing left to send this client:
-  // no event will come.
-  virtual void closed() {}
+  // no event will come. `last` is the stream's terminal event, which it has seen.
+  virtual void closed(const core::stream_event& last) { (void)last; }
 };
 
 // How a chat's stream behaves when its clients leave (actors/stream.hpp).

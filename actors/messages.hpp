@@ -113,8 +113,9 @@ using sink_actor = caf::typed_actor<
     caf::reacts_to<core::stream_event>,
     // stream -> sink: what was kept has been replayed; the rest comes live.
     caf::reacts_to<live_atom>,
-    // stream -> sink: the stream ended before and this sink has seen all of it.
-    caf::reacts_to<finished_atom>,
+    // stream -> sink: the stream ended before and this sink has seen all of it; here is
+    // its terminal event again.
+    caf::reacts_to<finished_atom, core::stream_event>,
     // net -> sink: the client went away; detach and quit.
     caf::reacts_to<gone_atom>>;
 

@@ -35,14 +35,17 @@ sink_actor::behavior_type sink(self_ptr self, std::shared_ptr<engine_context> co
         auto& st = self->state;
         bool last = event.terminal();
         // Events it already has (up to `after`) are skipped; a refusal to resume has seq 0.
-        if (event.seq != 0 && event.seq <= st.last_seq) return;
+        if (event.seq != 0 && event.seq <= st.last_seq) {
+          if (last) self->quit();
+          return;
+        }
         st.last_seq = event.seq;
         st.port->deliver(event);
         if (last) self->quit();
       },
       [=](live_atom) { self->state.port->live(); },
-      [=](finished_atom) {
-        self->state.port->closed();
+      [=](finished_atom, core::stream_event& last) {
+        self->state.port->closed(last);
         self->quit();
       },
       [=](gone_atom) {

@@ -66,7 +66,7 @@ void publish(self_ptr self, core::stream_event event) {
   for (const auto& s : st.sinks)
     caf::actor_cast<caf::abstract_actor*>(s)->enqueue(self->ctrl(), caf::make_message_id(), msg,
                                                       self->context());
-  if (st.options.linger_s > 0) keep(self, msg);
+  if (!st.options.id.empty()) keep(self, msg);  // resumable: v1 and background streams
   if (terminal) end(self);
 }
 
@@ -132,21 +132,25 @@ stream_actor::behavior_type stream(self_ptr self, std::shared_ptr<engine_context
   });
   return {
       [=](producer_atom, caf::actor producer) {
+        // Cancelled before its producer registered (a DELETE right after the 201): stop it.
+        if (self->state.ended) return self->send_exit(producer, caf::exit_reason::user_shutdown);
         self->monitor(producer);
         self->state.producer = std::move(producer);
       },
       [=](core::stream_event& event) { publish(self, std::move(event)); },
       [=](attach_atom, sink_actor sink, std::uint64_t after) {
         auto& st = self->state;
-        if (after + 1 < st.first_kept && st.seq >= st.first_kept) {
+        auto refuse = [&](std::string why) {
+          self->send(sink, core::make_error(
+                               core::error::make(core::error_code::bad_request, std::move(why))));
+        };
+        if (after > st.seq)
+          return refuse("event " + std::to_string(after) + " has not happened yet (the last is " +
+                        std::to_string(st.seq) + ")");
+        if (after + 1 < st.first_kept && st.seq >= st.first_kept)
           // The events it lacks were dropped to keep the buffer bounded.
-          auto err = core::error::make(
-              core::error_code::bad_request,
-              "events up to " + std::to_string(st.first_kept - 1) +
-                  " are no longer kept (streams.replay_bytes); resume from there or later");
-          self->send(sink, core::make_error(err));
-          return;
-        }
+          return refuse("events up to " + std::to_string(st.first_kept - 1) +
+                        " are no longer kept (streams.replay_bytes); resume from there or later");
         bool sent = false;
         for (const auto& msg : st.kept) {
           const auto& e = msg.get_as<core::stream_event>(0);
@@ -156,7 +160,9 @@ stream_actor::behavior_type stream(self_ptr self, std::shared_ptr<engine_context
           sent = true;
         }
         if (st.ended) {
-          if (!sent) self->send(sink, finished_atom::value);
+          // Nothing new: it has seen the end already; it gets that end again to close on.
+          if (!sent && !st.kept.empty())
+            self->send(sink, finished_atom::value, st.kept.back().get_as<core::stream_event>(0));
           return;
         }
         self->send(sink, live_atom::value);

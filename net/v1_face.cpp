@@ -73,8 +73,11 @@ void sse_port::schedule_ping() {
 
 void sse_port::deliver(const core::stream_event& event) {
   if (!started_) {
-    // An error before the stream started is a refusal, with its HTTP status.
-    if (event.type == core::event_type::error && event.seq <= 1 && !start_on_live_) {
+    // An error before the stream started is a refusal, with its HTTP status: the chat's
+    // own refusal (before `meta`), or a resume that cannot be served (seq 0). A status
+    // other than 200 also stops a browser's EventSource from reconnecting.
+    if (event.type == core::event_type::error &&
+        (event.seq == 0 || (event.seq <= 1 && !start_on_live_))) {
       finished_ = true;
       return send_refusal(*res_, event.code, event.text, event.retry_after_ms, request_id_);
     }
@@ -91,7 +94,7 @@ void sse_port::live() {
   if (start_on_live_) start();
 }
 
-void sse_port::closed() {
+void sse_port::closed(const core::stream_event&) {
   finished_ = true;
   // Nothing more will come: 204 tells an EventSource to stop reconnecting.
   if (!started_) return res_->send(204, "text/plain", "", {{"Access-Control-Allow-Origin", "*"}});

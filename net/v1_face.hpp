@@ -27,7 +27,7 @@ class sse_port : public actors::sink_port, public std::enable_shared_from_this<s
            std::size_t replay_bytes = 0);
   void deliver(const core::stream_event& event) override;
   void live() override;
-  void closed() override;
+  void closed(const core::stream_event& last) override;
 
  private:
   void start();
@@ -50,6 +50,8 @@ class ws_v1_port : public actors::sink_port {
   ws_v1_port(std::shared_ptr<websocket> ws, std::string stream_id, std::string client_id)
       : ws_(std::move(ws)), stream_id_(std::move(stream_id)), client_id_(std::move(client_id)) {}
   void deliver(const core::stream_event& event) override;
+  // A resume of an answer the client has seen to its end: its end again, to close on.
+  void closed(const core::stream_event& last) override { deliver(last); }
   // The stream reached its end for this client (the handler forgets it).
   bool over() const { return over_; }
 

@@ -18,7 +18,7 @@ struct recording_port : sink_port {
   std::vector<core::stream_event> got;
   bool closed_called = false;
   void deliver(const core::stream_event& e) override { got.push_back(e); }
-  void closed() override { closed_called = true; }
+  void closed(const core::stream_event&) override { closed_called = true; }
   std::string text() const {
     std::string t;
     for (const auto& e : got)
@@ -278,4 +278,54 @@ TEST_CASE("the replay buffer is bounded - a resume from before it is refused") {
   REQUIRE(recent->got.size() == 1);
   CHECK(recent->got[0].seq == 100);
   caf::anon_send(stream, cancel_atom::value);
+}
+
+TEST_CASE("a stream cancelled before its producer registers stops the producer when it does") {
+  fixture f;
+  auto stream = f.v1_stream(stream_options::orphan::keep);
+  caf::anon_send(stream, cancel_atom::value);
+  f.run();
+  bool killed = false;
+  caf::anon_send(stream, producer_atom::value, f.producer(killed));
+  f.run();
+  CHECK(killed);
+}
+
+TEST_CASE("a resume from an event that has not happened is refused - not left waiting") {
+  fixture f;
+  auto stream = f.v1_stream(stream_options::orphan::keep);
+  bool killed = false;
+  caf::anon_send(stream, producer_atom::value, f.producer(killed));
+  caf::anon_send(stream, core::make_delta("one"));
+  f.run();
+  auto ahead = std::make_shared<recording_port>();
+  f.attach(stream, ahead, 5);
+  f.run();
+  REQUIRE(ahead->got.size() == 1);
+  CHECK(ahead->got[0].type == core::event_type::error);
+  CHECK(ahead->got[0].seq == 0);
+  CHECK(f.ctx->census.sinks == 0);
+  caf::anon_send(stream, cancel_atom::value);
+}
+
+TEST_CASE("a resumable stream keeps its events while running even with no linger") {
+  fixture f;
+  stream_options o;
+  o.id = "s";
+  o.linger_s = 0;
+  o.orphaned = stream_options::orphan::keep;
+  auto stream = f.stream(std::move(o));
+  bool killed = false;
+  caf::anon_send(stream, producer_atom::value, f.producer(killed));
+  caf::anon_send(stream, core::make_delta("one "));
+  caf::anon_send(stream, core::make_delta("two"));
+  f.run();
+  auto back = std::make_shared<recording_port>();
+  f.attach(stream, back, 1);
+  f.run();
+  caf::anon_send(stream, core::make_done({}));
+  f.run();
+  CHECK(back->text() == "two");
+  CHECK(f.ctx->census.lingering == 0);
+  CHECK(f.ctx->census.streams == 0);  // no linger: gone at the end
 }

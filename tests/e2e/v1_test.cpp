@@ -163,7 +163,7 @@ TEST_CASE("200 concurrent streams dropped at random points read their answers ex
 }
 
 TEST_CASE("a finished stream can be replayed within its linger - then it is 404") {
-  e2e_env env([](askd::core::config& c) { c.streams.linger_s = 1; });
+  e2e_env env([](askd::core::config& c) { c.streams.linger_s = 2; });
   auto r = http_call(env.port, "POST", "/v1/chat/stream", chat_body("q", paced()));
   auto id = field(parse_sse(r.body).front().data, "stream_id");
   auto again = http_call(env.port, "GET", "/v1/streams/" + id + "?after=2");
@@ -172,6 +172,10 @@ TEST_CASE("a finished stream can be replayed within its linger - then it is 404"
   REQUIRE(!events.empty());
   CHECK(events.front().id == "3");
   CHECK(events.back().event == "done");
+  // An event that never happened: refused with a status (an EventSource stops there).
+  auto ahead = http_call(env.port, "GET", "/v1/streams/" + id + "?after=999");
+  CHECK(ahead.status == 400);
+  CHECK(ahead.body.find("has not happened yet") != std::string::npos);
   // Having seen the end, an EventSource reconnecting is told to stop.
   auto total = parse_sse(r.body).size();
   auto seen_all = http_call(env.port, "GET", "/v1/streams/" + id, {},
