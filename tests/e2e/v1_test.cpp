@@ -371,3 +371,30 @@ TEST_CASE("a quiet v1 stream sends ping comments - which SSE clients ignore") {
   CHECK(ping < r.body.find("event: delta"));
   CHECK(deltas_of(parse_sse(r.body)) == "after a pause");
 }
+
+TEST_CASE("askd.v1 compresses frames when the client offers permessage-deflate") {
+  e2e_env env;
+  const std::string long_answer(20000, 'z');  // compresses well
+  std::string text;
+  auto r = ws_converse(
+      env.port, "/ws/chat", "askd.v1", {},
+      {R"({"type":"chat","id":"z","request":)" +
+       chat_body("q", R"({"text":")" + long_answer + R"(","chunk":5000})") + "}"},
+      [&](const std::string& frame) {
+        rapidjson::Document d;
+        askd::core::json::parse(frame, d);
+        askd::core::json::object_reader f(d, "");
+        if (f.string_or("type", "") == "delta")
+          text += field(askd::core::json::write(*f.object("data")), "text");
+        return ws_step{{}, f.string_or("type", "") == "done"};
+      },
+      30s, true);
+  REQUIRE(r.accepted);
+  CHECK(r.extensions.find("permessage-deflate") != std::string::npos);
+  CHECK(text == long_answer);
+  // A compat socket is not compressed, offered or not.
+  auto compat = ws_converse(
+      env.port, "/ws/chat", "", {}, {chat_body("q")}, [](const std::string&) { return ws_step{}; },
+      30s, true);
+  CHECK(compat.extensions.empty());
+}

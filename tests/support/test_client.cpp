@@ -96,7 +96,7 @@ ws_reply ws_converse(std::uint16_t port, const std::string& target, const std::s
                      const std::vector<std::pair<std::string, std::string>>& headers,
                      const std::vector<std::string>& first,
                      const std::function<ws_step(const std::string& frame)>& react,
-                     std::chrono::seconds deadline) {
+                     std::chrono::seconds deadline, bool offer_deflate) {
   ws_reply out;
   run_with_deadline(deadline, [&]() -> asio::awaitable<void> {
     ws::stream<beast::tcp_stream> w(co_await asio::this_coro::executor);
@@ -105,6 +105,11 @@ ws_reply ws_converse(std::uint16_t port, const std::string& target, const std::s
       if (!subprotocol.empty()) req.set(http::field::sec_websocket_protocol, subprotocol);
       for (const auto& [k, v] : headers) req.set(k, v);
     }));
+    if (offer_deflate) {
+      ws::permessage_deflate pmd;
+      pmd.client_enable = true;
+      w.set_option(pmd);
+    }
     ws::response_type res;
     try {
       co_await w.async_handshake(res, "127.0.0.1", target, asio::use_awaitable);
@@ -114,6 +119,7 @@ ws_reply ws_converse(std::uint16_t port, const std::string& target, const std::s
       co_return;
     }
     out.accepted = true;
+    out.extensions = std::string(res[http::field::sec_websocket_extensions]);
     w.text(true);
     for (const auto& f : first) co_await w.async_write(asio::buffer(f), asio::use_awaitable);
     for (;;) {

@@ -33,6 +33,7 @@ struct ws_reply {
   int refused_status = 0;           // when the upgrade was refused
   std::vector<std::string> frames;  // text frames in order
   int close_code = 0;               // 0 when the socket ended without a close frame
+  std::string extensions;           // the server's Sec-WebSocket-Extensions
 };
 
 // Opens a WebSocket, sends `first` as a text frame, reads frames until the close.
@@ -50,7 +51,8 @@ ws_reply ws_converse(std::uint16_t port, const std::string& target, const std::s
                      const std::vector<std::pair<std::string, std::string>>& headers,
                      const std::vector<std::string>& first,
                      const std::function<ws_step(const std::string& frame)>& react,
-                     std::chrono::seconds deadline = std::chrono::seconds(30));
+                     std::chrono::seconds deadline = std::chrono::seconds(30),
+                     bool offer_deflate = false);
 
 // One Server-Sent Event as read from a stream.
 struct sse_event {
