@@ -238,8 +238,11 @@ void parse_server_config(const std::string& text, const std::string& source, con
     }
     if (const auto* s = root.object("repos")) {
       json::object_reader r(*s, "repos");
-      reject_unknown_keys(r, {"local_roots", "clone_timeout_s", "max_repo_mb", "refresh_interval_s",
-                              "index_memory_mb", "max_concurrent_builds", "max_queued_builds"});
+      reject_unknown_keys(r, {"local_roots", "allowed_hosts", "allow_http", "clone_timeout_s",
+                              "max_repo_mb", "refresh_interval_s", "index_memory_mb",
+                              "max_concurrent_builds", "max_queued_builds"});
+      if (r.array("allowed_hosts")) out.repos.allowed_hosts = strings_in(r, "allowed_hosts");
+      out.repos.allow_http = r.boolean("allow_http").value_or(out.repos.allow_http);
       out.repos.max_concurrent_builds =
           int_in(r, "max_concurrent_builds", out.repos.max_concurrent_builds, 1, 256);
       out.repos.max_queued_builds =

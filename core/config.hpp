@@ -83,6 +83,12 @@ struct auth_settings {
 // conf/askd.json "repos": where repositories may come from.
 struct repos_settings {
   std::vector<std::string> local_roots;  // local paths are served only under these (canonical)
+  // Remote repositories come only from these hosts ("host" on any port, "host:port" on
+  // that one), and only
+  // over https unless allow_http. Loopback, private and link-local addresses are hosts
+  // like any other: refused unless listed.
+  std::vector<std::string> allowed_hosts{"github.com", "gitlab.com", "bitbucket.org"};
+  bool allow_http = false;
   int clone_timeout_s = 300;             // a clone or fetch taking longer is killed
   std::uint64_t max_repo_mb = 2048;      // a checkout growing past this is killed
   int refresh_interval_s = 300;          // a remote is fetched again at most this often

@@ -1,5 +1,7 @@
 #include "rag/repo_source.hpp"
 
+#include <algorithm>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -51,6 +53,23 @@ core::result<repo_source> locate_repo(const core::chat_request& request, const c
           core::error_code::bad_request,
           "repo_url: expected https://host/owner/repo or a local path, got \"" + request.repo_url +
               "\"");
+    // Only hosts the operator allows (github.com, gitlab.com, bitbucket.org by default):
+    // askd must not be a way to reach other machines, least of all internal ones.
+    auto host = url.substr(scheme + 3, path_at - scheme - 3);
+    for (auto& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const auto& allowed = cfg.repos.allowed_hosts;
+    auto name = host.substr(0, host.rfind(':') == std::string::npos || host.back() == ']'
+                                   ? host.size()
+                                   : host.rfind(':'));  // "host" allows it on any port
+    if (std::find(allowed.begin(), allowed.end(), host) == allowed.end() &&
+        std::find(allowed.begin(), allowed.end(), name) == allowed.end())
+      return core::error::make(
+          core::error_code::forbidden,
+          "repo_url: host " + host + " is not allowed on this server (repos.allowed_hosts)");
+    if (url.rfind("http://", 0) == 0 && !cfg.repos.allow_http)
+      return core::error::make(
+          core::error_code::forbidden,
+          "repo_url: only https:// repositories are allowed on this server (repos.allow_http)");
     src.url = url;
     src.type = request.type;
     auto token_part =

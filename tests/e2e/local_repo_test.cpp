@@ -96,8 +96,27 @@ TEST_CASE("other providers get the retrieved context in their prompt") {
   CHECK(sent.find("<question>") != std::string::npos);
 }
 
-TEST_CASE("remote repositories are cloned and indexed and a bad URL is refused") {
+TEST_CASE("remote repositories come only from allowed hosts over https") {
   e2e_env env;
+  auto ask = [&](const std::string& url) {
+    return http_call(env.port, "POST", "/chat/completions/stream",
+                     R"({"repo_url":")" + url + R"(","messages":[{"role":"user","content":"q"}]})");
+  };
+  auto r = ask("http://127.0.0.1:1/o/r");  // a loopback address: refused before any work
+  CHECK(r.status == 403);
+  CHECK(r.body.find("host 127.0.0.1:1 is not allowed") != std::string::npos);
+  CHECK(ask("https://10.0.0.1/o/r").status == 403);
+  CHECK(ask("https://169.254.169.254/o/r").status == 403);
+  r = ask("http://github.com/o/r");
+  CHECK(r.status == 403);
+  CHECK(r.body.find("only https://") != std::string::npos);
+}
+
+TEST_CASE("remote repositories are cloned and indexed and a bad URL is refused") {
+  e2e_env env([](askd::core::config& c) {
+    c.repos.allowed_hosts.push_back("127.0.0.1:1");  // that port only
+    c.repos.allow_http = true;
+  });
   auto r = http_call(env.port, "POST", "/chat/completions/stream",
                      R"({"repo_url":"ftp://host/a/b","messages":[{"role":"user","content":"q"}]})");
   CHECK(r.status == 400);
@@ -161,6 +180,8 @@ TEST_CASE("index builds past the limit and its queue are refused at once") {
     c.repos.max_concurrent_builds = 1;
     c.repos.max_queued_builds = 0;
     c.repos.clone_timeout_s = 2;
+    c.repos.allowed_hosts.push_back("127.0.0.1");  // the test's silent "git server"
+    c.repos.allow_http = true;
   });
   std::atomic<bool> slow_started{false};
   askd::core::set_log_sink([&](std::string_view line) {
