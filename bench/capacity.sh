@@ -14,23 +14,11 @@ ASKD_PORT=${ASKD_PORT:-8101}
 
 ./dev build askd askmock >/dev/null
 command -v wrk >/dev/null || { sudo_cmd() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }; sudo_cmd apt-get install -y -qq wrk >/dev/null; }
-ulimit -n "$(ulimit -Hn)"
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-
-build/apps/askmock/askmock --port "$MOCK_PORT" --require-key sk-bench > /dev/null &
-pids+=($!)
+source bench/lib.sh
+start_askmock
 cfg=$(mktemp -d)
-cat > "$cfg/askd.json" <<JSON
-{"server":{"port":$ASKD_PORT,"max_connections":20000},"log":{"level":"warn"},
- "limits":{"max_queued_requests":20000,"providers":{"openai":{"max_concurrent":20000,"max_queued":20000}}}}
-JSON
-OPENAI_BASE_URL=http://127.0.0.1:$MOCK_PORT/v1 OPENAI_API_KEY=sk-bench \
-  build/apps/askd/askd --config "$cfg" > /tmp/askd-capacity.log 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do curl -sf "127.0.0.1:$ASKD_PORT/health" >/dev/null && break; sleep 0.05; done
+unlimited_askd_json > "$cfg/askd.json"
+start_askd "$cfg" /tmp/askd-capacity.log
 
 run() {  # name url body_kind concurrency
   local out

@@ -19,14 +19,8 @@ MOCK_PORT=${MOCK_PORT:-9102}
 ASKD_PORT=${ASKD_PORT:-8102}
 
 ./dev build askd askmock overload_bench >/dev/null
-ulimit -n "$(ulimit -Hn)"
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-
-build/apps/askmock/askmock --port "$MOCK_PORT" --require-key sk-bench > /dev/null &
-pids+=($!)
+source bench/lib.sh
+start_askmock
 work=$(mktemp -d)
 cat > "$work/askd.json" <<JSON
 {"server":{"port":$ASKD_PORT,"max_connections":20000,"io_threads":${IO_THREADS:-1}},"log":{"level":"warn"},
@@ -36,10 +30,7 @@ cat > "$work/body.json" <<JSON
 {"repo_url":"https://github.com/askd/bench","provider":"openai","retrieval":{"mode":"none"},
  "messages":[{"role":"user","content":"q #mock{\"deltas\":$DELTAS,\"first_ms\":$FIRST_MS,\"gap_ms\":$GAP_MS}"}]}
 JSON
-OPENAI_BASE_URL=http://127.0.0.1:$MOCK_PORT/v1 OPENAI_API_KEY=sk-bench \
-  build/apps/askd/askd --config "$work" > /tmp/askd-overload.log 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do curl -sf "127.0.0.1:$ASKD_PORT/health" >/dev/null && break; sleep 0.05; done
+start_askd "$work" /tmp/askd-overload.log
 
 field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1==k {print $2}'; }
 echo "| load | run | answered | refused | errors | refuse p50 ms | refuse p99 ms | TTFT p50 ms | TTFT p99 ms |"

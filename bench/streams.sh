@@ -11,24 +11,13 @@ MOCK_PORT=${MOCK_PORT:-9106}
 ASKD_PORT=${ASKD_PORT:-8106}
 
 ./dev build askd askmock >/dev/null
-ulimit -n "$(ulimit -Hn)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-
-build/apps/askmock/askmock --port "$MOCK_PORT" --require-key sk-bench > /dev/null &
-pids+=($!)
+source bench/lib.sh
+start_askmock
 work=$(mktemp -d)
-cat > "$work/askd.json" <<JSON
-{"server":{"port":$ASKD_PORT,"max_connections":20000},"log":{"level":"warn"},
- "limits":{"max_queued_requests":20000,"providers":{"openai":{"max_concurrent":20000,"max_queued":20000}}}}
-JSON
+unlimited_askd_json > "$work/askd.json"
 
 for what in "lingering $N" "sinks $W" "resume $N"; do
-  OPENAI_BASE_URL=http://127.0.0.1:$MOCK_PORT/v1 OPENAI_API_KEY=sk-bench \
-    build/apps/askd/askd --config "$work" > /tmp/askd-streams.log 2>&1 &
-  askd=$!
-  for _ in $(seq 100); do curl -sf "127.0.0.1:$ASKD_PORT/health" >/dev/null && break; sleep 0.05; done
-  node bench/streams.mjs "$ASKD_PORT" "$askd" $what
-  kill "$askd"; wait "$askd" 2>/dev/null || true
+  start_askd "$work" /tmp/askd-streams.log
+  node bench/streams.mjs "$ASKD_PORT" "$askd_pid" $what
+  kill "$askd_pid"; wait "$askd_pid" 2>/dev/null || true
 done
