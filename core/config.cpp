@@ -194,13 +194,11 @@ void parse_server_config(const std::string& text, const std::string& source, con
       reject_unknown_keys(r, {"connect_timeout_ms", "first_token_timeout_ms", "idle_timeout_ms",
                               "max_error_body_bytes", "max_attempts", "backoff_ms",
                               "backoff_jitter", "max_retry_after_ms"});
-      out.upstream.max_attempts = int_in(r, "max_attempts", out.upstream.max_attempts, 1, 20);
-      out.upstream.backoff_ms = int_in(r, "backoff_ms", out.upstream.backoff_ms, 0, 600000);
-      out.upstream.backoff_jitter =
-          number_in(r, "backoff_jitter", out.upstream.backoff_jitter, 0, 1);
-      out.upstream.max_retry_after_ms =
-          int_in(r, "max_retry_after_ms", out.upstream.max_retry_after_ms, 0, 3600000);
       auto& v = out.upstream;
+      v.max_attempts = int_in(r, "max_attempts", v.max_attempts, 1, 20);
+      v.backoff_ms = int_in(r, "backoff_ms", v.backoff_ms, 0, 600000);
+      v.backoff_jitter = number_in(r, "backoff_jitter", v.backoff_jitter, 0, 1);
+      v.max_retry_after_ms = int_in(r, "max_retry_after_ms", v.max_retry_after_ms, 0, 3600000);
       v.connect_timeout_ms = int_in(r, "connect_timeout_ms", v.connect_timeout_ms, 1, 600000);
       v.first_token_timeout_ms =
           int_in(r, "first_token_timeout_ms", v.first_token_timeout_ms, 1, 3600000);
