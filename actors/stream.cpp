@@ -20,6 +20,7 @@ struct stream_state {
   std::uint64_t first_kept = 1;  // the sequence number of kept.front()
   std::uint64_t orphaned = 0;    // bumped whenever the sink count changes: stale timers see it
   bool ended = false;
+  std::shared_ptr<bool> lingering;  // ended and kept for resuming: counted as lingering
 
   static inline const char* name = "stream";
 };
@@ -48,10 +49,7 @@ void end(self_ptr self) {
   // From here it is a lingering stream, not one in flight.
   st.context->census.streams--;
   st.context->census.lingering++;
-  self->attach_functor([ctx = st.context] {
-    ctx->census.lingering--;
-    ctx->census.streams++;  // balanced by the functor every stream has
-  });
+  *st.lingering = true;
   start_timer(self, st.timers, std::chrono::seconds(st.options.linger_s), [=] { self->quit(); });
 }
 
@@ -112,8 +110,10 @@ stream_actor::behavior_type stream(self_ptr self, std::shared_ptr<engine_context
                                    never_actor timers, stream_options options) {
   auto& st = self->state;
   context->census.streams++;
-  self->attach_functor([context, on_exit = options.on_exit] {
-    context->census.streams--;
+  // Shared with the exit functor, which runs after the state is gone.
+  st.lingering = std::make_shared<bool>(false);
+  self->attach_functor([context, on_exit = options.on_exit, lingering = st.lingering] {
+    (*lingering ? context->census.lingering : context->census.streams)--;
     if (on_exit) on_exit();
   });
   st.context = std::move(context);
