@@ -77,6 +77,11 @@ std::string openai_error_body(int status) {
          "\",\"param\":null,\"code\":" + code + "}}";
 }
 
+// The scripted answer (echo aside): `text`, else `deltas` or `words` default words.
+std::string answer_of(const directive& d) {
+  return d.has_text ? d.text : default_text(d.deltas > 0 ? d.deltas : d.words);
+}
+
 void merge(directive& d, const rapidjson::Value& v, const std::string& where) {
   json::object_reader r(v, where);
   if (auto s = r.string("text")) d.text = *s, d.has_text = true;
@@ -270,6 +275,18 @@ std::vector<std::string> split_deltas(const std::string& text, std::size_t chunk
   return out;
 }
 
+std::optional<std::string> scripted_answer(const std::string& message) {
+  if (message.find("#mock{") == std::string::npos) return std::nullopt;
+  directive d;
+  try {
+    merge_from_text(d, message);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (d.echo) return std::nullopt;
+  return answer_of(d);
+}
+
 mock_service::mock_service(mock_options options) : options_(std::move(options)) {}
 
 askd::net::upgrade_decision mock_service::upgrade(const request&) {
@@ -391,10 +408,7 @@ void mock_service::openai_chat(request& req, const std::shared_ptr<response>& re
   // The whole answer; a continuation sends what follows the partial answer (after
   // repeating `overlap` bytes of it, as models do).
   bool by_word = d.deltas > 0 && !d.echo && !d.has_text;
-  auto text = by_word      ? default_text(d.deltas)
-              : d.echo     ? last_user
-              : d.has_text ? d.text
-                           : default_text(d.words);
+  auto text = d.echo ? last_user : answer_of(d);
   if (partial) {
     if (text.compare(0, partial->size(), *partial) != 0)
       return bad("the assistant message to continue is not the start of the scripted answer");

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "net/http_server.hpp"
@@ -54,6 +55,11 @@ std::string default_text(int words);
 // The answer's deltas, as the mock will send them (each at most `chunk` bytes, never
 // splitting a UTF-8 character).
 std::vector<std::string> split_deltas(const std::string& text, std::size_t chunk);
+
+// The answer askmock streams for a message carrying `#mock{...}` (without faults), for
+// clients that check what they received (askload --verify); nullopt without a directive
+// or for `echo`.
+std::optional<std::string> scripted_answer(const std::string& message);
 
 struct mock_options {
   std::string require_key;  // when set, requests without `Authorization: Bearer <key>` get 401
