@@ -61,7 +61,12 @@ const std::string& attachment::stream_id() const {
 engine::engine(std::shared_ptr<engine_context> context)
     : context_(std::move(context)), config_(std::make_unique<caf::actor_system_config>()) {
   auto workers = context_->config.engine.workers;
-  if (workers <= 0) workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Default: a core each, but one: the io and curl threads need a core too, and a worker
+  // more than the cores turns every message hop into a context switch (bench/RESULTS.md,
+  // relay benchmark: 10% less CPU per delta on 2 cores).
+  if (workers <= 0)
+    workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()) - 1);
+  workers = std::max(workers, 1);
   config_->set("scheduler.max-threads", static_cast<size_t>(workers));
   // CAF's default idle policy sleep-polls every 50 us for 25 ms before it blocks: with
   // streams pausing ~20 ms between tokens, workers never block and burn a core in

@@ -34,7 +34,7 @@ struct server_settings {
 
 // conf/askd.json "engine"
 struct engine_settings {
-  int workers = 0;  // CAF scheduler threads; 0 = one per core
+  int workers = 0;  // CAF scheduler threads; 0 = one per core but one (at least one)
 };
 
 // conf/askd.json "upstream": how provider calls are made.

@@ -338,15 +338,23 @@ upgrade_decision askd_service::upgrade(const request& req) {
   for (const auto& [name, value] : req.headers)
     if (name == "sec-websocket-protocol" && value.find("askd.v1") != std::string::npos) v1 = true;
   auto self = shared_from_this();
+  // A socket keeps of its upgrade only what admitting its chats needs: the caller's
+  // identity and the route, not every header (most sockets sit idle; bench/RESULTS.md).
+  request kept;
+  kept.method = req.method;
+  kept.path = req.path;
+  kept.peer = req.peer;
+  for (const auto& [name, value] : req.headers)
+    if (name == "authorization" || name == "x-api-key") kept.headers.emplace_back(name, value);
   if (v1) {
     d.subprotocol = "askd.v1";
     d.deflate = true;
-    d.accept = [self, req, owner = *owner](std::shared_ptr<websocket> ws) {
-      return std::make_shared<v1_ws_handler>(self, std::move(ws), req, owner);
+    d.accept = [self, kept, owner = *owner](std::shared_ptr<websocket> ws) {
+      return std::make_shared<v1_ws_handler>(self, std::move(ws), kept, owner);
     };
   } else {
-    d.accept = [self, req](std::shared_ptr<websocket> ws) {
-      return std::make_shared<compat_ws_handler>(self, std::move(ws), req);
+    d.accept = [self, kept](std::shared_ptr<websocket> ws) {
+      return std::make_shared<compat_ws_handler>(self, std::move(ws), kept);
     };
   }
   return d;

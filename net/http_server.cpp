@@ -203,6 +203,7 @@ class ws_session : public websocket,
     if (ec) return hard_close();
     handler_ = accept_(shared_from_this());
     accept_ = nullptr;
+    upgrade_ = {};  // its header fields would stay allocated for the socket's whole life
     do_read();
     pump();
   }
@@ -234,10 +235,16 @@ class ws_session : public websocket,
 
   void pump() {
     if (writing_ || gone_) return;
-    if (!queue_.empty()) {
+    if (head_ < queue_.size()) {
       writing_ = true;
+      // Out of the vector: a push_back may move the queued strings while this is written.
+      writing_now_ = std::move(queue_[head_++]);
+      if (head_ == queue_.size()) {  // drained: start over, keeping the storage
+        queue_.clear();
+        head_ = 0;
+      }
       ws_.text(true);
-      ws_.async_write(asio::buffer(queue_.front()),
+      ws_.async_write(asio::buffer(writing_now_),
                       beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
     } else if (close_queued_ && !close_sent_) {
       writing_ = close_sent_ = true;
@@ -249,8 +256,8 @@ class ws_session : public websocket,
     writing_ = false;
     // Happens when the client went away mid-write.
     if (ec) return hard_close();
-    queued_bytes_ -= queue_.front().size();
-    queue_.pop_front();
+    queued_bytes_ -= writing_now_.size();
+    writing_now_.clear();
     pump();
   }
   void on_close(beast::error_code) {
@@ -262,6 +269,7 @@ class ws_session : public websocket,
     if (gone_) return;
     gone_ = true;
     queue_.clear();
+    head_ = 0;
     beast::error_code ec;
     beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
     beast::get_lowest_layer(ws_).close();
@@ -279,7 +287,11 @@ class ws_session : public websocket,
   http::request<http::string_body> upgrade_;
   std::function<std::shared_ptr<websocket_handler>(std::shared_ptr<websocket>)> accept_;
   std::shared_ptr<websocket_handler> handler_;
-  std::deque<std::string> queue_;
+  // Frames to write, from head_ on. A vector: an empty std::deque already holds ~600 B,
+  // and most sockets sit idle (bench/RESULTS.md, memory per idle WebSocket).
+  std::vector<std::string> queue_;
+  std::size_t head_ = 0;
+  std::string writing_now_;  // the frame being written
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool close_queued_ = false;

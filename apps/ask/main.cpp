@@ -206,9 +206,9 @@ class terminal : public client::observer {
                    data.data());
   }
   void on_retry(const client::result& r, std::chrono::milliseconds delay) override {
-    if (verbose_ || r.text_seen)
-      std::fprintf(stderr, "\nask: %s; %s in %.1f s\n", r.message.c_str(),
-                   r.text_seen ? "resuming" : "retrying", delay.count() / 1000.0);
+    // Always said: a silent wait of seconds looks like a hang.
+    std::fprintf(stderr, "%sask: %s; %s in %.1f s\n", r.text_seen ? "\n" : "", r.message.c_str(),
+                 r.text_seen ? "resuming" : "retrying", delay.count() / 1000.0);
   }
   void on_finish(const client::result& r) override {
     result = r;

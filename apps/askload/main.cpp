@@ -41,6 +41,7 @@ using askload::stream_record;
 constexpr const char* usage =
     "usage: askload [options]\n"
     "  --url URL            server (default http://127.0.0.1:8001); a path overrides the face's\n"
+    "  --path P             the HTTP path, when not the face's default (or the URL's)\n"
     "  --target T           compat-http (default), compat-ws, v1-sse, v1-ws, or openai (an\n"
     "                       OpenAI-compatible upstream: askmock, or a byte relay before it)\n"
     "  -c, --concurrency N  closed loop: N clients, each asking again when its answer ends\n"
@@ -178,6 +179,7 @@ settings parse_args(int argc, char** argv) {
   const char* key = std::getenv("ASKD_API_KEY");
   std::string api_key = key ? key : "";
   bool duration_set = false, retry = false;
+  std::string path;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -191,6 +193,8 @@ settings parse_args(int argc, char** argv) {
       s.url = value();
     else if (a == "--target")
       s.target = value();
+    else if (a == "--path")
+      path = value();
     else if (a == "-c" || a == "--concurrency")
       s.concurrency = static_cast<int>(number_arg(a, value(), 1, 60000));
     else if (a == "--rate")
@@ -260,6 +264,7 @@ settings parse_args(int argc, char** argv) {
     die_usage(std::string("--url: ") + e.what());
   }
   s.server.api_key = api_key;
+  if (!path.empty()) s.server.http_path = path;
   if (!s.allow_remote && !client::is_loopback(s.server.host))
     die_usage("--url: " + s.server.host +
               " is not loopback; pass --allow-remote to load another machine");
