@@ -7,15 +7,16 @@
 # askload: C clients, one stream each, started over RAMP_S seconds. A target stops climbing
 # once it failed every run of a level. Memory per idle WebSocket is measured on askd last.
 # Writes the table (markdown) to stdout and the raw JSON to $OUT.
-#   bench/relay.sh [C...]     (default 100 250 500 1000 2000 5000; RUNS=3 RAMP_S=1 PIN=1)
+#   bench/relay.sh [C...]     (default 25 50 100 250 500 1000 2000 5000; RUNS=3 RAMP_S=1 PIN=1)
 # PIN=1 gives the relay under test CPU 0 and askmock + askload CPU 1 (taskset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -gt 0 ] && LEVELS=("$@") || LEVELS=(100 250 500 1000 2000 5000)
+[ $# -gt 0 ] && LEVELS=("$@") || LEVELS=(25 50 100 250 500 1000 2000 5000)
 RUNS=${RUNS:-3}
 RAMP_S=${RAMP_S:-1}
 PIN=${PIN:-1}
 IDLE_WS=${IDLE_WS:-5000}
+OPEN_STREAMS=${OPEN_STREAMS:-1000}
 PEERS=${PEERS:-$(cd .. && pwd)/shared/bench/peers}
 OUT=${OUT:-$(mktemp -d /tmp/relay.XXXXXX)}
 mkdir -p "$OUT"
@@ -70,18 +71,24 @@ for kind in compat-ws v1-ws; do
   printf '{"kind":"%s","sockets":%s,"rss0_kb":%s,"rss1_kb":%s}\n' "$kind" "$IDLE_WS" "$rss0" "$rss1" > "$OUT/idle-$kind.meta"
   sleep 1
 done
+kill "$askd_pid"; wait "$askd_pid" 2>/dev/null || true
+start_askd "$cfg" "$OUT/askd.log"  # fresh again for the open-stream memory below
 
 
-Q='How are streams relayed? #mock{"deltas":64,"first_ms":20,"gap_ms":20}'
-/usr/bin/python3 - "$Q" > "$OUT/compat.jsonl" <<'PY'
+# Request bodies (JSON lines for askload --mix) for a #mock directive: compat for askd
+# (openai provider, retrieval off), FastAPI and Node; OpenAI's for askmock and nginx.
+bodies() {  # DIRECTIVE NAME
+  /usr/bin/python3 - "How are streams relayed? #mock$1" "$OUT/$2" <<'PY'
 import json, sys
-print(json.dumps({"repo_url": "https://github.com/askd/bench", "provider": "openai",
-                  "retrieval": {"mode": "none"}, "messages": [{"role": "user", "content": sys.argv[1]}]}))
+q, out = sys.argv[1], sys.argv[2]
+msgs = [{"role": "user", "content": q}]
+open(out + ".compat.jsonl", "w").write(json.dumps({"repo_url": "https://github.com/askd/bench",
+    "provider": "openai", "retrieval": {"mode": "none"}, "messages": msgs}) + "\n")
+open(out + ".openai.jsonl", "w").write(json.dumps({"model": "mock", "stream": True, "messages": msgs}) + "\n")
 PY
-/usr/bin/python3 - "$Q" > "$OUT/openai.jsonl" <<'PY'
-import json, sys
-print(json.dumps({"model": "mock", "stream": True, "messages": [{"role": "user", "content": sys.argv[1]}]}))
-PY
+}
+bodies '{"deltas":64,"first_ms":20,"gap_ms":20}' fast
+bodies '{"deltas":30,"first_ms":20,"gap_ms":500}' slow
 
 # measure NAME PORT FACE MIX PID C RUN
 measure() {
@@ -118,9 +125,27 @@ print(1 if ok else 0)' "$1" "$2" 2>/dev/null || echo 0
 TARGETS=(askmock askd fastapi node nginx)
 declare -A port=([askmock]=$MOCK_PORT [askd]=$ASKD_PORT [fastapi]=$FASTAPI_PORT [node]=$NODE_PORT [nginx]=$NGINX_PORT)
 declare -A face=([askmock]=openai [askd]=compat-http [fastapi]=compat-http [node]=compat-http [nginx]=openai)
-declare -A mix=([askmock]=$OUT/openai.jsonl [askd]=$OUT/compat.jsonl [fastapi]=$OUT/compat.jsonl [node]=$OUT/compat.jsonl [nginx]=$OUT/openai.jsonl)
+declare -A body=([askmock]=openai [askd]=compat [fastapi]=compat [node]=compat [nginx]=openai)
 declare -A pid=([askmock]=$mock_pid [askd]=$askd_pid [fastapi]=$fastapi_pid [node]=$node_pid [nginx]=$nginx_pid)
 declare -A active=([askmock]=1 [askd]=1 [fastapi]=1 [node]=1 [nginx]=1)
+
+# RSS per open stream, first, while every process is fresh (memory freed by earlier
+# runs would hide the cost): OPEN_STREAMS slow streams (30 deltas, 500 ms apart) held
+# open through each relay in turn, RSS sampled once all are open, minus RSS before.
+for t in askd fastapi node nginx; do
+  pids=$(pids_of "$t" "${pid[$t]}")
+  rss0=$(rss_kb $pids)
+  path=; [ "$t" = nginx ] && path="--path /"
+  $LOAD_PIN build/apps/askload/askload --url "http://127.0.0.1:${port[$t]}" --target "${face[$t]}" $path \
+    -c "$OPEN_STREAMS" -n "$OPEN_STREAMS" --ramp 2 --mix "$OUT/slow.${body[$t]}.jsonl" --json --quiet \
+    --timeout 60 --max-connections 20000 > "$OUT/open-$t.json" &
+  loader=$!
+  sleep 6
+  rss1=$(rss_kb $pids)
+  wait $loader || true
+  printf '{"target":"%s","streams":%s,"rss0_kb":%s,"rss1_kb":%s}\n' "$t" "$OPEN_STREAMS" "$rss0" "$rss1" > "$OUT/open-$t.meta"
+  echo "relay: $OPEN_STREAMS open streams through $t: $(( (rss1 - rss0) / OPEN_STREAMS )) KB each" >&2
+done
 
 for c in "${LEVELS[@]}"; do
   declare -A passed=()
@@ -128,7 +153,7 @@ for c in "${LEVELS[@]}"; do
     for t in "${TARGETS[@]}"; do
       [ "${active[$t]}" = 1 ] || continue
       echo "relay: C=$c run $run $t" >&2
-      measure "$t" "${port[$t]}" "${face[$t]}" "${mix[$t]}" "${pid[$t]}" "$c" "$run"
+      measure "$t" "${port[$t]}" "${face[$t]}" "$OUT/fast.${body[$t]}.jsonl" "${pid[$t]}" "$c" "$run"
       passed[$t]=$(( ${passed[$t]:-0} + $(sustained "$OUT/$t-$c-$run.json" "$c") ))
       sleep 1  # let closed connections leave TIME_WAIT's way
     done
