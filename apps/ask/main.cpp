@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include <rapidjson/document.h>
+
 #include "core/json.hpp"
 #include "net/client.hpp"
 
@@ -201,9 +203,28 @@ class terminal : public client::observer {
     answer += text;
   }
   void on_event(std::string_view type, std::string_view data) override {
-    if (verbose_ && type != "delta")
-      std::fprintf(stderr, "[%.*s] %.*s\n", int(type.size()), type.data(), int(data.size()),
-                   data.data());
+    if (!verbose_) return;
+    if (type == "sources") return print_sources(data);
+    std::fprintf(stderr, "[%.*s] %.*s\n", int(type.size()), type.data(), int(data.size()),
+                 data.data());
+  }
+  // One line: path:lines of each retrieved chunk, best first.
+  static void print_sources(std::string_view data) {
+    rapidjson::Document doc;
+    doc.Parse(data.data(), data.size());
+    auto number = [](const rapidjson::Value& o, const char* key) -> std::string {
+      auto it = o.FindMember(key);
+      return it != o.MemberEnd() && it->value.IsInt64() ? std::to_string(it->value.GetInt64())
+                                                        : "?";
+    };
+    std::string line = "[sources]";
+    if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("sources") &&
+        doc["sources"].IsArray())
+      for (const auto& s : doc["sources"].GetArray())
+        if (s.IsObject() && s.HasMember("path") && s["path"].IsString())
+          line += std::string(" ") + s["path"].GetString() + ":" + number(s, "start_line") + "-" +
+                  number(s, "end_line");
+    std::fprintf(stderr, "%s\n", line.c_str());
   }
   void on_retry(const client::result& r, std::chrono::milliseconds delay) override {
     // Always said: a silent wait of seconds looks like a hang.
