@@ -91,7 +91,9 @@ server parse_server(std::string_view url) {
     s.http_path = std::string(rest.substr(slash));
   if (authority.empty()) throw std::invalid_argument("no host in " + std::string(url));
   auto colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
+  auto bracket = authority.rfind(']');
+  if (bracket != std::string_view::npos && colon < bracket) colon = std::string_view::npos;
+  if (colon != std::string_view::npos) {
     auto port = authority.substr(colon + 1);
     unsigned value = 0;
     auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
@@ -100,6 +102,8 @@ server parse_server(std::string_view url) {
     s.port = static_cast<std::uint16_t>(value);
     authority = authority.substr(0, colon);
   }
+  if (authority.size() > 2 && authority.front() == '[' && authority.back() == ']')
+    authority = authority.substr(1, authority.size() - 2);  // [::1]
   s.host = std::string(authority);
   return s;
 }
@@ -200,6 +204,7 @@ class stream_call : public call,
     try {
       co_await self->run();
     } catch (const std::exception& e) {
+      self->close_current_ = nullptr;  // it pointed into the attempt's frame, gone now
       self->res_.what = outcome::protocol;
       self->res_.message = e.what();
     }
@@ -242,6 +247,11 @@ class stream_call : public call,
       }
       bool resumable = o_.kind == face::v1 && !res_.stream_id.empty() &&
                        (res_.what == outcome::network || res_.what == outcome::timeout);
+      if (!resumable && !res_.text_seen) {
+        // The server ended that stream (a refusal after meta, say): a retry asks anew.
+        res_.stream_id.clear();
+        last_seq_ = 0;
+      }
       if (res_.text_seen && !resumable) co_return;  // never ask twice for text already shown
       bool retryable = resumable || res_.what == outcome::network ||
                        res_.what == outcome::timeout || res_.what == outcome::refused;
@@ -426,7 +436,8 @@ class stream_call : public call,
   // ---- shared steps ------------------------------------------------------------------
 
   // Connects within `limit`; false (with the failure recorded) when it cannot.
-  asio::awaitable<bool> connect(beast::tcp_stream& s, ms limit) {
+  // `for_attempt` false: the DELETE sent after a cancel, which must go out regardless.
+  asio::awaitable<bool> connect(beast::tcp_stream& s, ms limit, bool for_attempt = true) {
     s.expires_after(limit);
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(to_.host, ec);
@@ -438,6 +449,11 @@ class stream_call : public call,
           co_await resolver.async_resolve(to_.host, std::to_string(to_.port), use_tuple);
       ec = rec;
       if (!ec) std::tie(ec, std::ignore) = co_await s.async_connect(results, use_tuple);
+    }
+    // cancel() came while resolving or connecting, when close_current_ had nothing open.
+    if (for_attempt && cancelled_) {
+      s.close();
+      co_return false;
     }
     if (ec) {
       broken(ec, "cannot connect to " + to_.host + ":" + std::to_string(to_.port) + ": ");
@@ -601,7 +617,7 @@ class stream_call : public call,
   // Cancels a v1 stream on the server (best effort, a second at most).
   asio::awaitable<void> delete_stream() {
     beast::tcp_stream s(exec_);
-    if (!co_await connect(s, ms(1000))) co_return;
+    if (!co_await connect(s, ms(1000), false)) co_return;
     http::request<http::empty_body> req(http::verb::delete_, "/v1/streams/" + res_.stream_id, 11);
     req.set(http::field::host, to_.host);
     if (!to_.api_key.empty()) req.set(http::field::authorization, "Bearer " + to_.api_key);

@@ -242,6 +242,9 @@ class ws_session : public websocket,
       if (head_ == queue_.size()) {  // drained: start over, keeping the storage
         queue_.clear();
         head_ = 0;
+      } else if (head_ >= 64 && head_ * 2 >= queue_.size()) {  // a reader always a bit behind
+        queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
       }
       ws_.text(true);
       ws_.async_write(asio::buffer(writing_now_),

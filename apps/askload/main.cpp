@@ -38,6 +38,9 @@ namespace json = askd::core::json;
 using clock_type = std::chrono::steady_clock;
 using askload::stream_record;
 
+// How long a closed-loop client waits after a failed stream before its next one.
+constexpr std::chrono::milliseconds failure_pause{100};
+
 constexpr const char* usage =
     "usage: askload [options]\n"
     "  --url URL            server (default http://127.0.0.1:8001); a path overrides the face's\n"
@@ -45,7 +48,7 @@ constexpr const char* usage =
     "  --target T           compat-http (default), compat-ws, v1-sse, v1-ws, or openai (an\n"
     "                       OpenAI-compatible upstream: askmock, or a byte relay before it)\n"
     "  -c, --concurrency N  closed loop: N clients, each asking again when its answer ends\n"
-    "                       (default 10)\n"
+    "                       (100 ms after a failure; default 10)\n"
     "  --rate R             open loop instead: start R streams per second whatever happens\n"
     "  --ramp S             start the clients (or the rate) evenly over S seconds (default 0)\n"
     "  --duration S         start streams for S seconds (default 10), then let them end\n"
@@ -381,7 +384,18 @@ class load_run {
       ++sec.errors[cls];
       data_.first_error.emplace(cls, r.message);
     }
-    if (!stopping_ && s_.rate == 0 && may_start()) return launch(worker);
+    if (!stopping_ && s_.rate == 0 && may_start()) {
+      if (r.what == client::outcome::ok) return launch(worker);
+      // A failed client pauses before its next stream: a server that refuses at once
+      // must not turn the loop into a tight one (nor the records into gigabytes).
+      auto t = std::make_shared<asio::steady_timer>(io_, failure_pause);
+      return t->async_wait([this, worker, t](const boost::system::error_code& ec) {
+        if (!ec && !stopping_ && may_start())
+          launch(worker);
+        else if (stopping_ && in_flight_ == 0)
+          finish();
+      });
+    }
     if (stopping_ && in_flight_ == 0) finish();
   }
 
@@ -449,13 +463,16 @@ class load_run {
   }
 
   void finish() {
+    done_ = true;
     progress_.cancel();
     stopper_.cancel();
     pacer_.cancel();
+    signals_.clear();  // Ctrl-C is the default again (a queued wait would swallow it)
     signals_.cancel();
   }
 
   void tick() {
+    if (done_) return;  // a tick already due when finish() cancelled the timer
     if (!s_.quiet) print_progress();
     second_now().in_flight = static_cast<int>(in_flight_);
     progress_.expires_after(std::chrono::seconds(1));
@@ -496,6 +513,7 @@ class load_run {
   std::unordered_map<std::size_t, std::shared_ptr<client::call>> active_;
   long started_ = 0, in_flight_ = 0;
   bool stopping_ = false;
+  bool done_ = false;
   bool tty_ = isatty(STDERR_FILENO);
 
   friend class stream_watch;

@@ -163,7 +163,7 @@ std::string histogram_and_cdf(const std::string& what, std::vector<float> values
   const int bins = 40;
   double width = hi / bins;
   std::vector<double> counts(bins, 0);
-  for (float v : values) counts[std::min(bins - 1, static_cast<int>(v / width))] += 1;
+  for (float v : values) counts[static_cast<int>(std::min<double>(bins - 1, v / width))] += 1;
   series h{"streams", "#4e79a7", {}};
   for (int i = 0; i < bins; ++i) h.points.emplace_back(i * width, counts[i]);
   series cdf{"% of streams at or below", "#e15759", {}};
@@ -205,8 +205,10 @@ distribution distribution_of(std::vector<float> v) {
   d.n = v.size();
   if (v.empty()) return d;
   std::sort(v.begin(), v.end());
+  // Nearest rank: the smallest value with at least q of the samples at or below it.
   auto at = [&](double q) {
-    return v[std::min(v.size() - 1, static_cast<std::size_t>(q * v.size()))];
+    auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+    return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
   };
   d.min = v.front();
   d.max = v.back();

@@ -177,6 +177,25 @@ TEST_CASE("the client never asks again for a compat answer once text has arrived
   CHECK(fake.connections() == 1);
 }
 
+TEST_CASE("a v1 refusal after meta is retried as a new request - not a resume") {
+  auto sse = [](const std::string& events) {
+    return "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: " +
+           std::to_string(events.size()) + "\r\n\r\n" + events;
+  };
+  scripted_server fake(
+      {sse("id: 1\nevent: meta\ndata: {\"stream_id\":\"s1\"}\n\n"
+           "id: 2\nevent: error\ndata: {\"code\":\"overloaded\",\"message\":\"busy\"}\n\n"),
+       sse("id: 1\nevent: meta\ndata: {\"stream_id\":\"s2\"}\n\n"
+           "id: 2\nevent: delta\ndata: {\"text\":\"fine\"}\n\n"
+           "id: 3\nevent: done\ndata: {\"finish_reason\":\"stop\"}\n\n")});
+  auto got = ask(at(fake.port()), "{}", quick(client::face::v1, client::transport::http));
+  CHECK(got->r.what == client::outcome::ok);
+  CHECK(got->text == "fine");
+  CHECK(got->r.stream_id == "s2");
+  REQUIRE(fake.heads().size() == 2);
+  CHECK(fake.heads()[1].find("POST /v1/chat/stream") == 0);
+}
+
 TEST_CASE("the client reports a compat in-band error apart from the text") {
   scripted_server fake({chunked_reply(200, {"some text", "\nError: upstream exploded"})});
   auto got = ask(at(fake.port()), "{}", quick(client::face::compat, client::transport::http));
@@ -241,6 +260,9 @@ TEST_CASE("parse_server reads the forms people type and refuses the rest") {
   CHECK(client::parse_server("http://example.com").port == 8001);
   CHECK_THROWS_WITH(client::parse_server("https://x"), Catch::Contains("TLS"));
   CHECK_THROWS_WITH(client::parse_server("http://x:99999"), Catch::Contains("bad port"));
+  auto v6 = client::parse_server("http://[::1]:9001");
+  CHECK(v6.host == "::1");
+  CHECK(v6.port == 9001);
   CHECK(client::is_loopback("127.0.0.2"));
   CHECK(client::is_loopback("localhost"));
   CHECK_FALSE(client::is_loopback("10.0.0.1"));
