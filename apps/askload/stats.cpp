@@ -323,7 +323,7 @@ std::string html_report(const run_data& d) {
       "#eee}"
       "</style></head><body><h1>askload report</h1>";
   o += "<p><b>Target</b> " + esc(d.info.target) + " " + esc(d.info.url) + "<br><b>Load</b> " +
-       esc(d.info.mode) + ", " + fixed(d.info.elapsed_s) + " s<br><b>Streams</b> " +
+       esc(d.info.mode) + "; ran " + fixed(d.info.elapsed_s, 2) + " s<br><b>Streams</b> " +
        std::to_string(c.ok + c.failed) + " ended: " + std::to_string(c.ok) + " ok, " +
        std::to_string(c.failed) + " failed";
   if (d.info.skipped) o += ", " + std::to_string(d.info.skipped) + " not started (connection cap)";
