@@ -131,6 +131,15 @@ std::string default_http_path(face f) {
   return "/";
 }
 
+// A string member of a JSON object, or "" (absent, another type, not an object).
+std::string_view string_field(const rapidjson::Value& v, const char* key) {
+  if (!v.IsObject()) return {};
+  auto it = v.FindMember(key);
+  return it != v.MemberEnd() && it->value.IsString()
+             ? std::string_view(it->value.GetString(), it->value.GetStringLength())
+             : std::string_view();
+}
+
 // "detail" of a FastAPI-shaped error body, else its first line.
 std::string detail_of(std::string_view body) {
   rapidjson::Document doc;
@@ -525,11 +534,7 @@ class stream_call : public call,
       case face::v1: {
         events_.clear();
         if (!sse_.feed(bytes, events_)) return fail(outcome::protocol, "an SSE event too large");
-        for (const auto& e : events_) {
-          std::int64_t seq = 0;
-          std::from_chars(e.id.data(), e.id.data() + e.id.size(), seq);
-          v1_event(e.event, seq, e.data);
-        }
+        for (const auto& e : events_) v1_sse_event(e);
         break;
       }
       case face::openai:
@@ -566,52 +571,53 @@ class stream_call : public call,
     }
   }
 
-  // One askd.v1 frame: {"type","stream_id","seq","data"}.
+  // One askd.v1 frame: {"type","stream_id","seq","data"}, parsed once.
   void v1_frame(std::string_view frame) {
     rapidjson::Document doc;
     doc.Parse(frame.data(), frame.size());
     if (doc.HasParseError() || !doc.IsObject())
       return fail(outcome::protocol, "a frame that is not a JSON object");
-    auto str = [&](const char* key) -> std::string_view {
-      auto it = doc.FindMember(key);
-      return it != doc.MemberEnd() && it->value.IsString()
-                 ? std::string_view(it->value.GetString(), it->value.GetStringLength())
-                 : std::string_view();
-    };
+    if (auto id = string_field(doc, "stream_id"); !id.empty() && res_.stream_id.empty())
+      res_.stream_id = id;
     auto seq = doc.FindMember("seq");
     auto data = doc.FindMember("data");
-    if (auto id = str("stream_id"); !id.empty() && res_.stream_id.empty()) res_.stream_id = id;
-    v1_event(str("type"),
+    static const rapidjson::Value no_data(rapidjson::kObjectType);
+    v1_event(string_field(doc, "type"),
              seq != doc.MemberEnd() && seq->value.IsInt64() ? seq->value.GetInt64() : 0,
-             data != doc.MemberEnd() ? core::json::write(data->value) : std::string("{}"));
+             data != doc.MemberEnd() ? data->value : no_data, {});
   }
 
-  // One v1 event, from SSE or a socket frame.
-  void v1_event(std::string_view type, std::int64_t seq, std::string_view data) {
-    if (seq > 0) last_seq_ = seq;
+  // One SSE event of the v1 face: its data line is the event's JSON.
+  void v1_sse_event(const providers::sse_event& e) {
+    std::int64_t seq = 0;
+    std::from_chars(e.id.data(), e.id.data() + e.id.size(), seq);
     rapidjson::Document doc;
-    doc.Parse(data.data(), data.size());
-    auto str = [&](const char* key) -> std::string {
-      if (!doc.IsObject()) return {};
-      auto it = doc.FindMember(key);
-      return it != doc.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
-    };
-    if (type == "delta") return emit_text(str("text"));
-    if (type == "meta" && res_.stream_id.empty()) res_.stream_id = str("stream_id");
+    doc.Parse(e.data.data(), e.data.size());
+    v1_event(e.event, seq, doc, e.data);
+  }
+
+  // One v1 event, from SSE or a socket frame. `raw` is the data's JSON text when the event
+  // came as text (SSE); a frame's is written only for the observer's non-delta events.
+  void v1_event(std::string_view type, std::int64_t seq, const rapidjson::Value& data,
+                std::string_view raw) {
+    if (seq > 0) last_seq_ = seq;
+    if (type == "delta") return emit_text(string_field(data, "text"));
+    if (type == "meta" && res_.stream_id.empty()) res_.stream_id = string_field(data, "stream_id");
     if (type == "done") {
-      res_.finish_reason = str("finish_reason");
+      res_.finish_reason = string_field(data, "finish_reason");
       ended_ = true;
     }
     if (type == "error") {
-      auto code = str("code");
-      fail(outcome_of_code(code), str("message"), code);
-      if (doc.IsObject()) {
-        auto ra = doc.FindMember("retry_after_ms");
-        if (ra != doc.MemberEnd() && ra->value.IsInt64())
+      auto code = std::string(string_field(data, "code"));
+      fail(outcome_of_code(code), string_field(data, "message"), code);
+      if (data.IsObject()) {
+        auto ra = data.FindMember("retry_after_ms");
+        if (ra != data.MemberEnd() && ra->value.IsInt64())
           res_.retry_after = ms(ra->value.GetInt64());
       }
     }
-    obs_->on_event(type, data);
+    if (!raw.empty()) return obs_->on_event(type, raw);
+    obs_->on_event(type, data.IsObject() ? core::json::write(data) : std::string("{}"));
   }
 
   // Cancels a v1 stream on the server (best effort, a second at most).
