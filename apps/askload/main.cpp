@@ -108,25 +108,6 @@ struct settings {
   std::vector<request_spec> specs;
 };
 
-// The last user message of a request body (for askmock's scripted answer).
-std::string last_user_message(const std::string& body) {
-  rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  std::string last;
-  if (doc.HasParseError() || !doc.IsObject()) return last;
-  auto m = doc.FindMember("messages");
-  if (m == doc.MemberEnd() || !m->value.IsArray()) return last;
-  for (const auto& msg : m->value.GetArray()) {
-    if (!msg.IsObject()) continue;
-    auto role = msg.FindMember("role"), content = msg.FindMember("content");
-    if (role != msg.MemberEnd() && role->value.IsString() &&
-        std::string_view(role->value.GetString()) == "user" && content != msg.MemberEnd() &&
-        content->value.IsString())
-      last = content->value.GetString();
-  }
-  return last;
-}
-
 std::vector<request_spec> load_specs(const settings& s) {
   std::vector<request_spec> out;
   if (!s.mix.empty()) {
@@ -173,7 +154,7 @@ std::vector<request_spec> load_specs(const settings& s) {
   }
   if (s.verify)
     for (auto& spec : out)
-      if (!spec.expect) spec.expect = askmock::scripted_answer(last_user_message(spec.body));
+      if (!spec.expect) spec.expect = askmock::scripted_answer(spec.body);
   return out;
 }
 
@@ -359,9 +340,6 @@ class load_run {
 
   // ---- called by stream_watch ----
   stream_record& record(std::size_t i) { return data_.streams[i]; }
-  float now_ms_since(clock_type::time_point t) const {
-    return std::chrono::duration<float, std::milli>(clock_type::now() - t).count();
-  }
   void gap(float ms) {
     if (data_.gaps.size() < (8u << 20)) data_.gaps.push_back(ms);
   }
@@ -450,16 +428,19 @@ class load_run {
       stopping_ = true;
       pacer_.cancel();
       stopper_.expires_after(to_duration(interrupted ? 0 : s_.drain_s));
+      // Streams still open when the drain ends are cut (counted as cancelled).
       stopper_.async_wait([this](const boost::system::error_code& ec) {
-        if (ec) return;
-        // Streams still open when the drain ends are cut (counted as cancelled).
-        auto left = active_;
-        for (auto& [i, c] : left) c->cancel();
+        if (!ec) cancel_all();
       });
     } else if (interrupted) {
-      for (auto& [i, c] : active_) c->cancel();
+      cancel_all();
     }
     if (in_flight_ == 0) finish();
+  }
+
+  // cancel() only posts to the call's strand: active_ does not change under this loop.
+  void cancel_all() {
+    for (auto& [i, c] : active_) c->cancel();
   }
 
   void finish() {
@@ -515,8 +496,6 @@ class load_run {
   bool stopping_ = false;
   bool done_ = false;
   bool tty_ = isatty(STDERR_FILENO);
-
-  friend class stream_watch;
 };
 
 stream_record& stream_watch::rec() {

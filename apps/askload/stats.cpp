@@ -204,18 +204,25 @@ distribution distribution_of(std::vector<float> v) {
   distribution d;
   d.n = v.size();
   if (v.empty()) return d;
-  std::sort(v.begin(), v.end());
-  // Nearest rank: the smallest value with at least q of the samples at or below it.
+  // Selection, not a sort: the progress line computes this every second over every stream.
+  auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+  d.min = *lo;
+  d.max = *hi;
+  d.mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+  // Nearest rank: the smallest value with at least q of the samples at or below it. Asked
+  // in increasing order, each selection only looks right of the previous one.
+  auto from = v.begin();
   auto at = [&](double q) {
     auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-    return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+    auto nth =
+        v.begin() + static_cast<std::ptrdiff_t>(std::clamp<std::size_t>(rank, 1, v.size()) - 1);
+    std::nth_element(from, nth, v.end());
+    from = nth;
+    return *nth;
   };
-  d.min = v.front();
-  d.max = v.back();
   d.p50 = at(0.50);
   d.p90 = at(0.90);
   d.p99 = at(0.99);
-  d.mean = std::accumulate(v.begin(), v.end(), 0.0) / v.size();
   return d;
 }
 
@@ -356,32 +363,25 @@ std::string html_report(const run_data& d) {
 
   series done{"done/s", "#59a14f", {}}, failed{"failed/s", "#e15759", {}},
       flight{"in flight", "#4e79a7", {}};
-  std::map<std::string, series> errors;
   const char* palette[] = {"#e15759", "#f28e2b", "#b07aa1", "#76b7b2",
                            "#edc948", "#9c755f", "#bab0ac"};
+  std::vector<series> error_series;  // one per failure class the run saw
+  for (const auto& [cls, n] : c.by_class)
+    if (cls != "ok") error_series.push_back({cls, palette[error_series.size() % 7], {}});
   for (std::size_t i = 0; i < d.timeline.size(); ++i) {
     const auto& t = d.timeline[i];
     double x = static_cast<double>(i);
     done.points.emplace_back(x, t.done);
     failed.points.emplace_back(x, t.failed);
     flight.points.emplace_back(x, t.in_flight);
-    for (const auto& [k, n] : t.errors) {
-      auto& s = errors[k];
-      if (s.name.empty()) s = {k, palette[errors.size() % 7], {}};
-      (void)n;
+    for (auto& s : error_series) {
+      auto it = t.errors.find(s.name);
+      s.points.emplace_back(x, it == t.errors.end() ? 0 : it->second);
     }
   }
-  for (auto& [k, s] : errors)
-    for (std::size_t i = 0; i < d.timeline.size(); ++i) {
-      auto it = d.timeline[i].errors.find(k);
-      s.points.emplace_back(static_cast<double>(i),
-                            it == d.timeline[i].errors.end() ? 0 : it->second);
-    }
   o += "<h2>Over time</h2>" +
        chart("Throughput", "seconds", "streams ended per second", {done, failed}) +
        chart("In flight", "seconds", "streams open", {flight});
-  std::vector<series> error_series;
-  for (auto& [k, s] : errors) error_series.push_back(s);
   o += error_series.empty() ? std::string("<p>No errors.</p>")
                             : chart("Errors", "seconds", "streams failed per second", error_series);
   return o + "</body></html>\n";

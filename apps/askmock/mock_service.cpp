@@ -119,6 +119,32 @@ void merge_from_text(directive& d, const std::string& text) {
   merge(d, doc, "#mock");
 }
 
+// Which turns script the answer: the last user message carrying a #mock directive (else
+// the last user message), and an assistant message after it, the partial answer to
+// continue (only after a scripted message: other assistant turns are history).
+struct script_turns {
+  std::string last_user;
+  std::optional<std::string> partial;
+};
+script_turns script_turns_of(const rapidjson::Value& messages) {
+  script_turns t;
+  bool marked = false;
+  for (const auto& m : messages.GetArray()) {
+    json::object_reader mr(m, "messages[]");
+    auto role = mr.string_or("role", "");
+    auto content = mr.string_or("content", "");
+    if (role == "user" && (!marked || content.find("#mock{") != std::string::npos)) {
+      marked = content.find("#mock{") != std::string::npos;
+      t.last_user = std::move(content);
+      t.partial.reset();
+    } else if (role == "assistant") {
+      t.partial = std::move(content);
+    }
+  }
+  if (!marked) t.partial.reset();
+  return t;
+}
+
 std::string sse(std::string_view data) {
   std::string s;
   s.reserve(data.size() + 8);
@@ -275,10 +301,15 @@ std::vector<std::string> split_deltas(const std::string& text, std::size_t chunk
   return out;
 }
 
-std::optional<std::string> scripted_answer(const std::string& message) {
-  if (message.find("#mock{") == std::string::npos) return std::nullopt;
+std::optional<std::string> scripted_answer(std::string_view request_body) {
   directive d;
   try {
+    rapidjson::Document doc;
+    json::parse(request_body, doc);
+    const auto* messages = json::object_reader(doc, "").array("messages");
+    if (!messages) return std::nullopt;
+    auto message = script_turns_of(*messages).last_user;
+    if (message.find("#mock{") == std::string::npos) return std::nullopt;
     merge_from_text(d, message);
   } catch (const std::exception&) {
     return std::nullopt;
@@ -359,8 +390,8 @@ void mock_service::openai_chat(request& req, const std::shared_ptr<response>& re
   };
   directive d;
   std::string model;
-  std::string last_user;  // the last user message carrying a #mock directive, else the last
-  std::optional<std::string> partial;  // an assistant message after it: continue that answer
+  std::string last_user;
+  std::optional<std::string> partial;
   bool include_usage = false;
   try {
     rapidjson::Document doc;
@@ -373,20 +404,9 @@ void mock_service::openai_chat(request& req, const std::shared_ptr<response>& re
       include_usage = json::object_reader(*so, "stream_options").boolean("include_usage") == true;
     const auto* messages = body.array("messages");
     if (!messages || messages->Empty()) return bad("messages: expected a non-empty array");
-    bool marked = false;
-    for (const auto& m : messages->GetArray()) {
-      json::object_reader mr(m, "messages[]");
-      auto role = mr.string_or("role", "");
-      auto content = mr.string_or("content", "");
-      if (role == "user" && (!marked || content.find("#mock{") != std::string::npos)) {
-        marked = content.find("#mock{") != std::string::npos;
-        last_user = std::move(content);
-        partial.reset();
-      } else if (role == "assistant") {
-        partial = std::move(content);
-      }
-    }
-    if (!marked) partial.reset();  // history turns, not a continuation of a scripted answer
+    auto turns = script_turns_of(*messages);
+    last_user = std::move(turns.last_user);
+    partial = std::move(turns.partial);
     merge_from_text(d, last_user);
     if (auto h = req.header("x-mock"); !h.empty()) {
       rapidjson::Document hd;

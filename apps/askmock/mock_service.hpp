@@ -25,6 +25,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "net/http_server.hpp"
 
@@ -56,10 +57,11 @@ std::string default_text(int words);
 // splitting a UTF-8 character).
 std::vector<std::string> split_deltas(const std::string& text, std::size_t chunk);
 
-// The answer askmock streams for a message carrying `#mock{...}` (without faults), for
-// clients that check what they received (askload --verify); nullopt without a directive
-// or for `echo`.
-std::optional<std::string> scripted_answer(const std::string& message);
+// The answer askmock streams for a chat request (its JSON body, any shape with
+// "messages") whose messages carry `#mock{...}`, chosen as askmock itself chooses, without
+// faults: for clients that check what they received (askload --verify). nullopt without
+// a directive or for `echo`.
+std::optional<std::string> scripted_answer(std::string_view request_body);
 
 struct mock_options {
   std::string require_key;  // when set, requests without `Authorization: Bearer <key>` get 401

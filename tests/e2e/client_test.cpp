@@ -71,7 +71,7 @@ std::shared_ptr<collected> ask(
 }
 
 std::string expected(const std::string& directive) {
-  return *askmock::scripted_answer("q #mock" + directive);
+  return *askmock::scripted_answer(chat_body("q", directive));
 }
 
 // A loopback port nothing listens on.
