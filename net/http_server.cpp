@@ -14,6 +14,8 @@
 #include <boost/beast/websocket.hpp>
 
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <array>
 #include <deque>
@@ -365,11 +367,9 @@ class http_session : public connection, public std::enable_shared_from_this<http
         chunk.empty())
       return;
     pending_ += chunk;
-    if (pending_.size() + inflight_.size() >
-        std::max(server_.limits.write_queue_bytes, queue_allowance_)) {
-      core::log_warn("slow client cut off")
-          .kv("peer", peer_)
-          .kv("queued_bytes", pending_.size() + inflight_.size());
+    auto queued = pending_.size() + inflight_.size() + raw_.size();
+    if (queued > std::max(server_.limits.write_queue_bytes, queue_allowance_)) {
+      core::log_warn("slow client cut off").kv("peer", peer_).kv("queued_bytes", queued);
       return hard_close();
     }
     pump();
@@ -416,7 +416,80 @@ class http_session : public connection, public std::enable_shared_from_this<http
 
   asio::any_io_executor executor() { return stream_.get_executor(); }
 
+  // -- writing from the thread that produced the chunk ---------------------------------
+  // A streamed chunk is sent straight from the caller's thread when the connection has
+  // nothing queued, in flight or about to run on its strand (the gate is open): no post,
+  // no wakeup of an io thread per delta (bench/RESULTS.md, relay benchmark). The strand
+  // opens the gate when it falls idle and closes it before anything else touches the
+  // socket; every response operation closes it until the strand has run it, so a chunk
+  // never overtakes one written before it. False: the gate is shut; post the write.
+  bool write_now(std::uint64_t id, std::string_view chunk) {
+    std::unique_lock<std::mutex> lock(gate_.m, std::try_to_lock);
+    if (!lock || !gate_.open || gate_.id != id || chunk.empty()) return false;
+    char hex[20];
+    auto len = static_cast<std::size_t>(std::snprintf(hex, sizeof hex, "%zx\r\n", chunk.size()));
+    iovec iov[3] = {{hex, len},
+                    {const_cast<char*>(chunk.data()), chunk.size()},
+                    {const_cast<char*>("\r\n"), 2}};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 3;
+    auto sent = ::sendmsg(gate_.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    auto total = len + chunk.size() + 2;
+    if (sent == static_cast<ssize_t>(total)) return true;
+    // Not all of it: the strand sends the rest (or finds the client gone) before anything else.
+    gate_.open = false;
+    if (sent < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        asio::post(stream_.get_executor(), [self = shared_from_this()] { self->hard_close(); });
+        return true;  // the client went away: nothing more goes to it
+      }
+      sent = 0;
+    }
+    std::string rest;
+    rest.reserve(total - static_cast<std::size_t>(sent));
+    for (auto& v : iov) {
+      auto skip = std::min(static_cast<std::size_t>(sent), v.iov_len);
+      rest.append(static_cast<const char*>(v.iov_base) + skip, v.iov_len - skip);
+      sent -= static_cast<ssize_t>(skip);
+    }
+    gate_.tail = std::move(rest);
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->pump(); });
+    return true;
+  }
+
+  // A response operation is on its way to the strand: the gate stays shut until it ran.
+  void op_posted() {
+    std::lock_guard<std::mutex> lock(gate_.m);
+    ++gate_.posted;
+    gate_.open = false;
+  }
+  // On the strand, after the operation ran: open the gate again if nothing is pending.
+  void op_ran() {
+    {
+      std::lock_guard<std::mutex> lock(gate_.m);
+      --gate_.posted;
+    }
+    maybe_open_gate();
+  }
+
  private:
+  void maybe_open_gate() {
+    if (!streaming_ || head_pending_ || writing_ || finish_queued_ || abort_queued_ ||
+        last_written_ || closed_ || !pending_.empty() || !raw_.empty())
+      return;
+    std::lock_guard<std::mutex> lock(gate_.m);
+    if (gate_.posted || !gate_.tail.empty()) return;
+    gate_.open = true;
+    gate_.id = response_id_;
+    gate_.fd = stream_.socket().native_handle();
+  }
+  // Before the strand writes, finishes or closes: no direct write is running or starts.
+  void close_gate() {
+    std::lock_guard<std::mutex> lock(gate_.m);
+    gate_.open = false;
+  }
+
   void do_read() {
     parser_.emplace();
     parser_->body_limit(server_.limits.max_body_bytes);
@@ -525,6 +598,13 @@ class http_session : public connection, public std::enable_shared_from_this<http
 
   void pump() {
     if (writing_ || closed_) return;
+    {  // what a direct write left unsent goes before anything queued since
+      std::lock_guard<std::mutex> lock(gate_.m);
+      if (!gate_.tail.empty()) {
+        raw_ += gate_.tail;
+        gate_.tail.clear();
+      }
+    }
     if (head_pending_) {
       head_pending_ = false;
       writing_ = true;
@@ -533,18 +613,20 @@ class http_session : public connection, public std::enable_shared_from_this<http
           beast::bind_front_handler(&http_session::on_written, shared_from_this()));
       return;
     }
-    if (pending_.empty() && !finish_queued_) {
-      if (abort_queued_) hard_close();
-      return;
+    if (raw_.empty() && pending_.empty() && !finish_queued_) {
+      if (abort_queued_) return hard_close();
+      return maybe_open_gate();
     }
     if (last_written_) return;
-    // Everything queued goes out as one chunk (and the last chunk with it when finishing).
+    // Everything queued goes out as one chunk (and the last chunk with it when finishing),
+    // after what a direct write could not send (already framed).
     inflight_.swap(pending_);
     pending_.clear();
     // A member: async_write reads the sequence again after each partial write, so it
     // must outlive this call (a local array here corrupted writes too big for one send).
     auto& bufs = out_bufs_;
     std::size_t n = 0;
+    if (!raw_.empty()) bufs[n++] = asio::buffer(raw_);
     if (!inflight_.empty()) {
       char hex[20];
       auto len = std::snprintf(hex, sizeof hex, "%zx\r\n", inflight_.size());
@@ -571,6 +653,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     while (first < n && sent >= bufs[first].size()) sent -= bufs[first++].size();
     if (first == n) {  // as on_written would: finish, or cut if asked to
       inflight_.clear();
+      raw_.clear();
       if (last_written_) return response_complete();
       return pump();
     }
@@ -583,6 +666,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void on_written(beast::error_code ec, std::size_t) {
     writing_ = false;
     inflight_.clear();
+    raw_.clear();
     // Happens when the client went away mid-write.
     if (ec) return hard_close();
     if (last_written_) return response_complete();
@@ -597,6 +681,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
   }
 
   void response_complete() {
+    close_gate();
     handling_ = false;
     response_done_ = true;
     cancel_timers();
@@ -626,6 +711,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void graceful_close() {
     if (closed_) return;
     closed_ = true;
+    close_gate();
     cancel_timers();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -635,6 +721,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void hard_close() {
     if (closed_) return;
     closed_ = true;
+    close_gate();
     cancel_timers();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -662,7 +749,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
   std::uint64_t response_id_ = 0;
   bool handling_ = false;
   std::size_t queue_allowance_ = 0;  // this response's own bound, when above the server's
-  std::array<asio::const_buffer, 3> out_bufs_;               // the chunk being written (see pump)
+  std::array<asio::const_buffer, 4> out_bufs_;               // the chunk being written (see pump)
   std::vector<std::shared_ptr<asio::steady_timer>> timers_;  // pending after() calls
   bool started_ = false;
   bool streaming_ = false;
@@ -677,6 +764,15 @@ class http_session : public connection, public std::enable_shared_from_this<http
   std::optional<http::response_serializer<http::empty_body>> head_sr_;
   std::string pending_;
   std::string inflight_;
+  std::string raw_;  // framed bytes a direct write left unsent: they go first
+  struct {
+    std::mutex m;
+    bool open = false;
+    int posted = 0;  // response operations on their way to the strand
+    std::uint64_t id = 0;
+    int fd = -1;
+    std::string tail;  // what a direct write could not send
+  } gate_;
   std::string chunk_head_;
   std::function<void()> disconnect_;
 };
@@ -698,6 +794,7 @@ class session_response : public response {
     });
   }
   void write(std::string chunk) override {
+    if (s_->write_now(id_, chunk)) return;
     run([c = std::move(chunk)](http_session& s, std::uint64_t id) mutable {
       s.do_write(id, std::move(c));
     });
@@ -727,8 +824,11 @@ class session_response : public response {
  private:
   template <class F>
   void run(F&& f) {
-    asio::dispatch(s_->executor(),
-                   [s = s_, id = id_, f = std::forward<F>(f)]() mutable { f(*s, id); });
+    s_->op_posted();
+    asio::dispatch(s_->executor(), [s = s_, id = id_, f = std::forward<F>(f)]() mutable {
+      f(*s, id);
+      s->op_ran();
+    });
   }
   std::shared_ptr<http_session> s_;
   std::uint64_t id_;
