@@ -15,22 +15,15 @@ const char* const continue_instruction =
 
 namespace {
 
-// A continuation's first bytes are held back until this many have come (or the attempt
-// ends), so what it repeats can be trimmed before the client sees it.
-constexpr std::size_t max_overlap_bytes = 256;
-
 struct supervisor_state {
   std::shared_ptr<engine_context> context;
   supervised_generation generation;
   generation_listener_actor listener;
-  caf::actor_addr call;  // the attempt in flight
-  int attempt = 0;       // attempts started with the current provider
-  int total_attempts = 0;
+  caf::actor_addr call;    // the attempt in flight
+  int attempt = 0;         // attempts started with the current provider
+  int total_attempts = 0;  // also the number the attempt in flight offers its text under
   std::size_t next_fallback = 0;
-  std::string sent;       // the text forwarded so far: what a continuation goes on from
-  std::string held;       // a continuation's first bytes, not yet forwarded
-  bool trimming = false;  // the attempt in flight continues `sent`; `held` is being filled
-  bool lean = false;      // retrying without the retrieved context
+  bool lean = false;  // retrying without the retrieved context
   bool over = false;
   std::vector<std::string> degraded;
   static inline const char* name = "call_supervisor";
@@ -43,15 +36,15 @@ void add_degraded(supervisor_state& st, const std::string& what) {
     st.degraded.push_back(what);
 }
 
-caf::actor_addr spawn_real_attempt(caf::local_actor& self,
-                                   const std::shared_ptr<const providers::provider>& provider,
-                                   const providers::generation_request& request,
-                                   generation_listener_actor listener,
-                                   const std::shared_ptr<engine_context>& context,
-                                   const never_actor& timers,
-                                   const std::vector<std::string>& local_answer) {
-  if (provider->offline()) return spawn_local_call(self, context, local_answer, listener).address();
-  return spawn_provider_call(self, context, timers, provider, request, listener).address();
+caf::actor_addr spawn_real_attempt(
+    caf::local_actor& self, const std::shared_ptr<const providers::provider>& provider,
+    const providers::generation_request& request, const std::shared_ptr<generation_output>& output,
+    int attempt, generation_listener_actor listener, const std::shared_ptr<engine_context>& context,
+    const never_actor& timers, const std::vector<std::string>& local_answer) {
+  if (provider->offline())
+    return spawn_local_call(self, context, local_answer, output, attempt, listener).address();
+  return spawn_provider_call(self, context, timers, provider, request, output, attempt, listener)
+      .address();
 }
 
 void start_attempt(self_ptr self) {
@@ -62,34 +55,15 @@ void start_attempt(self_ptr self) {
   auto listener = caf::actor_cast<generation_listener_actor>(self);
   auto& g = st.generation;
   auto req = st.lean ? *g.lean : g.request;
-  if (!st.sent.empty()) {  // continue the partial answer
-    req.messages.push_back({"assistant", st.sent});
+  if (auto sent = g.output->sent(); !sent.empty()) {  // continue the partial answer
+    req.messages.push_back({"assistant", std::move(sent)});
     req.messages.push_back({"user", continue_instruction});
-    st.trimming = true;
-    st.held.clear();
   }
-  st.call = g.spawn_attempt ? g.spawn_attempt(*self, g.provider, req, listener)
-                            : spawn_real_attempt(*self, g.provider, req, listener, st.context,
-                                                 g.timers, g.local_answer);
-}
-
-void forward(self_ptr self, std::string text) {
-  auto& st = self->state;
-  if (text.empty()) return;
-  st.sent += text;
-  self->send(st.listener, delta_atom::value, std::move(text));
-}
-
-// The continuation's held bytes go out, without what repeats the end of the answer.
-void release_held(self_ptr self) {
-  auto& st = self->state;
-  if (!st.trimming) return;
-  st.trimming = false;
-  auto overlap = continuation_overlap(st.sent, st.held);
-  if (overlap)
-    core::log_info("continuation trimmed").kv("bytes", static_cast<std::uint64_t>(overlap));
-  forward(self, st.held.substr(overlap));
-  st.held.clear();
+  g.output->begin(st.total_attempts);
+  st.call = g.spawn_attempt
+                ? g.spawn_attempt(*self, g.provider, req, g.output, st.total_attempts, listener)
+                : spawn_real_attempt(*self, g.provider, req, g.output, st.total_attempts, listener,
+                                     st.context, g.timers, g.local_answer);
 }
 
 // The slot this generation holds goes back before the session hears the end (after a
@@ -103,6 +77,7 @@ void give_up(self_ptr self, core::error err) {
   auto& st = self->state;
   if (st.over) return;
   st.over = true;
+  st.generation.output->end_attempt();
   release_slot(self);
   if (st.total_attempts > 1)
     err.message += " (after " + std::to_string(st.total_attempts) + " attempts)";
@@ -124,7 +99,8 @@ void claim_fallback(self_ptr self, core::error err);
 // Hands over to the next provider of the chain that has room; false when there is none.
 bool fall_back(self_ptr self, const core::error& err) {
   auto& st = self->state;
-  if (!st.sent.empty() || st.next_fallback >= st.generation.fallbacks.size() || !provider_down(err))
+  if (st.generation.output->sent_bytes() || st.next_fallback >= st.generation.fallbacks.size() ||
+      !provider_down(err))
     return false;
   claim_fallback(self, err);
   return true;
@@ -172,7 +148,7 @@ void claim_fallback(self_ptr self, core::error err) {
 std::optional<std::chrono::milliseconds> retry_delay(self_ptr self, const core::error& err) {
   auto& st = self->state;
   const auto& u = st.context->config.upstream;
-  bool continuing = !st.sent.empty();
+  bool continuing = st.generation.output->sent_bytes() > 0;
   if (continuing && st.generation.provider->offline()) return std::nullopt;
   std::chrono::milliseconds delay{0};
   if (err.code == core::error_code::context_length) {
@@ -219,17 +195,10 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
   });
   start_attempt(self);
   return {
-      [=](delta_atom, std::string& text) {
-        auto& st = self->state;
-        if (st.over) return;
-        if (!st.trimming) return forward(self, std::move(text));
-        st.held += text;
-        if (st.held.size() >= max_overlap_bytes) release_held(self);
-      },
       [=](finished_atom, call_summary& summary) {
         auto& st = self->state;
         if (st.over) return;
-        release_held(self);
+        st.generation.output->end_attempt();
         st.over = true;
         summary.attempts = st.total_attempts;
         summary.degraded = st.degraded;
@@ -241,13 +210,15 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
       [=](failed_atom, core::error& err) {
         auto& st = self->state;
         if (st.over) return;
-        release_held(self);  // what the attempt said before failing is kept
+        // No more of its text is taken; what it said before failing is kept.
+        st.generation.output->end_attempt();
         auto delay = retry_delay(self, err);
         if (!delay) {
           if (fall_back(self, err)) return;
           return give_up(self, std::move(err));
         }
-        bool continuing = !st.sent.empty();
+        auto sent_bytes = st.generation.output->sent_bytes();
+        bool continuing = sent_bytes > 0;
         st.context->metrics.retries[static_cast<std::size_t>(err.code) % 16]++;
         if (continuing) st.context->metrics.continuations++;
         core::log_info(continuing ? "continue" : "retry")
@@ -255,7 +226,7 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
             .kv("attempt", st.attempt + 1)
             .kv("class", core::wire_name(err.code))
             .kv("delay_ms", static_cast<std::int64_t>(delay->count()))
-            .kv("sent_bytes", static_cast<std::uint64_t>(st.sent.size()))
+            .kv("sent_bytes", static_cast<std::uint64_t>(sent_bytes))
             .kv("error", err.message);
         if (delay->count() == 0) return start_attempt(self);
         start_timer(self, st.generation.timers, *delay, [=] {
@@ -270,16 +241,6 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
 std::chrono::milliseconds backoff_delay(int attempt, int base_ms, double jitter) {
   double ms = base_ms * static_cast<double>(1u << std::min(attempt - 1, 20)) * jitter;
   return std::chrono::milliseconds(static_cast<std::int64_t>(ms));
-}
-
-std::size_t continuation_overlap(std::string_view sent, std::string_view next,
-                                 std::size_t min_overlap) {
-  auto most = std::min({sent.size(), next.size(), max_overlap_bytes});
-  // A shorter repeat counts only when it is the whole answer so far (a restart).
-  auto least = std::max<std::size_t>(1, std::min(min_overlap, sent.size()));
-  for (auto k = most; k >= least; --k)
-    if (sent.substr(sent.size() - k) == next.substr(0, k)) return k;
-  return 0;
 }
 
 call_supervisor_actor spawn_call_supervisor(caf::local_actor& parent,

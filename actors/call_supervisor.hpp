@@ -18,16 +18,19 @@
 #include <string_view>
 
 #include "actors/context.hpp"
+#include "actors/generation_output.hpp"
 #include "actors/messages.hpp"
 #include "providers/provider.hpp"
 
 namespace askd::actors {
 
-// Starts one attempt: spawns the actor that calls the provider (linked to `self`) and
-// reports to `listener`. Tests replace it to script what an attempt does.
+// Starts one attempt: spawns the actor that calls the provider (linked to `self`), which
+// offers its text to `output` as attempt number `attempt` and reports its end to
+// `listener`. Tests replace it to script what an attempt does.
 using attempt_spawner = std::function<caf::actor_addr(
     caf::local_actor& self, const std::shared_ptr<const providers::provider>& provider,
-    const providers::generation_request& request, generation_listener_actor listener)>;
+    const providers::generation_request& request, const std::shared_ptr<generation_output>& output,
+    int attempt, generation_listener_actor listener)>;
 
 struct fallback_provider {
   std::shared_ptr<const providers::provider> provider;
@@ -37,6 +40,7 @@ struct fallback_provider {
 
 struct supervised_generation {
   std::shared_ptr<const providers::provider> provider;
+  std::shared_ptr<generation_output> output;          // where the attempts' text goes
   providers::generation_request request;              // the full prompt
   std::optional<providers::generation_request> lean;  // the prompt without retrieved context
   // Providers handed over to, in order, when this one still fails after its retries
@@ -63,11 +67,6 @@ call_supervisor_actor spawn_call_supervisor(caf::local_actor& parent,
 // The delay before retry `attempt` (1 = the first retry): base * 2^(attempt-1), scaled by
 // `jitter` in [1 - upstream.backoff_jitter, 1 + upstream.backoff_jitter].
 std::chrono::milliseconds backoff_delay(int attempt, int base_ms, double jitter);
-
-// How many bytes at the start of `next` repeat the end of `sent` (at least `min_overlap`
-// of them, or all of `sent`; else 0): what a continuation said again and is trimmed.
-std::size_t continuation_overlap(std::string_view sent, std::string_view next,
-                                 std::size_t min_overlap = 8);
 
 // What a continuation attempt is asked, after the partial answer.
 extern const char* const continue_instruction;

@@ -23,18 +23,19 @@ namespace askd::actors {
 struct stream_directory {
   struct entry {
     stream_actor stream;
+    std::shared_ptr<stream_hub> hub;
     std::string owner;
   };
   mutable std::mutex mu;
   std::unordered_map<std::string, entry> streams;
 
-  std::optional<stream_actor> find(const std::string& id, const std::string& owner) const {
+  std::optional<entry> find(const std::string& id, const std::string& owner) const {
     std::lock_guard lock(mu);
     auto it = streams.find(id);
     // Not theirs looks like not there: stream ids are not confirmed to strangers.
     if (it == streams.end() || !core::equal_in_constant_time(it->second.owner, owner))
       return std::nullopt;
-    return it->second.stream;
+    return it->second;
   }
 };
 
@@ -133,40 +134,40 @@ attachment engine::start_chat(core::chat_request request, rag::repo_source sourc
     };
   }
   stream_id = options.id;
-  auto stream = spawn_stream(*system_, context_, actors_->refs->timers, std::move(options));
+  // Only resumable streams keep their events.
+  auto hub = std::make_shared<stream_hub>(stream_id.empty() ? 0 : streams.replay_bytes);
+  auto stream = spawn_stream(*system_, context_, actors_->refs->timers, hub, std::move(options));
   if (!stream_id.empty()) {
     std::lock_guard lock(actors_->directory->mu);
-    actors_->directory->streams[stream_id] = {stream, std::move(owner)};
+    actors_->directory->streams[stream_id] = {stream, hub, std::move(owner)};
   }
   attachment a;
   if (port) {
-    auto sink = spawn_sink(*system_, context_, std::move(port), stream);
-    // The sink is attached before the producer exists, so it sees every event.
-    caf::anon_send(stream, attach_atom::value, sink, std::uint64_t{0});
+    // Attached before the producer exists, so it sees every event.
+    auto sink = spawn_sink(*system_, context_, std::move(port), stream, *hub);
     a.state_ = std::make_shared<attachment::state>(attachment::state{std::move(sink), stream_id});
   } else {
     a.state_ = std::make_shared<attachment::state>(attachment::state{{}, stream_id});
   }
   spawn_session(*system_, context_, std::move(request), std::move(source), std::move(request_id),
-                stream_id, actors_->refs, stream);
+                stream_id, actors_->refs, stream, std::move(hub));
   return a;
 }
 
 attachment engine::attach(const std::string& stream_id, const std::string& owner,
                           std::uint64_t after, std::shared_ptr<sink_port> port) {
-  auto stream = actors_->directory->find(stream_id, owner);
-  if (!stream) return {};
-  auto sink = spawn_sink(*system_, context_, std::move(port), *stream, after);
-  caf::anon_send(*stream, attach_atom::value, sink, after);
+  auto entry = actors_->directory->find(stream_id, owner);
+  if (!entry) return {};
+  auto sink = spawn_sink(*system_, context_, std::move(port), entry->stream, *entry->hub, after);
   attachment a;
   a.state_ = std::make_shared<attachment::state>(attachment::state{std::move(sink), stream_id});
   return a;
 }
 
 bool engine::cancel(const std::string& stream_id, const std::string& owner) {
-  auto stream = actors_->directory->find(stream_id, owner);
-  if (!stream) return false;
-  caf::anon_send(*stream, cancel_atom::value);
+  auto entry = actors_->directory->find(stream_id, owner);
+  if (!entry) return false;
+  caf::anon_send(entry->stream, cancel_atom::value);
   return true;
 }
 

@@ -19,8 +19,10 @@ class actor_system_config;
 
 namespace askd::actors {
 
-// The connection side of a sink. deliver() is called from an actor thread, once per
-// event in sequence order; it must not block (post the write onto the connection).
+// The connection side of a sink. deliver() is called on the thread that published the
+// event (an actor's, or the curl thread for a delta), once per event in sequence order,
+// under the stream hub's lock: it must not block, and must not call back into the
+// engine (write to the connection, or post the write onto its strand).
 class sink_port {
  public:
   virtual ~sink_port() = default;

@@ -7,6 +7,8 @@ struct local_call_state {
   std::vector<std::string> pieces;
   std::size_t next = 0;
   std::size_t bytes = 0;
+  std::shared_ptr<generation_output> output;
+  int attempt = 0;
   generation_listener_actor listener;
   static inline const char* name = "local_call";
 };
@@ -15,18 +17,23 @@ using self_ptr = local_call_actor::stateful_pointer<local_call_state>;
 
 local_call_actor::behavior_type local_call(self_ptr self, std::shared_ptr<engine_context> context,
                                            std::vector<std::string> pieces,
+                                           std::shared_ptr<generation_output> output, int attempt,
                                            generation_listener_actor listener) {
   context->census.provider_calls++;
   self->attach_functor([context] { context->census.provider_calls--; });
-  self->state.pieces = std::move(pieces);
-  self->state.listener = std::move(listener);
+  auto& st = self->state;
+  st.pieces = std::move(pieces);
+  st.output = std::move(output);
+  st.attempt = attempt;
+  st.listener = std::move(listener);
   self->send(self, next_atom::value);
   return {
       [=](next_atom) {
         auto& st = self->state;
         if (st.next < st.pieces.size()) {
-          st.bytes += st.pieces[st.next].size();
-          self->send(st.listener, delta_atom::value, std::move(st.pieces[st.next++]));
+          const auto& piece = st.pieces[st.next++];
+          st.bytes += piece.size();
+          st.output->offer(st.attempt, piece);
           self->send(self, next_atom::value);
           return;
         }
@@ -43,9 +50,10 @@ local_call_actor::behavior_type local_call(self_ptr self, std::shared_ptr<engine
 
 local_call_actor spawn_local_call(caf::local_actor& parent, std::shared_ptr<engine_context> context,
                                   std::vector<std::string> pieces,
+                                  std::shared_ptr<generation_output> output, int attempt,
                                   generation_listener_actor listener) {
   return parent.spawn<caf::linked>(local_call, std::move(context), std::move(pieces),
-                                   std::move(listener));
+                                   std::move(output), attempt, std::move(listener));
 }
 
 }  // namespace askd::actors

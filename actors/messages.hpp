@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "actors/engine.hpp"
+#include "actors/generation_output.hpp"
+#include "actors/stream_hub.hpp"
 #include "core/error.hpp"
 #include "core/event.hpp"
 #include "providers/curl_engine.hpp"
@@ -22,9 +25,7 @@ namespace askd::actors {
 
 // ---- atoms (at most 10 characters) -------------------------------------------------
 using up_head_atom = caf::atom_constant<caf::atom("up_head")>;
-using up_body_atom = caf::atom_constant<caf::atom("up_body")>;
 using up_done_atom = caf::atom_constant<caf::atom("up_done")>;
-using delta_atom = caf::atom_constant<caf::atom("delta")>;
 using finished_atom = caf::atom_constant<caf::atom("finished")>;
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
 using producer_atom = caf::atom_constant<caf::atom("producer")>;
@@ -53,6 +54,16 @@ struct call_summary {
   std::vector<std::string> degraded;  // what was given up to answer, e.g. "retrieval"
 };
 
+// How an upstream transfer ended, from the curl thread to its provider_call: the
+// transport's result, a malformed stream (the decoder's error), a non-2xx response's
+// body (bounded, for classification), and what the decoder learned of the end.
+struct upstream_end {
+  providers::transfer_result transfer;
+  std::optional<core::error> decode_error;
+  std::string error_body;
+  call_summary summary;
+};
+
 // What a session asks of the repo registry: the best chunks of one repository.
 struct retrieval_query {
   rag::repo_source source;
@@ -60,7 +71,7 @@ struct retrieval_query {
   std::shared_ptr<const rag::file_filter> filter;
   std::string query;
   std::size_t k = 20;
-  caf::actor progress_to;  // the asking session's stream: gets `progress` while it waits
+  std::shared_ptr<stream_hub> progress_to;  // the session's stream: `progress` while it waits
 };
 
 // The registry's answer: ranked chunks, or why there are none.
@@ -82,10 +93,10 @@ struct admission {
 
 // ---- interfaces ------------------------------------------------------------------------
 
-// Whoever consumes one provider call's output (the session).
+// Whoever hears how a generation ends: the session (from its supervisor), the supervisor
+// (from each attempt). The text itself goes through a generation_output to the stream's
+// hub, not through the listener.
 using generation_listener_actor = caf::typed_actor<
-    // provider_call -> listener: the next piece of the answer, in order.
-    caf::reacts_to<delta_atom, std::string>,
     // provider_call -> listener: the call ended normally; the provider_call quits.
     caf::reacts_to<finished_atom, call_summary>,
     // provider_call -> listener: the call failed with a classified error; it quits.
@@ -102,33 +113,32 @@ using never_actor = caf::typed_actor<caf::replies_to<wait_atom>::with<bool>>;
 using provider_call_actor = caf::typed_actor<
     // curl thread -> call: status and Retry-After, before any body.
     caf::reacts_to<up_head_atom, std::int64_t, std::string>,
-    // curl thread -> call: the next bytes of the body, in any split.
-    caf::reacts_to<up_body_atom, std::string>,
-    // curl thread -> call: the transfer is over (or failed at the transport).
-    caf::reacts_to<up_done_atom, providers::transfer_result>>;
+    // curl thread -> call: the transfer is over (or failed at the transport, or its
+    // stream was malformed); the body's text went to the generation's output already.
+    caf::reacts_to<up_done_atom, upstream_end>>;
 
-// The network side of one client connection, in the actor world.
+// One client connection's hold on a stream, in the actor world. The events themselves go
+// from the stream's hub to the connection's port; the sink is what the stream monitors
+// and what the connection tells when its client leaves.
 using sink_actor = caf::typed_actor<
-    // stream -> sink: the next event, in sequence order.
-    caf::reacts_to<core::stream_event>,
-    // stream -> sink: what was kept has been replayed; the rest comes live.
-    caf::reacts_to<live_atom>,
-    // stream -> sink: the stream ended before and this sink has seen all of it; here is
-    // its terminal event again.
-    caf::reacts_to<finished_atom, core::stream_event>,
+    // stream -> sink: the stream has ended for this sink (its port has had the last
+    // event, or a refusal to resume); quit.
+    caf::reacts_to<finished_atom>,
     // net -> sink: the client went away; detach and quit.
     caf::reacts_to<gone_atom>>;
 
-// One answer: a numbered event log fanned out to every attached sink, kept (bounded by
-// streams.replay_bytes) so a client can resume, and kept for a while after its end.
+// One answer's lifecycle around its hub (actors/stream_hub.hpp, the numbered events and
+// their fan-out): which sinks are attached, cancellation, and how long it is kept after
+// its end so clients can resume.
 using stream_actor = caf::typed_actor<
     // engine -> stream: the actor generating this answer; killed when the stream is cancelled.
     caf::reacts_to<producer_atom, caf::actor>,
-    // producer -> stream: the next event; the stream numbers it and fans it out.
+    // producer -> stream: the next event, published to the hub (producers holding the
+    // hub publish there directly).
     caf::reacts_to<core::stream_event>,
-    // engine -> stream: a sink wants every event after sequence number `after` (0: all):
-    // what is kept is replayed to it, then it gets the rest live.
-    caf::reacts_to<attach_atom, sink_actor, std::uint64_t>,
+    // engine -> stream: a sink whose port the hub has attached (spawn_sink): the stream
+    // watches it, and tells it when the stream has ended.
+    caf::reacts_to<attach_atom, sink_actor>,
     // sink -> stream: the sink leaves (its client went away).
     caf::reacts_to<detach_atom, sink_actor>,
     // engine -> stream: stop now (DELETE, a WS cancel); the stream ends with
@@ -208,7 +218,7 @@ typename Inspector::result_type inspect(Inspector& f, stream_event& x) {
 }  // namespace askd::core
 
 // A transfer's result never leaves the process that ran the transfer.
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::providers::transfer_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::upstream_end)
 // Indexes and queries hold shared pointers to read-only data: local messages only.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::retrieval_query)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::retrieval_reply)

@@ -1,5 +1,6 @@
 #include "actors/provider_call.hpp"
 
+#include <atomic>
 #include <chrono>
 
 #include "actors/timer.hpp"
@@ -9,62 +10,104 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+// The call's side on the curl thread: decodes the body where it arrives and offers each
+// delta to the generation's output (which publishes it to the stream's hub), so text
+// never waits for an actor. Only the status and the end go to the actor as messages.
+class upstream_reader : public providers::transfer_listener, public providers::decode_events {
+ public:
+  upstream_reader(provider_call_actor call, std::unique_ptr<providers::stream_decoder> decoder,
+                  std::shared_ptr<generation_output> output, int attempt,
+                  std::size_t max_error_body)
+      : call_(std::move(call)),
+        decoder_(std::move(decoder)),
+        output_(std::move(output)),
+        attempt_(attempt),
+        max_error_body_(max_error_body) {
+    touch();
+  }
+
+  // Read by the actor's deadline checks.
+  clock::time_point last_activity() const {
+    return clock::time_point(clock::duration(last_activity_.load(std::memory_order_relaxed)));
+  }
+  bool got_delta() const { return got_delta_.load(std::memory_order_relaxed); }
+
+  // -- transfer_listener (curl thread) --
+  void on_headers(long status, std::string retry_after) override {
+    status_ = status;
+    caf::anon_send(call_, up_head_atom::value, static_cast<std::int64_t>(status),
+                   std::move(retry_after));
+  }
+  void on_body(std::string_view bytes) override {
+    touch();
+    if (reported_) return;
+    if (status_ >= 300) {
+      if (end_.error_body.size() < max_error_body_)
+        end_.error_body.append(bytes.substr(0, max_error_body_ - end_.error_body.size()));
+      return;
+    }
+    if (auto err = decoder_->feed(bytes, *this)) {
+      // A malformed stream ends the call now; the actor's exit removes the transfer.
+      end_.decode_error = std::move(err);
+      report();
+    }
+  }
+  void on_complete(providers::transfer_result result) override {
+    if (reported_) return;
+    end_.transfer = std::move(result);
+    if (status_ < 300 && !end_.transfer.failure) end_.decode_error = decoder_->finish(*this);
+    report();
+  }
+
+  // -- decode_events (curl thread, inside feed/finish) --
+  void on_delta(std::string_view text) override {
+    got_delta_.store(true, std::memory_order_relaxed);
+    output_->offer(attempt_, text);
+  }
+  void on_usage(const core::token_usage& usage) override {
+    end_.summary.usage = usage;
+    end_.summary.usage_reported = true;
+  }
+  void on_finish_reason(std::string_view reason) override {
+    end_.summary.finish_reason.assign(reason);
+  }
+
+ private:
+  void touch() {
+    last_activity_.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  }
+  void report() {
+    reported_ = true;
+    caf::anon_send(call_, up_done_atom::value, std::move(end_));
+  }
+
+  provider_call_actor call_;
+  std::unique_ptr<providers::stream_decoder> decoder_;
+  std::shared_ptr<generation_output> output_;
+  const int attempt_;
+  const std::size_t max_error_body_;
+  long status_ = 0;
+  bool reported_ = false;
+  upstream_end end_;
+  std::atomic<clock::rep> last_activity_{0};
+  std::atomic<bool> got_delta_{false};
+};
+
 struct provider_call_state {
   std::shared_ptr<engine_context> context;
   never_actor timers;
   std::shared_ptr<const providers::provider> provider;
   generation_listener_actor listener;
-  providers::curl_engine::transfer_id transfer = 0;
-  std::unique_ptr<providers::stream_decoder> decoder;
+  std::shared_ptr<upstream_reader> reader;
   std::int64_t status = 0;
-  std::string error_body;  // a non-2xx body, kept (bounded) for classification
   std::string retry_after;
-  call_summary summary;
   clock::time_point started;
-  clock::time_point last_activity;
-  bool got_delta = false;
   bool over = false;  // reported to the listener; later messages are ignored
 
   static inline const char* name = "provider_call";
 };
 
 using self_ptr = provider_call_actor::stateful_pointer<provider_call_state>;
-
-// Relays the curl thread's callbacks into the actor's mailbox, in order.
-class mailbox_listener : public providers::transfer_listener {
- public:
-  explicit mailbox_listener(provider_call_actor call) : call_(std::move(call)) {}
-  void on_headers(long status, std::string retry_after) override {
-    caf::anon_send(call_, up_head_atom::value, static_cast<std::int64_t>(status),
-                   std::move(retry_after));
-  }
-  void on_body(std::string_view bytes) override {
-    caf::anon_send(call_, up_body_atom::value, std::string(bytes));
-  }
-  void on_complete(providers::transfer_result result) override {
-    caf::anon_send(call_, up_done_atom::value, std::move(result));
-  }
-
- private:
-  provider_call_actor call_;
-};
-
-// Forwards what the decoder finds to the listener.
-struct forward_events : providers::decode_events {
-  self_ptr self;
-  explicit forward_events(self_ptr s) : self(s) {}
-  void on_delta(std::string_view text) override {
-    self->state.got_delta = true;
-    self->send(self->state.listener, delta_atom::value, std::string(text));
-  }
-  void on_usage(const core::token_usage& usage) override {
-    self->state.summary.usage = usage;
-    self->state.summary.usage_reported = true;
-  }
-  void on_finish_reason(std::string_view reason) override {
-    self->state.summary.finish_reason.assign(reason);
-  }
-};
 
 void fail(self_ptr self, core::error err) {
   auto& st = self->state;
@@ -74,20 +117,11 @@ void fail(self_ptr self, core::error err) {
   self->quit();
 }
 
-void succeed(self_ptr self) {
-  auto& st = self->state;
-  if (st.over) return;
-  st.over = true;
-  if (st.summary.finish_reason.empty()) st.summary.finish_reason = "stop";
-  self->send(st.listener, finished_atom::value, st.summary);
-  self->quit();
-}
-
 // The next moment a deadline could pass: first token, then idle between bytes.
 clock::time_point next_deadline(const provider_call_state& st) {
   const auto& u = st.context->config.upstream;
-  auto idle = st.last_activity + std::chrono::milliseconds(u.idle_timeout_ms);
-  if (st.got_delta) return idle;
+  auto idle = st.reader->last_activity() + std::chrono::milliseconds(u.idle_timeout_ms);
+  if (st.reader->got_delta()) return idle;
   return std::min(idle, st.started + std::chrono::milliseconds(u.first_token_timeout_ms));
 }
 
@@ -105,13 +139,13 @@ void check(self_ptr self) {
   if (st.over) return;
   if (clock::now() < next_deadline(st)) return schedule_check(self);
   const auto& u = st.context->config.upstream;
-  bool first_token_late =
-      !st.got_delta &&
-      clock::now() >= st.started + std::chrono::milliseconds(u.first_token_timeout_ms);
+  bool got_delta = st.reader->got_delta();
+  bool first_token_late = !got_delta && clock::now() >= st.started + std::chrono::milliseconds(
+                                                                         u.first_token_timeout_ms);
   auto what = first_token_late
                   ? "no first token within " + std::to_string(u.first_token_timeout_ms) + " ms"
                   : "no data for " + std::to_string(u.idle_timeout_ms) + " ms" +
-                        (st.got_delta ? " mid-answer" : "");
+                        (got_delta ? " mid-answer" : "");
   fail(self, core::error::make(core::error_code::timeout,
                                "provider " + st.provider->id() + " timed out: " + what));
 }
@@ -119,22 +153,21 @@ void check(self_ptr self) {
 provider_call_actor::behavior_type provider_call(
     self_ptr self, std::shared_ptr<engine_context> context, never_actor timers,
     std::shared_ptr<const providers::provider> provider, providers::generation_request request,
-    generation_listener_actor listener) {
+    std::shared_ptr<generation_output> output, int attempt, generation_listener_actor listener) {
   auto& st = self->state;
   st.context = std::move(context);
   st.timers = std::move(timers);
   st.provider = std::move(provider);
   st.listener = std::move(listener);
-  st.decoder = st.provider->decoder();
-  st.started = st.last_activity = clock::now();
+  st.started = clock::now();
+  st.reader = std::make_shared<upstream_reader>(caf::actor_cast<provider_call_actor>(self),
+                                                st.provider->decoder(), std::move(output), attempt,
+                                                st.context->config.upstream.max_error_body_bytes);
   st.context->census.provider_calls++;
   auto* curl = st.context->curl;
   auto* census = &st.context->census;
   auto ctx_keepalive = st.context;
-  st.transfer =
-      curl->start(st.provider->build(request),
-                  std::make_shared<mailbox_listener>(caf::actor_cast<provider_call_actor>(self)));
-  auto transfer = st.transfer;
+  auto transfer = curl->start(st.provider->build(request), st.reader);
   // However the call ends (done, failed, killed with its parent), the handle goes.
   self->attach_functor([curl, transfer, census, ctx_keepalive] {
     curl->cancel(transfer);
@@ -147,38 +180,21 @@ provider_call_actor::behavior_type provider_call(
         self->state.status = status;
         self->state.retry_after = std::move(retry_after);
       },
-      [=](up_body_atom, std::string bytes) {
+      [=](up_done_atom, upstream_end& end) {
         auto& st = self->state;
         if (st.over) return;
-        st.last_activity = clock::now();
-        if (st.status >= 300) {
-          auto cap = st.context->config.upstream.max_error_body_bytes;
-          if (st.error_body.size() < cap)
-            st.error_body.append(bytes, 0, std::min(bytes.size(), cap - st.error_body.size()));
-          return;
+        if (end.decode_error) return fail(self, std::move(*end.decode_error));
+        if (st.status >= 300)
+          return fail(self, st.provider->classify(st.status, end.error_body, st.retry_after));
+        if (end.transfer.failure) {
+          auto err = std::move(*end.transfer.failure);
+          if (st.reader->got_delta()) err.message += " (after part of the answer)";
+          return fail(self, std::move(err));
         }
-        forward_events out(self);
-        if (auto err = st.decoder->feed(bytes, out)) fail(self, std::move(*err));
-      },
-      [=](up_done_atom, providers::transfer_result& result) {
-        auto& st = self->state;
-        if (st.over) return;
-        if (st.status >= 300) {
-          fail(self, st.provider->classify(st.status, st.error_body, st.retry_after));
-          return;
-        }
-        if (result.failure) {
-          auto err = std::move(*result.failure);
-          if (st.got_delta) err.message += " (after part of the answer)";
-          fail(self, std::move(err));
-          return;
-        }
-        forward_events out(self);
-        if (auto err = st.decoder->finish(out)) {
-          fail(self, std::move(*err));
-          return;
-        }
-        succeed(self);
+        st.over = true;
+        if (end.summary.finish_reason.empty()) end.summary.finish_reason = "stop";
+        self->send(st.listener, finished_atom::value, std::move(end.summary));
+        self->quit();
       },
   };
 }
@@ -189,9 +205,11 @@ provider_call_actor spawn_provider_call(caf::local_actor& parent,
                                         std::shared_ptr<engine_context> context, never_actor timers,
                                         std::shared_ptr<const providers::provider> provider,
                                         providers::generation_request request,
+                                        std::shared_ptr<generation_output> output, int attempt,
                                         generation_listener_actor listener) {
   return parent.spawn<caf::linked>(provider_call, std::move(context), std::move(timers),
-                                   std::move(provider), std::move(request), std::move(listener));
+                                   std::move(provider), std::move(request), std::move(output),
+                                   attempt, std::move(listener));
 }
 
 }  // namespace askd::actors

@@ -1,6 +1,8 @@
 // actors/provider_call.hpp — one upstream HTTP call: registers a curl handle with the
-// engine, decodes the streamed body, sends deltas to its listener, and dies with a
-// classified error or a summary. Killing it removes the curl handle at once.
+// engine, whose thread decodes the streamed body and offers each delta to the
+// generation's output as attempt `attempt`; the actor watches the deadlines and dies
+// with a classified error or a summary to its listener. Killing it removes the curl
+// handle at once.
 #pragma once
 
 #include <memory>
@@ -18,6 +20,7 @@ provider_call_actor spawn_provider_call(caf::local_actor& parent,
                                         std::shared_ptr<engine_context> context, never_actor timers,
                                         std::shared_ptr<const providers::provider> provider,
                                         providers::generation_request request,
+                                        std::shared_ptr<generation_output> output, int attempt,
                                         generation_listener_actor listener);
 
 }  // namespace askd::actors

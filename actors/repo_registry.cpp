@@ -15,7 +15,7 @@ struct waiter {
   caf::typed_response_promise<retrieval_reply> promise;
   std::string query;
   std::size_t k;
-  caf::actor progress_to;
+  std::shared_ptr<stream_hub> progress_to;
 };
 
 struct entry {
@@ -212,7 +212,7 @@ repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engin
         auto it = self->state.entries.find(key);
         if (it == self->state.entries.end()) return;
         for (const auto& w : it->second.waiting)
-          if (w.progress_to) caf::anon_send(w.progress_to, core::make_progress(phase, done, total));
+          if (w.progress_to) w.progress_to->publish(core::make_progress(phase, done, total));
       },
       [=](indexed_atom, std::string& key, index_result& r) {
         auto& st = self->state;

@@ -25,6 +25,7 @@ struct session_state {
   std::shared_ptr<const engine_refs> refs;
   limiter_actor limiter;  // the provider's
   stream_actor stream;
+  std::shared_ptr<stream_hub> hub;  // the stream's: every event is published there
   std::shared_ptr<const providers::provider> provider;
   caf::actor_addr call;  // the provider_call or local_call
   std::size_t context_chunks = 0;
@@ -33,9 +34,6 @@ struct session_state {
   std::string degraded;            // what was given up, comma-separated
   clock::time_point started;
   caf::actor_clock::time_point deadline;
-  clock::time_point first_delta;
-  bool got_delta = false;
-  std::int64_t bytes = 0;
   bool ended = false;
 
   static inline const char* name = "session";
@@ -47,6 +45,11 @@ std::int64_t ms_since(clock::time_point t, clock::time_point now = clock::now())
   return std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
 }
 
+// Time to the first delta published, -1 without one.
+std::int64_t ttft_ms(const session_state& st, const stream_hub::delta_stats& d) {
+  return d.first ? ms_since(st.started, *d.first) : -1;
+}
+
 // The request's one log line. Never the token, never the key.
 void log_request(const session_state& st, std::string_view outcome, const core::error* err) {
   auto& m = st.context->metrics;
@@ -56,13 +59,14 @@ void log_request(const session_state& st, std::string_view outcome, const core::
     m.requests_cancelled++;
   else
     m.requests_failed++;
+  auto deltas = st.hub->deltas();
   auto line = core::log_info("request");
   line.kv("id", st.request_id)
       .kv("provider", st.request.provider)
       .kv("model", st.request.model)
-      .kv("ttft_ms", st.got_delta ? ms_since(st.started, st.first_delta) : std::int64_t{-1})
+      .kv("ttft_ms", ttft_ms(st, deltas))
       .kv("total_ms", ms_since(st.started))
-      .kv("bytes", st.bytes)
+      .kv("bytes", deltas.bytes)
       .kv("retrieval", st.retrieval)
       .kv("attempts", st.attempts)
       .kv("degraded", st.degraded.empty() ? std::string("none") : st.degraded)
@@ -86,7 +90,7 @@ void end_with_error(self_ptr self, const core::error& err) {
   // take linked actors with it.
   if (st.call) self->send_exit(st.call, caf::exit_reason::user_shutdown);
   release_slot(self);
-  self->send(st.stream, core::make_error(err));
+  st.hub->publish(core::make_error(err));
   log_request(st, core::wire_name(err.code), &err);
   self->quit();
 }
@@ -124,6 +128,7 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
   }
   inputs.context = std::move(context);
   auto listener = caf::actor_cast<generation_listener_actor>(self);
+  auto output = std::make_shared<generation_output>(st.hub);
   // What the offline provider writes from the context (for it, or for a fallback to it).
   auto local_answer = [&] {
     return rag::extractive_answer(st.request.messages.back().content, inputs.context,
@@ -132,7 +137,9 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
   if (st.provider->offline()) {
     st.context_chunks = inputs.context.size();
     return with_slot(self, [=, answer = local_answer()] {
-      self->state.call = spawn_local_call(*self, self->state.context, answer, listener).address();
+      output->begin(1);
+      self->state.call =
+          spawn_local_call(*self, self->state.context, answer, output, 1, listener).address();
     });
   }
   // Fit the window: drop the lowest-ranked chunks until the whole prompt fits.
@@ -148,6 +155,7 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
   st.context_chunks = inputs.context.size();
   supervised_generation gen;
   gen.provider = st.provider;
+  gen.output = output;
   gen.request = {std::move(messages), st.request.model};
   gen.holder = caf::actor_cast<caf::actor>(self);
   gen.limiter = st.limiter;
@@ -187,22 +195,22 @@ void retrieve_then_generate(self_ptr self) {
   q.filter = std::make_shared<const rag::file_filter>(st.context->config.repo, st.request);
   q.query = question;
   q.k = static_cast<std::size_t>(st.request.retrieval.top_k);
-  q.progress_to = caf::actor_cast<caf::actor>(st.stream);
+  q.progress_to = st.hub;
   auto started = clock::now();
   // Retrieval may wait for a clone and an index build: say so before the silence.
-  self->send(st.stream, core::make_progress("retrieve", 0, 1));
+  st.hub->publish(core::make_progress("retrieve", 0, 1));
   self->request(st.refs->registry, caf::infinite, retrieve_atom::value, std::move(q))
       .then(
           [=](retrieval_reply& r) {
             auto& st = self->state;
             if (st.ended) return;
             if (r.failure) return end_with_error(self, *r.failure);
-            self->send(st.stream, core::make_progress("retrieve", 1, 1));
+            st.hub->publish(core::make_progress("retrieve", 1, 1));
             std::vector<core::source_ref> sources;
             sources.reserve(r.chunks.size());
             for (const auto& c : r.chunks)
               sources.push_back({c.path, c.start_line, c.end_line, c.score});
-            self->send(st.stream, core::make_sources(sources));
+            st.hub->publish(core::make_sources(sources));
             st.retrieval = "bm25:" + std::to_string(ms_since(started)) + "ms";
             generate(self, std::move(r.chunks));
           },
@@ -227,11 +235,11 @@ void admitted(self_ptr self, admission& a) {
         .kv("provider", st.request.provider)
         .kv("status", 429)
         .kv("detail", a.refusal->message);
-    self->send(st.stream, core::make_error(*a.refusal));
+    st.hub->publish(core::make_error(*a.refusal));
     return self->quit();
   }
-  self->send(st.stream, core::make_meta(st.stream_id, st.request_id, st.request.provider,
-                                        st.request.model, st.request.repo_url));
+  st.hub->publish(core::make_meta(st.stream_id, st.request_id, st.request.provider,
+                                  st.request.model, st.request.repo_url));
   if (auto missing = st.provider->missing_key()) return end_with_error(self, *missing);
   retrieve_then_generate(self);
 }
@@ -239,7 +247,7 @@ void admitted(self_ptr self, admission& a) {
 generation_listener_actor::behavior_type session(
     self_ptr self, std::shared_ptr<engine_context> context, core::chat_request request,
     rag::repo_source source, std::string request_id, std::string stream_id,
-    std::shared_ptr<const engine_refs> refs, stream_actor stream) {
+    std::shared_ptr<const engine_refs> refs, stream_actor stream, std::shared_ptr<stream_hub> hub) {
   auto& st = self->state;
   st.context = std::move(context);
   st.request = std::move(request);
@@ -248,6 +256,7 @@ generation_listener_actor::behavior_type session(
   st.request_id = std::move(request_id);
   st.stream_id = std::move(stream_id);
   st.stream = std::move(stream);
+  st.hub = std::move(hub);
   st.started = clock::now();
   st.context->census.sessions++;
   auto ctx = st.context;
@@ -291,7 +300,7 @@ generation_listener_actor::behavior_type session(
                                 "the request took longer than its deadline of " +
                                     std::to_string(st.context->config.limits.request_timeout_ms) +
                                     " ms (limits.request_timeout_ms)" +
-                                    (st.got_delta ? "; the answer is incomplete" : "")));
+                                    (st.hub->deltas().first ? "; the answer is incomplete" : "")));
   });
 
   st.provider = st.context->providers->find(st.request.provider);
@@ -306,16 +315,6 @@ generation_listener_actor::behavior_type session(
   }
 
   return {
-      [=](delta_atom, std::string& text) {
-        auto& st = self->state;
-        if (st.ended) return;
-        if (!st.got_delta) {
-          st.got_delta = true;
-          st.first_delta = clock::now();
-        }
-        st.bytes += static_cast<std::int64_t>(text.size());
-        self->send(st.stream, core::make_delta(std::move(text)));
-      },
       [=](finished_atom, call_summary& summary) {
         auto& st = self->state;
         if (st.ended) return;
@@ -326,11 +325,10 @@ generation_listener_actor::behavior_type session(
         done.degraded = summary.degraded;
         st.attempts = summary.attempts;
         for (const auto& d : summary.degraded) st.degraded += (st.degraded.empty() ? "" : ",") + d;
-        auto now = clock::now();
-        done.ttft_ms = st.got_delta ? ms_since(st.started, st.first_delta) : -1;
-        done.total_ms = ms_since(st.started, now);
+        done.ttft_ms = ttft_ms(st, st.hub->deltas());
+        done.total_ms = ms_since(st.started);
         release_slot(self);
-        self->send(st.stream, core::make_done(done));
+        st.hub->publish(core::make_done(done));
         log_request(st, "ok", nullptr);
         self->quit();
       },
@@ -348,10 +346,10 @@ generation_listener_actor spawn_session(caf::actor_system& system,
                                         core::chat_request request, rag::repo_source source,
                                         std::string request_id, std::string stream_id,
                                         std::shared_ptr<const engine_refs> refs,
-                                        stream_actor stream) {
+                                        stream_actor stream, std::shared_ptr<stream_hub> hub) {
   return system.spawn(session, std::move(context), std::move(request), std::move(source),
                       std::move(request_id), std::move(stream_id), std::move(refs),
-                      std::move(stream));
+                      std::move(stream), std::move(hub));
 }
 
 }  // namespace askd::actors

@@ -13,14 +13,14 @@
 namespace askd::actors {
 
 // The session asks its provider's limiter for a place first (refused: the stream's only
-// event is an `overloaded` error), then sends `meta` and starts work. It quits after
-// sending the stream a terminal event, and dies (taking its provider call with it) when
-// the stream cancels it or limits.request_timeout_ms passes.
+// event is an `overloaded` error), then publishes `meta` to the stream's hub and starts
+// work. It quits after publishing a terminal event, and dies (taking its provider call
+// with it) when the stream cancels it or limits.request_timeout_ms passes.
 generation_listener_actor spawn_session(caf::actor_system& system,
                                         std::shared_ptr<engine_context> context,
                                         core::chat_request request, rag::repo_source source,
                                         std::string request_id, std::string stream_id,
                                         std::shared_ptr<const engine_refs> refs,
-                                        stream_actor stream);
+                                        stream_actor stream, std::shared_ptr<stream_hub> hub);
 
 }  // namespace askd::actors

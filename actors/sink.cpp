@@ -6,7 +6,7 @@ namespace {
 struct sink_state {
   std::shared_ptr<sink_port> port;
   stream_actor stream;
-  std::uint64_t last_seq = 0;  // the last event passed on (or the `after` it started from)
+  bool finished = false;
 
   static inline const char* name = "sink";
 };
@@ -14,38 +14,24 @@ struct sink_state {
 using self_ptr = sink_actor::stateful_pointer<sink_state>;
 
 sink_actor::behavior_type sink(self_ptr self, std::shared_ptr<engine_context> context,
-                               std::shared_ptr<sink_port> port, stream_actor stream,
-                               std::uint64_t after) {
+                               std::shared_ptr<sink_port> port, stream_actor stream) {
   auto& st = self->state;
-  st.last_seq = after;
   st.port = std::move(port);
   st.stream = std::move(stream);
   context->census.sinks++;
   self->attach_functor([context] { context->census.sinks--; });
   self->monitor(st.stream);
   self->set_down_handler([=](caf::down_msg&) {
-    // The stream is gone without a terminal event for us (it should not happen).
+    // The stream is gone without ending for us (it should not happen).
     auto& st = self->state;
-    st.port->deliver(core::make_error(
-        core::error::make(core::error_code::internal, "the stream ended unexpectedly")));
+    if (!st.finished)
+      st.port->deliver(core::make_error(
+          core::error::make(core::error_code::internal, "the stream ended unexpectedly")));
     self->quit();
   });
   return {
-      [=](core::stream_event& event) {
-        auto& st = self->state;
-        bool last = event.terminal();
-        // Events it already has (up to `after`) are skipped; a refusal to resume has seq 0.
-        if (event.seq != 0 && event.seq <= st.last_seq) {
-          if (last) self->quit();
-          return;
-        }
-        st.last_seq = event.seq;
-        st.port->deliver(event);
-        if (last) self->quit();
-      },
-      [=](live_atom) { self->state.port->live(); },
-      [=](finished_atom, core::stream_event& last) {
-        self->state.port->closed(last);
+      [=](finished_atom) {
+        self->state.finished = true;
         self->quit();
       },
       [=](gone_atom) {
@@ -58,8 +44,16 @@ sink_actor::behavior_type sink(self_ptr self, std::shared_ptr<engine_context> co
 }  // namespace
 
 sink_actor spawn_sink(caf::actor_system& system, std::shared_ptr<engine_context> context,
-                      std::shared_ptr<sink_port> port, stream_actor stream, std::uint64_t after) {
-  return system.spawn(sink, std::move(context), std::move(port), std::move(stream), after);
+                      std::shared_ptr<sink_port> port, stream_actor stream, stream_hub& hub,
+                      std::uint64_t after) {
+  auto s = system.spawn(sink, std::move(context), port, stream);
+  // The port is attached here, on the caller's thread, before anything can publish from
+  // it: a new chat's sink sees every event, and a resume's replay is written at once.
+  if (hub.attach(s.id(), std::move(port), after) == stream_hub::attached::live)
+    caf::anon_send(stream, attach_atom::value, s);
+  else
+    caf::anon_send(s, finished_atom::value);  // refused, or it had seen the end already
+  return s;
 }
 
 }  // namespace askd::actors

@@ -1,6 +1,8 @@
-// actors/sink.hpp — the network side of one client connection in the actor world:
-// receives its stream's events and hands each to the connection's port, which posts
-// the write onto the connection's strand.
+// actors/sink.hpp — one client connection's hold on a stream, in the actor world. The
+// stream's events go from its hub straight to the connection's port (which writes them
+// on the thread that produced them, or posts them onto the connection's strand); the
+// sink is what the stream monitors and what the connection tells when its client
+// leaves.
 #pragma once
 
 #include <memory>
@@ -11,12 +13,12 @@
 
 namespace askd::actors {
 
-// The caller attaches the sink to `stream` (attach_atom, with the same `after`): before
-// the producer starts, so no event is missed, or later to resume. The sink passes on
-// events numbered after `after` only, and quits after the terminal event or when the
-// client goes away.
+// Spawns the sink and attaches its port to `stream`'s hub for every event after `after`
+// (0: all), on the caller's thread: before the producer starts, so no event is missed,
+// or later to resume (what the hub kept is replayed to the port at once). The sink quits
+// when the stream has ended for it or the client goes away.
 sink_actor spawn_sink(caf::actor_system& system, std::shared_ptr<engine_context> context,
-                      std::shared_ptr<sink_port> port, stream_actor stream,
+                      std::shared_ptr<sink_port> port, stream_actor stream, stream_hub& hub,
                       std::uint64_t after = 0);
 
 }  // namespace askd::actors

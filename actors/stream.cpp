@@ -1,7 +1,6 @@
 #include "actors/stream.hpp"
 
 #include <algorithm>
-#include <deque>
 
 #include "actors/timer.hpp"
 
@@ -12,13 +11,10 @@ struct stream_state {
   std::shared_ptr<engine_context> context;
   never_actor timers;
   stream_options options;
+  std::shared_ptr<stream_hub> hub;
   std::vector<sink_actor> sinks;
   caf::actor producer;
-  std::uint64_t seq = 0;
-  std::deque<caf::message> kept;  // the last events, each a stream_event, for resuming
-  std::size_t kept_bytes = 0;
-  std::uint64_t first_kept = 1;  // the sequence number of kept.front()
-  std::uint64_t orphaned = 0;    // bumped whenever the sink count changes: stale timers see it
+  std::uint64_t orphaned = 0;  // bumped whenever the sink count changes: stale timers see it
   bool ended = false;
   std::shared_ptr<bool> lingering;  // ended and kept for resuming: counted as lingering
 
@@ -27,24 +23,16 @@ struct stream_state {
 
 using self_ptr = stream_actor::stateful_pointer<stream_state>;
 
-std::size_t cost(const core::stream_event& e) {
-  return sizeof(core::stream_event) + e.text.size() + e.data.size() + 64;
-}
-
-void keep(self_ptr self, const caf::message& msg) {
-  auto& st = self->state;
-  st.kept.push_back(msg);
-  st.kept_bytes += cost(msg.get_as<core::stream_event>(0));
-  while (st.kept.size() > 1 && st.kept_bytes > st.context->config.streams.replay_bytes) {
-    st.kept_bytes -= cost(st.kept.front().get_as<core::stream_event>(0));
-    st.kept.pop_front();
-    ++st.first_kept;
-  }
-}
-
+// The hub has had its terminal event: the sinks quit; the stream lingers or quits.
 void end(self_ptr self) {
   auto& st = self->state;
+  if (st.ended) return;
   st.ended = true;
+  for (const auto& s : st.sinks) {
+    self->demonitor(s.address());
+    self->send(s, finished_atom::value);
+  }
+  st.sinks.clear();
   if (st.options.linger_s <= 0) return self->quit();
   // From here it is a lingering stream, not one in flight.
   st.context->census.streams--;
@@ -54,18 +42,8 @@ void end(self_ptr self) {
 }
 
 void publish(self_ptr self, core::stream_event event) {
-  auto& st = self->state;
-  if (st.ended) return;
-  event.seq = ++st.seq;
   bool terminal = event.terminal();
-  // One message, shared by every sink's mailbox element and the replay buffer
-  // (copy-on-write): the text is not copied per sink.
-  auto msg = caf::make_message(std::move(event));
-  for (const auto& s : st.sinks)
-    caf::actor_cast<caf::abstract_actor*>(s)->enqueue(self->ctrl(), caf::make_message_id(), msg,
-                                                      self->context());
-  if (!st.options.id.empty()) keep(self, msg);  // resumable: v1 and background streams
-  if (terminal) end(self);
+  if (self->state.hub->publish(std::move(event)) && terminal) end(self);
 }
 
 void cancel(self_ptr self, std::string_view why) {
@@ -75,6 +53,7 @@ void cancel(self_ptr self, std::string_view why) {
   core::done_info done;
   done.finish_reason = std::string(why);
   publish(self, core::make_done(done));
+  end(self);  // had a producer ended it first, the hub took no second end
 }
 
 // The last sink left before the end.
@@ -96,18 +75,18 @@ void orphaned(self_ptr self) {
 }
 
 void remove_sink(self_ptr self, const caf::actor_addr& sink) {
-  auto& v = self->state.sinks;
-  auto before = v.size();
-  v.erase(
-      std::remove_if(v.begin(), v.end(), [&](const sink_actor& s) { return s.address() == sink; }),
-      v.end());
-  if (v.size() == before) return;
-  ++self->state.orphaned;
-  if (v.empty()) orphaned(self);
+  auto& st = self->state;
+  st.hub->detach(sink.id());
+  auto before = st.sinks.size();
+  std::erase_if(st.sinks, [&](const sink_actor& s) { return s.address() == sink; });
+  if (st.sinks.size() == before) return;
+  ++st.orphaned;
+  if (st.sinks.empty()) orphaned(self);
 }
 
 stream_actor::behavior_type stream(self_ptr self, std::shared_ptr<engine_context> context,
-                                   never_actor timers, stream_options options) {
+                                   never_actor timers, std::shared_ptr<stream_hub> hub,
+                                   stream_options options) {
   auto& st = self->state;
   context->census.streams++;
   // Shared with the exit functor, which runs after the state is gone.
@@ -118,15 +97,17 @@ stream_actor::behavior_type stream(self_ptr self, std::shared_ptr<engine_context
   });
   st.context = std::move(context);
   st.timers = std::move(timers);
+  st.hub = std::move(hub);
   st.options = std::move(options);
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
     if (msg.source == st.producer.address()) {
-      // The producer is gone without a terminal event: a bug; tell the clients.
-      if (!st.ended)
-        publish(self, core::make_error(core::error::make(core::error_code::internal,
-                                                         "the answer stopped unexpectedly")));
-      return;
+      // The producer published its terminal event to the hub and quit; gone without
+      // one is a bug: tell the clients.
+      if (!st.hub->ended())
+        st.hub->publish(core::make_error(
+            core::error::make(core::error_code::internal, "the answer stopped unexpectedly")));
+      return end(self);
     }
     remove_sink(self, msg.source);  // a sink died without detaching: treat it as gone
   });
@@ -138,34 +119,10 @@ stream_actor::behavior_type stream(self_ptr self, std::shared_ptr<engine_context
         self->state.producer = std::move(producer);
       },
       [=](core::stream_event& event) { publish(self, std::move(event)); },
-      [=](attach_atom, sink_actor sink, std::uint64_t after) {
+      [=](attach_atom, sink_actor sink) {
         auto& st = self->state;
-        auto refuse = [&](std::string why) {
-          self->send(sink, core::make_error(
-                               core::error::make(core::error_code::bad_request, std::move(why))));
-        };
-        if (after > st.seq)
-          return refuse("event " + std::to_string(after) + " has not happened yet (the last is " +
-                        std::to_string(st.seq) + ")");
-        if (after + 1 < st.first_kept && st.seq >= st.first_kept)
-          // The events it lacks were dropped to keep the buffer bounded.
-          return refuse("events up to " + std::to_string(st.first_kept - 1) +
-                        " are no longer kept (streams.replay_bytes); resume from there or later");
-        bool sent = false;
-        for (const auto& msg : st.kept) {
-          const auto& e = msg.get_as<core::stream_event>(0);
-          if (e.seq <= after) continue;
-          caf::actor_cast<caf::abstract_actor*>(sink)->enqueue(self->ctrl(), caf::make_message_id(),
-                                                               msg, self->context());
-          sent = true;
-        }
-        if (st.ended) {
-          // Nothing new: it has seen the end already; it gets that end again to close on.
-          if (!sent && !st.kept.empty())
-            self->send(sink, finished_atom::value, st.kept.back().get_as<core::stream_event>(0));
-          return;
-        }
-        self->send(sink, live_atom::value);
+        // Ended since the hub attached it: its port has had the last event.
+        if (st.ended) return self->send(sink, finished_atom::value);
         self->monitor(sink);
         st.sinks.push_back(std::move(sink));
         ++st.orphaned;
@@ -181,8 +138,10 @@ stream_actor::behavior_type stream(self_ptr self, std::shared_ptr<engine_context
 }  // namespace
 
 stream_actor spawn_stream(caf::actor_system& system, std::shared_ptr<engine_context> context,
-                          never_actor timers, stream_options options) {
-  return system.spawn(stream, std::move(context), std::move(timers), std::move(options));
+                          never_actor timers, std::shared_ptr<stream_hub> hub,
+                          stream_options options) {
+  return system.spawn(stream, std::move(context), std::move(timers), std::move(hub),
+                      std::move(options));
 }
 
 }  // namespace askd::actors

@@ -1,7 +1,7 @@
-// actors/stream.hpp — one per answer: numbers the producer's events, fans each out to
-// every attached sink, keeps them (up to streams.replay_bytes, oldest dropped first) so
-// a sink attaching later gets what it missed, and lingers after the end so clients can
-// still resume. What happens when the last sink leaves depends on the face.
+// actors/stream.hpp — one per answer, around its hub (actors/stream_hub.hpp: numbering,
+// fan-out to the attached ports, the events kept for resuming): attaches and detaches
+// sinks, cancels the producer, and lingers after the end so clients can still resume.
+// What happens when the last sink leaves depends on the face.
 #pragma once
 
 #include <memory>
@@ -9,9 +9,11 @@
 
 #include "actors/context.hpp"
 #include "actors/messages.hpp"
+#include "actors/stream_hub.hpp"
 
-// The producer registers itself (producer_atom) before its first event; sinks are
-// attached by whoever spawns them.
+// The producer registers itself (producer_atom) before its first event and publishes to
+// `hub`; it quits after the terminal event, and the stream ends when it sees it gone.
+// Sinks are attached by whoever spawns them.
 
 namespace askd::actors {
 
@@ -26,6 +28,7 @@ struct stream_options {
 };
 
 stream_actor spawn_stream(caf::actor_system& system, std::shared_ptr<engine_context> context,
-                          never_actor timers, stream_options options);
+                          never_actor timers, std::shared_ptr<stream_hub> hub,
+                          stream_options options);
 
 }  // namespace askd::actors

@@ -15,9 +15,16 @@ using std::chrono::milliseconds;
 
 namespace {
 
+// The stream's side: every delta the generation published.
+struct text_port : sink_port {
+  std::string text;
+  void deliver(const core::stream_event& e) override {
+    if (e.type == core::event_type::delta) text += e.text;
+  }
+};
+
 // What the supervisor told its listener, and what each attempt was asked.
 struct record {
-  std::string text;
   std::optional<call_summary> finished;
   std::optional<core::error> failed;
   std::vector<std::pair<std::string, providers::generation_request>> attempts;  // provider, request
@@ -32,7 +39,6 @@ generation_listener_actor::behavior_type listener(generation_listener_actor::poi
   *out = spawn_call_supervisor(*self, ctx, std::move(gen),
                                caf::actor_cast<generation_listener_actor>(self));
   return {
-      [=](delta_atom, std::string& t) { rec->text += t; },
       [=](finished_atom, call_summary& s) { rec->finished = s; },
       [=](failed_atom, core::error& e) { rec->failed = e; },
   };
@@ -45,6 +51,9 @@ struct fixture {
   std::shared_ptr<engine_context> ctx = std::make_shared<engine_context>();
   std::shared_ptr<const providers::provider_registry> registry;
   std::shared_ptr<record> rec = std::make_shared<record>();
+  std::shared_ptr<text_port> port = std::make_shared<text_port>();
+  std::shared_ptr<stream_hub> hub = std::make_shared<stream_hub>();
+  std::shared_ptr<generation_output> output = std::make_shared<generation_output>(hub);
   call_supervisor_actor sup;
   caf::actor session;
   never_actor timers;
@@ -63,6 +72,7 @@ struct fixture {
     registry = std::make_shared<providers::provider_registry>(ctx->config);
     ctx->providers = registry;
     timers = spawn_never(*sys);
+    hub->attach(1, port, 0);
   }
   ~fixture() {
     if (session) caf::anon_send_exit(session, caf::exit_reason::user_shutdown);
@@ -78,7 +88,9 @@ struct fixture {
     g.request.model = "m";
     g.lean = providers::generation_request{{{"system", "sys"}, {"user", "question"}}, "m"};
     g.timers = timers;
-    g.spawn_attempt = [rec = rec](caf::local_actor&, const auto& p, const auto& req, auto) {
+    g.output = output;
+    g.spawn_attempt = [rec = rec](caf::local_actor&, const auto& p, const auto& req, const auto&,
+                                  int, auto) {
       rec->attempts.emplace_back(p->id(), req);
       return caf::actor_addr{};
     };
@@ -97,10 +109,12 @@ struct fixture {
     caf::anon_send(sup, failed_atom::value, std::move(e));
     sched->run();
   }
-  void delta(std::string t) {
-    caf::anon_send(sup, delta_atom::value, std::move(t));
+  // The attempt in flight (the supervisor numbers them 1, 2, ...) says `t`.
+  void delta(const std::string& t) {
+    output->offer(static_cast<int>(rec->attempts.size()), t);
     sched->run();
   }
+  const std::string& text() const { return port->text; }
   void finish() {
     caf::anon_send(sup, finished_atom::value, call_summary{});
     sched->run();
@@ -158,7 +172,7 @@ TEST_CASE("a retry that succeeds gives the listener one whole answer") {
   f.delta("whole ");
   f.delta("answer");
   f.finish();
-  CHECK(f.rec->text == "whole answer");
+  CHECK(f.text() == "whole answer");
   REQUIRE(f.rec->finished);
   CHECK(f.rec->finished->attempts == 2);
   CHECK(f.rec->finished->degraded.empty());
@@ -242,9 +256,9 @@ TEST_CASE("a failure after text is continued and the repeated start is trimmed")
   CHECK(req.messages[3].content == continue_instruction);
   f.delta("there, world");  // repeats 10 bytes of the partial answer
   f.delta("!");
-  CHECK(f.rec->text == "Hello there, wor");  // held back until the overlap is known
+  CHECK(f.text() == "Hello there, wor");  // held back until the overlap is known
   f.finish();
-  CHECK(f.rec->text == "Hello there, world!");
+  CHECK(f.text() == "Hello there, world!");
   REQUIRE(f.rec->finished);
   CHECK(f.rec->finished->degraded == std::vector<std::string>{"continued"});
 }
@@ -257,12 +271,12 @@ TEST_CASE("a continuation that also fails keeps what it said and goes on from th
   f.after(milliseconds(1000));
   f.delta("two ");
   f.fail(err(core::error_code::upstream));
-  CHECK(f.rec->text == "one two ");
+  CHECK(f.text() == "one two ");
   CHECK(f.after(milliseconds(2000)) == 3);
   CHECK(f.rec->attempts[2].second.messages[2].content == "one two ");
   f.fail(err(core::error_code::upstream));  // out of attempts: the error after the text
   REQUIRE(f.rec->failed);
-  CHECK(f.rec->text == "one two ");
+  CHECK(f.text() == "one two ");
 }
 
 TEST_CASE("overlap is found only where the continuation repeats the answer's end") {

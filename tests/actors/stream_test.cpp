@@ -4,6 +4,8 @@
 
 #include <caf/scheduler/test_coordinator.hpp>
 
+#include <map>
+
 #include "actors/messages.hpp"
 #include "actors/sink.hpp"
 #include "actors/stream.hpp"
@@ -52,8 +54,13 @@ struct fixture {
   }
   void run() { sched->run(); }
 
+  std::map<caf::actor_id, std::shared_ptr<stream_hub>> hubs;  // each stream's
+
+  // As the engine makes them: only a stream with an id keeps its events for resuming.
   stream_actor stream(stream_options o = {}) {
-    auto s = spawn_stream(*sys, ctx, timers, std::move(o));
+    auto hub = std::make_shared<stream_hub>(o.id.empty() ? 0 : ctx->config.streams.replay_bytes);
+    auto s = spawn_stream(*sys, ctx, timers, hub, std::move(o));
+    hubs[s.id()] = hub;
     spawned.push_back(caf::actor_cast<caf::actor>(s));
     return s;
   }
@@ -67,9 +74,7 @@ struct fixture {
   }
   sink_actor attach(const stream_actor& s, std::shared_ptr<recording_port> port,
                     std::uint64_t after = 0) {
-    auto sink = spawn_sink(*sys, ctx, std::move(port), s, after);
-    caf::anon_send(s, attach_atom::value, sink, after);
-    return sink;
+    return spawn_sink(*sys, ctx, std::move(port), s, *hubs.at(s.id()), after);
   }
 
   // A producer that does nothing but notice when it is killed.

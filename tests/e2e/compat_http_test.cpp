@@ -37,6 +37,36 @@ TEST_CASE("compat HTTP survives an upstream that splits every byte - across UTF-
   CHECK(r.body == answer);
 }
 
+TEST_CASE("a reader with a small socket buffer gets a large answer whole and in order") {
+  // A write queue that holds the whole answer: this reader is slow, not gone.
+  e2e_env env([](askd::core::config& c) { c.server.write_queue_bytes = 16 << 20; });
+  // About 6 MB in 16 KB deltas, and a reader that reads nothing until askmock has sent it
+  // all: askd's sends from the curl thread fill the sockets and stop part-way, and the
+  // rest goes out from the connection's strand, ahead of the chunks written after it.
+  auto body = chat_body("q", R"({"words":1000000,"chunk":16384,"gap_ms":1})");
+  auto expected = askmock::scripted_answer(body);
+  REQUIRE(expected);
+  raw_connection reader(env.port, 4096);
+  reader.send(post_bytes("/chat/completions/stream", body));
+  REQUIRE(eventually([&] { return env.mock->stats().completed == 1; }, std::chrono::seconds(30)));
+  auto raw = reader.read_until("\r\n0\r\n\r\n", std::chrono::seconds(30));
+  auto at = raw.find("\r\n\r\n");
+  REQUIRE(at != std::string::npos);
+  CHECK(raw.rfind("HTTP/1.1 200", 0) == 0);
+  std::string text;  // the chunked body, decoded
+  for (auto p = at + 4;;) {
+    auto eol = raw.find("\r\n", p);
+    REQUIRE(eol != std::string::npos);
+    auto size = std::stoul(raw.substr(p, eol - p), nullptr, 16);
+    if (size == 0) break;
+    text += raw.substr(eol + 2, size);
+    p = eol + 2 + size + 2;
+  }
+  CHECK(text.size() == expected->size());
+  CHECK(text == *expected);
+  CHECK(env.settles());
+}
+
 TEST_CASE("the prompt sent upstream carries the system prompt - the repo and the question") {
   e2e_env env;
   auto r = http_call(env.port, "POST", "/chat/completions/stream",

@@ -1,0 +1,66 @@
+#include "actors/generation_output.hpp"
+
+#include <algorithm>
+
+#include "core/log.hpp"
+
+namespace askd::actors {
+
+std::size_t continuation_overlap(std::string_view sent, std::string_view next,
+                                 std::size_t min_overlap) {
+  auto most = std::min({sent.size(), next.size(), max_overlap_bytes});
+  // A shorter repeat counts only when it is the whole answer so far (a restart).
+  auto least = std::max<std::size_t>(1, std::min(min_overlap, sent.size()));
+  for (auto k = most; k >= least; --k)
+    if (sent.substr(sent.size() - k) == next.substr(0, k)) return k;
+  return 0;
+}
+
+void generation_output::offer(int attempt, std::string_view text) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (attempt != current_ || text.empty()) return;
+  if (!trimming_) return forward(text);
+  held_ += text;
+  if (held_.size() >= max_overlap_bytes) release_held();
+}
+
+void generation_output::begin(int attempt) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  current_ = attempt;
+  trimming_ = !sent_.empty();
+  held_.clear();
+}
+
+void generation_output::end_attempt() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  release_held();
+  current_ = 0;
+}
+
+std::string generation_output::sent() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return sent_;
+}
+
+std::size_t generation_output::sent_bytes() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return sent_.size();
+}
+
+void generation_output::forward(std::string_view text) {
+  if (text.empty()) return;
+  sent_ += text;
+  hub_->publish(core::make_delta(std::string(text)));
+}
+
+void generation_output::release_held() {
+  if (!trimming_) return;
+  trimming_ = false;
+  auto overlap = continuation_overlap(sent_, held_);
+  if (overlap)
+    core::log_info("continuation trimmed").kv("bytes", static_cast<std::uint64_t>(overlap));
+  forward(std::string_view(held_).substr(overlap));
+  held_.clear();
+}
+
+}  // namespace askd::actors

@@ -1,0 +1,59 @@
+// actors/generation_output.hpp — the text one generation has sent to its stream, shared
+// by the call supervisor and the attempt in flight. An attempt offers its text from
+// wherever it decodes it (a provider_call's decoder runs on the curl thread); the text
+// goes straight to the stream's hub. The supervisor starts and ends attempts here, so
+// text from an attempt it has given up on is never taken, and what was sent is exact
+// when it decides how to go on. A continuation's first bytes are held back until
+// max_overlap_bytes have come (or the attempt ends), and what repeats the end of the
+// answer is trimmed. No CAF here.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "actors/stream_hub.hpp"
+
+namespace askd::actors {
+
+// A continuation's first bytes held back to find what it repeats.
+inline constexpr std::size_t max_overlap_bytes = 256;
+
+// How many bytes at the start of `next` repeat the end of `sent` (at least `min_overlap`
+// of them, or all of `sent`; else 0): what a continuation said again and is trimmed.
+std::size_t continuation_overlap(std::string_view sent, std::string_view next,
+                                 std::size_t min_overlap = 8);
+
+class generation_output {
+ public:
+  explicit generation_output(std::shared_ptr<stream_hub> hub) : hub_(std::move(hub)) {}
+
+  // Attempt `attempt` says `text`: published (or held, at a continuation's start) when
+  // `attempt` is the current one; dropped otherwise. Any thread.
+  void offer(int attempt, std::string_view text);
+
+  // The supervisor starts attempt `attempt`; when text was sent before, it is a
+  // continuation and its start is held back for trimming.
+  void begin(int attempt);
+  // The supervisor is done with the current attempt: what it held goes out (trimmed),
+  // and nothing more of it is taken.
+  void end_attempt();
+
+  // Everything sent so far (what a continuation goes on from), and its size.
+  std::string sent() const;
+  std::size_t sent_bytes() const;
+
+ private:
+  void forward(std::string_view text);  // with mutex_ held
+  void release_held();                  // with mutex_ held
+
+  mutable std::mutex mutex_;
+  std::shared_ptr<stream_hub> hub_;
+  int current_ = 0;  // 0: no attempt is taking text
+  std::string sent_;
+  std::string held_;
+  bool trimming_ = false;
+};
+
+}  // namespace askd::actors

@@ -1,0 +1,152 @@
+// The two pieces of a stream that threads other than its actor touch: the hub (numbering,
+// fan-out, what is kept) and a generation's output (which attempt's text is taken, and
+// a continuation's trimming). No actors: plain calls, and real threads where it matters.
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+#include "actors/generation_output.hpp"
+#include "actors/stream_hub.hpp"
+
+using namespace askd;
+using namespace askd::actors;
+
+namespace {
+
+struct recording_port : sink_port {
+  std::vector<core::stream_event> got;
+  int lives = 0;
+  int closes = 0;
+  void deliver(const core::stream_event& e) override { got.push_back(e); }
+  void live() override { ++lives; }
+  void closed(const core::stream_event&) override { ++closes; }
+  std::string text() const {
+    std::string t;
+    for (const auto& e : got)
+      if (e.type == core::event_type::delta) t += e.text;
+    return t;
+  }
+};
+
+// A generation's output into a hub with one port attached.
+struct output_fixture {
+  std::shared_ptr<stream_hub> hub = std::make_shared<stream_hub>();
+  std::shared_ptr<recording_port> port = std::make_shared<recording_port>();
+  generation_output out{hub};
+  output_fixture() { hub->attach(1, port, 0); }
+};
+
+}  // namespace
+
+TEST_CASE("the hub numbers events - hands each to every port - and takes nothing after the end") {
+  stream_hub hub;
+  auto a = std::make_shared<recording_port>();
+  auto b = std::make_shared<recording_port>();
+  CHECK(hub.attach(1, a, 0) == stream_hub::attached::live);
+  CHECK(hub.publish(core::make_delta("one ")));
+  CHECK(hub.attach(2, b, 0) == stream_hub::attached::live);  // nothing kept: it gets what comes
+  CHECK(hub.publish(core::make_delta("two")));
+  CHECK(hub.publish(core::make_done({})));
+  CHECK_FALSE(hub.publish(core::make_delta("late")));
+  CHECK(hub.ended());
+  REQUIRE(a->got.size() == 3);
+  CHECK(a->got[0].seq == 1);
+  CHECK(a->got[2].seq == 3);
+  CHECK(a->text() == "one two");
+  CHECK(b->text() == "two");
+  CHECK(hub.deltas().bytes == 7);
+  CHECK(hub.deltas().first.has_value());
+}
+
+TEST_CASE("a detached port gets nothing more") {
+  stream_hub hub;
+  auto a = std::make_shared<recording_port>();
+  hub.attach(7, a, 0);
+  hub.publish(core::make_delta("x"));
+  hub.detach(7);
+  hub.publish(core::make_delta("y"));
+  CHECK(a->text() == "x");
+}
+
+TEST_CASE("a resumable hub replays after the resume point - and refuses what it cannot serve") {
+  stream_hub hub(1 << 20);
+  for (auto* t : {"a", "b", "c"}) hub.publish(core::make_delta(t));
+  auto late = std::make_shared<recording_port>();
+  CHECK(hub.attach(1, late, 1) == stream_hub::attached::live);
+  CHECK(late->text() == "bc");
+  CHECK(late->lives == 1);
+  auto ahead = std::make_shared<recording_port>();
+  CHECK(hub.attach(2, ahead, 9) == stream_hub::attached::refused);
+  REQUIRE(ahead->got.size() == 1);
+  CHECK(ahead->got[0].type == core::event_type::error);
+  CHECK(ahead->got[0].seq == 0);
+  hub.publish(core::make_done({}));
+  auto seen_all = std::make_shared<recording_port>();
+  CHECK(hub.attach(3, seen_all, 4) == stream_hub::attached::finished);
+  CHECK(seen_all->closes == 1);
+  CHECK(seen_all->got.empty());
+}
+
+TEST_CASE("events published from two threads at once keep one gapless order for every port") {
+  stream_hub hub;
+  auto a = std::make_shared<recording_port>();
+  auto b = std::make_shared<recording_port>();
+  hub.attach(1, a, 0);
+  hub.attach(2, b, 0);
+  auto publish = [&](char c) {
+    for (int i = 0; i < 5000; ++i) hub.publish(core::make_delta(std::string(1, c)));
+  };
+  std::thread t1(publish, 'x');
+  std::thread t2(publish, 'y');
+  t1.join();
+  t2.join();
+  REQUIRE(a->got.size() == 10000);
+  for (std::size_t i = 0; i < a->got.size(); ++i) CHECK(a->got[i].seq == i + 1);
+  CHECK(a->text() == b->text());
+}
+
+TEST_CASE("an attempt's text is taken only while it is the current one") {
+  output_fixture f;
+  auto& out = f.out;
+  auto& port = f.port;
+  out.offer(1, "before it began ");
+  out.begin(1);
+  out.offer(1, "first ");
+  out.end_attempt();
+  out.offer(1, "after it was given up ");
+  out.begin(2);
+  out.offer(1, "from the old attempt ");
+  CHECK(port->text() == "first ");
+  CHECK(out.sent() == "first ");
+  CHECK(out.sent_bytes() == 6);
+}
+
+TEST_CASE("a continuation is held back until the overlap is known - then trimmed") {
+  output_fixture f;
+  auto& out = f.out;
+  auto& port = f.port;
+  out.begin(1);
+  out.offer(1, "Hello there, wor");
+  out.end_attempt();
+  out.begin(2);  // continues: its start is held
+  out.offer(2, "there, world");
+  CHECK(port->text() == "Hello there, wor");
+  out.offer(2, std::string(max_overlap_bytes, '!'));  // enough held: released, trimmed
+  CHECK(port->text() == "Hello there, world" + std::string(max_overlap_bytes, '!'));
+  out.offer(2, "?");  // past the start: straight through
+  CHECK(port->text().back() == '?');
+}
+
+TEST_CASE("a continuation that ends early releases what it held") {
+  output_fixture f;
+  auto& out = f.out;
+  auto& port = f.port;
+  out.begin(1);
+  out.offer(1, "abc");
+  out.end_attempt();
+  out.begin(2);
+  out.offer(2, "def");
+  CHECK(port->text() == "abc");
+  out.end_attempt();
+  CHECK(port->text() == "abcdef");
+}
