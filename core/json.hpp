@@ -28,6 +28,36 @@ struct syntax_error : std::runtime_error {
 // Parses `text` into `doc`; throws syntax_error naming the offset and the problem.
 void parse(std::string_view text, rapidjson::Document& doc);
 
+// A small JSON text (one streamed event) parsed without the heap: the values and the
+// parser's stack live in buffers inside this object (put it on the stack) and spill to
+// the heap only past them. rapidjson::Document takes a 64 KB block and frees it again
+// for every event.
+class small_document {
+ public:
+  using allocator = rapidjson::MemoryPoolAllocator<>;
+  using document = rapidjson::GenericDocument<rapidjson::UTF8<>, allocator, allocator>;
+
+  small_document()
+      : values_(value_buffer_, sizeof value_buffer_),
+        stack_(stack_buffer_, sizeof stack_buffer_),
+        doc_(&values_, sizeof stack_buffer_, &stack_) {}
+  small_document(const small_document&) = delete;
+  small_document& operator=(const small_document&) = delete;
+
+  // Check the result's HasParseError().
+  document& parse(std::string_view text) {
+    doc_.Parse(text.data(), text.size());
+    return doc_;
+  }
+
+ private:
+  char value_buffer_[4096];
+  char stack_buffer_[1024];
+  allocator values_;
+  allocator stack_;
+  document doc_;
+};
+
 // "a string", "a number", "an object", ... — for error messages.
 std::string describe(const rapidjson::Value& v);
 

@@ -793,9 +793,9 @@ class session_response : public response {
       s.do_start(id, status, std::move(h));
     });
   }
-  void write(std::string chunk) override {
+  void write(std::string_view chunk) override {
     if (s_->write_now(id_, chunk)) return;
-    run([c = std::move(chunk)](http_session& s, std::uint64_t id) mutable {
+    run([c = std::string(chunk)](http_session& s, std::uint64_t id) mutable {
       s.do_write(id, std::move(c));
     });
   }

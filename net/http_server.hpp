@@ -43,7 +43,8 @@ class response {
                     header_list extra = {}) = 0;
   // Starts a chunked response.
   virtual void start(int status, header_list headers) = 0;
-  virtual void write(std::string chunk) = 0;
+  // Sent at once from the calling thread when the connection is idle, else queued.
+  virtual void write(std::string_view chunk) = 0;
   virtual void finish() = 0;
   // Sends what was written, then drops the connection without the last chunk (a
   // truncated stream, as fault injection wants). on_disconnect is not called.

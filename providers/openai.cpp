@@ -72,8 +72,8 @@ class openai_decoder : public stream_decoder {
       done_ = true;
       return std::nullopt;
     }
-    rapidjson::Document doc;
-    doc.Parse(ev.data.data(), ev.data.size());
+    core::json::small_document parsed;
+    auto& doc = parsed.parse(ev.data);
     if (doc.HasParseError() || !doc.IsObject())
       return bad("a data line that is not a JSON object: " + utf8_prefix(ev.data, 120));
     if (auto e = doc.FindMember("error"); e != doc.MemberEnd()) {
