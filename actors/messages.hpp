@@ -24,7 +24,6 @@
 namespace askd::actors {
 
 // ---- atoms (at most 10 characters) -------------------------------------------------
-using up_head_atom = caf::atom_constant<caf::atom("up_head")>;
 using up_done_atom = caf::atom_constant<caf::atom("up_done")>;
 using finished_atom = caf::atom_constant<caf::atom("finished")>;
 using failed_atom = caf::atom_constant<caf::atom("failed")>;
@@ -55,11 +54,14 @@ struct call_summary {
 };
 
 // How an upstream transfer ended, from the curl thread to its provider_call: the
-// transport's result, a malformed stream (the decoder's error), a non-2xx response's
-// body (bounded, for classification), and what the decoder learned of the end.
+// transport's result, a malformed stream (the decoder's error), the response's status,
+// Retry-After and (for a non-2xx status, bounded) body for classification, and what the
+// decoder learned of the end.
 struct upstream_end {
   providers::transfer_result transfer;
   std::optional<core::error> decode_error;
+  long status = 0;
+  std::string retry_after;
   std::string error_body;
   call_summary summary;
 };
@@ -111,8 +113,6 @@ using never_actor = caf::typed_actor<caf::replies_to<wait_atom>::with<bool>>;
 
 // One upstream HTTP call: one curl handle in the engine, one stream decoder.
 using provider_call_actor = caf::typed_actor<
-    // curl thread -> call: status and Retry-After, before any body.
-    caf::reacts_to<up_head_atom, std::int64_t, std::string>,
     // curl thread -> call: the transfer is over (or failed at the transport, or its
     // stream was malformed); the body's text went to the generation's output already.
     caf::reacts_to<up_done_atom, upstream_end>>;

@@ -12,7 +12,7 @@ using clock = std::chrono::steady_clock;
 
 // The call's side on the curl thread: decodes the body where it arrives and offers each
 // delta to the generation's output (which publishes it to the stream's hub), so text
-// never waits for an actor. Only the status and the end go to the actor as messages.
+// never waits for an actor. Only the end goes to the actor, as one message.
 class upstream_reader : public providers::transfer_listener, public providers::decode_events {
  public:
   upstream_reader(provider_call_actor call, std::unique_ptr<providers::stream_decoder> decoder,
@@ -31,17 +31,18 @@ class upstream_reader : public providers::transfer_listener, public providers::d
     return clock::time_point(clock::duration(last_activity_.load(std::memory_order_relaxed)));
   }
   bool got_delta() const { return got_delta_.load(std::memory_order_relaxed); }
+  // The engine has finished the transfer and forgotten it: nothing to cancel.
+  bool complete() const { return complete_.load(std::memory_order_relaxed); }
 
   // -- transfer_listener (curl thread) --
   void on_headers(long status, std::string retry_after) override {
-    status_ = status;
-    caf::anon_send(call_, up_head_atom::value, static_cast<std::int64_t>(status),
-                   std::move(retry_after));
+    end_.status = status;
+    end_.retry_after = std::move(retry_after);
   }
   void on_body(std::string_view bytes) override {
     touch();
     if (reported_) return;
-    if (status_ >= 300) {
+    if (end_.status >= 300) {
       if (end_.error_body.size() < max_error_body_)
         end_.error_body.append(bytes.substr(0, max_error_body_ - end_.error_body.size()));
       return;
@@ -53,9 +54,10 @@ class upstream_reader : public providers::transfer_listener, public providers::d
     }
   }
   void on_complete(providers::transfer_result result) override {
+    complete_.store(true, std::memory_order_relaxed);
     if (reported_) return;
     end_.transfer = std::move(result);
-    if (status_ < 300 && !end_.transfer.failure) end_.decode_error = decoder_->finish(*this);
+    if (end_.status < 300 && !end_.transfer.failure) end_.decode_error = decoder_->finish(*this);
     report();
   }
 
@@ -86,11 +88,11 @@ class upstream_reader : public providers::transfer_listener, public providers::d
   std::shared_ptr<generation_output> output_;
   const int attempt_;
   const std::size_t max_error_body_;
-  long status_ = 0;
   bool reported_ = false;
   upstream_end end_;
   std::atomic<clock::rep> last_activity_{0};
   std::atomic<bool> got_delta_{false};
+  std::atomic<bool> complete_{false};
 };
 
 struct provider_call_state {
@@ -99,8 +101,6 @@ struct provider_call_state {
   std::shared_ptr<const providers::provider> provider;
   generation_listener_actor listener;
   std::shared_ptr<upstream_reader> reader;
-  std::int64_t status = 0;
-  std::string retry_after;
   clock::time_point started;
   bool over = false;  // reported to the listener; later messages are ignored
 
@@ -168,24 +168,21 @@ provider_call_actor::behavior_type provider_call(
   auto* census = &st.context->census;
   auto ctx_keepalive = st.context;
   auto transfer = curl->start(st.provider->build(request), st.reader);
-  // However the call ends (done, failed, killed with its parent), the handle goes.
-  self->attach_functor([curl, transfer, census, ctx_keepalive] {
-    curl->cancel(transfer);
+  // However the call ends (done, failed, killed with its parent), the handle goes; a
+  // transfer the engine has finished is not woken up for.
+  self->attach_functor([curl, transfer, census, ctx_keepalive, reader = st.reader] {
+    if (!reader->complete()) curl->cancel(transfer);
     census->provider_calls--;
   });
   schedule_check(self);
 
   return {
-      [=](up_head_atom, std::int64_t status, std::string retry_after) {
-        self->state.status = status;
-        self->state.retry_after = std::move(retry_after);
-      },
       [=](up_done_atom, upstream_end& end) {
         auto& st = self->state;
         if (st.over) return;
         if (end.decode_error) return fail(self, std::move(*end.decode_error));
-        if (st.status >= 300)
-          return fail(self, st.provider->classify(st.status, end.error_body, st.retry_after));
+        if (end.status >= 300)
+          return fail(self, st.provider->classify(end.status, end.error_body, end.retry_after));
         if (end.transfer.failure) {
           auto err = std::move(*end.transfer.failure);
           if (st.reader->got_delta()) err.message += " (after part of the answer)";

@@ -117,6 +117,7 @@ struct http_server::impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::atomic<std::size_t> connections{0};
   std::atomic<bool> accepting{false};
+  tcp::endpoint peer;  // the connection being accepted (accept4 fills it: no getpeername)
 
   std::mutex live_mutex;
   std::uint64_t next_id = 1;
@@ -311,12 +312,8 @@ class ws_session : public websocket,
 // write.
 class http_session : public connection, public std::enable_shared_from_this<http_session> {
  public:
-  http_session(http_server::impl& server, tcp::socket&& socket)
-      : server_(server), stream_(std::move(socket)) {
-    beast::error_code ec;
-    auto ep = stream_.socket().remote_endpoint(ec);
-    if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
-  }
+  http_session(http_server::impl& server, tcp::socket&& socket, std::string peer)
+      : server_(server), stream_(std::move(socket)), peer_(std::move(peer)) {}
   ~http_session() override {
     if (id_) server_.leave(id_);
   }
@@ -844,15 +841,18 @@ std::shared_ptr<response> http_session::make_response() {
 // Listener
 
 void http_server::impl::do_accept() {
-  acceptor.async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
-    on_accept(ec, std::move(socket));
-  });
+  acceptor.async_accept(
+      asio::make_strand(ioc), peer,
+      [this](beast::error_code ec, tcp::socket socket) { on_accept(ec, std::move(socket)); });
 }
 
 void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
   if (!accepting) return;
   if (!ec) {
     socket.set_option(tcp::no_delay(true), ec);
+    // Set once here: asio would set it again for its first async operation, and the
+    // direct writes need it too (one ioctl per connection instead of two).
+    socket.non_blocking(true, ec);
     auto n = connections.fetch_add(1, std::memory_order_relaxed) + 1;
     if (n > limits.max_connections) {
       connections.fetch_sub(1, std::memory_order_relaxed);
@@ -870,7 +870,9 @@ void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
         sock->close(ignored);
       });
     } else {
-      std::make_shared<http_session>(*this, std::move(socket))->run();
+      std::make_shared<http_session>(*this, std::move(socket),
+                                     peer.address().to_string() + ":" + std::to_string(peer.port()))
+          ->run();
     }
   } else if (ec == asio::error::operation_aborted) {
     return;
