@@ -1,8 +1,9 @@
 // providers/curl_engine.hpp — one thread runs every upstream HTTP call (providers,
 // embedders) on one curl multi handle, driven by epoll and curl_multi_socket_action,
 // so a wakeup costs O(ready sockets), not O(open calls). Callers get a listener's
-// callbacks on that thread; they must hand the work elsewhere quickly (the actors
-// send themselves a message).
+// callbacks on that thread; they must never block it (a provider call decodes there
+// and hands each delta to its stream, whose ports write without blocking; the end of
+// a transfer goes to the actor as a message).
 #pragma once
 
 #include <atomic>
