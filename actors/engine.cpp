@@ -144,7 +144,7 @@ attachment engine::start_chat(core::chat_request request, rag::repo_source sourc
   attachment a;
   if (port) {
     // Attached before the producer exists, so it sees every event.
-    auto sink = spawn_sink(*system_, context_, std::move(port), stream, *hub);
+    auto sink = spawn_sink(*system_, context_, std::move(port), stream, hub);
     a.state_ = std::make_shared<attachment::state>(attachment::state{std::move(sink), stream_id});
   } else {
     a.state_ = std::make_shared<attachment::state>(attachment::state{{}, stream_id});
@@ -158,7 +158,7 @@ attachment engine::attach(const std::string& stream_id, const std::string& owner
                           std::uint64_t after, std::shared_ptr<sink_port> port) {
   auto entry = actors_->directory->find(stream_id, owner);
   if (!entry) return {};
-  auto sink = spawn_sink(*system_, context_, std::move(port), entry->stream, *entry->hub, after);
+  auto sink = spawn_sink(*system_, context_, std::move(port), entry->stream, entry->hub, after);
   attachment a;
   a.state_ = std::make_shared<attachment::state>(attachment::state{std::move(sink), stream_id});
   return a;

@@ -18,7 +18,7 @@ std::size_t continuation_overlap(std::string_view sent, std::string_view next,
 
 void generation_output::offer(int attempt, std::string_view text) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (attempt != current_ || text.empty()) return;
+  if (attempt != current_ || retired_ || text.empty()) return;
   if (!trimming_) return forward(text);
   held_ += text;
   if (held_.size() >= max_overlap_bytes) release_held();
@@ -27,6 +27,7 @@ void generation_output::offer(int attempt, std::string_view text) {
 void generation_output::begin(int attempt) {
   std::lock_guard<std::mutex> lock(mutex_);
   current_ = attempt;
+  retired_ = false;
   trimming_ = !sent_.empty();
   held_.clear();
 }
@@ -35,6 +36,11 @@ void generation_output::end_attempt() {
   std::lock_guard<std::mutex> lock(mutex_);
   release_held();
   current_ = 0;
+}
+
+void generation_output::retire(int attempt) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (attempt == current_) retired_ = true;
 }
 
 std::string generation_output::sent() const {

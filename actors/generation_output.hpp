@@ -39,6 +39,10 @@ class generation_output {
   // The supervisor is done with the current attempt: what it held goes out (trimmed),
   // and nothing more of it is taken.
   void end_attempt();
+  // The attempt itself has failed (a provider_call's deadline passed): nothing more of
+  // its text is taken from now on, though its bytes may still be arriving; what it
+  // held stays for end_attempt.
+  void retire(int attempt);
 
   // Everything sent so far (what a continuation goes on from), and its size.
   std::string sent() const;
@@ -50,7 +54,8 @@ class generation_output {
 
   mutable std::mutex mutex_;
   std::shared_ptr<stream_hub> hub_;
-  int current_ = 0;  // 0: no attempt is taking text
+  int current_ = 0;       // 0: no attempt is taking text
+  bool retired_ = false;  // the current attempt has failed; its text is no longer taken
   std::string sent_;
   std::string held_;
   bool trimming_ = false;

@@ -39,7 +39,6 @@ using claim_atom = caf::atom_constant<caf::atom("claim")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 using wait_atom = caf::atom_constant<caf::atom("wait")>;
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
-using live_atom = caf::atom_constant<caf::atom("live")>;
 using progress_atom = caf::atom_constant<caf::atom("progress")>;
 
 // ---- message payloads ----------------------------------------------------------------

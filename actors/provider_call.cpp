@@ -33,6 +33,8 @@ class upstream_reader : public providers::transfer_listener, public providers::d
   bool got_delta() const { return got_delta_.load(std::memory_order_relaxed); }
   // The engine has finished the transfer and forgotten it: nothing to cancel.
   bool complete() const { return complete_.load(std::memory_order_relaxed); }
+  // The call has failed: no more of its text reaches the answer.
+  void retire() { output_->retire(attempt_); }
 
   // -- transfer_listener (curl thread) --
   void on_headers(long status, std::string retry_after) override {
@@ -113,6 +115,9 @@ void fail(self_ptr self, core::error err) {
   auto& st = self->state;
   if (st.over) return;
   st.over = true;
+  // A deadline decided this while bytes may still be arriving on the curl thread: from
+  // here none of them is taken, so what the supervisor finds sent is what went out.
+  st.reader->retire();
   self->send(st.listener, failed_atom::value, std::move(err));
   self->quit();
 }

@@ -4,9 +4,8 @@ namespace askd::actors {
 namespace {
 
 struct sink_state {
-  std::shared_ptr<sink_port> port;
+  std::shared_ptr<stream_hub> hub;
   stream_actor stream;
-  bool finished = false;
 
   static inline const char* name = "sink";
 };
@@ -14,26 +13,22 @@ struct sink_state {
 using self_ptr = sink_actor::stateful_pointer<sink_state>;
 
 sink_actor::behavior_type sink(self_ptr self, std::shared_ptr<engine_context> context,
-                               std::shared_ptr<sink_port> port, stream_actor stream) {
+                               std::shared_ptr<stream_hub> hub, stream_actor stream) {
   auto& st = self->state;
-  st.port = std::move(port);
+  st.hub = std::move(hub);
   st.stream = std::move(stream);
   context->census.sinks++;
   self->attach_functor([context] { context->census.sinks--; });
   self->monitor(st.stream);
   self->set_down_handler([=](caf::down_msg&) {
-    // The stream is gone without ending for us (it should not happen).
-    auto& st = self->state;
-    if (!st.finished)
-      st.port->deliver(core::make_error(
-          core::error::make(core::error_code::internal, "the stream ended unexpectedly")));
+    // The stream actor is gone. Had the stream not ended (it should not happen), its
+    // clients hear so; through the hub, which drops it after a terminal event.
+    self->state.hub->publish(core::make_error(
+        core::error::make(core::error_code::internal, "the stream ended unexpectedly")));
     self->quit();
   });
   return {
-      [=](finished_atom) {
-        self->state.finished = true;
-        self->quit();
-      },
+      [=](finished_atom) { self->quit(); },
       [=](gone_atom) {
         self->send(self->state.stream, detach_atom::value, caf::actor_cast<sink_actor>(self));
         self->quit();
@@ -44,12 +39,12 @@ sink_actor::behavior_type sink(self_ptr self, std::shared_ptr<engine_context> co
 }  // namespace
 
 sink_actor spawn_sink(caf::actor_system& system, std::shared_ptr<engine_context> context,
-                      std::shared_ptr<sink_port> port, stream_actor stream, stream_hub& hub,
-                      std::uint64_t after) {
-  auto s = system.spawn(sink, std::move(context), port, stream);
+                      std::shared_ptr<sink_port> port, stream_actor stream,
+                      std::shared_ptr<stream_hub> hub, std::uint64_t after) {
+  auto s = system.spawn(sink, std::move(context), hub, stream);
   // The port is attached here, on the caller's thread, before anything can publish from
   // it: a new chat's sink sees every event, and a resume's replay is written at once.
-  if (hub.attach(s.id(), std::move(port), after) == stream_hub::attached::live)
+  if (hub->attach(s.id(), std::move(port), after) == stream_hub::attached::live)
     caf::anon_send(stream, attach_atom::value, s);
   else
     caf::anon_send(s, finished_atom::value);  // refused, or it had seen the end already

@@ -18,7 +18,7 @@ namespace askd::actors {
 // or later to resume (what the hub kept is replayed to the port at once). The sink quits
 // when the stream has ended for it or the client goes away.
 sink_actor spawn_sink(caf::actor_system& system, std::shared_ptr<engine_context> context,
-                      std::shared_ptr<sink_port> port, stream_actor stream, stream_hub& hub,
-                      std::uint64_t after = 0);
+                      std::shared_ptr<sink_port> port, stream_actor stream,
+                      std::shared_ptr<stream_hub> hub, std::uint64_t after = 0);
 
 }  // namespace askd::actors

@@ -37,10 +37,12 @@ class small_document {
   using allocator = rapidjson::MemoryPoolAllocator<>;
   using document = rapidjson::GenericDocument<rapidjson::UTF8<>, allocator, allocator>;
 
+  // Each buffer holds its allocator's chunk header too, so the parser's stack starts at
+  // half of its buffer (room to grow in place); past a buffer, 4 KB blocks from the heap.
   small_document()
-      : values_(value_buffer_, sizeof value_buffer_),
-        stack_(stack_buffer_, sizeof stack_buffer_),
-        doc_(&values_, sizeof stack_buffer_, &stack_) {}
+      : values_(value_buffer_, sizeof value_buffer_, spill_bytes),
+        stack_(stack_buffer_, sizeof stack_buffer_, spill_bytes),
+        doc_(&values_, sizeof stack_buffer_ / 2, &stack_) {}
   small_document(const small_document&) = delete;
   small_document& operator=(const small_document&) = delete;
 
@@ -50,9 +52,15 @@ class small_document {
     return doc_;
   }
 
+  // Whether parsing needed memory beyond the buffers (a block from the heap).
+  bool spilled() const {
+    return values_.Capacity() > sizeof value_buffer_ || stack_.Capacity() > sizeof stack_buffer_;
+  }
+
  private:
+  static constexpr std::size_t spill_bytes = 4096;
   char value_buffer_[4096];
-  char stack_buffer_[1024];
+  char stack_buffer_[2048];
   allocator values_;
   allocator stack_;
   document doc_;

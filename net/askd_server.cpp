@@ -11,9 +11,10 @@
 
 namespace askd::net {
 
-// Declared in the order they start; destroyed in reverse: the HTTP server goes first
-// (its connections cancel their streams), then the actors, then the curl engine that
-// the actors' last acts still call.
+// Declared in the order they start. stop() closes the server's connections first (they
+// cancel their streams), then destroys the actors, then the curl engine that the
+// actors' last acts still call, and the server last: until then a late event may still
+// post a write to a connection's strand.
 struct askd_server::parts {
   std::shared_ptr<actors::engine_context> context;
   std::unique_ptr<providers::curl_engine> curl;
@@ -68,9 +69,11 @@ void askd_server::stop() {
   while (p.context->census.streams > 0 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   p.server->stop();
-  p.server.reset();
+  // The engine (its actors) and the curl thread may still publish to connections'
+  // ports: they go first, while the server's io_context (stopped) still exists.
   p.engine.reset();
   p.curl.reset();
+  p.server.reset();
 }
 
 bool askd_server::draining() const {

@@ -182,19 +182,21 @@ class ws_session : public websocket,
   }
 
   // -- websocket (any thread) --
+  // Posted, never run inline: a caller on this strand (a resume replaying into the
+  // socket from the handler's on_text) must not see the session close under it.
   void send(std::string text) override {
-    asio::dispatch(ws_.get_executor(), [self = shared_from_this(), t = std::move(text)]() mutable {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), t = std::move(text)]() mutable {
       self->queue(std::move(t));
     });
   }
   void close(std::uint16_t code, std::string reason) override {
-    asio::dispatch(ws_.get_executor(),
-                   [self = shared_from_this(), code, r = std::move(reason)]() mutable {
-                     if (self->close_queued_ || self->gone_) return;
-                     self->close_queued_ = true;
-                     self->close_reason_ = ws::close_reason(static_cast<ws::close_code>(code), r);
-                     self->pump();
-                   });
+    asio::post(ws_.get_executor(),
+               [self = shared_from_this(), code, r = std::move(reason)]() mutable {
+                 if (self->close_queued_ || self->gone_) return;
+                 self->close_queued_ = true;
+                 self->close_reason_ = ws::close_reason(static_cast<ws::close_code>(code), r);
+                 self->pump();
+               });
   }
   void shutdown_now() override {
     asio::dispatch(ws_.get_executor(), [self = shared_from_this()] { self->hard_close(); });
@@ -437,7 +439,9 @@ class http_session : public connection, public std::enable_shared_from_this<http
     // Not all of it: the strand sends the rest (or finds the client gone) before anything else.
     gate_.open = false;
     if (sent < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      // Out of buffers or memory for a moment: the strand's async write tries again.
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS && errno != ENOMEM &&
+          errno != EINTR) {
         asio::post(stream_.get_executor(), [self = shared_from_this()] { self->hard_close(); });
         return true;  // the client went away: nothing more goes to it
       }
@@ -888,6 +892,12 @@ http_server::http_server(std::shared_ptr<service> svc, server_limits limits, int
 
 http_server::~http_server() {
   stop();
+  if (!impl_) return;
+  // Handlers posted after the io threads stopped (by producers that outlived them) are
+  // run here, while the sessions they hold can still leave the server's table; a
+  // stopped io_context would destroy them after the table.
+  impl_->ioc.restart();
+  impl_->ioc.poll();
 }
 
 std::uint16_t http_server::listen(const std::string& host, std::uint16_t port) {

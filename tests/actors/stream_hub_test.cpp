@@ -150,3 +150,22 @@ TEST_CASE("a continuation that ends early releases what it held") {
   out.end_attempt();
   CHECK(port->text() == "abcdef");
 }
+
+TEST_CASE("a failed attempt's late text is not taken - what it held still goes out") {
+  output_fixture f;
+  f.out.begin(1);
+  f.out.offer(1, "abc");
+  f.out.end_attempt();
+  f.out.begin(2);         // a continuation: its start is held
+  f.out.offer(2, "def");  // held
+  f.out.retire(2);        // its deadline passed
+  f.out.offer(2, "ghi");  // still arriving from the curl thread: dropped
+  CHECK(f.port->text() == "abc");
+  f.out.end_attempt();  // the supervisor hears of the failure
+  CHECK(f.port->text() == "abcdef");
+  CHECK(f.out.sent() == "abcdef");
+  f.out.begin(3);
+  f.out.offer(3, "jkl");  // held (continuing), then released at the end
+  f.out.end_attempt();
+  CHECK(f.port->text() == "abcdefjkl");
+}

@@ -74,7 +74,7 @@ struct fixture {
   }
   sink_actor attach(const stream_actor& s, std::shared_ptr<recording_port> port,
                     std::uint64_t after = 0) {
-    return spawn_sink(*sys, ctx, std::move(port), s, *hubs.at(s.id()), after);
+    return spawn_sink(*sys, ctx, std::move(port), s, hubs.at(s.id()), after);
   }
 
   // A producer that does nothing but notice when it is killed.

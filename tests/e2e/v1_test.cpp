@@ -398,3 +398,28 @@ TEST_CASE("askd.v1 compresses frames when the client offers permessage-deflate")
       30s, true);
   CHECK(compat.extensions.empty());
 }
+
+TEST_CASE("a WebSocket resume whose replay is more than the socket may queue is cut off cleanly") {
+  e2e_env env([](askd::core::config& c) {
+    c.server.write_queue_bytes = 64 * 1024;
+    c.streams.replay_bytes = 4 << 20;
+  });
+  // About 600 KB in 4 KB deltas, all sent before anyone resumes the stream.
+  auto body = chat_body("q", R"({"words":100000,"chunk":4096})");
+  auto started = http_call(env.port, "POST", "/v1/streams", body);
+  auto id = field(started.body, "stream_id");
+  REQUIRE(eventually([&] { return env.mock->stats().completed == 1; }, 30s));
+  // The resume frame's handler replays the stream into its own socket, on that socket's
+  // strand: far past the write queue, so the socket is closed while the handler runs.
+  auto r = ws_converse(
+      env.port, "/ws/chat", "askd.v1", {},
+      {R"({"type":"resume","stream_id":")" + id + R"(","after":0})"},
+      [](const std::string&) { return ws_step{}; }, 30s);
+  CHECK(r.accepted);
+  // askd goes on, and the stream is still whole for a reader that keeps up.
+  auto events = parse_sse(http_call(env.port, "GET", "/v1/streams/" + id, {}, {}, 30s).body);
+  REQUIRE(!events.empty());
+  CHECK(events.back().event == "done");
+  CHECK(deltas_of(events) == *askmock::scripted_answer(body));
+  CHECK(env.settles());
+}

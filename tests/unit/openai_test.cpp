@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/config.hpp"
+#include "core/json.hpp"
 #include "providers/openai.hpp"
 
 using namespace askd;
@@ -149,4 +150,21 @@ TEST_CASE("a provider with an unknown client_class stops the start - naming the 
   } catch (const core::config_error& e) {
     CHECK(std::string(e.what()).find("providers.dashscope.client_class") != std::string::npos);
   }
+}
+
+TEST_CASE("openai: a streamed event is parsed without a block from the heap") {
+  // One event of the captured stream, as the decoder parses each (core::json::small_document).
+  auto first = captured.find("data: ") + 6;
+  auto event = captured.substr(first, captured.find("\n\n") - first);
+  core::json::small_document parsed;
+  auto& doc = parsed.parse(event);
+  REQUIRE_FALSE(doc.HasParseError());
+  CHECK(doc["choices"][0]["delta"]["role"] == "assistant");
+  CHECK_FALSE(parsed.spilled());
+  // A large event still parses: it takes blocks from the heap past the buffers.
+  core::json::small_document large;
+  auto& big = large.parse("{\"content\":\"" + std::string(20000, 'x') + "\"}");
+  REQUIRE_FALSE(big.HasParseError());
+  CHECK(big["content"].GetStringLength() == 20000);
+  CHECK(large.spilled());
 }
