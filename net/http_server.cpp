@@ -91,6 +91,12 @@ std::string request::query_param(std::string_view name) const {
 
 namespace {
 
+// The head of a chunk of `size` bytes in chunked transfer encoding ("1a\r\n"), written
+// into `buf`; its length.
+std::size_t chunk_head(char (&buf)[20], std::size_t size) {
+  return static_cast<std::size_t>(std::snprintf(buf, sizeof buf, "%zx\r\n", size));
+}
+
 std::string detail_json(std::string_view detail) {
   return "{\"detail\":" + core::json::quote(detail) + "}";
 }
@@ -426,7 +432,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     std::unique_lock<std::mutex> lock(gate_.m, std::try_to_lock);
     if (!lock || !gate_.open || gate_.id != id || chunk.empty()) return false;
     char hex[20];
-    auto len = static_cast<std::size_t>(std::snprintf(hex, sizeof hex, "%zx\r\n", chunk.size()));
+    auto len = chunk_head(hex, chunk.size());
     iovec iov[3] = {{hex, len},
                     {const_cast<char*>(chunk.data()), chunk.size()},
                     {const_cast<char*>("\r\n"), 2}};
@@ -630,8 +636,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     if (!raw_.empty()) bufs[n++] = asio::buffer(raw_);
     if (!inflight_.empty()) {
       char hex[20];
-      auto len = std::snprintf(hex, sizeof hex, "%zx\r\n", inflight_.size());
-      chunk_head_.assign(hex, static_cast<std::size_t>(len));
+      chunk_head_.assign(hex, chunk_head(hex, inflight_.size()));
       inflight_ += "\r\n";
       bufs[n++] = asio::buffer(chunk_head_);
       bufs[n++] = asio::buffer(inflight_);
