@@ -294,10 +294,10 @@ generator_settings parse_generator_config(const std::string& text, const std::st
                                 json::quote(p.default_model));
       if (const auto* c = r.object("client")) {
         json::object_reader cr(*c, r.path_of("client"));
-        reject_unknown_keys(
-            cr, {"base_url", "base_url_env", "api_key_env", "headers", "include_usage"});
+        reject_unknown_keys(cr, {"base_url", "base_url_env", "api_key_env", "headers",
+                                 "include_usage", "api_version", "api_version_env", "strip_think"});
         p.base_url = cr.string_or("base_url", "");
-        auto base_env = cr.string_or("base_url_env", "");
+        auto base_env = p.base_url_env = cr.string_or("base_url_env", "");
         if (!base_env.empty()) {
           auto v = getenv(base_env.c_str());
           if (!v.empty()) p.base_url = v;
@@ -306,6 +306,12 @@ generator_settings parse_generator_config(const std::string& text, const std::st
         p.api_key_env = cr.string_or("api_key_env", "");
         if (!p.api_key_env.empty()) p.api_key = getenv(p.api_key_env.c_str());
         p.include_usage = cr.boolean("include_usage").value_or(true);
+        p.api_version = cr.string_or("api_version", "");
+        if (auto env = cr.string_or("api_version_env", ""); !env.empty()) {
+          auto v = getenv(env.c_str());
+          if (!v.empty()) p.api_version = v;
+        }
+        p.strip_think = cr.boolean("strip_think").value_or(true);
         if (const auto* h = cr.object("headers")) {
           json::object_reader hr(*h, cr.path_of("headers"));
           for (auto hi = h->MemberBegin(); hi != h->MemberEnd(); ++hi) {

@@ -132,10 +132,13 @@ struct provider_settings {
   std::vector<model_settings> models;
   // client settings
   std::string base_url;                        // after applying base_url_env
+  std::string base_url_env;                    // the variable that may set it
   std::string api_key_env;                     // the variable holding the key ("" = no key needed)
   std::string api_key;                         // its value at start; never logged
   std::map<std::string, std::string> headers;  // extra request headers
   bool include_usage = true;  // ask for usage in the stream (stream_options.include_usage)
+  std::string api_version;    // Azure OpenAI's api-version (after applying api_version_env)
+  bool strip_think = true;    // Ollama: drop <think>...</think> from the answer
 
   const model_settings* find_model(const std::string& model) const;
 };

@@ -8,12 +8,6 @@
 namespace askd::providers {
 namespace {
 
-// Model parameters OpenAI-compatible servers accept; others in conf (top_k, num_ctx)
-// belong to other wire formats and would be refused here.
-constexpr const char* passed_params[] = {
-    "temperature",       "top_p", "max_tokens", "max_completion_tokens", "presence_penalty",
-    "frequency_penalty", "seed",  "stop",       "reasoning_effort"};
-
 // The provider's own words from an error body: {"error":{"message":...}} or the text.
 std::string error_message(std::string_view body, std::string* code = nullptr) {
   rapidjson::Document doc;
@@ -39,35 +33,17 @@ std::string error_message(std::string_view body, std::string* code = nullptr) {
   return utf8_prefix(body, 300);
 }
 
-class openai_decoder : public stream_decoder {
+class openai_decoder : public sse_decoder {
  public:
-  explicit openai_decoder(std::string provider_id) : provider_(std::move(provider_id)) {}
-
-  std::optional<core::error> feed(std::string_view bytes, decode_events& out) override {
-    if (done_) return std::nullopt;  // anything after [DONE] is ignored
-    events_.clear();
-    if (!parser_.feed(bytes, events_)) return bad("an event larger than the parser's bound");
-    for (auto& ev : events_) {
-      if (auto err = take(ev, out)) return err;
-      if (done_) break;
-    }
-    return std::nullopt;
-  }
+  using sse_decoder::sse_decoder;
 
   std::optional<core::error> finish(decode_events&) override {
     if (done_ || saw_finish_) return std::nullopt;
-    return core::error::make(
-        core::error_code::upstream,
-        "provider " + provider_ + "'s stream ended before its end (no [DONE])");
+    return cut_short("[DONE]");
   }
 
  private:
-  core::error bad(const std::string& what) const {
-    return core::error{core::error_code::bad_response,
-                       "provider " + provider_ + " sent a malformed stream: " + what, false};
-  }
-
-  std::optional<core::error> take(const sse_event& ev, decode_events& out) {
+  std::optional<core::error> take(const sse_event& ev, decode_events& out) override {
     if (ev.data == "[DONE]") {
       done_ = true;
       return std::nullopt;
@@ -78,14 +54,7 @@ class openai_decoder : public stream_decoder {
       return bad("a data line that is not a JSON object: " + utf8_prefix(ev.data, 120));
     if (auto e = doc.FindMember("error"); e != doc.MemberEnd()) {
       // An error inside a 200 stream (OpenAI, OpenRouter do this mid-answer).
-      auto message = error_message(ev.data);
-      if (says_context_length(message))
-        return core::error{core::error_code::context_length,
-                           "the prompt is too long for provider " + provider_ + ": " + message,
-                           false};
-      return core::error::make(
-          core::error_code::upstream,
-          "provider " + provider_ + " reported an error mid-stream: " + message);
+      return in_stream(error_message(ev.data), core::error_code::upstream);
     }
     if (auto c = doc.FindMember("choices"); c != doc.MemberEnd()) {
       if (!c->value.IsArray()) return bad("\"choices\" is not an array");
@@ -119,42 +88,33 @@ class openai_decoder : public stream_decoder {
     return std::nullopt;
   }
 
-  std::string provider_;
-  sse_parser parser_;
-  std::vector<sse_event> events_;
-  bool done_ = false;
   bool saw_finish_ = false;
 };
 
 }  // namespace
 
-openai_provider::openai_provider(core::provider_settings settings, core::upstream_settings upstream)
+openai_provider::openai_provider(core::provider_settings settings, core::upstream_settings upstream,
+                                 std::string_view key_header)
     : provider(std::move(settings), upstream) {
+  // The parameters OpenAI-compatible servers accept; others in conf (top_k, num_ctx)
+  // belong to other wire formats and would be refused here.
   for (const auto& m : settings_.models) {
-    rapidjson::Document doc;
-    doc.Parse(m.params_json.data(), m.params_json.size());
-    std::string frag;
-    for (const char* key : passed_params) {
-      auto it = doc.FindMember(key);
-      if (it == doc.MemberEnd()) continue;
-      frag += ",\"";
-      frag += key;
-      frag += "\":";
-      frag += core::json::write(it->value);
-    }
-    params_.emplace(m.id, std::move(frag));
+    auto frag = params_fragment(m.params_json, {{"temperature", "temperature"},
+                                                {"top_p", "top_p"},
+                                                {"max_tokens", "max_tokens"},
+                                                {"max_completion_tokens", "max_completion_tokens"},
+                                                {"presence_penalty", "presence_penalty"},
+                                                {"frequency_penalty", "frequency_penalty"},
+                                                {"seed", "seed"},
+                                                {"stop", "stop"},
+                                                {"reasoning_effort", "reasoning_effort"}});
+    params_.emplace(m.id, frag.empty() ? frag : "," + frag);
   }
-  headers_.push_back("Content-Type: application/json");
-  headers_.push_back("Accept: text/event-stream");
-  if (!settings_.api_key.empty()) headers_.push_back("Authorization: Bearer " + settings_.api_key);
-  for (const auto& [name, value] : settings_.headers) headers_.push_back(name + ": " + value);
+  set_headers(key_header, {"Accept: text/event-stream"});
 }
 
 upstream_request openai_provider::build(const generation_request& request) const {
-  upstream_request r;
-  r.url = settings_.base_url + "/chat/completions";
-  r.headers = headers_;
-  r.connect_timeout_ms = upstream_.connect_timeout_ms;
+  auto r = request_to(settings_.base_url + "/chat/completions");
   auto& b = r.body;
   b.reserve(256 + request.messages.size() * 64);
   b = "{\"model\":" + core::json::quote(request.model) + ",\"stream\":true";

@@ -14,7 +14,9 @@ namespace askd::providers {
 
 class openai_provider : public provider {
  public:
-  openai_provider(core::provider_settings settings, core::upstream_settings upstream);
+  // `key_header` precedes the key in the header that carries it.
+  openai_provider(core::provider_settings settings, core::upstream_settings upstream,
+                  std::string_view key_header = "Authorization: Bearer ");
 
   upstream_request build(const generation_request& request) const override;
   std::unique_ptr<stream_decoder> decoder() const override;
@@ -23,7 +25,6 @@ class openai_provider : public provider {
 
  private:
   std::map<std::string, std::string> params_;  // model -> `,"temperature":0.7,...` ready to splice
-  std::vector<std::string> headers_;
 };
 
 // The decoder on its own, for tests: `provider_id` names the provider in errors.

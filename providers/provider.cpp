@@ -5,7 +5,12 @@
 #include <chrono>
 #include <ctime>
 
+#include "core/json.hpp"
+#include "providers/anthropic.hpp"
+#include "providers/azure.hpp"
+#include "providers/google.hpp"
 #include "providers/local.hpp"
+#include "providers/ollama.hpp"
 #include "providers/openai.hpp"
 
 namespace askd::providers {
@@ -14,6 +19,13 @@ provider::provider(core::provider_settings settings, core::upstream_settings ups
     : settings_(std::move(settings)), upstream_(upstream) {}
 
 std::optional<core::error> provider::missing_key() const {
+  if (settings_.base_url.empty() && !offline())
+    return core::error{
+        core::error_code::provider_unavailable,
+        "provider " + settings_.id + " has no endpoint: set " +
+            (settings_.base_url_env.empty() ? std::string("client.base_url in conf")
+                                            : settings_.base_url_env + " in askd's environment"),
+        false};
   if (settings_.api_key_env.empty() || !settings_.api_key.empty()) return std::nullopt;
   return core::error{core::error_code::unauthorized,
                      "provider " + settings_.id + " has no API key: set " + settings_.api_key_env +
@@ -50,6 +62,102 @@ core::error provider::classify_status(long status, const std::string& message,
   return e;
 }
 
+std::optional<core::error> sse_decoder::feed(std::string_view bytes, decode_events& out) {
+  if (done_) return std::nullopt;  // anything after the end marker is ignored
+  events_.clear();
+  if (!parser_.feed(bytes, events_)) return bad("an event larger than the parser's bound");
+  for (auto& ev : events_) {
+    if (auto err = take(ev, out)) return err;
+    if (done_) break;
+  }
+  return std::nullopt;
+}
+
+core::error decoder_base::bad(const std::string& what) const {
+  return core::error{core::error_code::bad_response,
+                     "provider " + provider_ + " sent a malformed stream: " + what, false};
+}
+
+core::error decoder_base::cut_short(std::string_view marker) const {
+  return core::error::make(
+      core::error_code::upstream,
+      "provider " + provider_ + "'s stream ended before its end (no " + std::string(marker) + ")");
+}
+
+core::error decoder_base::in_stream(const std::string& message, core::error_code code) const {
+  if (says_context_length(message))
+    return core::error{core::error_code::context_length,
+                       "the prompt is too long for provider " + provider_ + ": " + message, false};
+  return core::error::make(code,
+                           "provider " + provider_ + " reported an error mid-stream: " + message);
+}
+
+const rapidjson::Value* member(const rapidjson::Value& v, const char* key) {
+  if (!v.IsObject()) return nullptr;
+  auto it = v.FindMember(key);
+  return it == v.MemberEnd() ? nullptr : &it->value;
+}
+
+std::string_view text_of(const rapidjson::Value* v) {
+  if (!v || !v->IsString()) return {};
+  return {v->GetString(), v->GetStringLength()};
+}
+
+std::optional<std::int64_t> int_of(const rapidjson::Value* v) {
+  if (!v || !v->IsInt64()) return std::nullopt;
+  return v->GetInt64();
+}
+
+std::string params_fragment(const std::string& params_json,
+                            std::initializer_list<std::pair<const char*, const char*>> keys) {
+  rapidjson::Document doc;
+  doc.Parse(params_json.data(), params_json.size());
+  std::string frag;
+  if (doc.HasParseError() || !doc.IsObject()) return frag;
+  for (const auto& [conf_key, wire_key] : keys) {
+    const auto* v = member(doc, conf_key);
+    if (!v) continue;
+    if (!frag.empty()) frag += ',';
+    frag += core::json::quote(wire_key);
+    frag += ':';
+    frag += core::json::write(*v);
+  }
+  return frag;
+}
+
+core::error provider::classify_kind(long status, long as_status, std::string message,
+                                    std::string_view kind, std::string_view body,
+                                    std::string_view retry_after) const {
+  if (message.empty()) message = utf8_prefix(body, 300);
+  auto said = kind.empty() ? message : message + " (" + std::string(kind) + ")";
+  auto err = classify_status(as_status, said, retry_after, says_context_length(message));
+  err.upstream_status = static_cast<int>(status);
+  return err;
+}
+
+void provider::set_headers(std::string_view key_header,
+                           std::initializer_list<std::string_view> extra) {
+  headers_.emplace_back("Content-Type: application/json");
+  for (auto h : extra) headers_.emplace_back(h);
+  if (!settings_.api_key.empty()) headers_.push_back(std::string(key_header) + settings_.api_key);
+  for (const auto& [name, value] : settings_.headers) headers_.push_back(name + ": " + value);
+}
+
+upstream_request provider::request_to(std::string url) const {
+  upstream_request r;
+  r.url = std::move(url);
+  r.headers = headers_;
+  r.connect_timeout_ms = upstream_.connect_timeout_ms;
+  return r;
+}
+
+std::string system_prompt(const generation_request& request) {
+  std::string system;
+  for (const auto& m : request.messages)
+    if (m.role == "system") system += (system.empty() ? "" : "\n\n") + m.content;
+  return system;
+}
+
 std::int64_t parse_retry_after(std::string_view value) {
   while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   if (value.empty()) return -1;
@@ -74,7 +182,7 @@ bool says_context_length(std::string_view message) {
   static constexpr std::string_view wordings[] = {
       "context_length_exceeded", "maximum context length", "context length",
       "context window",          "too many tokens",        "prompt is too long",
-      "input is too long",       "reduce the length"};
+      "input is too long",       "reduce the length",      "exceeds the maximum number of tokens"};
   for (auto w : wordings)
     if (m.find(w) != std::string::npos) return true;
   return false;
@@ -87,20 +195,30 @@ std::string utf8_prefix(std::string_view s, std::size_t max) {
   return std::string(s.substr(0, n)) + "...";
 }
 
+const char* const client_classes =
+    "OpenAIClient, OpenRouterClient, DashscopeClient, AzureAIClient, GoogleGenAIClient, "
+    "AnthropicClient, OllamaClient, LocalClient";
+
 provider_registry::provider_registry(const core::config& cfg) {
   for (const auto& p : cfg.generator.providers) {
     std::shared_ptr<const provider> made;
-    if (p.client_class == "OpenAIClient" || p.client_class == "OpenRouterClient" ||
-        p.client_class == "DashscopeClient") {
+    const auto& c = p.client_class;
+    if (c == "OpenAIClient" || c == "OpenRouterClient" || c == "DashscopeClient")
       made = std::make_shared<openai_provider>(p, cfg.upstream);
-    } else if (p.client_class == "LocalClient") {
+    else if (c == "AzureAIClient")
+      made = std::make_shared<azure_provider>(p, cfg.upstream);
+    else if (c == "GoogleGenAIClient")
+      made = std::make_shared<google_provider>(p, cfg.upstream);
+    else if (c == "AnthropicClient")
+      made = std::make_shared<anthropic_provider>(p, cfg.upstream);
+    else if (c == "OllamaClient")
+      made = std::make_shared<ollama_provider>(p, cfg.upstream);
+    else if (c == "LocalClient")
       made = std::make_shared<local_provider>(p, cfg.upstream);
-    } else {
+    else
       throw core::config_error(cfg.generator.source + ": providers." + p.id +
-                               ".client_class: expected one of OpenAIClient, OpenRouterClient, "
-                               "DashscopeClient, LocalClient, got \"" +
-                               p.client_class + "\"");
-    }
+                               ".client_class: expected one of " + client_classes + ", got \"" + c +
+                               "\"");
     providers_.emplace(p.id, std::move(made));
   }
 }

@@ -11,11 +11,14 @@
 #include <string_view>
 #include <vector>
 
+#include <rapidjson/document.h>
+
 #include "core/chat_request.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "core/event.hpp"
 #include "providers/curl_engine.hpp"
+#include "providers/sse_parser.hpp"
 
 namespace askd::providers {
 
@@ -45,6 +48,40 @@ class stream_decoder {
   virtual std::optional<core::error> finish(decode_events& out) = 0;
 };
 
+// What every provider's decoder says alike: the error classes of a broken stream, and
+// whether the format's end marker has come.
+class decoder_base : public stream_decoder {
+ public:
+  explicit decoder_base(std::string provider_id) : provider_(std::move(provider_id)) {}
+
+ protected:
+  // Not retryable: the same request would get the same bytes.
+  core::error bad(const std::string& what) const;
+  // The body ended before the format's end marker: retryable (and continued).
+  core::error cut_short(std::string_view marker) const;
+  // An error object the provider sent inside a 200 stream, in its own words.
+  core::error in_stream(const std::string& message, core::error_code code) const;
+
+  std::string provider_;
+  bool done_ = false;  // the end marker came: later bytes are ignored
+};
+
+// The decoders whose body is Server-Sent Events (OpenAI, Gemini, Anthropic): framing,
+// the bound on an event, stopping after the end marker.
+class sse_decoder : public decoder_base {
+ public:
+  using decoder_base::decoder_base;
+  std::optional<core::error> feed(std::string_view bytes, decode_events& out) final;
+
+ protected:
+  // One event; set `done_` at the format's end marker.
+  virtual std::optional<core::error> take(const sse_event& ev, decode_events& out) = 0;
+
+ private:
+  sse_parser parser_;
+  std::vector<sse_event> events_;
+};
+
 class provider {
  public:
   provider(core::provider_settings settings, core::upstream_settings upstream);
@@ -71,10 +108,26 @@ class provider {
   // `context_length` whether they say the prompt was too long.
   core::error classify_status(long status, const std::string& message, std::string_view retry_after,
                               bool context_length) const;
+  // The same for a provider whose error body names its kind of error (Gemini's status
+  // word, Anthropic's error type): classified as `as_status` (what the kind means), the
+  // message (else the body's start) and the kind in the words, the real status kept.
+  core::error classify_kind(long status, long as_status, std::string message, std::string_view kind,
+                            std::string_view body, std::string_view retry_after) const;
+
+  // The request headers every call sends: JSON content, then `extra`, the key after
+  // `key_header` (when there is a key), conf's own headers.
+  void set_headers(std::string_view key_header, std::initializer_list<std::string_view> extra);
+  // A request to `url` with those headers and the connect timeout; the body is the caller's.
+  upstream_request request_to(std::string url) const;
 
   core::provider_settings settings_;
   core::upstream_settings upstream_;
+  std::vector<std::string> headers_;
 };
+
+// The system messages of a request, joined: for wire formats that take the system
+// prompt apart from the turns (Gemini, Anthropic).
+std::string system_prompt(const generation_request& request);
 
 // Every configured provider, built once at start.
 class provider_registry {
@@ -86,6 +139,18 @@ class provider_registry {
  private:
   std::map<std::string, std::shared_ptr<const provider>> providers_;
 };
+
+// Lenient reads for decoders (a missing or differently typed field is absent, not an
+// exception): the member `key` of an object, a string's text, an integer.
+const rapidjson::Value* member(const rapidjson::Value& v, const char* key);
+std::string_view text_of(const rapidjson::Value* v);
+std::optional<std::int64_t> int_of(const rapidjson::Value* v);
+
+// The model parameters (conf/generator.json) a wire format takes, as JSON members ready
+// to splice into a request body (`"topP":0.8,...`, no leading comma): each pair names
+// the key in conf and the key on the wire.
+std::string params_fragment(const std::string& params_json,
+                            std::initializer_list<std::pair<const char*, const char*>> keys);
 
 // "120" or an HTTP-date → milliseconds from now; -1 when absent or unreadable.
 std::int64_t parse_retry_after(std::string_view value);

@@ -14,7 +14,10 @@
 namespace {
 constexpr const char* usage =
     "usage: askmock [--host ADDR] [--port N] [--threads N] [--require-key KEY]\n"
-    "  serves OpenAI-style streaming at POST /v1/chat/completions (and /chat/completions),\n"
+    "  serves streamed chat in each provider's wire format: OpenAI at POST\n"
+    "  .../chat/completions (Azure at .../openai/deployments/D/chat/completions?api-version=V),\n"
+    "  Gemini at .../models/M:streamGenerateContent?alt=sse, Anthropic at .../messages,\n"
+    "  Ollama at .../api/chat;\n"
     "  counters at GET /_mock/stats, the last request at GET /_mock/last.\n"
     "  Prints the bound port on stdout (useful with --port 0).\n";
 

@@ -23,58 +23,8 @@ constexpr const char* vocabulary[] = {
     "chunks",  "日本語", "answer", "over",      "sockets", "while", "each",  "token",
     "arrives", "in",     "order",  "—",         "and",     "none",  "is",    "lost"};
 
-header_list openai_headers() {
+header_list mock_headers() {
   return {{"Cache-Control", "no-cache"}, {"X-Request-Id", "req_askmock"}};
-}
-
-// OpenAI's error bodies for the statuses tests inject.
-std::string openai_error_body(int status) {
-  const char* message;
-  const char* type;
-  const char* code;
-  switch (status) {
-    case 400:
-      message =
-          "This model's maximum context length is 128000 tokens. However, your messages resulted "
-          "in "
-          "131072 tokens. Please reduce the length of the messages.";
-      type = "invalid_request_error";
-      code = "\"context_length_exceeded\"";
-      break;
-    case 401:
-      message =
-          "Incorrect API key provided: sk-mock****. You can find your API key at "
-          "https://platform.openai.com/account/api-keys.";
-      type = "invalid_request_error";
-      code = "\"invalid_api_key\"";
-      break;
-    case 403:
-      message = "You are not allowed to sample from this model";
-      type = "invalid_request_error";
-      code = "null";
-      break;
-    case 404:
-      message = "The model `mock` does not exist or you do not have access to it.";
-      type = "invalid_request_error";
-      code = "\"model_not_found\"";
-      break;
-    case 429:
-      message = "Rate limit reached for requests. Please try again in 1s.";
-      type = "requests";
-      code = "\"rate_limit_exceeded\"";
-      break;
-    case 503:
-      message = "The engine is currently overloaded, please try again later";
-      type = "server_error";
-      code = "null";
-      break;
-    default:
-      message = "The server had an error while processing your request. Sorry about that!";
-      type = "server_error";
-      code = "null";
-  }
-  return std::string("{\"error\":{\"message\":") + json::quote(message) + ",\"type\":\"" + type +
-         "\",\"param\":null,\"code\":" + code + "}}";
 }
 
 // The scripted answer (echo aside): `text`, else `deltas` or `words` default words.
@@ -126,40 +76,20 @@ struct script_turns {
   std::string last_user;
   std::optional<std::string> partial;
 };
-script_turns script_turns_of(const rapidjson::Value& messages) {
+script_turns script_turns_of(const std::vector<chat_turn>& turns) {
   script_turns t;
   bool marked = false;
-  for (const auto& m : messages.GetArray()) {
-    json::object_reader mr(m, "messages[]");
-    auto role = mr.string_or("role", "");
-    auto content = mr.string_or("content", "");
-    if (role == "user" && (!marked || content.find("#mock{") != std::string::npos)) {
-      marked = content.find("#mock{") != std::string::npos;
-      t.last_user = std::move(content);
+  for (const auto& m : turns) {
+    if (m.role == "user" && (!marked || m.content.find("#mock{") != std::string::npos)) {
+      marked = m.content.find("#mock{") != std::string::npos;
+      t.last_user = m.content;
       t.partial.reset();
-    } else if (role == "assistant") {
-      t.partial = std::move(content);
+    } else if (m.role == "assistant") {
+      t.partial = m.content;
     }
   }
   if (!marked) t.partial.reset();
   return t;
-}
-
-std::string sse(std::string_view data) {
-  std::string s;
-  s.reserve(data.size() + 8);
-  s += "data: ";
-  s += data;
-  s += "\n\n";
-  return s;
-}
-
-std::string chunk_json(const std::string& model, std::string_view delta_fields,
-                       std::string_view finish) {
-  return "{\"id\":\"chatcmpl-askmock\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
-         "\"model\":" +
-         json::quote(model) + ",\"choices\":[{\"index\":0,\"delta\":{" + std::string(delta_fields) +
-         "},\"finish_reason\":" + std::string(finish) + "}]}";
 }
 
 // One stream being sent: the pieces of the body in order, sent on the connection's
@@ -167,10 +97,12 @@ std::string chunk_json(const std::string& model, std::string_view delta_fields,
 class playback : public std::enable_shared_from_this<playback> {
  public:
   playback(std::shared_ptr<response> res, mock_service::counters& stats, directive d,
-           std::vector<std::string> pieces, std::optional<std::size_t> fault_at)
+           const wire_format& format, std::vector<std::string> pieces,
+           std::optional<std::size_t> fault_at)
       : res_(std::move(res)),
         stats_(stats),
         d_(std::move(d)),
+        format_(format),
         pieces_(std::move(pieces)),
         fault_at_(fault_at) {}
 
@@ -190,16 +122,17 @@ class playback : public std::enable_shared_from_this<playback> {
 
  private:
   header_list with_type() {
-    auto h = openai_headers();
-    h.emplace_back("Content-Type", "text/event-stream; charset=utf-8");
+    auto h = mock_headers();
+    h.emplace_back("Content-Type", format_.content_type());
     return h;
   }
 
-  // Delay before piece i. The role chunk goes at once (as OpenAI sends it); the first
-  // answer delta waits first_ms, each later one gap_ms; the tail follows the last delta.
+  // Delay before piece i. The head goes at once (OpenAI's role chunk, Anthropic's
+  // message_start...); the first answer delta waits first_ms, each later one gap_ms; the
+  // tail follows the last delta.
   int delay_ms(std::size_t i) const {
-    if (i == 0 || i >= deltas_end()) return 0;
-    return i == 1 ? d_.first_ms : d_.gap_ms;
+    if (i < head_ || i >= deltas_end()) return 0;
+    return i == head_ ? d_.first_ms : d_.gap_ms;
   }
   std::size_t deltas_end() const { return pieces_.size() - tail_; }
 
@@ -235,12 +168,8 @@ class playback : public std::enable_shared_from_this<playback> {
       return end(false);
     }
     if (d_.fault == "stall") return;  // silent until the client leaves
-    if (d_.fault == "malformed")
-      res_->write("data: {\"choices\":[{\"delta\":{\"content\":\"oops\n\n");
-    if (d_.fault == "error_event")
-      res_->write(
-          sse("{\"error\":{\"message\":\"The server had an error while processing your request.\","
-              "\"type\":\"server_error\",\"code\":502}}"));
+    if (d_.fault == "malformed") res_->write(format_.malformed());
+    if (d_.fault == "error_event") res_->write(format_.error_event());
     res_->finish();
     end(false);
   }
@@ -256,12 +185,14 @@ class playback : public std::enable_shared_from_this<playback> {
   }
 
  public:
+  std::size_t head_ = 0;  // pieces before the first delta
   std::size_t tail_ = 0;  // pieces after the last delta (finish, usage, [DONE])
 
  private:
   std::shared_ptr<response> res_;
   mock_service::counters& stats_;
   directive d_;
+  const wire_format& format_;
   std::vector<std::string> pieces_;
   std::optional<std::size_t> fault_at_;
   std::size_t i_ = 0;
@@ -306,9 +237,8 @@ std::optional<std::string> scripted_answer(std::string_view request_body) {
   try {
     rapidjson::Document doc;
     json::parse(request_body, doc);
-    const auto* messages = json::object_reader(doc, "").array("messages");
-    if (!messages) return std::nullopt;
-    auto message = script_turns_of(*messages).last_user;
+    auto message =
+        script_turns_of(turns_of(json::object_reader(doc, "").array("messages"))).last_user;
     if (message.find("#mock{") == std::string::npos) return std::nullopt;
     merge_from_text(d, message);
   } catch (const std::exception&) {
@@ -325,18 +255,18 @@ askd::net::upgrade_decision mock_service::upgrade(const request&) {
 }
 
 void mock_service::handle(request req, std::shared_ptr<response> res) {
-  if (req.path == "/v1/chat/completions" || req.path == "/chat/completions") {
+  if (const auto* format = format_for(req.path)) {
     if (req.method != "POST")
-      return res->send(405, json_type, "{\"error\":{\"message\":\"use POST\"}}",
-                       {{"Allow", "POST"}});
-    return openai_chat(req, res);
+      return res->send(405, json_type, format->bad_request_body("use POST"), {{"Allow", "POST"}});
+    return chat(req, res, *format);
   }
   if (req.path == "/_mock/stats") return res->send(200, json_type, stats_json());
   if (req.path == "/_mock/last") {
     std::lock_guard lock(mu_);
     return res->send(200, json_type,
                      "{\"body\":" + json::quote(last_body_) +
-                         ",\"authorization\":" + json::quote(last_authorization_) + "}");
+                         ",\"authorization\":" + json::quote(last_authorization_) +
+                         ",\"target\":" + json::quote(last_target_) + "}");
   }
   if (req.path == "/health") return res->send(200, json_type, "{\"status\":\"ok\"}");
   res->send(404, json_type,
@@ -363,6 +293,18 @@ std::string mock_service::last_authorization() const {
   return last_authorization_;
 }
 
+std::string mock_service::last_target() const {
+  std::lock_guard lock(mu_);
+  return last_target_;
+}
+
+std::string mock_service::last_header(std::string_view name) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [n, v] : last_headers_)
+    if (n == name) return v;
+  return {};
+}
+
 bool mock_service::should_fault(const directive& d) {
   if (d.fault.empty()) return false;
   if (d.fail_first <= 0) return true;
@@ -370,41 +312,28 @@ bool mock_service::should_fault(const directive& d) {
   return fault_counts_[d.key]++ < d.fail_first;
 }
 
-void mock_service::openai_chat(request& req, const std::shared_ptr<response>& res) {
+void mock_service::chat(request& req, const std::shared_ptr<response>& res,
+                        const wire_format& format) {
   ++stats_.requests;
   {
     std::lock_guard lock(mu_);
     last_body_ = req.body;
     last_authorization_ = std::string(req.header("authorization"));
+    last_target_ = req.target;
+    last_headers_ = req.headers;
   }
-  if (!options_.require_key.empty() &&
-      req.header("authorization") != "Bearer " + options_.require_key) {
+  if (!options_.require_key.empty() && !format.authorized(req, options_.require_key)) {
     ++stats_.faults;
-    return res->send(401, json_type, openai_error_body(401), openai_headers());
+    auto [status, body] = format.unauthorized();
+    return res->send(status, json_type, std::move(body), mock_headers());
   }
-  auto bad = [&](const std::string& message) {
-    res->send(400, json_type,
-              "{\"error\":{\"message\":" + json::quote("askmock: " + message) +
-                  ",\"type\":\"invalid_request_error\",\"param\":null,\"code\":null}}",
-              openai_headers());
-  };
   directive d;
-  std::string model;
+  chat_call call;
   std::string last_user;
   std::optional<std::string> partial;
-  bool include_usage = false;
   try {
-    rapidjson::Document doc;
-    json::parse(req.body, doc);
-    json::object_reader body(doc, "");
-    model = body.required_string("model");
-    if (body.boolean("stream") != true)
-      return bad("only streaming is mocked; send \"stream\": true");
-    if (auto so = body.object("stream_options"))
-      include_usage = json::object_reader(*so, "stream_options").boolean("include_usage") == true;
-    const auto* messages = body.array("messages");
-    if (!messages || messages->Empty()) return bad("messages: expected a non-empty array");
-    auto turns = script_turns_of(*messages);
+    call = format.parse(req);
+    auto turns = script_turns_of(call.turns);
     last_user = std::move(turns.last_user);
     partial = std::move(turns.partial);
     merge_from_text(d, last_user);
@@ -414,15 +343,15 @@ void mock_service::openai_chat(request& req, const std::shared_ptr<response>& re
       merge(d, hd, "X-Mock");
     }
   } catch (const std::exception& e) {
-    return bad(e.what());
+    return res->send(400, json_type, format.bad_request_body(e.what()), mock_headers());
   }
 
   bool fault = should_fault(d);
   if (fault) ++stats_.faults;
   if (fault && d.fault == "status") {
-    auto h = openai_headers();
+    auto h = mock_headers();
     if (d.retry_after >= 0) h.emplace_back("Retry-After", std::to_string(d.retry_after));
-    return res->send(d.status, json_type, openai_error_body(d.status), std::move(h));
+    return res->send(d.status, json_type, format.error_body(d.status, call), std::move(h));
   }
 
   // The whole answer; a continuation sends what follows the partial answer (after
@@ -431,7 +360,11 @@ void mock_service::openai_chat(request& req, const std::shared_ptr<response>& re
   auto text = d.echo ? last_user : answer_of(d);
   if (partial) {
     if (text.compare(0, partial->size(), *partial) != 0)
-      return bad("the assistant message to continue is not the start of the scripted answer");
+      return res->send(
+          400, json_type,
+          format.bad_request_body(
+              "the assistant message to continue is not the start of the scripted answer"),
+          mock_headers());
     ++stats_.continuations;
     auto from = partial->size() - std::min<std::size_t>(partial->size(), d.overlap);
     text = text.substr(from);
@@ -449,29 +382,22 @@ void mock_service::openai_chat(request& req, const std::shared_ptr<response>& re
   } else {
     deltas = split_deltas(text, d.chunk);
   }
-  std::vector<std::string> pieces;
-  pieces.reserve(deltas.size() + 4);
-  pieces.push_back(sse(chunk_json(model, "\"role\":\"assistant\",\"content\":\"\"", "null")));
-  for (const auto& t : deltas)
-    pieces.push_back(sse(chunk_json(model, "\"content\":" + json::quote(t), "null")));
-  std::size_t tail = 2;
-  pieces.push_back(sse(chunk_json(model, "", "\"stop\"")));
-  if (include_usage) {
-    auto prompt_tokens = static_cast<std::int64_t>(req.body.size() / 4);
-    auto completion = static_cast<std::int64_t>(deltas.size());
-    pieces.push_back(sse(
-        "{\"id\":\"chatcmpl-askmock\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,"
-        "\"model\":" +
-        json::quote(model) + ",\"choices\":[],\"usage\":{\"prompt_tokens\":" +
-        std::to_string(prompt_tokens) + ",\"completion_tokens\":" + std::to_string(completion) +
-        ",\"total_tokens\":" + std::to_string(prompt_tokens + completion) + "}}"));
-    ++tail;
-  }
-  pieces.push_back(sse("[DONE]"));
+  usage_counts usage{static_cast<std::int64_t>(req.body.size() / 4),
+                     static_cast<std::int64_t>(deltas.size())};
+  auto pieces = format.head(call, usage);
+  auto head = pieces.size();
+  pieces.reserve(head + deltas.size() + 4);
+  for (const auto& t : deltas) pieces.push_back(format.delta(call, t));
+  auto tail = format.tail(call, usage);
+  pieces.insert(pieces.end(), std::make_move_iterator(tail.begin()),
+                std::make_move_iterator(tail.end()));
   std::optional<std::size_t> fault_at;
-  if (fault) fault_at = 1 + std::min<std::size_t>(static_cast<std::size_t>(d.after), deltas.size());
-  auto p = std::make_shared<playback>(res, stats_, std::move(d), std::move(pieces), fault_at);
-  p->tail_ = tail;
+  if (fault)
+    fault_at = head + std::min<std::size_t>(static_cast<std::size_t>(d.after), deltas.size());
+  auto p =
+      std::make_shared<playback>(res, stats_, std::move(d), format, std::move(pieces), fault_at);
+  p->head_ = head;
+  p->tail_ = tail.size();
   p->start();
 }
 

@@ -1,6 +1,7 @@
 // apps/askmock/mock_service.hpp — a mock LLM upstream that speaks the providers' real
-// wire formats over real sockets, with scripted answers and injected faults. askd's
-// end-to-end tests and benchmarks point a provider's base_url at it.
+// wire formats over real sockets (formats.hpp: OpenAI and Azure OpenAI, Gemini,
+// Anthropic, Ollama), with scripted answers and injected faults. askd's end-to-end tests
+// and benchmarks point a provider's base_url at it.
 //
 // Directives, as JSON, from the `X-Mock` request header or from `#mock{...}` anywhere in
 // the last user message (the header wins field by field):
@@ -27,6 +28,7 @@
 #include <string>
 #include <string_view>
 
+#include "apps/askmock/formats.hpp"
 #include "net/http_server.hpp"
 
 namespace askmock {
@@ -88,9 +90,13 @@ class mock_service : public askd::net::service, public std::enable_shared_from_t
   // The last chat request's body and its Authorization header, as received.
   std::string last_body() const;
   std::string last_authorization() const;
+  // The last chat request's target (path and query) and one of its headers (lower-case).
+  std::string last_target() const;
+  std::string last_header(std::string_view name) const;
 
  private:
-  void openai_chat(askd::net::request& req, const std::shared_ptr<askd::net::response>& res);
+  void chat(askd::net::request& req, const std::shared_ptr<askd::net::response>& res,
+            const wire_format& format);
   bool should_fault(const directive& d);
 
   mock_options options_;
@@ -99,6 +105,8 @@ class mock_service : public askd::net::service, public std::enable_shared_from_t
   std::map<std::string, int> fault_counts_;
   std::string last_body_;
   std::string last_authorization_;
+  std::string last_target_;
+  askd::net::header_list last_headers_;
 };
 
 }  // namespace askmock

@@ -93,7 +93,7 @@ TEST_CASE("validation errors are JSON details before any upstream call") {
       {R"({"repo_url":"https://github.com/a/b","messages":[{"role":"assistant","content":"x"}]})",
        400, "Last message must be from the user"},
       {R"({"repo_url":"https://github.com/a/b","messages":[{"role":"user","content":"x"}],"provider":"nope"})",
-       400, "valid providers: local, openai"},
+       400, "valid providers: local, google, openai"},
       {R"({"repo_url":"https://github.com/a/b","messages":[{"role":"user","content":5}]})", 400,
        "messages[0].content"},
       {R"({"messages":[{"role":"user","content":"x"}]})", 400, "repo_url"},

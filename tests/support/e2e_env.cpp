@@ -21,8 +21,13 @@ e2e_env::e2e_env(void (*tweak)(core::config&)) {
   cfg.server.shutdown_grace_ms = 0;
   cfg.engine.workers = 2;
   cfg.upstream.backoff_ms = 5;  // retries stay, their waits shrink
+  // Each provider at askmock, under the path its real service has.
+  auto mock_url = "http://127.0.0.1:" + std::to_string(mock_port);
   for (auto& p : cfg.generator.providers) {
-    p.base_url = "http://127.0.0.1:" + std::to_string(mock_port) + "/v1";
+    const auto& c = p.client_class;
+    p.base_url = c == "GoogleGenAIClient"                      ? mock_url + "/v1beta"
+                 : c == "OllamaClient" || c == "AzureAIClient" ? mock_url
+                                                               : mock_url + "/v1";
     p.api_key = "sk-test";
   }
   cfg.data_dir = data_dir.path;
@@ -50,10 +55,13 @@ std::string local_body(const std::string& question, const std::string& repo) {
          core::json::quote(question) + "}]}";
 }
 
-std::string chat_body(const std::string& question, const std::string& mock) {
+std::string chat_body(const std::string& question, const std::string& mock,
+                      const std::string& provider) {
   std::string content = question;
   if (!mock.empty()) content += " #mock" + mock;
-  return "{\"repo_url\":\"https://github.com/askd/example\",\"provider\":\"openai\","
+  return "{\"repo_url\":\"https://github.com/askd/example\",\"provider\":" +
+         core::json::quote(provider) +
+         ","
          "\"retrieval\":{\"mode\":\"none\"},"
          "\"messages\":[{\"role\":\"user\",\"content\":" +
          core::json::quote(content) + "}]}";

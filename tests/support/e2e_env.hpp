@@ -32,9 +32,10 @@ struct e2e_env {
 };
 
 // A compat chat request body asking `question` of a GitHub repo without retrieval
-// (nothing is cloned), for the openai provider (which askd points at askmock); `mock` (JSON object
-// text, may be empty) is appended to the question as askmock's #mock directive.
-std::string chat_body(const std::string& question, const std::string& mock = {});
+// (nothing is cloned), for `provider` (askd points every provider at askmock); `mock` (JSON
+// object text, may be empty) is appended to the question as askmock's #mock directive.
+std::string chat_body(const std::string& question, const std::string& mock = {},
+                      const std::string& provider = "openai");
 
 // A compat chat request for the default (local) provider about a local repository
 // (default: the fixture repo, which e2e_env allows).

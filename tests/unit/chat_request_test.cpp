@@ -71,7 +71,7 @@ TEST_CASE("validation details say what is wrong and what was expected") {
   auto unknown =
       detail(R"({"repo_url":"x","provider":"acme","messages":[{"role":"user","content":"a"}]})");
   CHECK(unknown.find("unknown provider \"acme\"") != std::string::npos);
-  CHECK(unknown.find("local, openai, openrouter, dashscope") != std::string::npos);
+  CHECK(unknown.find("local, google, openai, openrouter, dashscope, ollama, azure, anthropic") != std::string::npos);
   CHECK(detail(R"({"repo_url":"x","language":"tlh","messages":[{"role":"user","content":"a"}]})")
             .find("valid languages: en") != std::string::npos);
   CHECK(detail(R"({"repo_url":"x","type":"svn","messages":[{"role":"user","content":"a"}]})")

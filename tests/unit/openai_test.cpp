@@ -5,28 +5,13 @@
 #include "core/config.hpp"
 #include "core/json.hpp"
 #include "providers/openai.hpp"
+#include "tests/support/collected_events.hpp"
 
 using namespace askd;
 using namespace askd::providers;
+using askd::test::collected;
 
 namespace {
-struct collected : decode_events {
-  std::string text;
-  std::vector<std::string> deltas;
-  core::token_usage usage;
-  bool usage_seen = false;
-  std::string finish;
-  void on_delta(std::string_view t) override {
-    text += t;
-    deltas.emplace_back(t);
-  }
-  void on_usage(const core::token_usage& u) override {
-    usage = u;
-    usage_seen = true;
-  }
-  void on_finish_reason(std::string_view r) override { finish = r; }
-};
-
 core::config cfg_with_key() {
   core::load_options o;
   o.getenv = [](const char* n) {

@@ -1,0 +1,181 @@
+#include "providers/ollama.hpp"
+
+#include "core/json.hpp"
+
+namespace askd::providers {
+namespace {
+
+constexpr std::string_view open_tag = "<think>";
+constexpr std::string_view close_tag = "</think>";
+
+// How many bytes at the end of `s` could be the start of `tag`.
+std::size_t partial_tag(std::string_view s, std::string_view tag) {
+  for (std::size_t n = std::min(s.size(), tag.size() - 1); n > 0; --n)
+    if (s.substr(s.size() - n) == tag.substr(0, n)) return n;
+  return 0;
+}
+
+class ollama_decoder : public decoder_base {
+ public:
+  ollama_decoder(std::string provider_id, bool strip_think)
+      : decoder_base(std::move(provider_id)), strip_(strip_think) {}
+
+  std::optional<core::error> feed(std::string_view bytes, decode_events& out) override {
+    if (done_) return std::nullopt;
+    line_.append(bytes);
+    std::size_t from = 0;
+    for (auto nl = line_.find('\n'); nl != std::string::npos; nl = line_.find('\n', from)) {
+      auto line = std::string_view(line_).substr(from, nl - from);
+      from = nl + 1;
+      if (auto err = take(line, out)) return err;
+      if (done_) break;
+    }
+    line_.erase(0, from);
+    if (line_.size() > max_line_bytes)
+      return bad("a line larger than " + std::to_string(max_line_bytes) + " bytes");
+    return std::nullopt;
+  }
+
+  std::optional<core::error> finish(decode_events& out) override {
+    if (!done_ && !line_.empty()) {  // a last line without its newline
+      std::string last;
+      last.swap(line_);
+      if (auto err = take(last, out)) return err;
+    }
+    if (done_) return std::nullopt;
+    return cut_short("\"done\": true");
+  }
+
+ private:
+  static constexpr std::size_t max_line_bytes = 8 << 20;
+  std::optional<core::error> take(std::string_view line, decode_events& out) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
+    if (line.empty()) return std::nullopt;
+    core::json::small_document parsed;
+    auto& doc = parsed.parse(line);
+    if (doc.HasParseError() || !doc.IsObject())
+      return bad("a line that is not a JSON object: " + utf8_prefix(line, 120));
+    if (const auto* err = member(doc, "error"))
+      return in_stream(utf8_prefix(text_of(err), 500), core::error_code::upstream);
+    if (const auto* msg = member(doc, "message")) emit(text_of(member(*msg, "content")), out);
+    if (const auto* done = member(doc, "done"); done && done->IsTrue()) {
+      if (strip_) {
+        std::string rest;
+        filter_.finish(rest);
+        if (!rest.empty()) out.on_delta(rest);
+      }
+      auto reason = text_of(member(doc, "done_reason"));
+      out.on_finish_reason(reason.empty() ? "stop" : reason);
+      core::token_usage u;
+      u.prompt_tokens = int_of(member(doc, "prompt_eval_count")).value_or(0);
+      u.completion_tokens = int_of(member(doc, "eval_count")).value_or(0);
+      out.on_usage(u);
+      done_ = true;
+    }
+    return std::nullopt;
+  }
+
+  void emit(std::string_view text, decode_events& out) {
+    if (text.empty()) return;
+    if (!strip_) return out.on_delta(text);
+    kept_.clear();
+    filter_.feed(text, kept_);
+    if (!kept_.empty()) out.on_delta(kept_);
+  }
+
+  bool strip_;
+  std::string line_;
+  think_filter filter_;
+  std::string kept_;
+};
+
+}  // namespace
+
+void think_filter::feed(std::string_view piece, std::string& out) {
+  held_.append(piece);
+  std::string_view s(held_);
+  for (;;) {
+    if (inside_) {
+      auto at = s.find(close_tag);
+      if (at == std::string_view::npos) {
+        // Everything up to a possible start of </think> is thought: dropped.
+        s = s.substr(s.size() - partial_tag(s, close_tag));
+        break;
+      }
+      s.remove_prefix(at + close_tag.size());
+      inside_ = false;
+      after_ = true;
+    }
+    if (after_) {
+      while (!s.empty() && (s.front() == '\n' || s.front() == '\r' || s.front() == ' '))
+        s.remove_prefix(1);
+      if (s.empty()) break;
+      after_ = false;
+    }
+    auto at = s.find(open_tag);
+    if (at == std::string_view::npos) {
+      auto keep = partial_tag(s, open_tag);
+      out.append(s.substr(0, s.size() - keep));
+      s = s.substr(s.size() - keep);
+      break;
+    }
+    out.append(s.substr(0, at));
+    s.remove_prefix(at + open_tag.size());
+    inside_ = true;
+  }
+  held_ = std::string(s);
+}
+
+void think_filter::finish(std::string& out) {
+  if (!inside_) out.append(held_);
+  held_.clear();
+}
+
+ollama_provider::ollama_provider(core::provider_settings settings, core::upstream_settings upstream)
+    : provider(std::move(settings), upstream) {
+  for (const auto& m : settings_.models) {
+    auto frag = params_fragment(m.params_json, {{"options", "options"}, {"think", "think"}});
+    options_.emplace(m.id, frag.empty() ? frag : "," + frag);
+  }
+  // Ollama itself takes no key; one in conf is for a proxy in front of it.
+  set_headers("Authorization: Bearer ", {});
+}
+
+upstream_request ollama_provider::build(const generation_request& request) const {
+  auto r = request_to(settings_.base_url + "/api/chat");
+  auto& b = r.body;
+  b.reserve(256 + request.messages.size() * 64);
+  b = "{\"model\":" + core::json::quote(request.model) + ",\"stream\":true";
+  if (auto it = options_.find(request.model); it != options_.end()) b += it->second;
+  b += ",\"messages\":[";
+  for (std::size_t i = 0; i < request.messages.size(); ++i) {
+    const auto& m = request.messages[i];
+    if (i) b += ',';
+    b += "{\"role\":";
+    b += core::json::quote(m.role);
+    b += ",\"content\":\"";
+    core::json::append_escaped(b, m.content);
+    b += "\"}";
+  }
+  b += "]}";
+  return r;
+}
+
+std::unique_ptr<stream_decoder> ollama_provider::decoder() const {
+  return make_ollama_decoder(settings_.id, settings_.strip_think);
+}
+
+core::error ollama_provider::classify(long status, std::string_view body,
+                                      std::string_view retry_after) const {
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  std::string message;
+  if (!doc.HasParseError()) message = utf8_prefix(text_of(member(doc, "error")), 500);
+  return classify_kind(status, status, std::move(message), "", body, retry_after);
+}
+
+std::unique_ptr<stream_decoder> make_ollama_decoder(std::string provider_id, bool strip_think) {
+  return std::make_unique<ollama_decoder>(std::move(provider_id), strip_think);
+}
+
+}  // namespace askd::providers
