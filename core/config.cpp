@@ -295,23 +295,29 @@ generator_settings parse_generator_config(const std::string& text, const std::st
       if (const auto* c = r.object("client")) {
         json::object_reader cr(*c, r.path_of("client"));
         reject_unknown_keys(cr, {"base_url", "base_url_env", "api_key_env", "headers",
-                                 "include_usage", "api_version", "api_version_env", "strip_think"});
-        p.base_url = cr.string_or("base_url", "");
-        auto base_env = p.base_url_env = cr.string_or("base_url_env", "");
-        if (!base_env.empty()) {
-          auto v = getenv(base_env.c_str());
-          if (!v.empty()) p.base_url = v;
-        }
+                                 "include_usage", "api_version", "api_version_env", "strip_think",
+                                 "region", "region_env", "secret_env", "session_token_env"});
+        // A value conf writes, which the variable conf names (when set) replaces.
+        auto with_env = [&](const char* key, const char* env_key, std::string* env_name) {
+          auto value = cr.string_or(key, "");
+          auto env = cr.string_or(env_key, "");
+          if (env_name) *env_name = env;
+          if (!env.empty())
+            if (auto v = getenv(env.c_str()); !v.empty()) value = v;
+          return value;
+        };
+        p.base_url = with_env("base_url", "base_url_env", &p.base_url_env);
         while (!p.base_url.empty() && p.base_url.back() == '/') p.base_url.pop_back();
         p.api_key_env = cr.string_or("api_key_env", "");
         if (!p.api_key_env.empty()) p.api_key = getenv(p.api_key_env.c_str());
         p.include_usage = cr.boolean("include_usage").value_or(true);
-        p.api_version = cr.string_or("api_version", "");
-        if (auto env = cr.string_or("api_version_env", ""); !env.empty()) {
-          auto v = getenv(env.c_str());
-          if (!v.empty()) p.api_version = v;
-        }
+        p.api_version = with_env("api_version", "api_version_env", nullptr);
         p.strip_think = cr.boolean("strip_think").value_or(true);
+        p.region = with_env("region", "region_env", nullptr);
+        p.secret_env = cr.string_or("secret_env", "");
+        if (!p.secret_env.empty()) p.secret_key = getenv(p.secret_env.c_str());
+        if (auto env = cr.string_or("session_token_env", ""); !env.empty())
+          p.session_token = getenv(env.c_str());
         if (const auto* h = cr.object("headers")) {
           json::object_reader hr(*h, cr.path_of("headers"));
           for (auto hi = h->MemberBegin(); hi != h->MemberEnd(); ++hi) {

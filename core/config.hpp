@@ -139,6 +139,12 @@ struct provider_settings {
   bool include_usage = true;  // ask for usage in the stream (stream_options.include_usage)
   std::string api_version;    // Azure OpenAI's api-version (after applying api_version_env)
   bool strip_think = true;    // Ollama: drop <think>...</think> from the answer
+  // AWS (Bedrock): the key above is the access key id; these come from the variables
+  // conf names (region_env, secret_env, session_token_env); never logged.
+  std::string region;
+  std::string secret_key;
+  std::string session_token;
+  std::string secret_env;
 
   const model_settings* find_model(const std::string& model) const;
 };

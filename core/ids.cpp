@@ -9,9 +9,7 @@
 #include <stdexcept>
 
 namespace askd::core {
-namespace {
-
-std::string hex(const unsigned char* bytes, std::size_t n) {
+std::string to_hex(const unsigned char* bytes, std::size_t n) {
   static constexpr char digits[] = "0123456789abcdef";
   std::string out(n * 2, '0');
   for (std::size_t i = 0; i < n; ++i) {
@@ -21,14 +19,12 @@ std::string hex(const unsigned char* bytes, std::size_t n) {
   return out;
 }
 
-}  // namespace
-
 std::string new_request_id() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::uint64_t v = rng();
   unsigned char b[8];
   for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(v >> (8 * i));
-  return hex(b, 8);
+  return to_hex(b, 8);
 }
 
 bool equal_in_constant_time(std::string_view a, std::string_view b) {
@@ -46,7 +42,7 @@ std::string new_stream_id() {
     if (n < 0) throw std::runtime_error("getrandom failed");
     got += static_cast<std::size_t>(n);
   }
-  return hex(b, sizeof b);
+  return to_hex(b, sizeof b);
 }
 
 std::string iso8601(std::chrono::system_clock::time_point t) {

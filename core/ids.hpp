@@ -7,6 +7,9 @@
 
 namespace askd::core {
 
+// `n` bytes as lower-case hex.
+std::string to_hex(const unsigned char* bytes, std::size_t n);
+
 // 64 random bits as 16 hex characters: names a request in logs and X-Request-Id.
 std::string new_request_id();
 // 128 bits from the kernel's CSPRNG as 32 hex characters: a stream id is a capability.

@@ -8,6 +8,7 @@
 #include "core/json.hpp"
 #include "providers/anthropic.hpp"
 #include "providers/azure.hpp"
+#include "providers/bedrock.hpp"
 #include "providers/google.hpp"
 #include "providers/local.hpp"
 #include "providers/ollama.hpp"
@@ -42,12 +43,14 @@ core::error provider::classify_status(long status, const std::string& message,
                     "provider " + id() + " refused the API key" + said +
                         (settings_.api_key_env.empty() ? "" : "; check " + settings_.api_key_env),
                     false};
+  } else if (status == 429) {
+    // Before the wording: a rate limit on tokens ("Too many tokens, please wait") is
+    // still a rate limit.
+    e = core::error::make(core::error_code::rate_limited,
+                          "provider " + id() + " is rate limiting" + said);
   } else if (context_length) {
     e = core::error{core::error_code::context_length,
                     "the prompt is too long for provider " + id() + said, false};
-  } else if (status == 429) {
-    e = core::error::make(core::error_code::rate_limited,
-                          "provider " + id() + " is rate limiting" + said);
   } else if (status == 408) {
     e = core::error::make(core::error_code::timeout, "provider " + id() + " timed out" + said);
   } else if (status >= 500) {
@@ -139,7 +142,8 @@ void provider::set_headers(std::string_view key_header,
                            std::initializer_list<std::string_view> extra) {
   headers_.emplace_back("Content-Type: application/json");
   for (auto h : extra) headers_.emplace_back(h);
-  if (!settings_.api_key.empty()) headers_.push_back(std::string(key_header) + settings_.api_key);
+  if (!key_header.empty() && !settings_.api_key.empty())
+    headers_.push_back(std::string(key_header) + settings_.api_key);
   for (const auto& [name, value] : settings_.headers) headers_.push_back(name + ": " + value);
 }
 
@@ -197,7 +201,7 @@ std::string utf8_prefix(std::string_view s, std::size_t max) {
 
 const char* const client_classes =
     "OpenAIClient, OpenRouterClient, DashscopeClient, AzureAIClient, GoogleGenAIClient, "
-    "AnthropicClient, OllamaClient, LocalClient";
+    "AnthropicClient, OllamaClient, BedrockClient, LocalClient";
 
 provider_registry::provider_registry(const core::config& cfg) {
   for (const auto& p : cfg.generator.providers) {
@@ -213,6 +217,8 @@ provider_registry::provider_registry(const core::config& cfg) {
       made = std::make_shared<anthropic_provider>(p, cfg.upstream);
     else if (c == "OllamaClient")
       made = std::make_shared<ollama_provider>(p, cfg.upstream);
+    else if (c == "BedrockClient")
+      made = std::make_shared<bedrock_provider>(p, cfg.upstream);
     else if (c == "LocalClient")
       made = std::make_shared<local_provider>(p, cfg.upstream);
     else

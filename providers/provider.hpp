@@ -100,8 +100,9 @@ class provider {
   // writes its answer from the retrieved context instead of calling build().
   virtual bool offline() const { return false; }
 
-  // The error to report without calling when the provider needs a key it does not have.
-  std::optional<core::error> missing_key() const;
+  // The error to report without calling when the provider needs a key (or an endpoint)
+  // it does not have.
+  virtual std::optional<core::error> missing_key() const;
 
  protected:
   // The common status → class mapping; `message` is the provider's own words and
@@ -115,7 +116,7 @@ class provider {
                             std::string_view body, std::string_view retry_after) const;
 
   // The request headers every call sends: JSON content, then `extra`, the key after
-  // `key_header` (when there is a key), conf's own headers.
+  // `key_header` (when there is a key and a header for it), conf's own headers.
   void set_headers(std::string_view key_header, std::initializer_list<std::string_view> extra);
   // A request to `url` with those headers and the connect timeout; the body is the caller's.
   upstream_request request_to(std::string url) const;

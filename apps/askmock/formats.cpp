@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "core/json.hpp"
+#include "providers/aws.hpp"
 
 namespace askmock {
 namespace json = askd::core::json;
@@ -507,6 +508,163 @@ class ollama_format : public wire_format {
   }
 };
 
+// -- Bedrock ------------------------------------------------------------------------
+
+namespace aws = askd::providers::aws;
+
+// ConverseStream: AWS's binary event stream, one JSON payload per message; requests are
+// signed with SigV4, which askmock checks as AWS does (with its key as the secret).
+class bedrock_format : public wire_format {
+ public:
+  std::string_view name() const override { return "bedrock"; }
+
+  bool authorized(const request& req, const std::string& key) const override {
+    // AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/bedrock/aws4_request,
+    // SignedHeaders=content-type;host;x-amz-date, Signature=...
+    auto auth = std::string(req.header("authorization"));
+    auto field = [&](std::string_view name) {
+      auto at = auth.find(name);
+      if (at == std::string::npos) return std::string();
+      at += name.size();
+      return auth.substr(at, auth.find_first_of(", ", at) - at);
+    };
+    auto credential = field("Credential=");
+    std::vector<std::string> scope;
+    for (std::size_t from = 0;;) {
+      auto slash = credential.find('/', from);
+      scope.push_back(credential.substr(from, slash - from));
+      if (slash == std::string::npos) break;
+      from = slash + 1;
+    }
+    if (auth.rfind("AWS4-HMAC-SHA256 ", 0) != 0 || scope.size() != 5 || scope[3] != "bedrock")
+      return false;
+    aws::signing_input in;
+    in.method = req.method;
+    in.path = req.path;
+    in.query = req.query;
+    auto names = field("SignedHeaders=");
+    for (std::size_t from = 0;;) {
+      auto semi = names.find(';', from);
+      auto name = names.substr(from, semi - from);
+      in.headers.emplace_back(name, std::string(req.header(name)));
+      if (semi == std::string::npos) break;
+      from = semi + 1;
+    }
+    in.payload = req.body;
+    in.amz_date = std::string(req.header("x-amz-date"));
+    if (in.amz_date.compare(0, 8, scope[1]) != 0) return false;
+    in.region = scope[2];
+    in.service = scope[3];
+    in.access_key = scope[0];
+    in.secret_key = key;
+    return aws::authorization(in) == auth;
+  }
+
+  std::pair<int, std::string> unauthorized() const override {
+    return {403,
+            "{\"message\":\"The request signature we calculated does not match the signature "
+            "you provided. Check your AWS Secret Access Key and signing method. Consult the "
+            "service documentation for details.\"}"};
+  }
+
+  chat_call parse(const request& req) const override {
+    chat_call c;
+    auto p = std::string_view(req.path);
+    auto at = p.find("/model/") + 7;
+    c.model = askd::net::percent_decode(p.substr(at, p.rfind("/converse-stream") - at));
+    rapidjson::Document doc;
+    json::parse(req.body, doc);
+    json::object_reader body(doc, "");
+    if (body.has("system"))
+      c.turns.push_back({"system", text_of_content(body.value()["system"], "system")});
+    const auto* messages = body.array("messages");
+    if (!messages || messages->Empty())
+      throw std::runtime_error("messages: expected a non-empty array");
+    for (const auto& m : messages->GetArray()) {
+      json::object_reader mr(m, "messages[]");
+      auto role = mr.required_string("role");
+      if (!mr.has("content")) throw json::field_error("messages[].content", "an array", "nothing");
+      c.turns.push_back({role, text_of_content(m["content"], "messages[].content")});
+    }
+    return c;
+  }
+
+  std::string content_type() const override { return "application/vnd.amazon.eventstream"; }
+
+  std::vector<std::string> head(const chat_call&, const usage_counts&) const override {
+    return {
+        event("messageStart", R"({"p":"abcdefghijklmnopqrstuvwxyzABCDEF","role":"assistant"})")};
+  }
+
+  std::string delta(const chat_call&, std::string_view text) const override {
+    return event("contentBlockDelta", R"({"contentBlockIndex":0,"delta":{"text":)" +
+                                          json::quote(text) + R"(},"p":"abcd"})");
+  }
+
+  std::vector<std::string> tail(const chat_call&, const usage_counts& u) const override {
+    return {
+        event("contentBlockStop", R"({"contentBlockIndex":0,"p":"abcdefghijklm"})"),
+        event("messageStop",
+              R"({"p":"abcdefghijklmnopqrstuvwxyzABCDEFGH","stopReason":"end_turn"})"),
+        event("metadata", R"({"metrics":{"latencyMs":120},"p":"abcdef","usage":{"inputTokens":)" +
+                              std::to_string(u.prompt) + R"(,"outputTokens":)" +
+                              std::to_string(u.completion) + R"(,"totalTokens":)" +
+                              std::to_string(u.prompt + u.completion) + "}}")};
+  }
+
+  std::string error_body(int status, const chat_call&) const override {
+    const char* message;
+    switch (status) {
+      case 400:
+        message = "Input is too long for requested model.";
+        break;
+      case 403:
+        message = "The security token included in the request is invalid.";
+        break;
+      case 404:
+        message = "Could not resolve the foundation model from the provided model identifier.";
+        break;
+      case 429:
+        message = "Too many requests, please wait before trying again.";
+        break;
+      case 503:
+        message = "Bedrock is unable to process your request.";
+        break;
+      default:
+        message =
+            "The system encountered an unexpected error during processing. Try your "
+            "request again.";
+    }
+    return "{\"message\":" + json::quote(message) + "}";
+  }
+
+  std::string bad_request_body(const std::string& message) const override {
+    return "{\"message\":" + json::quote("askmock: " + message) + "}";
+  }
+
+  std::string error_event() const override {
+    return aws::encode_event(
+        {{":message-type", "exception"},
+         {":exception-type", "modelStreamErrorException"},
+         {":content-type", "application/json"}},
+        R"({"message":"The model stream encountered an error.","originalStatusCode":500})");
+  }
+
+  // A whole frame whose message CRC is wrong.
+  std::string malformed() const override {
+    auto frame = event("contentBlockDelta", R"({"contentBlockIndex":0,"delta":{"text":"oops"}})");
+    frame.back() = static_cast<char>(frame.back() ^ 0x5A);
+    return frame;
+  }
+
+ private:
+  static std::string event(const char* type, std::string_view payload) {
+    return aws::encode_event(
+        {{":event-type", type}, {":content-type", "application/json"}, {":message-type", "event"}},
+        payload);
+  }
+};
+
 bool ends_with(std::string_view s, std::string_view end) {
   return s.size() >= end.size() && s.substr(s.size() - end.size()) == end;
 }
@@ -530,6 +688,7 @@ const wire_format* format_for(std::string_view path) {
   static const gemini_format gemini;
   static const anthropic_format anthropic;
   static const ollama_format ollama;
+  static const bedrock_format bedrock;
   if (ends_with(path, "/chat/completions"))
     return path.find("/openai/deployments/") != std::string_view::npos
                ? static_cast<const wire_format*>(&azure)
@@ -538,6 +697,8 @@ const wire_format* format_for(std::string_view path) {
     return &gemini;
   if (ends_with(path, "/messages")) return &anthropic;
   if (ends_with(path, "/api/chat")) return &ollama;
+  if (path.find("/model/") != std::string_view::npos && ends_with(path, "/converse-stream"))
+    return &bedrock;
   return nullptr;
 }
 

@@ -63,7 +63,7 @@ std::vector<chat_turn> turns_of(const rapidjson::Value* messages);
 
 // The format a request path is for, or nullptr: OpenAI (…/chat/completions, Azure's
 // deployments too), Gemini (…/models/{m}:streamGenerateContent), Anthropic (…/messages),
-// Ollama (…/api/chat).
+// Ollama (…/api/chat), Bedrock (…/model/{id}/converse-stream).
 const wire_format* format_for(std::string_view path);
 
 }  // namespace askmock

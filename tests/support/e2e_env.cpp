@@ -25,10 +25,10 @@ e2e_env::e2e_env(void (*tweak)(core::config&)) {
   auto mock_url = "http://127.0.0.1:" + std::to_string(mock_port);
   for (auto& p : cfg.generator.providers) {
     const auto& c = p.client_class;
-    p.base_url = c == "GoogleGenAIClient"                      ? mock_url + "/v1beta"
-                 : c == "OllamaClient" || c == "AzureAIClient" ? mock_url
-                                                               : mock_url + "/v1";
+    bool at_root = c == "OllamaClient" || c == "AzureAIClient" || c == "BedrockClient";
+    p.base_url = mock_url + (c == "GoogleGenAIClient" ? "/v1beta" : at_root ? "" : "/v1");
     p.api_key = "sk-test";
+    p.secret_key = "sk-test";  // Bedrock's: askmock checks the signature with its key
   }
   cfg.data_dir = data_dir.path;
   cfg.repos.local_roots = {std::filesystem::canonical(ASKD_FIXTURES).string()};
