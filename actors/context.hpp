@@ -7,11 +7,14 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
+#include <semaphore>
 #include <string>
 
 #include "core/config.hpp"
 #include "providers/curl_engine.hpp"
+#include "providers/embedder.hpp"
 #include "providers/provider.hpp"
 
 namespace askd::actors {
@@ -68,6 +71,10 @@ struct engine_context {
   std::atomic<bool> stopping{false};
   // Made before the limiters start, one per limiter; a deque, so addresses stay put.
   std::deque<limiter_gauges> limiters;
+  // The embedders of conf/embedder.json, made at start; and their limit on requests in
+  // flight (embedder.max_concurrent), shared by every repository's searches.
+  std::map<std::string, std::shared_ptr<const providers::embedder>> embedders;
+  std::unique_ptr<std::counting_semaphore<>> embed_limit;
   std::atomic<std::int64_t> queued_requests{
       0};  // all providers: for limits.max_queued_requests  // set at shutdown: long jobs (index
            // builds) give up

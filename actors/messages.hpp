@@ -66,19 +66,27 @@ struct upstream_end {
 };
 
 // What a session asks of the repo registry: the best chunks of one repository.
+// One search of an open index: the question, how many chunks, and how to rank them.
+struct search_request {
+  std::string query;
+  std::size_t k = 20;
+  std::string mode = "bm25";                // bm25 | vector | hybrid
+  std::string embedder;                     // for vector and hybrid: conf/embedder.json id
+  std::shared_ptr<stream_hub> progress_to;  // the session's stream: `progress` while it waits
+};
+
 struct retrieval_query {
   rag::repo_source source;
   std::string token;  // secret: for cloning a private repository; never logged
   std::shared_ptr<const rag::file_filter> filter;
-  std::string query;
-  std::size_t k = 20;
-  std::shared_ptr<stream_hub> progress_to;  // the session's stream: `progress` while it waits
+  search_request search;
 };
 
 // The registry's answer: ranked chunks, or why there are none.
 struct retrieval_reply {
   std::vector<rag::context_chunk> chunks;
   std::optional<core::error> failure;
+  std::string degraded;  // set when the mode asked for could not run: what ran, and why
 };
 
 // An indexer's result: the built index, or why it failed.
@@ -147,7 +155,7 @@ using stream_actor = caf::typed_actor<
 // One open index of one repository: searches run here, in parallel across repositories.
 using retriever_actor = caf::typed_actor<
     // registry -> retriever (delegated for a session): the best `k` chunks for a query.
-    caf::replies_to<retrieve_atom, std::string, std::size_t>::with<retrieval_reply>,
+    caf::replies_to<retrieve_atom, search_request>::with<retrieval_reply>,
     // registry -> retriever: closed (evicted or replaced); answer what is queued, then quit.
     caf::reacts_to<gone_atom>>;
 
@@ -223,3 +231,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::retrieval_query)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::retrieval_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::index_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::admission)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::search_request)

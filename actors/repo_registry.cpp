@@ -13,9 +13,7 @@ namespace {
 
 struct waiter {
   caf::typed_response_promise<retrieval_reply> promise;
-  std::string query;
-  std::size_t k;
-  std::shared_ptr<stream_hub> progress_to;
+  search_request search;
 };
 
 struct entry {
@@ -193,18 +191,18 @@ repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engin
           if (!q.source.local && !e.building &&
               age > std::chrono::seconds(context->config.repos.refresh_interval_s))
             start_build();
-          return self->delegate(e.retriever, retrieve_atom::value, std::move(q.query), q.k);
+          return self->delegate(e.retriever, retrieve_atom::value, std::move(q.search));
         }
         if (!e.building && !start_build()) {
           self->state.entries.erase(q.source.key);
           return retrieval_reply{
               {},
               core::error::make(core::error_code::overloaded,
-                                "too many repositories are being indexed; retry shortly")};
+                                "too many repositories are being indexed; retry shortly"),
+              {}};
         }
         auto rp = self->make_response_promise<retrieval_reply>();
-        self->state.entries[q.source.key].waiting.push_back(
-            waiter{rp, std::move(q.query), q.k, std::move(q.progress_to)});
+        self->state.entries[q.source.key].waiting.push_back(waiter{rp, std::move(q.search)});
         return rp;
       },
       [=](progress_atom, const std::string& key, const std::string& phase, std::int64_t done,
@@ -212,7 +210,8 @@ repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engin
         auto it = self->state.entries.find(key);
         if (it == self->state.entries.end()) return;
         for (const auto& w : it->second.waiting)
-          if (w.progress_to) w.progress_to->publish(core::make_progress(phase, done, total));
+          if (w.search.progress_to)
+            w.search.progress_to->publish(core::make_progress(phase, done, total));
       },
       [=](indexed_atom, std::string& key, index_result& r) {
         auto& st = self->state;
@@ -233,7 +232,7 @@ repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engin
             return;
           }
           self->state.entries.erase(it);  // the next request tries again
-          for (auto& w : waiting) w.promise.deliver(retrieval_reply{{}, r.failure});
+          for (auto& w : waiting) w.promise.deliver(retrieval_reply{{}, r.failure, {}});
           return;
         }
         auto& e = it->second;
@@ -241,7 +240,7 @@ repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engin
         e.built = e.used = std::chrono::steady_clock::now();
         if (e.retriever) self->send(e.retriever, gone_atom::value);  // replaced by the refresh
         auto index = std::move(r.index);
-        e.retriever = spawn_retriever(*self, index);
+        e.retriever = spawn_retriever(*self, index, context);
         self->monitor(e.retriever);
         e.bytes = rag::dir_bytes(index->dir);
         const auto& s = index->stats;
@@ -260,7 +259,7 @@ repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engin
             .kv("skipped_not_utf8", static_cast<std::uint64_t>(s.not_utf8))
             .kv("build_ms", static_cast<std::int64_t>(index->build_ms));
         for (auto& w : waiting)
-          w.promise.delegate(e.retriever, retrieve_atom::value, std::move(w.query), w.k);
+          w.promise.delegate(e.retriever, retrieve_atom::value, std::move(w.search));
         evict(self, key, context->config.repos.index_memory_mb << 20);
       },
   };

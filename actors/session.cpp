@@ -30,6 +30,7 @@ struct session_state {
   caf::actor_addr call;  // the provider_call or local_call
   std::size_t context_chunks = 0;
   std::string retrieval = "none";  // what retrieval did, for the log line
+  std::string retrieval_degraded;  // "retrieval:bm25" when the mode asked for could not run
   int attempts = 0;                // provider calls made (from the supervisor's summary)
   std::string degraded;            // what was given up, comma-separated
   clock::time_point started;
@@ -193,9 +194,11 @@ void retrieve_then_generate(self_ptr self) {
   q.source = st.source;
   q.token = st.request.token;
   q.filter = std::make_shared<const rag::file_filter>(st.context->config.repo, st.request);
-  q.query = question;
-  q.k = static_cast<std::size_t>(st.request.retrieval.top_k);
-  q.progress_to = st.hub;
+  q.search.query = question;
+  q.search.k = static_cast<std::size_t>(st.request.retrieval.top_k);
+  q.search.mode = st.request.retrieval.mode;
+  q.search.embedder = st.request.retrieval.embedder;
+  q.search.progress_to = st.hub;
   auto started = clock::now();
   // Retrieval may wait for a clone and an index build: say so before the silence.
   st.hub->publish(core::make_progress("retrieve", 0, 1));
@@ -211,7 +214,13 @@ void retrieve_then_generate(self_ptr self) {
             for (const auto& c : r.chunks)
               sources.push_back({c.path, c.start_line, c.end_line, c.score});
             st.hub->publish(core::make_sources(sources));
-            st.retrieval = "bm25:" + std::to_string(ms_since(started)) + "ms";
+            // The mode asked for, or what ran instead (a failing embedder: bm25).
+            st.retrieval = (r.degraded.empty() ? st.request.retrieval.mode : "bm25") + ":" +
+                           std::to_string(ms_since(started)) + "ms";
+            if (!r.degraded.empty()) {
+              st.retrieval_degraded = "retrieval:bm25";
+              core::log_warn("retrieval degraded").kv("id", st.request_id).kv("detail", r.degraded);
+            }
             generate(self, std::move(r.chunks));
           },
           [=](caf::error& err) {
@@ -323,8 +332,10 @@ generation_listener_actor::behavior_type session(
         done.finish_reason = summary.finish_reason;
         done.usage = summary.usage;
         done.degraded = summary.degraded;
+        if (!st.retrieval_degraded.empty())
+          done.degraded.insert(done.degraded.begin(), st.retrieval_degraded);
         st.attempts = summary.attempts;
-        for (const auto& d : summary.degraded) st.degraded += (st.degraded.empty() ? "" : ",") + d;
+        for (const auto& d : done.degraded) st.degraded += (st.degraded.empty() ? "" : ",") + d;
         done.ttft_ms = ttft_ms(st, st.hub->deltas());
         done.total_ms = ms_since(st.started);
         release_slot(self);

@@ -96,7 +96,16 @@ result<chat_request> parse_chat_request(std::string_view body, const config& cfg
         throw json::field_error("retrieval.mode", "one of bm25, vector, hybrid, none",
                                 json::quote(req.retrieval.mode));
       req.retrieval.top_k = static_cast<int>(rr.integer("top_k", 1, 200).value_or(20));
+      req.retrieval.embedder = rr.string_or("embedder", "");
+      if (!req.retrieval.embedder.empty() && !cfg.embedders.find(req.retrieval.embedder)) {
+        std::vector<std::string> ids;
+        for (const auto& e : cfg.embedders.embedders) ids.push_back(e.id);
+        return bad_request("retrieval.embedder: unknown embedder " +
+                           json::quote(req.retrieval.embedder) +
+                           "; valid embedders: " + list_of(ids));
+      }
     }
+    if (req.retrieval.embedder.empty()) req.retrieval.embedder = cfg.embedders.default_embedder;
     req.ref = r.string_or("ref", "");
     if (const auto* fb = r.array("fallback")) {
       for (rapidjson::SizeType i = 0; i < fb->Size(); ++i) {

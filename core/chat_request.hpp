@@ -19,6 +19,7 @@ struct chat_message {
 struct retrieval_options {
   std::string mode = "bm25";  // bm25 | vector | hybrid | none
   int top_k = 20;
+  std::string embedder;  // for vector and hybrid (conf/embedder.json); resolved to the default
 };
 
 struct chat_request {

@@ -257,6 +257,86 @@ void parse_server_config(const std::string& text, const std::string& source, con
   });
 }
 
+// A provider's (or embedder's) "client" block: where it is, its key, its headers.
+static void parse_client(const json::object_reader& cr, provider_settings& p,
+                         std::string (*getenv)(const char*)) {
+  reject_unknown_keys(cr, {"base_url", "base_url_env", "api_key_env", "headers", "include_usage",
+                           "api_version", "api_version_env", "strip_think", "region", "region_env",
+                           "secret_env", "session_token_env"});
+  // A value conf writes, which the variable conf names (when set) replaces.
+  auto with_env = [&](const char* key, const char* env_key, std::string* env_name) {
+    auto value = cr.string_or(key, "");
+    auto env = cr.string_or(env_key, "");
+    if (env_name) *env_name = env;
+    if (!env.empty())
+      if (auto v = getenv(env.c_str()); !v.empty()) value = v;
+    return value;
+  };
+  p.base_url = with_env("base_url", "base_url_env", &p.base_url_env);
+  while (!p.base_url.empty() && p.base_url.back() == '/') p.base_url.pop_back();
+  p.api_key_env = cr.string_or("api_key_env", "");
+  if (!p.api_key_env.empty()) p.api_key = getenv(p.api_key_env.c_str());
+  p.include_usage = cr.boolean("include_usage").value_or(true);
+  p.api_version = with_env("api_version", "api_version_env", nullptr);
+  p.strip_think = cr.boolean("strip_think").value_or(true);
+  p.region = with_env("region", "region_env", nullptr);
+  p.secret_env = cr.string_or("secret_env", "");
+  if (!p.secret_env.empty()) p.secret_key = getenv(p.secret_env.c_str());
+  if (auto env = cr.string_or("session_token_env", ""); !env.empty())
+    p.session_token = getenv(env.c_str());
+  if (const auto* h = cr.object("headers")) {
+    json::object_reader hr(*h, cr.path_of("headers"));
+    for (auto hi = h->MemberBegin(); hi != h->MemberEnd(); ++hi) {
+      std::string name(hi->name.GetString(), hi->name.GetStringLength());
+      p.headers[name] = hr.required_string(name.c_str());
+    }
+  }
+}
+
+embedder_config parse_embedder_config(const std::string& text, const std::string& source,
+                                      std::string (*getenv)(const char*)) {
+  if (!getenv) getenv = default_getenv;
+  embedder_config e;
+  e.source = source;
+  with_root(text, source, [&](const json::object_reader& root) {
+    e.default_embedder = root.required_string("default_embedder");
+    e.max_concurrent = static_cast<int>(root.integer("max_concurrent", 1, 1024).value_or(4));
+    const auto* embedders = root.object("embedders");
+    if (!embedders) throw json::field_error("embedders", "an object", "nothing");
+    for (auto it = embedders->MemberBegin(); it != embedders->MemberEnd(); ++it) {
+      embedder_settings m;
+      m.id.assign(it->name.GetString(), it->name.GetStringLength());
+      json::object_reader r(it->value, "embedders." + m.id);
+      m.client_class = r.required_string("client_class");
+      if (m.client_class != "OpenAIClient" && m.client_class != "OllamaClient" &&
+          m.client_class != "GoogleEmbedderClient")
+        throw json::field_error(r.path_of("client_class"),
+                                "OpenAIClient, OllamaClient or GoogleEmbedderClient",
+                                json::quote(m.client_class));
+      m.model = r.required_string("model");
+      m.dimensions = static_cast<int>(r.integer("dimensions", 1, 65536).value_or(0));
+      m.task_type = r.string_or("task_type", "");
+      m.batch_size = static_cast<int>(r.integer("batch_size", 1, 4096).value_or(64));
+      m.max_input_tokens =
+          static_cast<int>(r.integer("max_input_tokens", 16, 1 << 20).value_or(2000));
+      m.client.id = m.id;
+      if (const auto* c = r.object("client"))
+        parse_client(json::object_reader(*c, r.path_of("client")), m.client, getenv);
+      e.embedders.push_back(std::move(m));
+    }
+    if (!e.find(e.default_embedder))
+      throw json::field_error("default_embedder", "one of the embedders",
+                              json::quote(e.default_embedder));
+  });
+  return e;
+}
+
+const embedder_settings* embedder_config::find(const std::string& id) const {
+  for (const auto& m : embedders)
+    if (m.id == id) return &m;
+  return nullptr;
+}
+
 generator_settings parse_generator_config(const std::string& text, const std::string& source,
                                           std::string (*getenv)(const char*)) {
   if (!getenv) getenv = default_getenv;
@@ -292,40 +372,8 @@ generator_settings parse_generator_config(const std::string& text, const std::st
       if (!p.supports_custom_model && !p.find_model(p.default_model))
         throw json::field_error(r.path_of("default_model"), "one of the provider's models",
                                 json::quote(p.default_model));
-      if (const auto* c = r.object("client")) {
-        json::object_reader cr(*c, r.path_of("client"));
-        reject_unknown_keys(cr, {"base_url", "base_url_env", "api_key_env", "headers",
-                                 "include_usage", "api_version", "api_version_env", "strip_think",
-                                 "region", "region_env", "secret_env", "session_token_env"});
-        // A value conf writes, which the variable conf names (when set) replaces.
-        auto with_env = [&](const char* key, const char* env_key, std::string* env_name) {
-          auto value = cr.string_or(key, "");
-          auto env = cr.string_or(env_key, "");
-          if (env_name) *env_name = env;
-          if (!env.empty())
-            if (auto v = getenv(env.c_str()); !v.empty()) value = v;
-          return value;
-        };
-        p.base_url = with_env("base_url", "base_url_env", &p.base_url_env);
-        while (!p.base_url.empty() && p.base_url.back() == '/') p.base_url.pop_back();
-        p.api_key_env = cr.string_or("api_key_env", "");
-        if (!p.api_key_env.empty()) p.api_key = getenv(p.api_key_env.c_str());
-        p.include_usage = cr.boolean("include_usage").value_or(true);
-        p.api_version = with_env("api_version", "api_version_env", nullptr);
-        p.strip_think = cr.boolean("strip_think").value_or(true);
-        p.region = with_env("region", "region_env", nullptr);
-        p.secret_env = cr.string_or("secret_env", "");
-        if (!p.secret_env.empty()) p.secret_key = getenv(p.secret_env.c_str());
-        if (auto env = cr.string_or("session_token_env", ""); !env.empty())
-          p.session_token = getenv(env.c_str());
-        if (const auto* h = cr.object("headers")) {
-          json::object_reader hr(*h, cr.path_of("headers"));
-          for (auto hi = h->MemberBegin(); hi != h->MemberEnd(); ++hi) {
-            std::string name(hi->name.GetString(), hi->name.GetStringLength());
-            p.headers[name] = hr.required_string(name.c_str());
-          }
-        }
-      }
+      if (const auto* c = r.object("client"))
+        parse_client(json::object_reader(*c, r.path_of("client")), p, getenv);
       g.providers.push_back(std::move(p));
     }
     if (g.providers.empty()) throw json::field_error("providers", "at least one provider", "none");
@@ -438,6 +486,9 @@ config load_config(const load_options& options) {
   std::string repo_source;
   auto repo_text = sibling("repo.json", embedded_repo_json, repo_source);
   cfg.repo = parse_repo_config(repo_text, repo_source);
+  std::string embedder_source;
+  auto embedder_text = sibling("embedder.json", embedded_embedder_json, embedder_source);
+  cfg.embedders = parse_embedder_config(embedder_text, embedder_source, getenv);
 
   if (options.host) cfg.server.host = *options.host;
   if (options.port) cfg.server.port = *options.port;

@@ -159,6 +159,29 @@ struct generator_settings {
   const provider_settings* find(const std::string& id) const;
 };
 
+// One embedder (conf/embedder.json embedders.<id>): a wire format, a model, and how
+// much one request may carry.
+struct embedder_settings {
+  std::string id;
+  std::string client_class;  // OpenAIClient | OllamaClient | GoogleEmbedderClient
+  std::string model;
+  int dimensions = 0;           // asked of the model when > 0 (OpenAI's text-embedding-3)
+  std::string task_type;        // Gemini's taskType, when set
+  int batch_size = 64;          // inputs per request
+  int max_input_tokens = 2000;  // longer inputs are split, embedded in parts and averaged
+  provider_settings client;     // base_url, key and headers, as a provider's "client"
+};
+
+// conf/embedder.json
+struct embedder_config {
+  std::string source;
+  std::string default_embedder;
+  int max_concurrent = 4;  // embedding requests in flight at once, over every repository
+  std::vector<embedder_settings> embedders;
+
+  const embedder_settings* find(const std::string& id) const;
+};
+
 // conf/lang.json
 struct language_settings {
   std::vector<std::pair<std::string, std::string>> supported;  // code -> name, in file order
@@ -180,6 +203,7 @@ struct config {
   repos_settings repos;
   std::string data_dir = "~/.askd";
   generator_settings generator;
+  embedder_config embedders;
   repo_settings repo;
   language_settings languages;
 };
@@ -207,12 +231,15 @@ generator_settings parse_generator_config(const std::string& text, const std::st
                                           std::string (*getenv)(const char*));
 language_settings parse_language_config(const std::string& text, const std::string& source);
 repo_settings parse_repo_config(const std::string& text, const std::string& source);
+embedder_config parse_embedder_config(const std::string& text, const std::string& source,
+                                      std::string (*getenv)(const char*) = nullptr);
 
 // The conf/ files compiled into the binary.
 extern const char* const embedded_askd_json;
 extern const char* const embedded_generator_json;
 extern const char* const embedded_lang_json;
 extern const char* const embedded_repo_json;
+extern const char* const embedded_embedder_json;
 
 // `~/x` → `$HOME/x`.
 std::string expand_home(const std::string& path, std::string (*getenv)(const char*));

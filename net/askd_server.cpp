@@ -29,6 +29,11 @@ askd_server::askd_server(core::config cfg) : parts_(std::make_unique<parts>()) {
   p.context = std::make_shared<actors::engine_context>();
   p.context->config = std::move(cfg);
   p.context->providers = std::make_shared<providers::provider_registry>(p.context->config);
+  for (const auto& e : p.context->config.embedders.embedders)
+    p.context->embedders[e.id] =
+        std::make_shared<const providers::embedder>(e, p.context->config.upstream);
+  p.context->embed_limit =
+      std::make_unique<std::counting_semaphore<>>(p.context->config.embedders.max_concurrent);
   p.curl = std::make_unique<providers::curl_engine>();
   p.context->curl = p.curl.get();
   p.engine = std::make_unique<actors::engine>(p.context);

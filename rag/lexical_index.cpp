@@ -568,6 +568,20 @@ lexical_index::lexical_index(const std::string& dir) {
 
 lexical_index::~lexical_index() = default;
 
+namespace {
+
+context_chunk chunk_of(const lexical_index::layout& l, std::size_t i) {
+  const auto& c = l.chunks[i];
+  context_chunk chunk;
+  chunk.path.assign(l.blob + c.off, c.path_len);
+  chunk.text.assign(l.blob + c.off + c.path_len, c.text_len);
+  chunk.start_line = static_cast<int>(c.start_line);
+  chunk.end_line = static_cast<int>(c.end_line);
+  return chunk;
+}
+
+}  // namespace
+
 std::vector<context_chunk> lexical_index::search(std::string_view query, std::size_t k) const {
   std::vector<context_chunk> out;
   auto terms = query_terms(query);
@@ -618,17 +632,22 @@ std::vector<context_chunk> lexical_index::search(std::string_view query, std::si
                     });
   out.reserve(top);
   for (std::size_t i = 0; i < top; ++i) {
-    const auto& l = *shards_[ranked[i].shard];
-    const auto& c = l.chunks[ranked[i].chunk];
-    context_chunk chunk;
-    chunk.path.assign(l.blob + c.off, c.path_len);
-    chunk.text.assign(l.blob + c.off + c.path_len, c.text_len);
-    chunk.start_line = static_cast<int>(c.start_line);
-    chunk.end_line = static_cast<int>(c.end_line);
+    auto chunk = chunk_of(*shards_[ranked[i].shard], ranked[i].chunk);
     chunk.score = ranked[i].score;
     out.push_back(std::move(chunk));
   }
   return out;
+}
+
+context_chunk lexical_index::chunk(std::size_t i) const {
+  for (const auto& l : shards_) {
+    if (i >= l->h->chunks) {
+      i -= l->h->chunks;
+      continue;
+    }
+    return chunk_of(*l, i);
+  }
+  throw std::out_of_range("lexical_index::chunk: no chunk " + std::to_string(i));
 }
 
 std::string lexical_index::metadata(const std::string& key) const {

@@ -69,6 +69,8 @@ class lexical_index {
   std::vector<context_chunk> search(std::string_view query, std::size_t k) const;
   std::string metadata(const std::string& key) const;
   std::size_t size() const;
+  // Chunk number `i` (0 to size() - 1: the chunks of every shard, in shard order).
+  context_chunk chunk(std::size_t i) const;
 
   struct layout;
 

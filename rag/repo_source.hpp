@@ -4,7 +4,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "core/chat_request.hpp"
@@ -13,6 +15,7 @@
 #include "rag/file_filter.hpp"
 #include "rag/lexical_index.hpp"
 #include "rag/repo_scan.hpp"
+#include "rag/vector_index.hpp"
 
 namespace askd::rag {
 
@@ -40,6 +43,10 @@ core::result<repo_source> locate_repo(const core::chat_request& request, const c
 // An index of one repository, read-only once built.
 struct repo_index {
   std::unique_ptr<lexical_index> index;
+  // The chunks' vectors, by embedder key: read from disk or built on the first vector
+  // search that needs them, under the lock (one build per index and embedder).
+  mutable std::mutex vectors_mutex;
+  mutable std::map<std::string, std::shared_ptr<const vector_index>> vectors;
   std::string dir;   // where it is on disk
   scan_stats stats;  // of the build (files and bytes only, when reopened)
   std::size_t chunks = 0;

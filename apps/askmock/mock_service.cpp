@@ -260,6 +260,11 @@ void mock_service::handle(request req, std::shared_ptr<response> res) {
       return res->send(405, json_type, format->bad_request_body("use POST"), {{"Allow", "POST"}});
     return chat(req, res, *format);
   }
+  if (is_embeddings_path(req.path)) {
+    std::lock_guard lock(mu_);
+    return answer_embeddings(req, *res, options_.require_key, options_.embed_max_input_bytes,
+                             embed_stats_);
+  }
   if (req.path == "/_mock/stats") return res->send(200, json_type, stats_json());
   if (req.path == "/_mock/last") {
     std::lock_guard lock(mu_);
@@ -291,6 +296,11 @@ std::string mock_service::last_body() const {
 std::string mock_service::last_authorization() const {
   std::lock_guard lock(mu_);
   return last_authorization_;
+}
+
+embed_stats mock_service::embeddings() const {
+  std::lock_guard lock(mu_);
+  return embed_stats_;
 }
 
 std::string mock_service::last_target() const {

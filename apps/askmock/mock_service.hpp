@@ -28,6 +28,7 @@
 #include <string>
 #include <string_view>
 
+#include "apps/askmock/embeddings.hpp"
 #include "apps/askmock/formats.hpp"
 #include "net/http_server.hpp"
 
@@ -66,7 +67,8 @@ std::vector<std::string> split_deltas(const std::string& text, std::size_t chunk
 std::optional<std::string> scripted_answer(std::string_view request_body);
 
 struct mock_options {
-  std::string require_key;  // when set, requests without `Authorization: Bearer <key>` get 401
+  std::string require_key;  // when set, requests without the provider's key are refused
+  std::size_t embed_max_input_bytes = 32768;  // a longer embedding input is refused (400)
 };
 
 class mock_service : public askd::net::service, public std::enable_shared_from_this<mock_service> {
@@ -86,6 +88,7 @@ class mock_service : public askd::net::service, public std::enable_shared_from_t
     std::atomic<std::int64_t> continuations{0};  // requests continuing a partial answer
   };
   const counters& stats() const { return stats_; }
+  embed_stats embeddings() const;
   std::string stats_json() const;
   // The last chat request's body and its Authorization header, as received.
   std::string last_body() const;
@@ -106,6 +109,7 @@ class mock_service : public askd::net::service, public std::enable_shared_from_t
   std::string last_body_;
   std::string last_authorization_;
   std::string last_target_;
+  embed_stats embed_stats_;
   askd::net::header_list last_headers_;
 };
 

@@ -30,6 +30,13 @@ e2e_env::e2e_env(void (*tweak)(core::config&)) {
     p.api_key = "sk-test";
     p.secret_key = "sk-test";  // Bedrock's: askmock checks the signature with its key
   }
+  for (auto& e : cfg.embedders.embedders) {
+    const auto& c = e.client_class;
+    e.client.base_url = mock_url + (c == "GoogleEmbedderClient" ? "/v1beta"
+                                    : c == "OllamaClient"       ? ""
+                                                                : "/v1");
+    e.client.api_key = "sk-test";
+  }
   cfg.data_dir = data_dir.path;
   cfg.repos.local_roots = {std::filesystem::canonical(ASKD_FIXTURES).string()};
   if (tweak) tweak(cfg);
