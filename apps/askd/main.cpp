@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -131,12 +132,17 @@ int main(int argc, char** argv) {
           .kv("fd_limit", fd_limit)
           .kv("max_connections", static_cast<std::uint64_t>(cfg.server.max_connections))
           .kv("effect", "past the limit new connections fail; raise ulimit -n");
+    // Only the providers askd would pick by itself warn: the others are simply not set up.
     for (const auto& p : cfg.generator.providers) {
-      if (!p.api_key_env.empty() && p.api_key.empty())
-        askd::core::log_warn("provider without key")
-            .kv("provider", p.id)
-            .kv("key_env", p.api_key_env)
-            .kv("effect", "requests to it answer 401 until the variable is set and askd restarted");
+      if (p.api_key_env.empty() || !p.api_key.empty()) continue;
+      const auto& f = cfg.generator.fallback;
+      bool chosen =
+          p.id == cfg.generator.default_provider || std::find(f.begin(), f.end(), p.id) != f.end();
+      (chosen ? askd::core::log_warn("provider without key")
+              : askd::core::log_info("provider without key"))
+          .kv("provider", p.id)
+          .kv("key_env", p.api_key_env)
+          .kv("effect", "requests to it answer 401 until the variable is set and askd restarted");
     }
     int sig = 0;
     sigwait(&stop_signals, &sig);
