@@ -1,5 +1,7 @@
 #include "actors/retriever.hpp"
 
+#include <filesystem>
+
 #include "core/log.hpp"
 
 namespace askd::actors {
@@ -113,9 +115,22 @@ retrieval_reply search_by_vectors(const rag::repo_index& index, const search_req
   }
   auto q = embed_texts(ec, e, {s.query});
   if (q.failure) return degrade("embedder " + e.settings().id + ": " + q.failure->message);
-  if (q.vectors.at(0).size() != vectors->dimensions())
+  if (q.vectors.at(0).size() != vectors->dimensions()) {
+    // The model behind the name changed (re-pulled, another host): the kept vectors are
+    // stale. Dropped, so the next search builds them again.
+    {
+      std::lock_guard lock(index.vectors_mutex);
+      auto& cached = index.vectors[e.key()];
+      if (cached == vectors) {
+        cached.reset();
+        std::error_code ec;
+        std::filesystem::remove(rag::vector_index::path_for(index.dir, e.key()), ec);
+      }
+    }
     return degrade("the question's vector has " + std::to_string(q.vectors[0].size()) +
-                   " dimensions, the index's " + std::to_string(vectors->dimensions()));
+                   " dimensions, the index's " + std::to_string(vectors->dimensions()) +
+                   "; they are built again on the next search");
+  }
   std::vector<rag::context_chunk> nearest;
   for (auto [i, score] : vectors->search(q.vectors[0], s.k)) {
     auto c = index.index->chunk(i);

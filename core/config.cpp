@@ -317,6 +317,7 @@ embedder_config parse_embedder_config(const std::string& text, const std::string
       m.dimensions = static_cast<int>(r.integer("dimensions", 1, 65536).value_or(0));
       m.task_type = r.string_or("task_type", "");
       m.batch_size = static_cast<int>(r.integer("batch_size", 1, 4096).value_or(64));
+      m.max_batch_tokens = r.integer("max_batch_tokens", 16, 1LL << 32).value_or(100000);
       m.max_input_tokens =
           static_cast<int>(r.integer("max_input_tokens", 16, 1 << 20).value_or(2000));
       m.client.id = m.id;

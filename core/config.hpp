@@ -165,9 +165,10 @@ struct embedder_settings {
   std::string id;
   std::string client_class;  // OpenAIClient | OllamaClient | GoogleEmbedderClient
   std::string model;
-  int dimensions = 0;           // asked of the model when > 0 (OpenAI's text-embedding-3)
-  std::string task_type;        // Gemini's taskType, when set
-  int batch_size = 64;          // inputs per request
+  int dimensions = 0;     // asked of the model when > 0 (OpenAI's text-embedding-3)
+  std::string task_type;  // Gemini's taskType, when set
+  int batch_size = 64;    // inputs per request
+  std::int64_t max_batch_tokens = 100000;  // and tokens per request, summed over its inputs
   int max_input_tokens = 2000;  // longer inputs are split, embedded in parts and averaged
   provider_settings client;     // base_url, key and headers, as a provider's "client"
 };

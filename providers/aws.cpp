@@ -52,7 +52,7 @@ std::string canonical_uri(std::string_view path) {
   while (from <= path.size()) {
     auto slash = path.find('/', from);
     auto segment = path.substr(from, slash == std::string_view::npos ? slash : slash - from);
-    out += uri_encode(segment);
+    out += providers::uri_encode(segment);
     if (slash == std::string_view::npos) break;
     out += '/';
     from = slash + 1;
@@ -142,22 +142,6 @@ std::string sha256_hex(std::string_view data) {
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr);
   return core::to_hex(out, len);
-}
-
-std::string uri_encode(std::string_view s) {
-  static constexpr char digits[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += digits[c >> 4];
-      out += digits[c & 15];
-    }
-  }
-  return out;
 }
 
 std::string canonical_request(const signing_input& in) {

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "providers/provider.hpp"
+
 namespace askd::providers::aws {
 
 // Lower-case hex SHA-256 of `data`.
@@ -46,9 +48,6 @@ std::string canonical_request(const signing_input& in);
 
 // Now as x-amz-date wants it.
 std::string amz_date_now();
-
-// Percent-encodes all but RFC 3986's unreserved characters (A-Z a-z 0-9 - _ . ~).
-std::string uri_encode(std::string_view s);
 
 // -- event stream ---------------------------------------------------------------------
 

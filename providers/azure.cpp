@@ -7,7 +7,7 @@ azure_provider::azure_provider(core::provider_settings settings, core::upstream_
 
 upstream_request azure_provider::build(const generation_request& request) const {
   auto r = openai_provider::build(request);
-  r.url = settings_.base_url + "/openai/deployments/" + request.model +
+  r.url = settings_.base_url + "/openai/deployments/" + uri_encode(request.model) +
           "/chat/completions?api-version=" + settings_.api_version;
   return r;
 }

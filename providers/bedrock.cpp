@@ -130,7 +130,7 @@ upstream_request bedrock_provider::build(const generation_request& request) cons
 
 upstream_request bedrock_provider::build_at(const generation_request& request,
                                             const std::string& amz_date) const {
-  auto path = path_prefix_ + "/model/" + aws::uri_encode(request.model) + "/converse-stream";
+  auto path = path_prefix_ + "/model/" + uri_encode(request.model) + "/converse-stream";
   auto r = request_to(
       settings_.base_url.substr(0, settings_.base_url.size() - path_prefix_.size()) + path);
   auto& b = r.body;

@@ -55,41 +55,73 @@ void normalize(vector& v) {
 }
 
 // One batch, tried again while the failure is retryable and attempts remain.
+// Waits `ms`, in slices, unless askd stops first; false when it did.
+bool wait_unless_stopping(const embed_context& ctx, std::chrono::milliseconds ms) {
+  auto until = std::chrono::steady_clock::now() + ms;
+  while (std::chrono::steady_clock::now() < until) {
+    if (ctx.stop && ctx.stop->load()) return false;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        std::chrono::milliseconds(50), until - std::chrono::steady_clock::now()));
+  }
+  return !(ctx.stop && ctx.stop->load());
+}
+
+// One request: its reply, or why there is none. A request is given the idle timeout as
+// its whole time (an embedding answer comes in one piece), and holds a place under the
+// embedders' limit while it runs.
+std::optional<core::error> embed_once(const embed_context& ctx, const embedder& e,
+                                      const std::vector<std::string>& inputs,
+                                      std::vector<vector>& out) {
+  auto stopped = [] { return core::error::make(core::error_code::cancelled, "askd is stopping"); };
+  if (ctx.limit)
+    while (!ctx.limit->try_acquire_for(std::chrono::milliseconds(100)))
+      if (ctx.stop && ctx.stop->load()) return stopped();
+  struct release_on_exit {
+    std::counting_semaphore<>* limit;
+    ~release_on_exit() {
+      if (limit) limit->release();
+    }
+  } place{ctx.limit};
+  auto listener = std::make_shared<collecting_listener>();
+  auto future = listener->result();
+  auto id = ctx.curl->start(e.build(inputs), listener);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(e.upstream().idle_timeout_ms);
+  while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+    if (ctx.stop && ctx.stop->load()) {
+      ctx.curl->cancel(id);
+      return stopped();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ctx.curl->cancel(id);
+      return core::error::make(core::error_code::timeout,
+                               "embedder " + e.settings().id + " gave no answer within " +
+                                   std::to_string(e.upstream().idle_timeout_ms) +
+                                   " ms (upstream.idle_timeout_ms)");
+    }
+  }
+  auto r = future.get();
+  if (r.failure) return std::move(r.failure);
+  if (r.status >= 300 || r.status < 200) return e.classify(r.status, r.body, r.retry_after);
+  return e.parse(r.body, inputs.size(), out);
+}
+
+// One batch, tried again as a generation call would be: while the failure is retryable
+// and attempts remain, after the provider's Retry-After (one longer than
+// max_retry_after_ms is not waited for) or the backoff.
 std::optional<core::error> embed_batch(const embed_context& ctx, const embedder& e,
                                        const std::vector<std::string>& inputs,
                                        std::vector<vector>& out) {
   const auto& u = e.upstream();
-  auto stopping = [&] { return ctx.stop && ctx.stop->load(); };
-  auto stopped = core::error::make(core::error_code::cancelled, "askd is stopping");
   thread_local std::mt19937 rng{std::random_device{}()};
   for (int attempt = 1;; ++attempt) {
-    std::optional<core::error> err;
-    {
-      if (ctx.limit) ctx.limit->acquire();
-      auto listener = std::make_shared<collecting_listener>();
-      auto future = listener->result();
-      auto id = ctx.curl->start(e.build(inputs), listener);
-      while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
-        if (!stopping()) continue;
-        ctx.curl->cancel(id);
-        if (ctx.limit) ctx.limit->release();
-        return stopped;
-      }
-      auto r = future.get();
-      if (ctx.limit) ctx.limit->release();
-      if (r.failure)
-        err = std::move(r.failure);
-      else if (r.status >= 300 || r.status < 200)
-        err = e.classify(r.status, r.body, r.retry_after);
-      else
-        err = e.parse(r.body, inputs.size(), out);
-    }
-    if (!err || !err->retryable || attempt >= u.max_attempts || stopping()) return err;
+    auto err = embed_once(ctx, e, inputs, out);
+    if (!err || !err->retryable || attempt >= u.max_attempts) return err;
+    if (err->retry_after_ms > u.max_retry_after_ms) return err;
     std::uniform_real_distribution<double> jitter(1 - u.backoff_jitter, 1 + u.backoff_jitter);
-    auto wait = err->retry_after_ms >= 0 && err->retry_after_ms <= u.max_retry_after_ms
-                    ? static_cast<double>(err->retry_after_ms)
-                    : u.backoff_ms * std::pow(2.0, attempt - 1) * jitter(rng);
-    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(wait)));
+    auto wait = err->retry_after_ms >= 0 ? static_cast<double>(err->retry_after_ms)
+                                         : u.backoff_ms * std::pow(2.0, attempt - 1) * jitter(rng);
+    if (!wait_unless_stopping(ctx, std::chrono::milliseconds(static_cast<long>(wait)))) return err;
   }
 }
 
@@ -126,7 +158,7 @@ upstream_request embedder::build(const std::vector<std::string>& inputs) const {
   auto& b = r.body;
   auto model = core::json::quote(settings_.model);
   if (c == "GoogleEmbedderClient") {
-    r.url = client.base_url + "/models/" + settings_.model + ":batchEmbedContents";
+    r.url = client.base_url + "/models/" + uri_encode(settings_.model) + ":batchEmbedContents";
     if (!client.api_key.empty()) r.headers.push_back("x-goog-api-key: " + client.api_key);
     b = "{\"requests\":[";
     for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -276,16 +308,24 @@ embedding embed_texts(const embed_context& ctx, const embedder& e,
     }
   std::vector<vector> part_vectors;
   part_vectors.reserve(parts.size());
-  auto batch = static_cast<std::size_t>(e.settings().batch_size);
-  for (std::size_t from = 0; from < parts.size(); from += batch) {
-    std::vector<std::string> inputs(
-        parts.begin() + static_cast<std::ptrdiff_t>(from),
-        parts.begin() + static_cast<std::ptrdiff_t>(std::min(parts.size(), from + batch)));
+  // Batches of at most batch_size inputs and max_batch_tokens tokens (OpenAI refuses a
+  // request whose inputs sum past its own limit).
+  const auto max_count = static_cast<std::size_t>(e.settings().batch_size);
+  const auto max_tokens = e.settings().max_batch_tokens;
+  for (std::size_t from = 0; from < parts.size();) {
+    std::vector<std::string> inputs;
+    std::int64_t tokens = 0;
+    while (from < parts.size() && inputs.size() < max_count) {
+      auto t = core::count_tokens(parts[from]);
+      if (!inputs.empty() && tokens + t > max_tokens) break;
+      tokens += t;
+      inputs.push_back(parts[from++]);
+    }
     if (auto err = embed_batch(ctx, e, inputs, part_vectors)) {
       result.failure = std::move(err);
       return result;
     }
-    if (progress) progress(std::min(parts.size(), from + batch), parts.size());
+    if (progress) progress(from, parts.size());
   }
   // A text of several parts: the mean of its parts, made unit length again.
   result.vectors.assign(texts.size(), {});

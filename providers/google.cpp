@@ -58,10 +58,17 @@ class google_decoder : public sse_decoder {
     if (doc.HasParseError() || !doc.IsObject())
       return bad("a data line that is not a JSON object: " + utf8_prefix(ev.data, 120));
     if (member(doc, "error")) {
+      // As the HTTP statuses map: exhausted is a rate limit, unavailable/internal/deadline
+      // are worth another try, the rest (invalid argument, permission) are not.
       auto e = read_error(doc);
-      return in_stream(e.message + (e.status.empty() ? "" : " (" + e.status + ")"),
-                       e.status == "RESOURCE_EXHAUSTED" ? core::error_code::rate_limited
-                                                        : core::error_code::upstream);
+      auto said = e.message + (e.status.empty() ? "" : " (" + e.status + ")");
+      if (e.status == "RESOURCE_EXHAUSTED") return in_stream(said, core::error_code::rate_limited);
+      if (e.status.empty() || e.status == "UNAVAILABLE" || e.status == "INTERNAL" ||
+          e.status == "DEADLINE_EXCEEDED")
+        return in_stream(said, core::error_code::upstream);
+      auto err = in_stream(said, core::error_code::bad_response);
+      err.retryable = false;
+      return err;
     }
     if (const auto* usage = member(doc, "usageMetadata")) {
       core::token_usage u;
@@ -120,7 +127,7 @@ google_provider::google_provider(core::provider_settings settings, core::upstrea
 }
 
 upstream_request google_provider::build(const generation_request& request) const {
-  auto r = request_to(settings_.base_url + "/models/" + request.model +
+  auto r = request_to(settings_.base_url + "/models/" + uri_encode(request.model) +
                       ":streamGenerateContent?alt=sse");
   auto& b = r.body;
   auto system = system_prompt(request);

@@ -92,42 +92,47 @@ class ollama_decoder : public decoder_base {
 }  // namespace
 
 void think_filter::feed(std::string_view piece, std::string& out) {
+  if (state_ == state::answer) {
+    out.append(piece);
+    return;
+  }
   held_.append(piece);
   std::string_view s(held_);
-  for (;;) {
-    if (inside_) {
-      auto at = s.find(close_tag);
-      if (at == std::string_view::npos) {
-        // Everything up to a possible start of </think> is thought: dropped.
-        s = s.substr(s.size() - partial_tag(s, close_tag));
-        break;
-      }
-      s.remove_prefix(at + close_tag.size());
-      inside_ = false;
-      after_ = true;
+  constexpr std::string_view blank = " \t\r\n";
+  if (state_ == state::leading) {
+    auto lead = s.find_first_not_of(blank);
+    if (lead == std::string_view::npos) return;  // only blank so far: wait
+    auto rest = s.substr(lead);
+    if (rest.size() < open_tag.size() && open_tag.substr(0, rest.size()) == rest) return;
+    if (rest.substr(0, open_tag.size()) != open_tag) {  // no block first: all of it is answer
+      state_ = state::answer;
+      out.append(held_);
+      held_.clear();
+      return;
     }
-    if (after_) {
-      while (!s.empty() && (s.front() == '\n' || s.front() == '\r' || s.front() == ' '))
-        s.remove_prefix(1);
-      if (s.empty()) break;
-      after_ = false;
-    }
-    auto at = s.find(open_tag);
-    if (at == std::string_view::npos) {
-      auto keep = partial_tag(s, open_tag);
-      out.append(s.substr(0, s.size() - keep));
-      s = s.substr(s.size() - keep);
-      break;
-    }
-    out.append(s.substr(0, at));
-    s.remove_prefix(at + open_tag.size());
-    inside_ = true;
+    s = rest.substr(open_tag.size());
+    state_ = state::thinking;
   }
-  held_ = std::string(s);
+  if (state_ == state::thinking) {
+    auto at = s.find(close_tag);
+    if (at == std::string_view::npos) {  // thought, dropped; keep what may start </think>
+      held_ = std::string(s.substr(s.size() - partial_tag(s, close_tag)));
+      return;
+    }
+    s.remove_prefix(at + close_tag.size());
+    state_ = state::after;
+  }
+  // After the block: the blank lines before the answer go too.
+  auto lead = s.find_first_not_of(blank);
+  if (lead != std::string_view::npos) {
+    state_ = state::answer;
+    out.append(s.substr(lead));
+  }
+  held_.clear();
 }
 
 void think_filter::finish(std::string& out) {
-  if (!inside_) out.append(held_);
+  if (state_ == state::leading) out.append(held_);  // a start that never became a block
   held_.clear();
 }
 

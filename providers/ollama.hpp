@@ -13,8 +13,11 @@
 
 namespace askd::providers {
 
-// Drops <think>...</think> from text that arrives in pieces: a tag may be split across
-// pieces, so a piece's end that could start a tag is held until the next one.
+// Drops the <think>...</think> block a reasoning model writes before its answer (and
+// the blank lines after it), from text that arrives in pieces: a tag may be split across
+// pieces, so what could still become one is held until the next piece. Only a block
+// that opens the output: once the answer has begun, `<think>` is text like any other
+// (an answer may well be about that tag).
 class think_filter {
  public:
   // Appends to `out` what of `piece` is answer.
@@ -23,9 +26,9 @@ class think_filter {
   void finish(std::string& out);
 
  private:
+  enum class state { leading, thinking, after, answer };
+  state state_ = state::leading;
   std::string held_;
-  bool inside_ = false;
-  bool after_ = false;  // just closed a block: the blank lines after it go too
 };
 
 class ollama_provider : public provider {

@@ -153,6 +153,10 @@ std::optional<std::int64_t> int_of(const rapidjson::Value* v);
 std::string params_fragment(const std::string& params_json,
                             std::initializer_list<std::pair<const char*, const char*>> keys);
 
+// Percent-encodes all but RFC 3986's unreserved characters (A-Z a-z 0-9 - _ . ~): for a
+// model name in a URL path (a client's custom model must not reach another path).
+std::string uri_encode(std::string_view s);
+
 // "120" or an HTTP-date → milliseconds from now; -1 when absent or unreadable.
 std::int64_t parse_retry_after(std::string_view value);
 

@@ -543,6 +543,9 @@ class bedrock_format : public wire_format {
     in.path = req.path;
     in.query = req.query;
     auto names = field("SignedHeaders=");
+    // AWS requires these two among the signed headers.
+    if (names.find("host") == std::string::npos || names.find("x-amz-date") == std::string::npos)
+      return false;
     for (std::size_t from = 0;;) {
       auto semi = names.find(';', from);
       auto name = names.substr(from, semi - from);

@@ -8,6 +8,7 @@
 
 #include "providers/embedder.hpp"
 #include "tests/support/e2e_env.hpp"
+#include "tests/support/fake_servers.hpp"
 #include "tests/support/test_client.hpp"
 
 using namespace askd;
@@ -123,4 +124,25 @@ TEST_CASE("an input longer than the embedder's context is split - not failed") {
   double dot = 0;
   for (std::size_t i = 0; i < 64; ++i) dot += q[i] * split.vectors[0][i];
   CHECK(dot > 0.3);
+}
+
+TEST_CASE("an embedder that never answers times out - then is retried - then fails") {
+  test::scripted_server silent({""});  // holds every connection open, silent
+  providers::curl_engine curl;
+  core::embedder_settings s;
+  s.id = "ollama";
+  s.client_class = "OllamaClient";
+  s.model = "m";
+  s.client.id = "ollama";
+  s.client.base_url = "http://127.0.0.1:" + std::to_string(silent.port());
+  core::upstream_settings u;
+  u.idle_timeout_ms = 200;
+  u.backoff_ms = 1;
+  u.max_attempts = 2;
+  providers::embed_context ctx{&curl, nullptr, nullptr};
+  auto r = providers::embed_texts(ctx, providers::embedder(s, u), {"text"});
+  REQUIRE(r.failure);
+  CHECK(r.failure->code == core::error_code::timeout);
+  CHECK(r.failure->message.find("upstream.idle_timeout_ms") != std::string::npos);
+  CHECK(silent.connections() == 2);
 }

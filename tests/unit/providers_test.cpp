@@ -145,6 +145,14 @@ TEST_CASE("google: a stream without finishReason is cut short; blocked prompts a
   CHECK(mid->code == core::error_code::rate_limited);
 
   d = make_google_decoder("google");
+  auto refused = d->feed(
+      "data: {\"error\": {\"code\": 400,\"message\": \"Invalid value\",\"status\": "
+      "\"INVALID_ARGUMENT\"}}\r\n\r\n",
+      c);
+  REQUIRE(refused);
+  CHECK_FALSE(refused->retryable);  // the same request would be refused again
+
+  d = make_google_decoder("google");
   auto bad = d->feed("data: {\"candidates\": [\r\n\r\n", c);
   REQUIRE(bad);
   CHECK(bad->code == core::error_code::bad_response);
@@ -319,24 +327,28 @@ TEST_CASE("ollama: an error line ends the stream; a stream without done is cut s
   CHECK(bad->code == core::error_code::bad_response);
 }
 
-TEST_CASE("think_filter drops <think> blocks split anywhere and keeps look-alikes") {
-  const std::string in =
-      "<think>step 1\nstep 2</think>\n\nAnswer: a <thin> line, x < y.<think>again</think> End";
-  const std::string want = "Answer: a <thin> line, x < y.End";
-  for (std::size_t step = 1; step <= in.size(); ++step) {
+TEST_CASE("think_filter drops the leading <think> block split anywhere - and nothing after it") {
+  auto run = [](const std::string& in, std::size_t step) {
     think_filter f;
     std::string out;
     for (std::size_t i = 0; i < in.size(); i += step)
       f.feed(std::string_view(in).substr(i, step), out);
     f.finish(out);
+    return out;
+  };
+  const std::string in =
+      "\n<think>step 1\nstep 2</think>\n\nAnswer: a <thin> line, x < y. The filter looks for "
+      "the <think> tag, then </think> ends it.";
+  const std::string want =
+      "Answer: a <thin> line, x < y. The filter looks for the <think> tag, then </think> ends it.";
+  for (std::size_t step = 1; step <= in.size(); ++step) {
     INFO("pieces of " << step);
-    CHECK(out == want);
+    CHECK(run(in, step) == want);
   }
-  think_filter open_end;
-  std::string out;
-  open_end.feed("text <thi", out);
-  open_end.finish(out);
-  CHECK(out == "text <thi");
+  CHECK(run("No block: <think>is text</think> here.", 3) ==
+        "No block: <think>is text</think> here.");
+  CHECK(run("<thi", 2) == "<thi");  // a start that never became a tag
+  CHECK(run("<think>never closed", 4).empty());
 }
 
 TEST_CASE("ollama: the request sends the model's options as conf has them") {
