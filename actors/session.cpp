@@ -10,6 +10,7 @@
 #include "core/tokens.hpp"
 #include "rag/extractive.hpp"
 #include "rag/prompt.hpp"
+#include "rag/research.hpp"
 
 namespace askd::actors {
 namespace {
@@ -130,10 +131,15 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
   inputs.context = std::move(context);
   auto listener = caf::actor_cast<generation_listener_actor>(self);
   auto output = std::make_shared<generation_output>(st.hub);
-  // What the offline provider writes from the context (for it, or for a fallback to it).
+  // What the offline provider writes from the context (for it, or for a fallback to it);
+  // a deep research round's starts with the round's heading, as a model's would.
   auto local_answer = [&] {
-    return rag::extractive_answer(st.request.messages.back().content, inputs.context,
-                                  rag::repo_name(st.request.repo_url));
+    auto research = rag::research_of(st.request.messages, st.request.max_rounds);
+    auto pieces = rag::extractive_answer(
+        research.active ? research.topic : st.request.messages.back().content, inputs.context,
+        rag::repo_name(st.request.repo_url));
+    if (research.active) pieces.insert(pieces.begin(), rag::research_heading(research) + "\n\n");
+    return pieces;
   };
   if (st.provider->offline()) {
     st.context_chunks = inputs.context.size();
@@ -184,7 +190,9 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
 // Retrieval first when the repository is indexable, then generation.
 void retrieve_then_generate(self_ptr self) {
   auto& st = self->state;
-  const auto& question = st.request.messages.back().content;
+  // A deep research round searches for its topic, not for "Continue the research".
+  auto research = rag::research_of(st.request.messages, st.request.max_rounds);
+  const auto question = research.active ? research.topic : st.request.messages.back().content;
   if (st.request.retrieval.mode == "none") return generate(self, {});
   if (core::count_tokens(question) > max_question_tokens_for_retrieval) {
     st.retrieval = "skipped:long_question";

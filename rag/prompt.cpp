@@ -1,6 +1,7 @@
 #include "rag/prompt.hpp"
 
 #include "rag/repo_source.hpp"
+#include "rag/research.hpp"
 
 namespace askd::rag {
 
@@ -39,8 +40,16 @@ std::vector<core::chat_message> assemble_prompt(const prompt_inputs& in) {
   const auto& req = *in.request;
   std::vector<core::chat_message> out;
   out.reserve(req.messages.size() + 1);
-  out.push_back({"system", system_prompt(req, in.language_name)});
-  for (std::size_t i = 0; i + 1 < req.messages.size(); ++i) out.push_back(req.messages[i]);
+  // A deep research round (rag/research.hpp): its instructions close the system prompt,
+  // and the tag is nobody's words, so no turn carries it.
+  auto research = research_of(req.messages, req.max_rounds);
+  auto system = system_prompt(req, in.language_name);
+  if (research.active) system += research_instructions(research, req.max_rounds);
+  out.push_back({"system", std::move(system)});
+  for (std::size_t i = 0; i + 1 < req.messages.size(); ++i) {
+    out.push_back(req.messages[i]);
+    if (research.active) out.back().content = strip_research_tag(out.back().content);
+  }
 
   std::string last;
   if (!in.file_content.empty()) {
@@ -66,7 +75,10 @@ std::vector<core::chat_message> assemble_prompt(const prompt_inputs& in) {
     }
     last += "</context>\n\n";
   }
-  const auto& question = req.messages.back().content;
+  auto question = research.active ? strip_research_tag(req.messages.back().content)
+                                  : req.messages.back().content;
+  if (research.active && question != research.topic)  // "Continue the research"
+    question += "\n(Research topic: " + research.topic + ")";
   if (last.empty()) {
     last = question;
   } else {
