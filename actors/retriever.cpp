@@ -55,6 +55,10 @@ retriever_actor::behavior_type retriever(self_ptr self,
   };
 }
 
+// A failed vector build is not tried again for this long (each try embeds the whole
+// repository); searches meanwhile use bm25 and say why.
+constexpr std::chrono::seconds rebuild_after_failure{60};
+
 std::vector<rag::context_chunk> by_bm25(const rag::repo_index& index, const search_request& s) {
   return index.index->search(s.query, s.k);
 }
@@ -87,6 +91,12 @@ retrieval_reply search_by_vectors(const rag::repo_index& index, const search_req
         core::log_warn("vectors unreadable").kv("path", path).kv("error", ex.what());
       }
       if (cached && cached->size() != index.index->size()) cached.reset();
+      auto failed = index.vectors_failed.find(e.key());
+      if (!cached && failed != index.vectors_failed.end() &&
+          std::chrono::steady_clock::now() - failed->second.first < rebuild_after_failure)
+        return degrade("embedder " + e.settings().id + " failed to build the vectors less than " +
+                       std::to_string(rebuild_after_failure.count()) +
+                       " s ago: " + failed->second.second);
       if (!cached) {
         std::vector<std::string> texts;
         texts.reserve(index.index->size());
@@ -97,8 +107,12 @@ retrieval_reply search_by_vectors(const rag::repo_index& index, const search_req
             s.progress_to->publish(core::make_progress("embed", static_cast<std::int64_t>(done),
                                                        static_cast<std::int64_t>(total)));
         });
-        if (built.failure)
+        if (built.failure) {
+          index.vectors_failed[e.key()] = {std::chrono::steady_clock::now(),
+                                           built.failure->message};
           return degrade("embedder " + e.settings().id + ": " + built.failure->message);
+        }
+        index.vectors_failed.erase(e.key());
         try {
           rag::vector_index::write(path, built.vectors);
           cached = rag::vector_index::open(path);

@@ -3,6 +3,7 @@
 // operator's allowed roots; anything else is refused with `forbidden`.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -47,6 +48,10 @@ struct repo_index {
   // search that needs them, under the lock (one build per index and embedder).
   mutable std::mutex vectors_mutex;
   mutable std::map<std::string, std::shared_ptr<const vector_index>> vectors;
+  // When a build of an embedder key last failed, and why: searches soon after do not
+  // embed the whole repository again to fail again.
+  mutable std::map<std::string, std::pair<std::chrono::steady_clock::time_point, std::string>>
+      vectors_failed;
   std::string dir;   // where it is on disk
   scan_stats stats;  // of the build (files and bytes only, when reopened)
   std::size_t chunks = 0;

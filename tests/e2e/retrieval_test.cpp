@@ -146,3 +146,16 @@ TEST_CASE("an embedder that never answers times out - then is retried - then fai
   CHECK(r.failure->message.find("upstream.idle_timeout_ms") != std::string::npos);
   CHECK(silent.connections() == 2);
 }
+
+TEST_CASE("a failed vector build is not tried again at once - searches meanwhile say why") {
+  e2e_env env([](core::config& c) {
+    for (auto& e : c.embedders.embedders) e.client.api_key = "sk-wrong";  // askmock says 401
+  });
+  auto first = ask(env, R"({"mode":"hybrid"})", "/v1/chat/stream");
+  CHECK(first.find("\"retrieval:bm25\"") != std::string::npos);
+  auto tried = env.mock->embeddings().requests;
+  CHECK(tried == 1);  // a refused key is not retried
+  auto second = ask(env, R"({"mode":"hybrid"})", "/v1/chat/stream");
+  CHECK(second.find("\"retrieval:bm25\"") != std::string::npos);
+  CHECK(env.mock->embeddings().requests == tried);  // no second whole-repository build
+}
