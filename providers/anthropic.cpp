@@ -23,14 +23,6 @@ anthropic_error read_error(const rapidjson::Value& doc) {
   return e;
 }
 
-std::string finish_reason(std::string_view r) {
-  if (r == "end_turn" || r == "stop_sequence") return "stop";
-  if (r == "max_tokens") return "length";
-  if (r == "refusal") return "content_filter";
-  if (r == "tool_use") return "tool_calls";
-  return std::string(r);
-}
-
 class anthropic_decoder : public sse_decoder {
  public:
   using sse_decoder::sse_decoder;
@@ -62,7 +54,7 @@ class anthropic_decoder : public sse_decoder {
     } else if (type == "message_delta") {
       if (const auto* delta = member(doc, "delta")) {
         auto reason = text_of(member(*delta, "stop_reason"));
-        if (!reason.empty()) out.on_finish_reason(finish_reason(reason));
+        if (!reason.empty()) out.on_finish_reason(stop_reason_words(reason));
       }
       if (const auto* usage = member(doc, "usage")) {
         usage_.completion_tokens = int_of(member(*usage, "output_tokens")).value_or(0);
@@ -75,9 +67,8 @@ class anthropic_decoder : public sse_decoder {
       auto code = e.type == "rate_limit_error"        ? core::error_code::rate_limited
                   : e.type == "invalid_request_error" ? core::error_code::bad_response
                                                       : core::error_code::upstream;
-      auto err = in_stream(e.message + (e.type.empty() ? "" : " (" + e.type + ")"), code);
-      if (code == core::error_code::bad_response) err.retryable = false;
-      return err;
+      // bad_response is not retried (core::retryable_by_default).
+      return in_stream(e.message + (e.type.empty() ? "" : " (" + e.type + ")"), code);
     }
     return std::nullopt;
   }
@@ -120,16 +111,7 @@ upstream_request anthropic_provider::build(const generation_request& request) co
     b += '"';
   }
   b += ",\"messages\":[";
-  bool first = true;
-  for (const auto& m : request.messages) {
-    if (m.role == "system") continue;
-    if (!first) b += ',';
-    first = false;
-    b += m.role == "assistant" ? "{\"role\":\"assistant\",\"content\":\""
-                               : "{\"role\":\"user\",\"content\":\"";
-    core::json::append_escaped(b, m.content);
-    b += "\"}";
-  }
+  append_turns(b, request, "assistant", "\"content\":\"", "\"");
   b += "]}";
   return r;
 }

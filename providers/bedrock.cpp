@@ -6,14 +6,6 @@
 namespace askd::providers {
 namespace {
 
-std::string finish_reason(std::string_view r) {
-  if (r == "end_turn" || r == "stop_sequence") return "stop";
-  if (r == "max_tokens") return "length";
-  if (r == "guardrail_intervened" || r == "content_filtered") return "content_filter";
-  if (r == "tool_use") return "tool_calls";
-  return std::string(r);
-}
-
 class bedrock_decoder : public decoder_base {
  public:
   using decoder_base::decoder_base;
@@ -51,11 +43,8 @@ class bedrock_decoder : public decoder_base {
         return core::error{core::error_code::bad_response,
                            "provider " + provider_ + " refused the request mid-stream: " + message,
                            false};
-      // "Too many tokens, please wait" is a rate limit, whatever its words say.
-      if (kind == "throttlingException")
-        return core::error::make(core::error_code::rate_limited,
-                                 "provider " + provider_ + " is rate limiting: " + message);
-      return in_stream(message, core::error_code::upstream);
+      return in_stream(message, kind == "throttlingException" ? core::error_code::rate_limited
+                                                              : core::error_code::upstream);
     }
     auto type = header(":event-type");
     if (type == "contentBlockDelta") {
@@ -65,7 +54,7 @@ class bedrock_decoder : public decoder_base {
       }
     } else if (type == "messageStop") {
       stopped_ = true;
-      out.on_finish_reason(finish_reason(text_of(member(doc, "stopReason"))));
+      out.on_finish_reason(stop_reason_words(text_of(member(doc, "stopReason"))));
     } else if (type == "metadata") {
       if (const auto* usage = member(doc, "usage")) {
         core::token_usage u;
@@ -136,16 +125,7 @@ upstream_request bedrock_provider::build_at(const generation_request& request,
   auto& b = r.body;
   auto system = system_prompt(request);
   b = "{\"messages\":[";
-  bool first = true;
-  for (const auto& m : request.messages) {
-    if (m.role == "system") continue;
-    if (!first) b += ',';
-    first = false;
-    b += m.role == "assistant" ? "{\"role\":\"assistant\",\"content\":[{\"text\":\""
-                               : "{\"role\":\"user\",\"content\":[{\"text\":\"";
-    core::json::append_escaped(b, m.content);
-    b += "\"}]}";
-  }
+  append_turns(b, request, "assistant", "\"content\":[{\"text\":\"", "\"}]");
   b += ']';
   if (!system.empty()) {
     b += ",\"system\":[{\"text\":\"";

@@ -66,9 +66,7 @@ class google_decoder : public sse_decoder {
       if (e.status.empty() || e.status == "UNAVAILABLE" || e.status == "INTERNAL" ||
           e.status == "DEADLINE_EXCEEDED")
         return in_stream(said, core::error_code::upstream);
-      auto err = in_stream(said, core::error_code::bad_response);
-      err.retryable = false;
-      return err;
+      return in_stream(said, core::error_code::bad_response);  // not retried
     }
     if (const auto* usage = member(doc, "usageMetadata")) {
       core::token_usage u;
@@ -133,17 +131,7 @@ upstream_request google_provider::build(const generation_request& request) const
   auto system = system_prompt(request);
   b.reserve(256 + system.size() + request.messages.size() * 64);
   b = "{\"contents\":[";
-  bool first = true;
-  for (const auto& m : request.messages) {
-    if (m.role == "system") continue;
-    if (!first) b += ',';
-    first = false;
-    b += "{\"role\":\"";
-    b += m.role == "assistant" ? "model" : "user";
-    b += "\",\"parts\":[{\"text\":\"";
-    core::json::append_escaped(b, m.content);
-    b += "\"}]}";
-  }
+  append_turns(b, request, "model", "\"parts\":[{\"text\":\"", "\"}]");
   b += ']';
   if (!system.empty()) {
     b += ",\"systemInstruction\":{\"parts\":[{\"text\":\"";

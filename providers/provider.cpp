@@ -88,7 +88,8 @@ core::error decoder_base::cut_short(std::string_view marker) const {
 }
 
 core::error decoder_base::in_stream(const std::string& message, core::error_code code) const {
-  if (says_context_length(message))
+  // A rate limit first, as classify_status does: "Too many tokens, please wait" is one.
+  if (code != core::error_code::rate_limited && says_context_length(message))
     return core::error{core::error_code::context_length,
                        "the prompt is too long for provider " + provider_ + ": " + message, false};
   return core::error::make(code,
@@ -153,6 +154,33 @@ upstream_request provider::request_to(std::string url) const {
   r.headers = headers_;
   r.connect_timeout_ms = upstream_.connect_timeout_ms;
   return r;
+}
+
+void append_turns(std::string& body, const generation_request& request,
+                  std::string_view assistant_role, std::string_view text_before,
+                  std::string_view text_after) {
+  bool first = true;
+  for (const auto& m : request.messages) {
+    if (m.role == "system") continue;
+    if (!first) body += ',';
+    first = false;
+    body += "{\"role\":\"";
+    body += m.role == "assistant" ? assistant_role : "user";
+    body += "\",";
+    body += text_before;
+    core::json::append_escaped(body, m.content);
+    body += text_after;
+    body += '}';
+  }
+}
+
+std::string stop_reason_words(std::string_view r) {
+  if (r == "end_turn" || r == "stop_sequence") return "stop";
+  if (r == "max_tokens") return "length";
+  if (r == "refusal" || r == "guardrail_intervened" || r == "content_filtered")
+    return "content_filter";
+  if (r == "tool_use") return "tool_calls";
+  return std::string(r);
 }
 
 std::string system_prompt(const generation_request& request) {

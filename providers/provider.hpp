@@ -127,8 +127,19 @@ class provider {
 };
 
 // The system messages of a request, joined: for wire formats that take the system
-// prompt apart from the turns (Gemini, Anthropic).
+// prompt apart from the turns (Gemini, Anthropic, Bedrock).
 std::string system_prompt(const generation_request& request);
+
+// Appends the request's turns but the system ones, comma-separated, each as
+// {"role":"user"|`assistant_role`,<text_before>escaped content<text_after>}: the turns
+// of the formats that take the system prompt apart.
+void append_turns(std::string& body, const generation_request& request,
+                  std::string_view assistant_role, std::string_view text_before,
+                  std::string_view text_after);
+
+// Anthropic's stop reasons (Bedrock's Converse uses the same names, and its own for a
+// guardrail) in the words the other providers use.
+std::string stop_reason_words(std::string_view reason);
 
 // Every configured provider, built once at start.
 class provider_registry {
