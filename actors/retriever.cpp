@@ -21,6 +21,11 @@ struct retriever_state {
 
 using self_ptr = retriever_actor::stateful_pointer<retriever_state>;
 
+// What a vector or hybrid search answers, computed on the caller's thread (it blocks on
+// the embedder): the detached searcher's work.
+retrieval_reply search_by_vectors(const rag::repo_index& index, const search_request& s,
+                                  engine_context& context);
+
 // One vector search on its own thread: answers once, then quits.
 searcher_actor::behavior_type searcher(searcher_actor::pointer self,
                                        std::shared_ptr<const rag::repo_index> index,
@@ -67,8 +72,6 @@ std::vector<rag::context_chunk> by_bm25(const rag::repo_index& index, const sear
 std::string embed_text(const rag::context_chunk& c) {
   return c.path + "\n\n" + c.text;
 }
-
-}  // namespace
 
 retrieval_reply search_by_vectors(const rag::repo_index& index, const search_request& s,
                                   engine_context& context) {
@@ -154,6 +157,8 @@ retrieval_reply search_by_vectors(const rag::repo_index& index, const search_req
   if (s.mode == "vector") return retrieval_reply{std::move(nearest), std::nullopt, {}};
   return retrieval_reply{rag::fuse_ranked({by_bm25(index, s), nearest}, s.k), std::nullopt, {}};
 }
+
+}  // namespace
 
 retriever_actor spawn_retriever(caf::local_actor& parent,
                                 std::shared_ptr<const rag::repo_index> index,

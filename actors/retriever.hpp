@@ -21,9 +21,4 @@ retriever_actor spawn_retriever(caf::local_actor& parent,
                                 std::shared_ptr<const rag::repo_index> index,
                                 std::shared_ptr<engine_context> context);
 
-// What a vector or hybrid search answers, computed on the caller's thread (it blocks on
-// the embedder). For the detached searcher, and for tests.
-retrieval_reply search_by_vectors(const rag::repo_index& index, const search_request& s,
-                                  engine_context& context);
-
 }  // namespace askd::actors
