@@ -25,11 +25,14 @@ struct actor_census {
   std::atomic<std::int64_t> sinks{0};
   std::atomic<std::int64_t> provider_calls{0};
   std::atomic<std::int64_t> supervisors{0};
+  std::atomic<std::int64_t> rounds{0};  // actors/round.hpp: one per answer or research round
   // Streams past their end, kept for resuming (streams.linger_s): not work in flight,
   // so not in total().
   std::atomic<std::int64_t> lingering{0};
 
-  std::int64_t total() const { return sessions + streams + sinks + provider_calls + supervisors; }
+  std::int64_t total() const {
+    return sessions + streams + sinks + provider_calls + supervisors + rounds;
+  }
 };
 
 // Counters since start, for GET /metrics. Each is exact; a scrape reads each on its own.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/log.hpp"
+#include "rag/research.hpp"
 
 namespace askd::actors {
 
@@ -19,6 +20,10 @@ std::size_t continuation_overlap(std::string_view sent, std::string_view next,
 void generation_output::offer(int attempt, std::string_view text) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (attempt != current_ || retired_ || text.empty()) return;
+  if (leading_) {
+    lead_ += text;
+    return release_lead(false);
+  }
   if (!trimming_) return forward(text);
   held_ += text;
   if (held_.size() >= max_overlap_bytes) release_held();
@@ -30,10 +35,13 @@ void generation_output::begin(int attempt) {
   retired_ = false;
   trimming_ = !sent_.empty();
   held_.clear();
+  leading_ = drop_heading_ && sent_.empty();
+  lead_.clear();
 }
 
 void generation_output::end_attempt() {
   std::lock_guard<std::mutex> lock(mutex_);
+  release_lead(true);
   release_held();
   current_ = 0;
 }
@@ -57,6 +65,15 @@ void generation_output::forward(std::string_view text) {
   if (text.empty()) return;
   sent_ += text;
   hub_->publish(core::make_delta(std::string(text)));
+}
+
+void generation_output::release_lead(bool final) {
+  if (!leading_) return;
+  auto heading = rag::leading_heading_bytes(lead_, final);
+  if (!heading) return;
+  leading_ = false;
+  forward(std::string_view(lead_).substr(*heading));
+  lead_.clear();
 }
 
 void generation_output::release_held() {

@@ -44,6 +44,11 @@ class generation_output {
   // held stays for end_attempt.
   void retire(int attempt);
 
+  // A research round whose heading askd wrote (actors/research.hpp): an attempt that
+  // starts the answer is held until its first line shows, and a research heading there
+  // (a model writing it although told not to) is dropped.
+  void drop_leading_heading() { drop_heading_ = true; }
+
   // Everything sent so far (what a continuation goes on from), and its size.
   std::string sent() const;
   std::size_t sent_bytes() const;
@@ -51,6 +56,7 @@ class generation_output {
  private:
   void forward(std::string_view text);  // with mutex_ held
   void release_held();                  // with mutex_ held
+  void release_lead(bool final);        // with mutex_ held
 
   mutable std::mutex mutex_;
   std::shared_ptr<stream_hub> hub_;
@@ -59,6 +65,9 @@ class generation_output {
   std::string sent_;
   std::string held_;
   bool trimming_ = false;
+  bool drop_heading_ = false;
+  bool leading_ = false;  // holding the answer's start in lead_ to find a heading
+  std::string lead_;
 };
 
 }  // namespace askd::actors

@@ -40,6 +40,7 @@ using release_atom = caf::atom_constant<caf::atom("release")>;
 using wait_atom = caf::atom_constant<caf::atom("wait")>;
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using progress_atom = caf::atom_constant<caf::atom("progress")>;
+using retrieved_atom = caf::atom_constant<caf::atom("retrieved")>;
 
 // ---- message payloads ----------------------------------------------------------------
 
@@ -89,6 +90,14 @@ struct retrieval_reply {
   std::string degraded;  // set when the mode asked for could not run: what ran, and why
 };
 
+// What a round's retrieval did, for its listener's log line: how ("bm25:12ms",
+// "skipped:long_question", "none"), how many chunks, and the files they came from.
+struct round_retrieval {
+  std::string how = "none";
+  std::size_t chunks = 0;
+  std::vector<std::string> paths;  // distinct, best first
+};
+
 // An indexer's result: the built index, or why it failed.
 struct index_result {
   std::shared_ptr<const rag::repo_index> index;
@@ -110,6 +119,12 @@ using generation_listener_actor = caf::typed_actor<
     caf::reacts_to<finished_atom, call_summary>,
     // provider_call -> listener: the call failed with a classified error; it quits.
     caf::reacts_to<failed_atom, core::error>>;
+
+// Whoever runs rounds (actors/round.hpp) and hears from them: the session (one round, or
+// the research actor), the research actor (each of its rounds).
+using round_listener_actor = generation_listener_actor::extend<
+    // round -> listener: its retrieval is over; the generation follows.
+    caf::reacts_to<retrieved_atom, round_retrieval>>;
 
 // Owns one generation's provider calls (actors/call_supervisor.hpp): to its provider
 // calls it is their listener, to the session a generation that reports like one call.
@@ -232,3 +247,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::retrieval_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::index_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::admission)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::search_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(askd::actors::round_retrieval)

@@ -2,14 +2,10 @@
 
 #include <chrono>
 
-#include "actors/call_supervisor.hpp"
-#include "actors/local_call.hpp"
-#include "actors/provider_call.hpp"
+#include "actors/research.hpp"
+#include "actors/round.hpp"
 #include "actors/timer.hpp"
 #include "core/log.hpp"
-#include "core/tokens.hpp"
-#include "rag/extractive.hpp"
-#include "rag/prompt.hpp"
 #include "rag/research.hpp"
 
 namespace askd::actors {
@@ -28,10 +24,9 @@ struct session_state {
   stream_actor stream;
   std::shared_ptr<stream_hub> hub;  // the stream's: every event is published there
   std::shared_ptr<const providers::provider> provider;
-  caf::actor_addr call;  // the provider_call or local_call
-  std::size_t context_chunks = 0;
-  std::string retrieval = "none";  // what retrieval did, for the log line
-  std::string retrieval_degraded;  // "retrieval:bm25" when the mode asked for could not run
+  caf::actor_addr call;            // the round, or the research
+  std::size_t context_chunks = 0;  // in the prompts, over all rounds
+  std::string retrieval = "none";  // what retrieval did (the last round's), for the log line
   int attempts = 0;                // provider calls made (from the supervisor's summary)
   std::string degraded;            // what was given up, comma-separated
   clock::time_point started;
@@ -41,7 +36,7 @@ struct session_state {
   static inline const char* name = "session";
 };
 
-using self_ptr = generation_listener_actor::stateful_pointer<session_state>;
+using self_ptr = round_listener_actor::stateful_pointer<session_state>;
 
 std::int64_t ms_since(clock::time_point t, clock::time_point now = clock::now()) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
@@ -97,146 +92,34 @@ void end_with_error(self_ptr self, const core::error& err) {
   self->quit();
 }
 
-// Runs `start` once the provider's limiter gives this request a slot (at once, under
-// the limit); a refusal ends the request.
-template <class F>
-void with_slot(self_ptr self, F start) {
+// The work itself: one round, or a research of several (the call is its actor).
+void answer(self_ptr self) {
   auto& st = self->state;
-  self->request(st.limiter, caf::infinite, claim_atom::value, caf::actor_cast<caf::actor>(self))
-      .then([=](admission& a) mutable {
-        if (self->state.ended) return;
-        if (a.refusal) return end_with_error(self, *a.refusal);
-        start();
-      });
-}
-
-// Prompt tokens the model's window must also leave for the answer.
-constexpr std::int64_t answer_reserve_tokens = 4096;
-// A question this long is answered without retrieval (deepwiki-open's rule).
-constexpr std::int64_t max_question_tokens_for_retrieval = 8000;
-
-// Builds the prompt around `context` (best first) and starts the generation.
-void generate(self_ptr self, std::vector<rag::context_chunk> context) {
-  auto& st = self->state;
-  rag::prompt_inputs inputs;
-  inputs.request = &st.request;
-  const auto* lang = st.context->config.languages.name_of(st.request.language);
-  inputs.language_name = lang ? *lang : "English";
-  if (!st.request.file_path.empty() && st.source.local) {
-    auto file = rag::read_repo_file(st.source.path, st.request.file_path,
-                                    st.context->config.repo.max_file_bytes);
-    if (!file) return end_with_error(self, file.err());
-    inputs.file_content = std::move(*file);
+  round_env env;
+  env.context = st.context;
+  env.refs = st.refs;
+  env.source = st.source;
+  env.hub = st.hub;
+  env.provider = st.provider;
+  env.limiter = st.limiter;
+  env.holder = caf::actor_cast<caf::actor>(self);
+  env.deadline = st.deadline;
+  env.request_id = st.request_id;
+  auto listener = caf::actor_cast<round_listener_actor>(self);
+  auto request = std::make_shared<const core::chat_request>(st.request);
+  if (request->deep_research) {
+    st.call = spawn_research(*self, std::move(env), std::move(request), listener).address();
+    return;
   }
-  inputs.context = std::move(context);
-  auto listener = caf::actor_cast<generation_listener_actor>(self);
-  auto output = std::make_shared<generation_output>(st.hub);
-  // What the offline provider writes from the context (for it, or for a fallback to it);
-  // a deep research round's starts with the round's heading, as a model's would.
-  auto local_answer = [&] {
-    auto research = rag::research_of(st.request.messages, st.request.max_rounds);
-    auto pieces = rag::extractive_answer(
-        research.active ? research.topic : st.request.messages.back().content, inputs.context,
-        rag::repo_name(st.request.repo_url));
-    if (research.active) pieces.insert(pieces.begin(), rag::research_heading(research) + "\n\n");
-    return pieces;
-  };
-  if (st.provider->offline()) {
-    st.context_chunks = inputs.context.size();
-    return with_slot(self, [=, answer = local_answer()] {
-      output->begin(1);
-      self->state.call =
-          spawn_local_call(*self, self->state.context, answer, output, 1, listener).address();
-    });
-  }
-  // Fit the window: drop the lowest-ranked chunks until the whole prompt fits.
-  auto messages = rag::assemble_prompt(inputs);
-  const auto* model = st.provider->settings().find_model(st.request.model);
-  if (model && model->context_window > 0) {
-    auto budget = model->context_window - answer_reserve_tokens;
-    while (!inputs.context.empty() && core::count_tokens(messages) > budget) {
-      inputs.context.pop_back();
-      messages = rag::assemble_prompt(inputs);
-    }
-  }
-  st.context_chunks = inputs.context.size();
-  supervised_generation gen;
-  gen.provider = st.provider;
-  gen.output = output;
-  gen.request = {std::move(messages), st.request.model};
-  gen.holder = caf::actor_cast<caf::actor>(self);
-  gen.limiter = st.limiter;
-  gen.deadline = st.deadline;
-  gen.timers = st.refs->timers;
-  // The request's fallback chain, else the configured one; each at its default model.
-  const auto& chain =
-      st.request.fallback.empty() ? st.context->config.generator.fallback : st.request.fallback;
-  for (const auto& id : chain) {
-    auto p = st.context->providers->find(id);
-    if (!p || p == st.provider || p->missing_key()) continue;
-    gen.fallbacks.push_back({p, p->settings().default_model, st.refs->limiters.at(id)});
-    if (p->offline() && gen.local_answer.empty()) gen.local_answer = local_answer();
-  }
-  if (!inputs.context.empty()) {  // the fallback for a context-length refusal
-    inputs.context.clear();
-    gen.lean = providers::generation_request{rag::assemble_prompt(inputs), st.request.model};
-  }
-  with_slot(self, [=, gen = std::move(gen)]() mutable {
-    self->state.call =
-        spawn_call_supervisor(*self, self->state.context, std::move(gen), listener).address();
-  });
-}
-
-// Retrieval first when the repository is indexable, then generation.
-void retrieve_then_generate(self_ptr self) {
-  auto& st = self->state;
-  // A deep research round searches for its topic, not for "Continue the research".
-  auto research = rag::research_of(st.request.messages, st.request.max_rounds);
-  const auto question = research.active ? research.topic : st.request.messages.back().content;
-  if (st.request.retrieval.mode == "none") return generate(self, {});
-  if (core::count_tokens(question) > max_question_tokens_for_retrieval) {
-    st.retrieval = "skipped:long_question";
-    return generate(self, {});
-  }
-  retrieval_query q;
-  q.source = st.source;
-  q.token = st.request.token;
-  q.filter = std::make_shared<const rag::file_filter>(st.context->config.repo, st.request);
-  q.search.query = question;
-  q.search.k = static_cast<std::size_t>(st.request.retrieval.top_k);
-  q.search.mode = st.request.retrieval.mode;
-  q.search.embedder = st.request.retrieval.embedder;
-  q.search.progress_to = st.hub;
-  auto started = clock::now();
-  // Retrieval may wait for a clone and an index build: say so before the silence.
-  st.hub->publish(core::make_progress("retrieve", 0, 1));
-  self->request(st.refs->registry, caf::infinite, retrieve_atom::value, std::move(q))
-      .then(
-          [=](retrieval_reply& r) {
-            auto& st = self->state;
-            if (st.ended) return;
-            if (r.failure) return end_with_error(self, *r.failure);
-            st.hub->publish(core::make_progress("retrieve", 1, 1));
-            std::vector<core::source_ref> sources;
-            sources.reserve(r.chunks.size());
-            for (const auto& c : r.chunks)
-              sources.push_back({c.path, c.start_line, c.end_line, c.score});
-            st.hub->publish(core::make_sources(sources));
-            // The mode asked for, or what ran instead (a failing embedder: bm25).
-            st.retrieval = (r.degraded.empty() ? st.request.retrieval.mode : "bm25") + ":" +
-                           std::to_string(ms_since(started)) + "ms";
-            if (!r.degraded.empty()) {
-              st.retrieval_degraded = "retrieval:bm25";
-              core::log_warn("retrieval degraded").kv("id", st.request_id).kv("detail", r.degraded);
-            }
-            generate(self, std::move(r.chunks));
-          },
-          [=](caf::error& err) {
-            if (self->state.ended) return;
-            end_with_error(self,
-                           core::error::make(core::error_code::internal,
-                                             "retrieval failed: " + self->system().render(err)));
-          });
+  // A client-driven research round (deepwiki-open's): numbered by the history.
+  round_spec spec;
+  spec.research = rag::research_of(request->messages, request->max_rounds);
+  spec.query = spec.research.active ? spec.research.query : request->messages.back().content;
+  if (spec.research.active)
+    st.hub->publish(core::make_stage(spec.research.round, rag::to_string(spec.research.kind)));
+  spec.request = std::move(request);
+  spec.output = std::make_shared<generation_output>(st.hub);
+  st.call = spawn_round(*self, std::move(env), std::move(spec), listener).address();
 }
 
 // The limiter's answer to this request: refused (the stream ends before it started, as a
@@ -258,13 +141,14 @@ void admitted(self_ptr self, admission& a) {
   st.hub->publish(core::make_meta(st.stream_id, st.request_id, st.request.provider,
                                   st.request.model, st.request.repo_url));
   if (auto missing = st.provider->missing_key()) return end_with_error(self, *missing);
-  retrieve_then_generate(self);
+  answer(self);
 }
 
-generation_listener_actor::behavior_type session(
-    self_ptr self, std::shared_ptr<engine_context> context, core::chat_request request,
-    rag::repo_source source, std::string request_id, std::string stream_id,
-    std::shared_ptr<const engine_refs> refs, stream_actor stream, std::shared_ptr<stream_hub> hub) {
+round_listener_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_context> context,
+                                            core::chat_request request, rag::repo_source source,
+                                            std::string request_id, std::string stream_id,
+                                            std::shared_ptr<const engine_refs> refs,
+                                            stream_actor stream, std::shared_ptr<stream_hub> hub) {
   auto& st = self->state;
   st.context = std::move(context);
   st.request = std::move(request);
@@ -332,6 +216,11 @@ generation_listener_actor::behavior_type session(
   }
 
   return {
+      [=](retrieved_atom, round_retrieval& r) {
+        auto& st = self->state;
+        st.retrieval = std::move(r.how);
+        st.context_chunks += r.chunks;
+      },
       [=](finished_atom, call_summary& summary) {
         auto& st = self->state;
         if (st.ended) return;
@@ -340,8 +229,6 @@ generation_listener_actor::behavior_type session(
         done.finish_reason = summary.finish_reason;
         done.usage = summary.usage;
         done.degraded = summary.degraded;
-        if (!st.retrieval_degraded.empty())
-          done.degraded.insert(done.degraded.begin(), st.retrieval_degraded);
         st.attempts = summary.attempts;
         for (const auto& d : done.degraded) st.degraded += (st.degraded.empty() ? "" : ",") + d;
         done.ttft_ms = ttft_ms(st, st.hub->deltas());
@@ -360,12 +247,12 @@ generation_listener_actor::behavior_type session(
 
 }  // namespace
 
-generation_listener_actor spawn_session(caf::actor_system& system,
-                                        std::shared_ptr<engine_context> context,
-                                        core::chat_request request, rag::repo_source source,
-                                        std::string request_id, std::string stream_id,
-                                        std::shared_ptr<const engine_refs> refs,
-                                        stream_actor stream, std::shared_ptr<stream_hub> hub) {
+round_listener_actor spawn_session(caf::actor_system& system,
+                                   std::shared_ptr<engine_context> context,
+                                   core::chat_request request, rag::repo_source source,
+                                   std::string request_id, std::string stream_id,
+                                   std::shared_ptr<const engine_refs> refs, stream_actor stream,
+                                   std::shared_ptr<stream_hub> hub) {
   return system.spawn(session, std::move(context), std::move(request), std::move(source),
                       std::move(request_id), std::move(stream_id), std::move(refs),
                       std::move(stream), std::move(hub));

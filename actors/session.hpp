@@ -1,6 +1,7 @@
-// actors/session.hpp — one per chat request: resolves the provider, retrieves context
-// from the repo registry, assembles the prompt, runs the generation and feeds its stream; logs one
-// line when it ends.
+// actors/session.hpp — one per chat request: admission, the request's deadline and
+// cancellation, and its one log line. The work is a round (actors/round.hpp: retrieval,
+// prompt, supervised generation) or, for `deep_research`, a research of several rounds
+// (actors/research.hpp); the session ends the stream with `done` or `error`.
 #pragma once
 
 #include <memory>
@@ -16,7 +17,7 @@ namespace askd::actors {
 // event is an `overloaded` error), then publishes `meta` to the stream's hub and starts
 // work. It quits after publishing a terminal event, and dies (taking its provider call
 // with it) when the stream cancels it or limits.request_timeout_ms passes.
-generation_listener_actor spawn_session(caf::actor_system& system,
+round_listener_actor spawn_session(caf::actor_system& system,
                                         std::shared_ptr<engine_context> context,
                                         core::chat_request request, rag::repo_source source,
                                         std::string request_id, std::string stream_id,

@@ -58,6 +58,13 @@ stream_event make_progress(std::string_view phase, std::int64_t done, std::int64
   return e;
 }
 
+stream_event make_stage(int round, std::string_view kind) {
+  stream_event e;
+  e.type = event_type::stage;
+  e.data = "{\"round\":" + std::to_string(round) + ",\"kind\":" + json::quote(kind) + "}";
+  return e;
+}
+
 stream_event make_delta(std::string text) {
   stream_event e;
   e.type = event_type::delta;

@@ -56,6 +56,9 @@ struct source_ref {
 stream_event make_sources(const std::vector<source_ref>& sources);
 // A long phase's progress (the v1 `progress` event): clone, index, embed, retrieve.
 stream_event make_progress(std::string_view phase, std::int64_t done, std::int64_t total);
+// A deep research round begins (the v1 `stage` event): its number and kind (plan,
+// update, conclusion).
+stream_event make_stage(int round, std::string_view kind);
 stream_event make_delta(std::string text);
 stream_event make_error(const error& err);
 stream_event make_done(const done_info& info);

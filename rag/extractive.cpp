@@ -1,6 +1,8 @@
 #include "rag/extractive.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <map>
 #include <set>
 
 #include "rag/lexical_index.hpp"
@@ -139,6 +141,75 @@ std::vector<std::string> extractive_answer(const std::string& question,
     out.push_back(fence + language_of(c.path) + "\n" + excerpt + fence + "\n\n");
   }
   return out;
+}
+
+}  // namespace askd::rag
+
+namespace askd::rag {
+namespace {
+
+// Words of the languages' syntax: never a lead.
+bool keyword(const std::string& w) {
+  static const std::set<std::string> words = {
+      "auto",    "bool",     "break",   "case",      "class",    "const",    "continue", "default",
+      "def",     "delete",   "else",    "enum",      "false",    "float",    "function", "import",
+      "include", "inline",   "return",  "self",      "static",   "std",      "string",   "struct",
+      "switch",  "template", "this",    "true",      "typename", "unsigned", "using",    "void",
+      "while",   "none",     "null",    "nullptr",   "elif",     "lambda",   "pass",     "raise",
+      "yield",   "async",    "await",   "export",    "from",     "let",      "var",      "size_t",
+      "int64_t", "uint64_t", "int32_t", "namespace", "public",   "private",  "override", "virtual"};
+  return words.count(w) > 0;
+}
+
+}  // namespace
+
+std::string extractive_leads(const std::string& question, const std::vector<context_chunk>& ranked,
+                             std::size_t n) {
+  std::set<std::string> asked;
+  for (auto& t : query_terms(question)) asked.insert(t);
+  // Weighted by the rank of the chunk they appear in; the best chunks count most.
+  std::map<std::string, double> weight;
+  constexpr std::size_t chunks = 5;
+  for (std::size_t r = 0; r < ranked.size() && r < chunks; ++r) {
+    const auto& text = ranked[r].text;
+    for (std::size_t i = 0; i < text.size();) {
+      auto c = static_cast<unsigned char>(text[i]);
+      if (!(std::isalpha(c) || c == '_')) {
+        ++i;
+        continue;
+      }
+      auto start = i;
+      while (i < text.size() &&
+             (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_'))
+        ++i;
+      std::string word = text.substr(start, i - start);
+      if (word.size() < 4) continue;
+      std::string low = word;
+      for (auto& ch : low) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      // Macros and constants (CHECK, MAX_SIZE) say little of where to look.
+      if (keyword(low) || query_terms(word).empty()) continue;
+      if (std::none_of(word.begin(), word.end(),
+                       [](char ch) { return std::islower(static_cast<unsigned char>(ch)); }))
+        continue;
+      bool known = false;
+      for (auto& t : code_terms(word)) known = known || asked.count(t) > 0;
+      if (known) continue;
+      // A compound name (compute_delay, startAttempt) points somewhere; a word may not.
+      bool compound = word.find('_') != std::string::npos ||
+                      std::any_of(word.begin() + 1, word.end(), [](char ch) {
+                        return std::isupper(static_cast<unsigned char>(ch));
+                      });
+      weight[word] += (compound ? 2.0 : 1.0) / static_cast<double>(r + 1);
+    }
+  }
+  std::vector<std::pair<std::string, double>> best(weight.begin(), weight.end());
+  std::stable_sort(best.begin(), best.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  if (best.empty()) return "Next: nothing";
+  std::string out = "Next: ";
+  for (std::size_t i = 0; i < best.size() && i < n; ++i)
+    out += (i ? ", `" : "`") + best[i].first + "`";
+  return out + ".";
 }
 
 }  // namespace askd::rag

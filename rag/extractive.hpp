@@ -16,4 +16,10 @@ std::vector<std::string> extractive_answer(const std::string& question,
                                            const std::vector<context_chunk>& ranked,
                                            const std::string& repo, std::size_t max_sections = 5);
 
+// What the local provider says it will look at next in a research round: names the
+// excerpts use that the question did not mention, the most used first, as a line
+// "Next: `a`, `b`, `c`." ("Next: nothing" when there is none).
+std::string extractive_leads(const std::string& question, const std::vector<context_chunk>& ranked,
+                             std::size_t n = 4);
+
 }  // namespace askd::rag

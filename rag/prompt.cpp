@@ -1,7 +1,6 @@
 #include "rag/prompt.hpp"
 
 #include "rag/repo_source.hpp"
-#include "rag/research.hpp"
 
 namespace askd::rag {
 
@@ -40,11 +39,11 @@ std::vector<core::chat_message> assemble_prompt(const prompt_inputs& in) {
   const auto& req = *in.request;
   std::vector<core::chat_message> out;
   out.reserve(req.messages.size() + 1);
-  // A deep research round (rag/research.hpp): its instructions close the system prompt,
-  // and the tag is nobody's words, so no turn carries it.
-  auto research = research_of(req.messages, req.max_rounds);
+  // The tag is nobody's words, so no turn carries it.
+  const auto& research = in.research;
   auto system = system_prompt(req, in.language_name);
-  if (research.active) system += research_instructions(research, req.max_rounds);
+  if (research.active)
+    system += research_instructions(research, req.max_rounds, in.heading_written);
   out.push_back({"system", std::move(system)});
   for (std::size_t i = 0; i + 1 < req.messages.size(); ++i) {
     out.push_back(req.messages[i]);

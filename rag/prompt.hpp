@@ -9,6 +9,7 @@
 
 #include "core/chat_request.hpp"
 #include "rag/chunk.hpp"
+#include "rag/research.hpp"
 
 namespace askd::rag {
 
@@ -17,6 +18,10 @@ struct prompt_inputs {
   std::string language_name;           // "Japanese (日本語)"
   std::vector<context_chunk> context;  // ranked, best first; may be empty
   std::string file_content;            // the request's filePath, when given
+  // A deep research round (rag/research.hpp): its instructions close the system prompt,
+  // and no turn carries the tag. Inactive: a plain question.
+  research_round research;
+  bool heading_written = false;  // askd wrote the round's heading (server-driven rounds)
 };
 
 std::string system_prompt(const core::chat_request& request, const std::string& language_name);

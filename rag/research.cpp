@@ -23,7 +23,126 @@ bool is_continuation(std::string_view text) {
   return true;
 }
 
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool starts_with_word(std::string_view text, std::string_view word) {
+  return text.size() >= word.size() && lower(text.substr(0, word.size())) == word &&
+         (text.size() == word.size() ||
+          !std::isalnum(static_cast<unsigned char>(text[word.size()])));
+}
+
+// A line without the Markdown around its start: heading marks, emphasis, bullets, quotes.
+std::string_view unmarked(std::string_view line) {
+  line = trim(line);
+  while (!line.empty() &&
+         std::string_view("#*>-_+ \t").find(line.front()) != std::string_view::npos)
+    line.remove_prefix(1);
+  return line;
+}
+
+std::vector<std::string_view> lines_of(std::string_view text) {
+  std::vector<std::string_view> out;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    out.push_back(text.substr(0, nl));
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
+// The most of a "Next:" that becomes a retrieval query.
+constexpr std::size_t max_focus_bytes = 600;
+
 }  // namespace
+
+const char* to_string(research_kind k) {
+  switch (k) {
+    case research_kind::plan:
+      return "plan";
+    case research_kind::update:
+      return "update";
+    case research_kind::conclusion:
+      break;
+  }
+  return "conclusion";
+}
+
+research_kind research_kind_of(int round, int max_rounds) {
+  if (round >= max_rounds) return research_kind::conclusion;
+  return round <= 1 ? research_kind::plan : research_kind::update;
+}
+
+std::string next_focus(std::string_view answer) {
+  auto lines = lines_of(answer);
+  std::optional<std::size_t> found;
+  bool in_code = false;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    auto t = trim(lines[i]);
+    if (t.rfind("```", 0) == 0 || t.rfind("~~~", 0) == 0) {
+      in_code = !in_code;
+      continue;
+    }
+    if (!in_code && starts_with_word(unmarked(t), "next")) found = i;
+  }
+  if (!found) return {};
+  // After "Next" (and "steps"), the punctuation and emphasis: what the line names, then
+  // the lines under it.
+  auto rest = unmarked(lines[*found]).substr(4);
+  auto skip = [&] {
+    while (!rest.empty() &&
+           std::string_view(":*_,.- \t").find(rest.front()) != std::string_view::npos)
+      rest.remove_prefix(1);
+  };
+  skip();
+  if (starts_with_word(rest, "steps") || starts_with_word(rest, "step")) {
+    rest.remove_prefix(rest[4] == 's' ? 5 : 4);
+    skip();
+  }
+  std::string focus(trim(rest));
+  for (auto i = *found + 1; i < lines.size() && focus.size() < max_focus_bytes; ++i) {
+    auto t = trim(lines[i]);
+    if (t.rfind("```", 0) == 0) break;
+    if (t.empty()) continue;
+    focus += (focus.empty() ? "" : " ") + std::string(unmarked(t));
+  }
+  if (focus.size() > max_focus_bytes) focus.resize(max_focus_bytes);
+  auto l = lower(focus);
+  if (starts_with_word(l, "nothing") || starts_with_word(l, "none") || starts_with_word(l, "n/a"))
+    return {};
+  return std::string(trim(focus));
+}
+
+bool concludes(std::string_view answer) {
+  for (auto line : lines_of(answer))
+    if (trim(line).rfind("## Final Conclusion", 0) == 0) return true;
+  return false;
+}
+
+std::optional<std::size_t> leading_heading_bytes(std::string_view text, bool final) {
+  std::size_t i = 0;
+  while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  if (i == text.size()) return final ? std::optional<std::size_t>(0) : std::nullopt;
+  if (text[i] != '#') return 0;
+  auto nl = text.find('\n', i);
+  // A heading line is short: past this without its end, it is no heading of ours.
+  constexpr std::size_t longest = 160;
+  if (nl == std::string_view::npos && !final && text.size() - i < longest) return std::nullopt;
+  auto end = nl == std::string_view::npos ? text.size() : nl + 1;
+  auto line = lower(trim(unmarked(text.substr(i, end - i))));
+  bool ours = false;
+  for (std::string_view h : {"research plan", "research update", "final conclusion", "conclusion"})
+    // A line cut short (its attempt failed) counts when it is the start of one.
+    ours = ours || line.find(h) != std::string::npos ||
+           (nl == std::string_view::npos && !line.empty() && h.rfind(line, 0) == 0);
+  if (!ours) return 0;
+  while (end < text.size() && std::isspace(static_cast<unsigned char>(text[end]))) ++end;
+  return end;
+}
 
 std::string strip_research_tag(std::string_view text) {
   std::string out(text);
@@ -40,18 +159,27 @@ research_round research_of(const std::vector<core::chat_message>& messages, int 
   r.round = 1 + static_cast<int>(std::count_if(messages.begin(), messages.end(), [](const auto& m) {
               return m.role == "assistant";
             }));
-  r.kind = r.round <= 1            ? research_kind::plan
-           : r.round >= max_rounds ? research_kind::conclusion
-                                   : research_kind::update;
+  r.kind = research_kind_of(r.round, max_rounds);
   // The latest user message that asks something: a continuation asks nothing new.
+  bool continuing = false;
   for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
     if (it->role != "user") continue;
     auto text = strip_research_tag(it->content);
-    if (text.empty() || is_continuation(text)) continue;
+    if (text.empty() || is_continuation(text)) {
+      continuing = continuing || it == messages.rbegin();
+      continue;
+    }
     r.topic = std::move(text);
     break;
   }
   if (r.topic.empty() && !messages.empty()) r.topic = strip_research_tag(messages.back().content);
+  // A continuation looks where the round before said it would.
+  if (continuing) {
+    auto last = std::find_if(messages.rbegin(), messages.rend(),
+                             [](const auto& m) { return m.role == "assistant"; });
+    if (last != messages.rend()) r.query = next_focus(last->content);
+  }
+  if (r.query.empty()) r.query = r.topic;
   return r;
 }
 
@@ -67,30 +195,29 @@ std::string research_heading(const research_round& r) {
   return "## Final Conclusion";
 }
 
-std::string research_instructions(const research_round& r, int max_rounds) {
+std::string research_instructions(const research_round& r, int max_rounds, bool heading_written) {
   std::string p = "\n\nThis is round " + std::to_string(r.round) + " of a deep research (at most " +
                   std::to_string(max_rounds) + " rounds) into: " + r.topic + "\n";
+  p += heading_written ? "- Your answer follows the heading \"" + research_heading(r) +
+                             "\", already written: do not write it again.\n"
+                       : "- Start your answer with the heading \"" + research_heading(r) + "\".\n";
   switch (r.kind) {
     case research_kind::plan:
-      p += "- Start your answer with the heading \"" + research_heading(r) +
-           "\".\n"
-           "- Lay out how you will investigate the topic: the parts of the code involved and "
+      p += "- Lay out how you will investigate the topic: the parts of the code involved and "
            "the questions to answer about each.\n"
            "- Give the first findings the context supports.\n"
-           "- End with what you will look at next.";
+           "- End with a line \"Next: ...\" naming what you will look at next (files, "
+           "functions, questions).";
       break;
     case research_kind::update:
-      p += "- Start your answer with the heading \"" + research_heading(r) +
-           "\".\n"
-           "- Build on the earlier rounds in this conversation without repeating them: "
+      p += "- Build on the earlier rounds in this conversation without repeating them: "
            "investigate what they said to look at next and add only new findings.\n"
-           "- End with what you will look at next.\n"
+           "- End with a line \"Next: ...\" naming what you will look at next, or \"Next: "
+           "nothing\" when the topic is fully investigated.\n"
            "- Never answer with just \"Continue the research\": give findings.";
       break;
     case research_kind::conclusion:
-      p += "- Start your answer with the heading \"" + research_heading(r) +
-           "\".\n"
-           "- Synthesize every round of this conversation into one complete answer to the "
+      p += "- Synthesize every round of this conversation into one complete answer to the "
            "topic, citing the code.\n"
            "- Do not announce further research: this is the last round.";
       break;

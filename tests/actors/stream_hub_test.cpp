@@ -169,3 +169,37 @@ TEST_CASE("a failed attempt's late text is not taken - what it held still goes o
   f.out.end_attempt();
   CHECK(f.port->text() == "abcdefjkl");
 }
+
+TEST_CASE("a research round drops the heading a model writes after askd wrote it") {
+  output_fixture f;
+  f.out.drop_leading_heading();
+  f.out.begin(1);
+  for (auto* piece : {"\n## Resea", "rch Update 2", "\n\nThe limiter ", "queues."})
+    f.out.offer(1, piece);
+  f.out.end_attempt();
+  CHECK(f.port->text() == "The limiter queues.");
+  CHECK(f.out.sent() == "The limiter queues.");
+  // A continuation is not a fresh start: a heading in it is the model's text.
+  f.out.begin(2);
+  f.out.offer(2, " ## Research Plan is next.");
+  f.out.end_attempt();
+  CHECK(f.out.sent() == "The limiter queues. ## Research Plan is next.");
+}
+
+TEST_CASE("an answer that starts otherwise is kept whole - even when it ends at once") {
+  output_fixture f;
+  f.out.drop_leading_heading();
+  f.out.begin(1);
+  f.out.offer(1, "## Retry policy\nIt backs off.");
+  f.out.end_attempt();
+  CHECK(f.port->text() == "## Retry policy\nIt backs off.");
+  output_fixture g;
+  g.out.drop_leading_heading();
+  g.out.begin(1);
+  g.out.offer(1, "## Final Concl");  // the attempt fails here: what it held still counts
+  g.out.end_attempt();
+  g.out.begin(2);  // nothing was sent: a fresh start, filtered again
+  g.out.offer(2, "## Final Conclusion\nAll done.");
+  g.out.end_attempt();
+  CHECK(g.port->text() == "All done.");
+}

@@ -1,5 +1,6 @@
-// Deep research as deepwiki-open's client drives it: round numbering, the prompt kind
-// of each round, and the follow-up that continues the latest question (bug #589).
+// Deep research rounds: numbering, the prompt kind of each round, the follow-up that
+// continues the latest question (bug #589), what a round says it looks at next, and
+// the heading a model writes although askd wrote it.
 #include <catch2/catch.hpp>
 
 #include "rag/prompt.hpp"
@@ -60,6 +61,7 @@ TEST_CASE("a research round's prompt asks for its heading - and no turn keeps th
   prompt_inputs in;
   in.request = &req;
   in.language_name = "English";
+  in.research = research_of(req.messages);
   auto p = assemble_prompt(in);
   REQUIRE(p.size() == 4);
   CHECK(p[0].content.find("Start your answer with the heading \"## Research Update 2\"") !=
@@ -68,4 +70,70 @@ TEST_CASE("a research round's prompt asks for its heading - and no turn keeps th
         std::string::npos);
   for (const auto& m : p) CHECK(m.content.find("[DEEP RESEARCH]") == std::string::npos);
   CHECK(p[3].content == "Continue the research\n(Research topic: How does the index build?)");
+}
+
+TEST_CASE("a continuation retrieves for what the round before said to look at next") {
+  auto m = conversation(1, "[DEEP RESEARCH] Continue the research");
+  m[1].content =
+      "## Research Plan\n\nThe build walks the tree.\n\nNext: the `chunker` and its overlap.";
+  auto r = research_of(m);
+  CHECK(r.query == "the `chunker` and its overlap.");
+  CHECK(r.topic == "How does the index build?");
+  m[1].content = "## Research Plan\n\nNo next line here.";
+  CHECK(research_of(m).query == "How does the index build?");
+  // A new question is retrieved for itself, whatever the last answer said.
+  m[1].content = "Next: the chunker";
+  m.back().content = "[DEEP RESEARCH] How are queries ranked?";
+  CHECK(research_of(m).query == "How are queries ranked?");
+}
+
+TEST_CASE("next_focus reads the last next line outside code - or nothing") {
+  CHECK(next_focus("Findings.\n\nNext: `bm25` scoring") == "`bm25` scoring");
+  CHECK(next_focus("Findings.\n**Next:** the limiter") == "the limiter");
+  CHECK(next_focus("### Next steps\n- the retriever\n- the registry\n") ==
+        "the retriever the registry");
+  CHECK(next_focus("Next, I will read the registry.") == "I will read the registry.");
+  CHECK(next_focus("Next: first\nmore\n\nNext: second") == "second");
+  CHECK(next_focus("Next: nothing, the topic is covered.").empty());
+  CHECK(next_focus("Next: none").empty());
+  CHECK(next_focus("No plan at all.").empty());
+  CHECK(next_focus("Text.\n```\nnext = items.pop()\n```\n").empty());
+  CHECK(next_focus("Nextcloud is unrelated.").empty());
+}
+
+TEST_CASE("the last round is always the conclusion - even the first of one") {
+  CHECK(research_kind_of(1, 1) == research_kind::conclusion);
+  CHECK(research_kind_of(1, 5) == research_kind::plan);
+  CHECK(research_kind_of(4, 5) == research_kind::update);
+  CHECK(research_kind_of(5, 5) == research_kind::conclusion);
+  CHECK(std::string(to_string(research_kind::update)) == "update");
+  CHECK(concludes("## Research Update 3\n\n## Final Conclusion\nDone."));
+  CHECK_FALSE(concludes("## Research Update 3\nThe final conclusion comes later."));
+}
+
+TEST_CASE("a heading askd wrote is asked not to be written again") {
+  core::chat_request req;
+  req.repo_url = "https://github.com/a/b";
+  req.messages = conversation(0, "");
+  prompt_inputs in;
+  in.request = &req;
+  in.language_name = "English";
+  in.research = research_of(req.messages);
+  in.heading_written = true;
+  auto p = assemble_prompt(in);
+  CHECK(p[0].content.find("follows the heading \"## Research Plan\", already written") !=
+        std::string::npos);
+  CHECK(p[0].content.find("Start your answer with the heading") == std::string::npos);
+  CHECK(p[0].content.find("End with a line \"Next: ...\"") != std::string::npos);
+}
+
+TEST_CASE("a model's own research heading at the start is found - whatever splits it") {
+  CHECK(leading_heading_bytes("## Research Update 2\n\nThe", false) == std::size_t(22));
+  CHECK(leading_heading_bytes("\n### research plan\nX", false) == std::size_t(19));
+  CHECK(leading_heading_bytes("## Final Conclusion", true) == std::size_t(19));
+  CHECK_FALSE(leading_heading_bytes("## Research Upd", false).has_value());
+  CHECK_FALSE(leading_heading_bytes("  \n", false).has_value());
+  CHECK(leading_heading_bytes("The answer", false) == std::size_t(0));
+  CHECK(leading_heading_bytes("## Retry policy\nText", false) == std::size_t(0));
+  CHECK(leading_heading_bytes("  ", true) == std::size_t(0));
 }

@@ -142,6 +142,12 @@ TEST_CASE("the extractive answer says what it is and cites paths and lines") {
   CHECK(all.find("compute_backoff_delay") != std::string::npos);
   CHECK(all.find("```cpp") != std::string::npos);
   CHECK(all.find("Computes the backoff delay") != std::string::npos);  // the comment as the note
+  // What it would look at next: names the excerpts use that the question did not name.
+  auto leads = extractive_leads(q, idx->index->search(q, 20));
+  CHECK(leads.rfind("Next: `", 0) == 0);
+  CHECK(leads.find("backoff") == std::string::npos);
+  CHECK(leads.find("`return`") == std::string::npos);
+  CHECK(extractive_leads(q, {}) == "Next: nothing");
   auto none = extractive_answer("zzqx", {}, "minirepo");
   REQUIRE(none.size() == 1);
   CHECK(none[0].find("Nothing in `minirepo` matches") != std::string::npos);

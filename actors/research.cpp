@@ -1,0 +1,175 @@
+#include "actors/research.hpp"
+
+#include <algorithm>
+
+#include "core/log.hpp"
+
+namespace askd::actors {
+namespace {
+
+struct done_round {
+  rag::research_round research;
+  std::string text;                // heading and answer, as the next rounds see it
+  std::vector<std::string> paths;  // where its context came from
+};
+
+struct research_state {
+  round_env env;
+  std::shared_ptr<const core::chat_request> request;
+  round_listener_actor listener;
+  std::string topic;
+  std::vector<done_round> rounds;             // the last one is in flight until it finishes
+  std::shared_ptr<generation_output> output;  // the round in flight's text
+  caf::actor_addr current;
+  bool conclude_next = false;  // the last round named nothing more to look at
+  call_summary total;
+  bool over = false;
+  static inline const char* name = "research";
+};
+
+using self_ptr = round_listener_actor::stateful_pointer<research_state>;
+
+// A conclusion written without a model: where every round looked.
+std::string places_examined(const std::vector<done_round>& rounds) {
+  std::string out = "Places examined in " + std::to_string(rounds.size()) + " rounds:\n";
+  for (const auto& r : rounds) {
+    out += "- " + rag::research_heading(r.research).substr(3) + ":";
+    if (r.paths.empty()) out += " nothing matched";
+    constexpr std::size_t most = 5;
+    for (std::size_t i = 0; i < r.paths.size() && i < most; ++i)
+      out += (i ? ", `" : " `") + r.paths[i] + "`";
+    if (r.paths.size() > most) out += " and " + std::to_string(r.paths.size() - most) + " more";
+    out += "\n";
+  }
+  return out + "\n";
+}
+
+void start_round(self_ptr self) {
+  auto& st = self->state;
+  const int max_rounds = st.request->max_rounds;
+  rag::research_round r;
+  r.active = true;
+  r.round = static_cast<int>(st.rounds.size()) + 1;
+  r.kind = st.conclude_next ? rag::research_kind::conclusion
+                            : rag::research_kind_of(r.round, max_rounds);
+  r.topic = st.topic;
+  // The conclusion answers the question itself, from everything the rounds found.
+  if (!st.rounds.empty() && r.kind != rag::research_kind::conclusion)
+    r.query = rag::next_focus(st.rounds.back().text);
+  bool from_next = !r.query.empty();
+  if (!from_next) r.query = st.topic;
+
+  // The conversation so far: the client's, then each round and the request to go on.
+  auto request = std::make_shared<core::chat_request>(*st.request);
+  for (const auto& done : st.rounds) {
+    request->messages.push_back({"assistant", done.text});
+    request->messages.push_back({"user", "Continue the research"});
+  }
+  round_spec spec;
+  spec.request = std::move(request);
+  spec.research = r;
+  spec.heading_written = true;
+  spec.query = r.query;
+  if (r.kind == rag::research_kind::conclusion) spec.local_preface = places_examined(st.rounds);
+  spec.output = std::make_shared<generation_output>(st.env.hub);
+  spec.output->drop_leading_heading();
+  st.output = spec.output;
+
+  auto heading = rag::research_heading(r);
+  st.env.hub->publish(core::make_stage(r.round, rag::to_string(r.kind)));
+  st.env.hub->publish(core::make_delta((r.round > 1 ? "\n\n" : "") + heading + "\n\n"));
+  st.rounds.push_back({r, heading + "\n\n", {}});
+  core::log_info("research round")
+      .kv("id", st.env.request_id)
+      .kv("round", r.round)
+      .kv("kind", rag::to_string(r.kind))
+      .kv("query", from_next ? "next" : "topic");
+  st.current =
+      spawn_round(*self, st.env, std::move(spec), caf::actor_cast<round_listener_actor>(self))
+          .address();
+}
+
+void end(self_ptr self) {
+  auto& st = self->state;
+  st.over = true;
+  core::log_info("research")
+      .kv("id", st.env.request_id)
+      .kv("rounds", static_cast<std::uint64_t>(st.rounds.size()))
+      .kv("concluded", st.rounds.back().research.kind == rag::research_kind::conclusion
+                           ? "conclusion"
+                           : "early");
+  self->send(st.listener, finished_atom::value, st.total);
+  self->quit();
+}
+
+round_listener_actor::behavior_type research(self_ptr self, round_env env,
+                                             std::shared_ptr<const core::chat_request> request,
+                                             round_listener_actor listener) {
+  auto& st = self->state;
+  st.env = std::move(env);
+  st.request = std::move(request);
+  st.listener = std::move(listener);
+  st.total.attempts = 0;
+  auto asked = rag::research_of(st.request->messages, st.request->max_rounds);
+  st.topic =
+      asked.active ? asked.topic : rag::strip_research_tag(st.request->messages.back().content);
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    auto& st = self->state;
+    if (msg.reason == caf::exit_reason::normal) return;
+    if (msg.source == st.current && !st.over) {
+      st.over = true;
+      self->send(st.listener, failed_atom::value,
+                 core::error::make(core::error_code::internal,
+                                   "research round crashed: " + to_string(msg.reason)));
+      return self->quit();
+    }
+    self->quit(std::move(msg.reason));  // the session went away: every round stops
+  });
+  start_round(self);
+  return {
+      [=](retrieved_atom, round_retrieval& r) {
+        auto& st = self->state;
+        st.rounds.back().paths = r.paths;
+        self->send(st.listener, retrieved_atom::value, std::move(r));
+      },
+      [=](finished_atom, call_summary& summary) {
+        auto& st = self->state;
+        if (st.over) return;
+        auto& t = st.total;
+        t.finish_reason = summary.finish_reason;
+        t.usage.prompt_tokens += summary.usage.prompt_tokens;
+        t.usage.completion_tokens += summary.usage.completion_tokens;
+        t.usage_reported = t.usage_reported || summary.usage_reported;
+        t.attempts += summary.attempts;
+        for (auto& d : summary.degraded)
+          if (std::find(t.degraded.begin(), t.degraded.end(), d) == t.degraded.end())
+            t.degraded.push_back(d);
+        auto& done = st.rounds.back();
+        auto answer = st.output->sent();
+        done.text += answer;
+        if (done.research.kind == rag::research_kind::conclusion || rag::concludes(answer))
+          return end(self);
+        st.conclude_next = rag::next_focus(answer).empty();
+        start_round(self);
+      },
+      [=](failed_atom, core::error& err) {
+        auto& st = self->state;
+        if (st.over) return;
+        st.over = true;
+        err.message = "research round " + std::to_string(st.rounds.size()) + ": " + err.message;
+        self->send(st.listener, failed_atom::value, std::move(err));
+        self->quit();
+      },
+  };
+}
+
+}  // namespace
+
+round_listener_actor spawn_research(caf::local_actor& parent, round_env env,
+                                    std::shared_ptr<const core::chat_request> request,
+                                    round_listener_actor listener) {
+  return parent.spawn<caf::linked>(research, std::move(env), std::move(request),
+                                   std::move(listener));
+}
+
+}  // namespace askd::actors

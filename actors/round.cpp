@@ -1,0 +1,250 @@
+#include "actors/round.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include "actors/call_supervisor.hpp"
+#include "actors/local_call.hpp"
+#include "core/log.hpp"
+#include "core/tokens.hpp"
+#include "rag/extractive.hpp"
+#include "rag/prompt.hpp"
+
+namespace askd::actors {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+struct round_state {
+  round_env env;
+  round_spec spec;
+  round_listener_actor listener;
+  caf::actor_addr call;            // the call supervisor or local_call
+  round_retrieval report;          // what retrieval did, sent when the prompt is built
+  std::string retrieval_degraded;  // "retrieval:bm25" when the mode asked for could not run
+  bool over = false;
+  static inline const char* name = "round";
+};
+
+using self_ptr = generation_listener_actor::stateful_pointer<round_state>;
+
+void fail(self_ptr self, core::error err) {
+  auto& st = self->state;
+  if (st.over) return;
+  st.over = true;
+  self->send(st.listener, failed_atom::value, std::move(err));
+  self->quit();
+}
+
+// Runs `start` once the provider's limiter gives the holder a slot (at once, under the
+// limit); a refusal fails the round.
+template <class F>
+void with_slot(self_ptr self, F start) {
+  auto& env = self->state.env;
+  self->request(env.limiter, caf::infinite, claim_atom::value, env.holder)
+      .then([=](admission& a) mutable {
+        if (self->state.over) return;
+        if (a.refusal) return fail(self, *a.refusal);
+        start();
+      });
+}
+
+// Prompt tokens the model's window must also leave for the answer.
+constexpr std::int64_t answer_reserve_tokens = 4096;
+// A question this long is answered without retrieval (deepwiki-open's rule).
+constexpr std::int64_t max_question_tokens_for_retrieval = 8000;
+
+// What the offline provider writes from the context (for it, or for a fallback to it):
+// an extract for the round's query; a research round's under its heading (unless askd
+// wrote it), ending with what it would look at next (but the conclusion).
+std::vector<std::string> local_answer(const round_spec& spec,
+                                      const std::vector<rag::context_chunk>& context) {
+  auto pieces = rag::extractive_answer(spec.query, context, rag::repo_name(spec.request->repo_url));
+  const auto& r = spec.research;
+  if (!r.active) return pieces;
+  if (!spec.local_preface.empty()) pieces.insert(pieces.begin(), spec.local_preface);
+  if (!spec.heading_written) pieces.insert(pieces.begin(), rag::research_heading(r) + "\n\n");
+  if (r.kind != rag::research_kind::conclusion) {
+    // New leads only: not what this round or an earlier one looked for.
+    auto known = spec.query + " " + r.topic;
+    for (const auto& m : spec.request->messages)
+      if (m.role == "assistant") known += " " + rag::next_focus(m.content);
+    pieces.push_back(rag::extractive_leads(known, context) + "\n");
+  }
+  return pieces;
+}
+
+// The listener hears what went into the prompt: retrieval's report and the chunks used.
+void report_context(self_ptr self, const std::vector<rag::context_chunk>& context) {
+  auto& r = self->state.report;
+  r.chunks = context.size();
+  for (const auto& c : context)
+    if (std::find(r.paths.begin(), r.paths.end(), c.path) == r.paths.end())
+      r.paths.push_back(c.path);
+  self->send(self->state.listener, retrieved_atom::value, r);
+}
+
+// Builds the prompt around `context` (best first) and starts the generation.
+void generate(self_ptr self, std::vector<rag::context_chunk> context) {
+  auto& st = self->state;
+  const auto& env = st.env;
+  const auto& request = *st.spec.request;
+  rag::prompt_inputs inputs;
+  inputs.request = &request;
+  const auto* lang = env.context->config.languages.name_of(request.language);
+  inputs.language_name = lang ? *lang : "English";
+  inputs.research = st.spec.research;
+  inputs.heading_written = st.spec.heading_written;
+  if (!request.file_path.empty() && env.source.local) {
+    auto file = rag::read_repo_file(env.source.path, request.file_path,
+                                    env.context->config.repo.max_file_bytes);
+    if (!file) return fail(self, file.err());
+    inputs.file_content = std::move(*file);
+  }
+  inputs.context = std::move(context);
+  auto listener = caf::actor_cast<generation_listener_actor>(self);
+  auto output = st.spec.output;
+  if (env.provider->offline()) {
+    report_context(self, inputs.context);
+    return with_slot(self, [=, answer = local_answer(st.spec, inputs.context)] {
+      output->begin(1);
+      self->state.call =
+          spawn_local_call(*self, self->state.env.context, answer, output, 1, listener).address();
+    });
+  }
+  // Fit the window: drop the lowest-ranked chunks until the whole prompt fits.
+  auto messages = rag::assemble_prompt(inputs);
+  const auto* model = env.provider->settings().find_model(request.model);
+  if (model && model->context_window > 0) {
+    auto budget = model->context_window - answer_reserve_tokens;
+    while (!inputs.context.empty() && core::count_tokens(messages) > budget) {
+      inputs.context.pop_back();
+      messages = rag::assemble_prompt(inputs);
+    }
+  }
+  report_context(self, inputs.context);
+  supervised_generation gen;
+  gen.provider = env.provider;
+  gen.output = output;
+  gen.request = {std::move(messages), request.model};
+  gen.holder = env.holder;
+  gen.limiter = env.limiter;
+  gen.deadline = env.deadline;
+  gen.timers = env.refs->timers;
+  // The request's fallback chain, else the configured one; each at its default model.
+  const auto& chain =
+      request.fallback.empty() ? env.context->config.generator.fallback : request.fallback;
+  for (const auto& id : chain) {
+    auto p = env.context->providers->find(id);
+    if (!p || p == env.provider || p->missing_key()) continue;
+    gen.fallbacks.push_back({p, p->settings().default_model, env.refs->limiters.at(id)});
+    if (p->offline() && gen.local_answer.empty())
+      gen.local_answer = local_answer(st.spec, inputs.context);
+  }
+  if (!inputs.context.empty()) {  // the fallback for a context-length refusal
+    inputs.context.clear();
+    gen.lean = providers::generation_request{rag::assemble_prompt(inputs), request.model};
+  }
+  with_slot(self, [=, gen = std::move(gen)]() mutable {
+    self->state.call =
+        spawn_call_supervisor(*self, self->state.env.context, std::move(gen), listener).address();
+  });
+}
+
+// Retrieval first when the repository is indexable, then generation.
+void retrieve_then_generate(self_ptr self) {
+  auto& st = self->state;
+  const auto& request = *st.spec.request;
+  const auto& question = st.spec.query;
+  if (request.retrieval.mode == "none") return generate(self, {});
+  if (core::count_tokens(question) > max_question_tokens_for_retrieval) {
+    st.report.how = "skipped:long_question";
+    return generate(self, {});
+  }
+  retrieval_query q;
+  q.source = st.env.source;
+  q.token = request.token;
+  q.filter = std::make_shared<const rag::file_filter>(st.env.context->config.repo, request);
+  q.search.query = question;
+  q.search.k = static_cast<std::size_t>(request.retrieval.top_k);
+  q.search.mode = request.retrieval.mode;
+  q.search.embedder = request.retrieval.embedder;
+  q.search.progress_to = st.env.hub;
+  auto started = clock::now();
+  // Retrieval may wait for a clone and an index build: say so before the silence.
+  st.env.hub->publish(core::make_progress("retrieve", 0, 1));
+  self->request(st.env.refs->registry, caf::infinite, retrieve_atom::value, std::move(q))
+      .then(
+          [=](retrieval_reply& r) {
+            auto& st = self->state;
+            if (st.over) return;
+            if (r.failure) return fail(self, *r.failure);
+            st.env.hub->publish(core::make_progress("retrieve", 1, 1));
+            std::vector<core::source_ref> sources;
+            sources.reserve(r.chunks.size());
+            for (const auto& c : r.chunks)
+              sources.push_back({c.path, c.start_line, c.end_line, c.score});
+            st.env.hub->publish(core::make_sources(sources));
+            // The mode asked for, or what ran instead (a failing embedder: bm25).
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
+            const auto& mode = st.spec.request->retrieval.mode;
+            st.report.how =
+                (r.degraded.empty() ? mode : "bm25") + ":" + std::to_string(ms.count()) + "ms";
+            if (!r.degraded.empty()) {
+              st.retrieval_degraded = "retrieval:bm25";
+              core::log_warn("retrieval degraded")
+                  .kv("id", st.env.request_id)
+                  .kv("detail", r.degraded);
+            }
+            generate(self, std::move(r.chunks));
+          },
+          [=](caf::error& err) {
+            if (self->state.over) return;
+            fail(self, core::error::make(core::error_code::internal,
+                                         "retrieval failed: " + self->system().render(err)));
+          });
+}
+
+generation_listener_actor::behavior_type round(self_ptr self, round_env env, round_spec spec,
+                                               round_listener_actor listener) {
+  auto& st = self->state;
+  st.env = std::move(env);
+  st.spec = std::move(spec);
+  st.listener = std::move(listener);
+  auto ctx = st.env.context;
+  ctx->census.rounds++;
+  self->attach_functor([ctx] { ctx->census.rounds--; });
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    auto& st = self->state;
+    // The generation ended normally: its last message already said how.
+    if (msg.reason == caf::exit_reason::normal) return;
+    if (msg.source == st.call && !st.over) {
+      fail(self, core::error::make(core::error_code::internal,
+                                   "the provider call crashed: " + to_string(msg.reason)));
+      return;
+    }
+    self->quit(std::move(msg.reason));  // the listener went away (cancelled, deadline)
+  });
+  retrieve_then_generate(self);
+  return {
+      [=](finished_atom, call_summary& summary) {
+        auto& st = self->state;
+        if (st.over) return;
+        st.over = true;
+        if (!st.retrieval_degraded.empty())
+          summary.degraded.insert(summary.degraded.begin(), st.retrieval_degraded);
+        self->send(st.listener, finished_atom::value, std::move(summary));
+        self->quit();
+      },
+      [=](failed_atom, core::error& err) { fail(self, std::move(err)); },
+  };
+}
+
+}  // namespace
+
+generation_listener_actor spawn_round(caf::local_actor& parent, round_env env, round_spec spec,
+                                      round_listener_actor listener) {
+  return parent.spawn<caf::linked>(round, std::move(env), std::move(spec), std::move(listener));
+}
+
+}  // namespace askd::actors
