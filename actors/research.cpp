@@ -31,7 +31,8 @@ using self_ptr = round_listener_actor::stateful_pointer<research_state>;
 
 // A conclusion written without a model: where every round looked.
 std::string places_examined(const std::vector<done_round>& rounds) {
-  std::string out = "Places examined in " + std::to_string(rounds.size()) + " rounds:\n";
+  std::string out = "Places examined in " + std::to_string(rounds.size()) +
+                    (rounds.size() == 1 ? " round:\n" : " rounds:\n");
   for (const auto& r : rounds) {
     out += "- " + rag::research_heading(r.research).substr(3) + ":";
     if (r.paths.empty()) out += " nothing matched";

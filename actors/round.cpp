@@ -69,7 +69,9 @@ std::vector<std::string> local_answer(const round_spec& spec,
     auto known = spec.query + " " + r.topic;
     for (const auto& m : spec.request->messages)
       if (m.role == "assistant") known += " " + rag::next_focus(m.content);
-    pieces.push_back(rag::extractive_leads(known, context) + "\n");
+    const auto& last = pieces.back();
+    bool blank = last.size() >= 2 && last.compare(last.size() - 2, 2, "\n\n") == 0;
+    pieces.push_back((blank ? "" : "\n") + rag::extractive_leads(known, context) + "\n");
   }
   return pieces;
 }

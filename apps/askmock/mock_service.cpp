@@ -55,6 +55,16 @@ void merge(directive& d, const rapidjson::Value& v, const std::string& where) {
   if (auto s = r.string("key")) d.key = *s;
   if (auto b = r.boolean("echo")) d.echo = *b;
   if (auto n = r.integer("overlap", 0, 1 << 20)) d.overlap = static_cast<int>(*n);
+  if (const auto* leads = r.array("research")) {
+    d.has_research = true;
+    d.research.clear();
+    for (const auto& lead : leads->GetArray()) {
+      if (!lead.IsString())
+        throw json::field_error(r.path_of("research"), "an array of strings", "another type");
+      d.research.emplace_back(lead.GetString(), lead.GetStringLength());
+    }
+  }
+  if (auto n = r.integer("fault_round", 0, 100)) d.fault_round = static_cast<int>(*n);
 }
 
 // `#mock{...}` inside a message: the JSON object right after the marker.
@@ -76,6 +86,11 @@ struct script_turns {
   std::string last_user;
   std::optional<std::string> partial;
 };
+// askd's request to go on with a cut-off answer (actors/call_supervisor.cpp).
+bool asks_to_continue(const std::string& text) {
+  return text.find("Your previous answer was cut off.") != std::string::npos;
+}
+
 script_turns script_turns_of(const std::vector<chat_turn>& turns) {
   script_turns t;
   bool marked = false;
@@ -84,12 +99,29 @@ script_turns script_turns_of(const std::vector<chat_turn>& turns) {
       marked = m.content.find("#mock{") != std::string::npos;
       t.last_user = m.content;
       t.partial.reset();
+    } else if (m.role == "user" && !asks_to_continue(m.content)) {
+      t.partial.reset();  // the assistant turn before was answered: history, not a partial
     } else if (m.role == "assistant") {
       t.partial = m.content;
     }
   }
   if (!marked) t.partial.reset();
   return t;
+}
+
+// The text between `open` and the next `close` in `s`, "" without it.
+std::string between(const std::string& s, std::string_view open, std::string_view close) {
+  auto a = s.find(open);
+  if (a == std::string::npos) return {};
+  a += open.size();
+  auto b = s.find(close, a);
+  return b == std::string::npos ? std::string() : s.substr(a, b - a);
+}
+
+const chat_turn* system_turn(const std::vector<chat_turn>& turns) {
+  for (const auto& t : turns)
+    if (t.role == "system") return &t;
+  return nullptr;
 }
 
 // One stream being sent: the pieces of the body in order, sent on the connection's
@@ -232,6 +264,46 @@ std::vector<std::string> split_deltas(const std::string& text, std::size_t chunk
   return out;
 }
 
+int research_round_of(const std::vector<chat_turn>& turns) {
+  const auto* system = system_turn(turns);
+  if (!system) return 0;
+  auto n = between(system->content, "This is round ", " of a deep research");
+  return n.empty() ? 0 : std::atoi(n.c_str());
+}
+
+std::optional<std::string> research_answer(const std::vector<chat_turn>& turns,
+                                           const std::vector<std::string>& leads) {
+  int round = research_round_of(turns);
+  if (round <= 0) return std::nullopt;
+  const auto& system = system_turn(turns)->content;
+  auto topic = between(system, " rounds) into: ", "\n");
+  auto heading = between(system, "the heading \"", "\"");
+  bool written = system.find("\", already written") != std::string::npos;
+  std::string kind = heading.find("Plan") != std::string::npos     ? "plan"
+                     : heading.find("Update") != std::string::npos ? "update"
+                                                                   : "conclusion";
+  // The files of the round's context: in its question, not in a request to go on.
+  std::string files;
+  for (auto it = turns.rbegin(); it != turns.rend(); ++it) {
+    if (it->role != "user" || asks_to_continue(it->content)) continue;
+    for (std::size_t at = it->content.find("## File: "); at != std::string::npos;
+         at = it->content.find("## File: ", at + 1)) {
+      auto end = it->content.find('\n', at);
+      files += (files.empty() ? "`" : ", `") + it->content.substr(at + 9, end - at - 9) + "`";
+    }
+    break;
+  }
+  std::string text = written ? "" : heading + "\n\n";
+  text += "Round " + std::to_string(round) + " (" + kind + ") of the research into: " + topic +
+          "\n\nRead: " + (files.empty() ? "no context" : files) + ".\n\n";
+  if (kind == "conclusion")
+    text += "Concluded after " + std::to_string(round) + " rounds.";
+  else
+    text += "Next: " + (static_cast<std::size_t>(round) <= leads.size() ? leads[round - 1]
+                                                                        : std::string("nothing"));
+  return text;
+}
+
 std::optional<std::string> scripted_answer(std::string_view request_body) {
   directive d;
   try {
@@ -244,7 +316,7 @@ std::optional<std::string> scripted_answer(std::string_view request_body) {
   } catch (const std::exception&) {
     return std::nullopt;
   }
-  if (d.echo) return std::nullopt;
+  if (d.echo || d.has_research) return std::nullopt;
   return answer_of(d);
 }
 
@@ -356,7 +428,10 @@ void mock_service::chat(request& req, const std::shared_ptr<response>& res,
     return res->send(400, json_type, format.bad_request_body(e.what()), mock_headers());
   }
 
-  bool fault = should_fault(d);
+  std::optional<std::string> research;
+  if (d.has_research) research = research_answer(call.turns, d.research);
+  bool fault =
+      (d.fault_round == 0 || research_round_of(call.turns) == d.fault_round) && should_fault(d);
   if (fault) ++stats_.faults;
   if (fault && d.fault == "status") {
     auto h = mock_headers();
@@ -366,8 +441,8 @@ void mock_service::chat(request& req, const std::shared_ptr<response>& res,
 
   // The whole answer; a continuation sends what follows the partial answer (after
   // repeating `overlap` bytes of it, as models do).
-  bool by_word = d.deltas > 0 && !d.echo && !d.has_text;
-  auto text = d.echo ? last_user : answer_of(d);
+  bool by_word = d.deltas > 0 && !d.echo && !d.has_text && !research;
+  auto text = d.echo ? last_user : research ? *research : answer_of(d);
   if (partial) {
     if (text.compare(0, partial->size(), *partial) != 0)
       return res->send(

@@ -17,6 +17,10 @@
 //               "error_event" (an error object inside the 200 stream after `after` deltas)
 //   fail_first  apply `fault` only to the first N requests carrying the same `key`
 //   echo        true: the answer is the last user message as received (prompt checks)
+//   research    ["lead", ...]: answer a deep research round as askd's instructions ask
+//               (research_answer below); round N ends "Next: <research[N-1]>", past the
+//               list "Next: nothing"
+//   fault_round N: apply `fault` only to requests for research round N
 #pragma once
 
 #include <atomic>
@@ -51,7 +55,20 @@ struct directive {
   std::string key;
   bool echo = false;
   int overlap = 0;  // a continuation first repeats this many bytes of the partial answer
+  bool has_research = false;
+  std::vector<std::string> research;  // each round's "Next:"
+  int fault_round = 0;
 };
+
+// A deep research round's answer as a model following askd's round instructions writes
+// it, recognisable in tests: the round's heading (unless askd says it wrote it), "Round N
+// (kind) of the research into: <topic>.", the files its context showed ("Read: ..."), and
+// "Next: ..." from `leads` (plan and updates) or "Concluded after N rounds." (the
+// conclusion). Read from the system prompt; nullopt when the request is no research round.
+std::optional<std::string> research_answer(const std::vector<chat_turn>& turns,
+                                           const std::vector<std::string>& leads);
+// The round a request asks for (from its system prompt), 0 when none.
+int research_round_of(const std::vector<chat_turn>& turns);
 
 // The default answer for `words` words: the same text every time.
 std::string default_text(int words);

@@ -17,3 +17,28 @@ TEST_CASE("askmock splits answers at UTF-8 boundaries - never inside a character
   CHECK(askmock::default_text(3) == askmock::default_text(3));
   CHECK(askmock::default_text(24).size() > 50);
 }
+
+TEST_CASE("askmock answers a research round as its instructions ask - or not at all") {
+  using askmock::chat_turn;
+  auto system = [](const std::string& heading, bool written) {
+    return chat_turn{"system",
+                     "Rules.\n\nThis is round 2 of a deep research (at most 5 rounds) "
+                     "into: How do retries work?\n- " +
+                         std::string(written ? "Your answer follows the heading \""
+                                             : "Start your answer with the heading \"") +
+                         heading + (written ? "\", already written: do not." : "\".")};
+  };
+  std::vector<chat_turn> turns{system("## Research Update 2", false),
+                               {"user", "<context>\n## File: src/a.cpp\nx\n## File: b.py\n"},
+                               {"assistant", "Round 2 (upd"},
+                               {"user", "Your previous answer was cut off. Continue it."}};
+  CHECK(askmock::research_round_of(turns) == 2);
+  CHECK(*askmock::research_answer(turns, {"one", "two"}) ==
+        "## Research Update 2\n\nRound 2 (update) of the research into: How do retries "
+        "work?\n\nRead: `src/a.cpp`, `b.py`.\n\nNext: two");
+  turns[0] = system("## Final Conclusion", true);
+  CHECK(*askmock::research_answer(turns, {}) ==
+        "Round 2 (conclusion) of the research into: How do retries work?\n\nRead: `src/a.cpp`, "
+        "`b.py`.\n\nConcluded after 2 rounds.");
+  CHECK_FALSE(askmock::research_answer({{"user", "plain"}}, {"x"}).has_value());
+}
