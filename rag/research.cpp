@@ -55,6 +55,33 @@ std::vector<std::string_view> lines_of(std::string_view text) {
   return out;
 }
 
+// The lines of `text` outside fenced code blocks. A fence closes with the same
+// character, at least as long as the one that opened it (CommonMark), so an excerpt
+// fenced with ```` may hold ``` lines.
+std::vector<std::string_view> prose_lines(std::string_view text) {
+  std::vector<std::string_view> out;
+  std::string fence;  // the open fence, "" outside code
+  for (auto line : lines_of(text)) {
+    auto t = trim(line);
+    if (!t.empty() && (t.front() == '`' || t.front() == '~')) {
+      auto run = t.find_first_not_of(t.front());
+      auto n = run == std::string_view::npos ? t.size() : run;
+      if (n >= 3) {
+        if (fence.empty()) {
+          fence.assign(n, t.front());
+          continue;
+        }
+        if (t.front() == fence.front() && n >= fence.size() && run == std::string_view::npos) {
+          fence.clear();
+          continue;
+        }
+      }
+    }
+    if (fence.empty()) out.push_back(line);
+  }
+  return out;
+}
+
 // The most of a "Next:" that becomes a retrieval query.
 constexpr std::size_t max_focus_bytes = 600;
 
@@ -78,17 +105,10 @@ research_kind research_kind_of(int round, int max_rounds) {
 }
 
 std::string next_focus(std::string_view answer) {
-  auto lines = lines_of(answer);
+  auto lines = prose_lines(answer);
   std::optional<std::size_t> found;
-  bool in_code = false;
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    auto t = trim(lines[i]);
-    if (t.rfind("```", 0) == 0 || t.rfind("~~~", 0) == 0) {
-      in_code = !in_code;
-      continue;
-    }
-    if (!in_code && starts_with_word(unmarked(t), "next")) found = i;
-  }
+  for (std::size_t i = 0; i < lines.size(); ++i)
+    if (starts_with_word(unmarked(lines[i]), "next")) found = i;
   if (!found) return {};
   // After "Next" (and "steps"), the punctuation and emphasis: what the line names, then
   // the lines under it.
@@ -100,13 +120,12 @@ std::string next_focus(std::string_view answer) {
   };
   skip();
   if (starts_with_word(rest, "steps") || starts_with_word(rest, "step")) {
-    rest.remove_prefix(rest[4] == 's' ? 5 : 4);
+    rest.remove_prefix(starts_with_word(rest, "steps") ? 5 : 4);
     skip();
   }
   std::string focus(trim(rest));
   for (auto i = *found + 1; i < lines.size() && focus.size() < max_focus_bytes; ++i) {
     auto t = trim(lines[i]);
-    if (t.rfind("```", 0) == 0) break;
     if (t.empty()) continue;
     focus += (focus.empty() ? "" : " ") + std::string(unmarked(t));
   }
@@ -118,7 +137,7 @@ std::string next_focus(std::string_view answer) {
 }
 
 bool concludes(std::string_view answer) {
-  for (auto line : lines_of(answer))
+  for (auto line : prose_lines(answer))
     if (trim(line).rfind("## Final Conclusion", 0) == 0) return true;
   return false;
 }

@@ -99,6 +99,10 @@ TEST_CASE("next_focus reads the last next line outside code - or nothing") {
   CHECK(next_focus("No plan at all.").empty());
   CHECK(next_focus("Text.\n```\nnext = items.pop()\n```\n").empty());
   CHECK(next_focus("Nextcloud is unrelated.").empty());
+  CHECK(next_focus("Next step").empty());
+  // An excerpt fenced longer than the fences it holds (cut mid-block): still code.
+  CHECK(next_focus("````markdown\n```sh\nNext: not this\n````\n\nNext: `hub`") == "`hub`");
+  CHECK(next_focus("~~~\nnext()\n~~~\nNext: the sink") == "the sink");
 }
 
 TEST_CASE("the last round is always the conclusion - even the first of one") {
@@ -109,6 +113,7 @@ TEST_CASE("the last round is always the conclusion - even the first of one") {
   CHECK(std::string(to_string(research_kind::update)) == "update");
   CHECK(concludes("## Research Update 3\n\n## Final Conclusion\nDone."));
   CHECK_FALSE(concludes("## Research Update 3\nThe final conclusion comes later."));
+  CHECK_FALSE(concludes("An excerpt:\n````md\n## Final Conclusion\n````\nNext: more"));
 }
 
 TEST_CASE("a heading askd wrote is asked not to be written again") {
