@@ -66,11 +66,18 @@ void start_attempt(self_ptr self) {
                                      st.context, g.timers, g.local_answer);
 }
 
-// The slot this generation holds goes back before the session hears the end (after a
-// fallback it is another provider's than the session's own).
+// The slot this generation holds goes back before the session hears the end. At the
+// session's own provider the session keeps its place (a research's next round claims a
+// slot again; the session gives the place back when it ends); after a fallback the slot
+// is another provider's, and the place there goes too.
 void release_slot(self_ptr self) {
-  const auto& g = self->state.generation;
-  if (g.limiter && g.holder) self->send(g.limiter, release_atom::value, g.holder);
+  const auto& st = self->state;
+  const auto& g = st.generation;
+  if (!g.limiter || !g.holder) return;
+  if (st.next_fallback == 0)
+    self->send(g.limiter, yield_atom::value, g.holder);
+  else
+    self->send(g.limiter, release_atom::value, g.holder);
 }
 
 void give_up(self_ptr self, core::error err) {

@@ -25,13 +25,14 @@ struct actor_census {
   std::atomic<std::int64_t> sinks{0};
   std::atomic<std::int64_t> provider_calls{0};
   std::atomic<std::int64_t> supervisors{0};
-  std::atomic<std::int64_t> rounds{0};  // actors/round.hpp: one per answer or research round
+  std::atomic<std::int64_t> rounds{0};    // actors/round.hpp: one per answer or research round
+  std::atomic<std::int64_t> research{0};  // actors/research.hpp: one per server-driven research
   // Streams past their end, kept for resuming (streams.linger_s): not work in flight,
   // so not in total().
   std::atomic<std::int64_t> lingering{0};
 
   std::int64_t total() const {
-    return sessions + streams + sinks + provider_calls + supervisors + rounds;
+    return sessions + streams + sinks + provider_calls + supervisors + rounds + research;
   }
 };
 

@@ -35,7 +35,7 @@ void generation_output::begin(int attempt) {
   retired_ = false;
   trimming_ = !sent_.empty();
   held_.clear();
-  leading_ = drop_heading_ && sent_.empty();
+  leading_ = !heading_.empty() && sent_.empty();
   lead_.clear();
 }
 
@@ -69,7 +69,7 @@ void generation_output::forward(std::string_view text) {
 
 void generation_output::release_lead(bool final) {
   if (!leading_) return;
-  auto heading = rag::leading_heading_bytes(lead_, final);
+  auto heading = rag::leading_heading_bytes(lead_, final, heading_);
   if (!heading) return;
   leading_ = false;
   forward(std::string_view(lead_).substr(*heading));

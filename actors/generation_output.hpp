@@ -45,9 +45,10 @@ class generation_output {
   void retire(int attempt);
 
   // A research round whose heading askd wrote (actors/research.hpp): an attempt that
-  // starts the answer is held until its first line shows, and a research heading there
-  // (a model writing it although told not to) is dropped.
-  void drop_leading_heading() { drop_heading_ = true; }
+  // starts the answer is held until its first line shows, and `heading` there (a model
+  // writing it although told not to) is dropped, with the space after it. Any other
+  // first line is the model's own (an early "## Final Conclusion" stays, and counts).
+  void drop_leading_heading(std::string heading) { heading_ = std::move(heading); }
 
   // Everything sent so far (what a continuation goes on from), and its size.
   std::string sent() const;
@@ -65,7 +66,7 @@ class generation_output {
   std::string sent_;
   std::string held_;
   bool trimming_ = false;
-  bool drop_heading_ = false;
+  std::string heading_;   // dropped at the start of the answer; "" for none
   bool leading_ = false;  // holding the answer's start in lead_ to find a heading
   std::string lead_;
 };

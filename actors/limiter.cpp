@@ -33,16 +33,21 @@ admission refuse(self_ptr self, core::error err) {
   return admission{std::move(err)};
 }
 
-void release(self_ptr self, const caf::actor_addr& holder) {
+// The slots freed went to `granted`: their claims are answered.
+void grant(self_ptr self, const std::vector<caf::actor_addr>& granted) {
   auto& st = self->state;
-  st.waiting.erase(holder);
-  for (const auto& next : st.table.release(holder)) {
+  for (const auto& next : granted) {
     auto it = st.waiting.find(next);
     if (it == st.waiting.end()) continue;
     it->second.deliver(admission{});
     st.waiting.erase(it);
   }
   publish(self);
+}
+
+void release(self_ptr self, const caf::actor_addr& holder) {
+  self->state.waiting.erase(holder);
+  grant(self, self->state.table.release(holder));
 }
 
 limiter_actor::behavior_type limiter(self_ptr self, std::shared_ptr<engine_context> context,
@@ -88,6 +93,9 @@ limiter_actor::behavior_type limiter(self_ptr self, std::shared_ptr<engine_conte
       [=](release_atom, const caf::actor& holder) {
         self->demonitor(holder);
         release(self, holder.address());
+      },
+      [=](yield_atom, const caf::actor& holder) {
+        grant(self, self->state.table.yield(holder.address()));
       },
   };
 }

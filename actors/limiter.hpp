@@ -1,7 +1,8 @@
 // actors/limiter.hpp — a limiter actor (DESIGN.md "Actors"): a concurrency cap and a
 // bounded FIFO queue in front of one provider. Sessions reserve a place when they are
 // admitted (a full queue refuses at once: 429 before the stream starts) and claim a slot
-// before their provider call; a place comes back on release or when its holder dies.
+// before their provider call; a slot comes back on yield (the holder keeps its place, to
+// claim again), a place on release or when its holder dies.
 #pragma once
 
 #include <memory>

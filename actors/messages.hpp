@@ -41,6 +41,7 @@ using wait_atom = caf::atom_constant<caf::atom("wait")>;
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using progress_atom = caf::atom_constant<caf::atom("progress")>;
 using retrieved_atom = caf::atom_constant<caf::atom("retrieved")>;
+using yield_atom = caf::atom_constant<caf::atom("yield")>;
 
 // ---- message payloads ----------------------------------------------------------------
 
@@ -193,7 +194,10 @@ using limiter_actor = caf::typed_actor<
     // once when refused.
     caf::replies_to<claim_atom, caf::actor>::with<admission>,
     // holder -> limiter: done; the place and slot go to the next in line.
-    caf::reacts_to<release_atom, caf::actor>>;
+    caf::reacts_to<release_atom, caf::actor>,
+    // holder -> limiter: the slot goes to the next in line; the holder keeps its place
+    // (to claim again: a research's next round).
+    caf::reacts_to<yield_atom, caf::actor>>;
 
 // The local provider's answer being written: one piece per message, so a cancel lands
 // between pieces.

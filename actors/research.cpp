@@ -71,12 +71,13 @@ void start_round(self_ptr self) {
   spec.research = r;
   spec.heading_written = true;
   spec.query = r.query;
-  if (r.kind == rag::research_kind::conclusion) spec.local_preface = places_examined(st.rounds);
+  if (r.kind == rag::research_kind::conclusion && !st.rounds.empty())
+    spec.local_preface = places_examined(st.rounds);
+  auto heading = rag::research_heading(r);
   spec.output = std::make_shared<generation_output>(st.env.hub);
-  spec.output->drop_leading_heading();
+  spec.output->drop_leading_heading(heading);
   st.output = spec.output;
 
-  auto heading = rag::research_heading(r);
   st.env.hub->publish(core::make_stage(r.round, rag::to_string(r.kind)));
   st.env.hub->publish(core::make_delta((r.round > 1 ? "\n\n" : "") + heading + "\n\n"));
   st.rounds.push_back({r, heading + "\n\n", {}});
@@ -108,6 +109,9 @@ round_listener_actor::behavior_type research(self_ptr self, round_env env,
                                              round_listener_actor listener) {
   auto& st = self->state;
   st.env = std::move(env);
+  auto ctx = st.env.context;
+  ctx->census.research++;
+  self->attach_functor([ctx] { ctx->census.research--; });
   st.request = std::move(request);
   st.listener = std::move(listener);
   st.total.attempts = 0;

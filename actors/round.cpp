@@ -28,10 +28,20 @@ struct round_state {
 
 using self_ptr = generation_listener_actor::stateful_pointer<round_state>;
 
+// The round is over: what its output still holds goes out, and the slot goes back
+// (the local provider's; a supervisor gave its own back already) — the session keeps
+// its place.
+void finish(self_ptr self) {
+  auto& st = self->state;
+  st.over = true;
+  st.spec.output->end_attempt();
+  self->send(st.env.limiter, yield_atom::value, st.env.holder);
+}
+
 void fail(self_ptr self, core::error err) {
   auto& st = self->state;
   if (st.over) return;
-  st.over = true;
+  finish(self);
   self->send(st.listener, failed_atom::value, std::move(err));
   self->quit();
 }
@@ -97,13 +107,16 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
   inputs.language_name = lang ? *lang : "English";
   inputs.research = st.spec.research;
   inputs.heading_written = st.spec.heading_written;
+  inputs.context = std::move(context);
   if (!request.file_path.empty() && env.source.local) {
     auto file = rag::read_repo_file(env.source.path, request.file_path,
                                     env.context->config.repo.max_file_bytes);
-    if (!file) return fail(self, file.err());
+    if (!file) {
+      report_context(self, inputs.context);
+      return fail(self, file.err());
+    }
     inputs.file_content = std::move(*file);
   }
-  inputs.context = std::move(context);
   auto listener = caf::actor_cast<generation_listener_actor>(self);
   auto output = st.spec.output;
   if (env.provider->offline()) {
@@ -232,7 +245,7 @@ generation_listener_actor::behavior_type round(self_ptr self, round_env env, rou
       [=](finished_atom, call_summary& summary) {
         auto& st = self->state;
         if (st.over) return;
-        st.over = true;
+        finish(self);
         if (!st.retrieval_degraded.empty())
           summary.degraded.insert(summary.degraded.begin(), st.retrieval_degraded);
         self->send(st.listener, finished_atom::value, std::move(summary));

@@ -18,10 +18,10 @@ namespace askd::actors {
 // work. It quits after publishing a terminal event, and dies (taking its provider call
 // with it) when the stream cancels it or limits.request_timeout_ms passes.
 round_listener_actor spawn_session(caf::actor_system& system,
-                                        std::shared_ptr<engine_context> context,
-                                        core::chat_request request, rag::repo_source source,
-                                        std::string request_id, std::string stream_id,
-                                        std::shared_ptr<const engine_refs> refs,
-                                        stream_actor stream, std::shared_ptr<stream_hub> hub);
+                                   std::shared_ptr<engine_context> context,
+                                   core::chat_request request, rag::repo_source source,
+                                   std::string request_id, std::string stream_id,
+                                   std::shared_ptr<const engine_refs> refs, stream_actor stream,
+                                   std::shared_ptr<stream_hub> hub);
 
 }  // namespace askd::actors

@@ -6,7 +6,8 @@
 // when none is free the holder is refused at once. It then asks for a *slot* (claim):
 // max_active slots, given in the order they were asked for. A holder that leaves, from
 // any state, gives its place and its slot back (release); the slot goes to the next
-// holder waiting for one.
+// holder waiting for one. A holder may also give back only its slot (yield) and keep its
+// place, to claim again later (a deep research between its rounds).
 #pragma once
 
 #include <algorithm>
@@ -53,20 +54,23 @@ class slot_table {
   // `k` leaves; returns the holders that got a slot by it (in order). Unknown keys are
   // ignored, so releasing twice is harmless.
   std::vector<Key> release(const Key& k) {
-    std::vector<Key> granted;
     auto it = holders_.find(k);
-    if (it == holders_.end()) return granted;
+    if (it == holders_.end()) return {};
     if (it->second == state::active) --active_;
     if (it->second == state::claiming)
       claiming_.erase(std::find(claiming_.begin(), claiming_.end(), k));
     holders_.erase(it);
-    while (active_ < max_active_ && !claiming_.empty()) {
-      holders_[claiming_.front()] = state::active;
-      ++active_;
-      granted.push_back(std::move(claiming_.front()));
-      claiming_.pop_front();
-    }
-    return granted;
+    return grant_waiting();
+  }
+
+  // `k` gives its slot back but keeps its place; returns the holders that got a slot by
+  // it. Without a slot (or unknown), nothing happens.
+  std::vector<Key> yield(const Key& k) {
+    auto it = holders_.find(k);
+    if (it == holders_.end() || it->second != state::active) return {};
+    it->second = state::placed;
+    --active_;
+    return grant_waiting();
   }
 
   bool holds(const Key& k) const { return holders_.count(k) != 0; }
@@ -76,6 +80,19 @@ class slot_table {
 
  private:
   enum class state { placed, claiming, active };
+
+  // Free slots go to those claiming, in order.
+  std::vector<Key> grant_waiting() {
+    std::vector<Key> granted;
+    while (active_ < max_active_ && !claiming_.empty()) {
+      holders_[claiming_.front()] = state::active;
+      ++active_;
+      granted.push_back(std::move(claiming_.front()));
+      claiming_.pop_front();
+    }
+    return granted;
+  }
+
   std::size_t max_active_;
   std::size_t max_places_;
   std::size_t active_ = 0;

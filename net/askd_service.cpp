@@ -432,6 +432,8 @@ void askd_service::metrics(const request&, const std::shared_ptr<response>& res)
   line("askd_actors{kind=\"stream\"}", ctx.census.streams);
   line("askd_actors{kind=\"lingering_stream\"}", ctx.census.lingering);
   line("askd_actors{kind=\"sink\"}", ctx.census.sinks);
+  line("askd_actors{kind=\"round\"}", ctx.census.rounds);
+  line("askd_actors{kind=\"research\"}", ctx.census.research);
   line("askd_actors{kind=\"call_supervisor\"}", ctx.census.supervisors);
   line("askd_actors{kind=\"provider_call\"}", ctx.census.provider_calls);
   metric("askd_upstream_transfers", "gauge", "Upstream HTTP transfers in flight.");

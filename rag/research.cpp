@@ -104,35 +104,46 @@ research_kind research_kind_of(int round, int max_rounds) {
   return round <= 1 ? research_kind::plan : research_kind::update;
 }
 
+// The words after "Next:", "**Next:**", "Next steps:" or a "Next steps" heading on a
+// line; nullopt when the line is none of those.
+std::optional<std::string_view> after_next(std::string_view line) {
+  auto rest = unmarked(line);
+  if (!starts_with_word(rest, "next")) return std::nullopt;
+  rest.remove_prefix(4);
+  auto skip = [&](std::string_view chars) {
+    while (!rest.empty() && chars.find(rest.front()) != std::string_view::npos)
+      rest.remove_prefix(1);
+  };
+  skip("*_ \t");
+  if (starts_with_word(rest, "steps") || starts_with_word(rest, "step")) {
+    rest.remove_prefix(starts_with_word(rest, "steps") ? 5 : 4);
+    skip("*_ \t");
+  }
+  if (rest.empty()) return rest;  // a "Next steps" heading: what follows is under it
+  if (rest.front() != ':') return std::nullopt;
+  rest.remove_prefix(1);
+  skip("*_ \t");
+  return trim(rest);
+}
+
 std::string next_focus(std::string_view answer) {
   auto lines = prose_lines(answer);
   std::optional<std::size_t> found;
+  std::string focus;
   for (std::size_t i = 0; i < lines.size(); ++i)
-    if (starts_with_word(unmarked(lines[i]), "next")) found = i;
+    if (auto rest = after_next(lines[i])) found = i, focus = std::string(*rest);
   if (!found) return {};
-  // After "Next" (and "steps"), the punctuation and emphasis: what the line names, then
-  // the lines under it.
-  auto rest = unmarked(lines[*found]).substr(4);
-  auto skip = [&] {
-    while (!rest.empty() &&
-           std::string_view(":*_,.- \t").find(rest.front()) != std::string_view::npos)
-      rest.remove_prefix(1);
-  };
-  skip();
-  if (starts_with_word(rest, "steps") || starts_with_word(rest, "step")) {
-    rest.remove_prefix(starts_with_word(rest, "steps") ? 5 : 4);
-    skip();
-  }
-  std::string focus(trim(rest));
+  // Then the lines under it, up to a blank line or a heading.
   for (auto i = *found + 1; i < lines.size() && focus.size() < max_focus_bytes; ++i) {
     auto t = trim(lines[i]);
-    if (t.empty()) continue;
+    if (t.empty() && focus.empty()) continue;
+    if (t.empty() || t.front() == '#') break;
     focus += (focus.empty() ? "" : " ") + std::string(unmarked(t));
   }
   if (focus.size() > max_focus_bytes) focus.resize(max_focus_bytes);
   auto l = lower(focus);
-  if (starts_with_word(l, "nothing") || starts_with_word(l, "none") || starts_with_word(l, "n/a"))
-    return {};
+  for (std::string_view none : {"nothing", "none", "n/a", "no further", "no more"})
+    if (l.rfind(none, 0) == 0) return {};
   return std::string(trim(focus));
 }
 
@@ -142,24 +153,36 @@ bool concludes(std::string_view answer) {
   return false;
 }
 
-std::optional<std::size_t> leading_heading_bytes(std::string_view text, bool final) {
+std::optional<std::size_t> leading_heading_bytes(std::string_view text, bool final,
+                                                 std::string_view heading) {
+  // A heading as words: no marks, no case, no trailing colon.
+  auto words = [](std::string_view line) {
+    auto w = lower(trim(unmarked(line)));
+    while (!w.empty() && (w.back() == ':' || w.back() == '*' ||
+                          std::isspace(static_cast<unsigned char>(w.back()))))
+      w.pop_back();
+    return w;
+  };
   std::size_t i = 0;
   while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-  if (i == text.size()) return final ? std::optional<std::size_t>(0) : std::nullopt;
+  // Only space so far: nothing to keep if the attempt ends here (what follows a
+  // failed attempt is a fresh start, filtered again).
+  if (i == text.size()) return final ? std::optional<std::size_t>(text.size()) : std::nullopt;
   if (text[i] != '#') return 0;
   auto nl = text.find('\n', i);
   // A heading line is short: past this without its end, it is no heading of ours.
   constexpr std::size_t longest = 160;
   if (nl == std::string_view::npos && !final && text.size() - i < longest) return std::nullopt;
   auto end = nl == std::string_view::npos ? text.size() : nl + 1;
-  auto line = lower(trim(unmarked(text.substr(i, end - i))));
-  bool ours = false;
-  for (std::string_view h : {"research plan", "research update", "final conclusion", "conclusion"})
-    // A line cut short (its attempt failed) counts when it is the start of one.
-    ours = ours || line.find(h) != std::string::npos ||
-           (nl == std::string_view::npos && !line.empty() && h.rfind(line, 0) == 0);
-  if (!ours) return 0;
+  auto line = words(text.substr(i, end - i));
+  auto ours = words(heading);
+  // A line cut short (its attempt failed) counts when it is the start of ours.
+  bool same =
+      line == ours || (nl == std::string_view::npos && !line.empty() && ours.rfind(line, 0) == 0);
+  if (!same) return 0;
   while (end < text.size() && std::isspace(static_cast<unsigned char>(text[end]))) ++end;
+  // The blank space after it may still be arriving.
+  if (end == text.size() && !final) return std::nullopt;
   return end;
 }
 

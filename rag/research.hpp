@@ -46,10 +46,12 @@ std::string next_focus(std::string_view answer);
 // Whether an answer has reached its conclusion (a "## Final Conclusion" heading).
 bool concludes(std::string_view answer);
 
-// How many bytes at the start of `text` are a research heading line ("## Research
-// Update 2") and the blank space after it: what a model wrote although askd had
-// written the heading. nullopt: `text` is too short to tell yet (unless `final`).
-std::optional<std::size_t> leading_heading_bytes(std::string_view text, bool final);
+// How many bytes at the start of `text` are `heading` ("## Research Update 2", in any
+// case, with any number of #) as a line of its own and the blank space after it: what a
+// model wrote although askd had written the heading; all of `text` when it is only
+// space and `final`. nullopt: too short to tell yet (unless `final`: the attempt ended).
+std::optional<std::size_t> leading_heading_bytes(std::string_view text, bool final,
+                                                 std::string_view heading);
 
 // The heading a round's answer starts with: "## Research Plan", "## Research Update N",
 // "## Final Conclusion" (what deepwiki-open's client parses its stages from).

@@ -65,6 +65,7 @@ void merge(directive& d, const rapidjson::Value& v, const std::string& where) {
     }
   }
   if (auto n = r.integer("fault_round", 0, 100)) d.fault_round = static_cast<int>(*n);
+  if (auto b = r.boolean("heading")) d.heading = *b;
 }
 
 // `#mock{...}` inside a message: the JSON object right after the marker.
@@ -272,7 +273,8 @@ int research_round_of(const std::vector<chat_turn>& turns) {
 }
 
 std::optional<std::string> research_answer(const std::vector<chat_turn>& turns,
-                                           const std::vector<std::string>& leads) {
+                                           const std::vector<std::string>& leads,
+                                           bool always_heading) {
   int round = research_round_of(turns);
   if (round <= 0) return std::nullopt;
   const auto& system = system_turn(turns)->content;
@@ -293,7 +295,7 @@ std::optional<std::string> research_answer(const std::vector<chat_turn>& turns,
     }
     break;
   }
-  std::string text = written ? "" : heading + "\n\n";
+  std::string text = written && !always_heading ? "" : heading + "\n\n";
   text += "Round " + std::to_string(round) + " (" + kind + ") of the research into: " + topic +
           "\n\nRead: " + (files.empty() ? "no context" : files) + ".\n\n";
   if (kind == "conclusion")
@@ -429,7 +431,7 @@ void mock_service::chat(request& req, const std::shared_ptr<response>& res,
   }
 
   std::optional<std::string> research;
-  if (d.has_research) research = research_answer(call.turns, d.research);
+  if (d.has_research) research = research_answer(call.turns, d.research, d.heading);
   bool fault =
       (d.fault_round == 0 || research_round_of(call.turns) == d.fault_round) && should_fault(d);
   if (fault) ++stats_.faults;

@@ -20,6 +20,8 @@
 //   research    ["lead", ...]: answer a deep research round as askd's instructions ask
 //               (research_answer below); round N ends "Next: <research[N-1]>", past the
 //               list "Next: nothing"
+//   heading     true: write a research round's heading even when askd says it wrote it
+//               (as a model ignoring that would)
 //   fault_round N: apply `fault` only to requests for research round N
 #pragma once
 
@@ -58,6 +60,7 @@ struct directive {
   bool has_research = false;
   std::vector<std::string> research;  // each round's "Next:"
   int fault_round = 0;
+  bool heading = false;
 };
 
 // A deep research round's answer as a model following askd's round instructions writes
@@ -66,7 +69,8 @@ struct directive {
 // "Next: ..." from `leads` (plan and updates) or "Concluded after N rounds." (the
 // conclusion). Read from the system prompt; nullopt when the request is no research round.
 std::optional<std::string> research_answer(const std::vector<chat_turn>& turns,
-                                           const std::vector<std::string>& leads);
+                                           const std::vector<std::string>& leads,
+                                           bool always_heading = false);
 // The round a request asks for (from its system prompt), 0 when none.
 int research_round_of(const std::vector<chat_turn>& turns);
 

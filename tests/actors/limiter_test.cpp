@@ -120,3 +120,23 @@ TEST_CASE("the server-wide queue limit refuses a newcomer however much room a pr
   REQUIRE((*b)->refusal);
   CHECK((*b)->refusal->message.find("limits.max_queued_requests") != std::string::npos);
 }
+
+TEST_CASE("a holder that yields its slot keeps its place - the slot goes to the next in line") {
+  fixture f({1, 1});
+  auto a = f.answer(), b = f.answer(), c = f.answer();
+  auto first = f.ask(claim_atom::value, a);
+  f.ask(claim_atom::value, b);
+  CHECK(!*b);
+  caf::anon_send(f.limiter, yield_atom::value, first);  // a research between its rounds
+  f.sched->run();
+  CHECK(*b);
+  CHECK(f.gauges->active == 1);
+  CHECK(f.gauges->queued == 1);  // the first still holds its place
+  f.ask(claim_atom::value, c);   // so a newcomer finds none
+  REQUIRE(*c);
+  CHECK((*c)->refusal);
+  caf::anon_send(f.limiter, yield_atom::value, first);  // yielding without a slot: nothing
+  f.sched->run();
+  CHECK(f.gauges->active == 1);
+  CHECK(f.gauges->queued == 1);
+}

@@ -172,7 +172,7 @@ TEST_CASE("a failed attempt's late text is not taken - what it held still goes o
 
 TEST_CASE("a research round drops the heading a model writes after askd wrote it") {
   output_fixture f;
-  f.out.drop_leading_heading();
+  f.out.drop_leading_heading("## Research Update 2");
   f.out.begin(1);
   for (auto* piece : {"\n## Resea", "rch Update 2", "\n\nThe limiter ", "queues."})
     f.out.offer(1, piece);
@@ -188,13 +188,13 @@ TEST_CASE("a research round drops the heading a model writes after askd wrote it
 
 TEST_CASE("an answer that starts otherwise is kept whole - even when it ends at once") {
   output_fixture f;
-  f.out.drop_leading_heading();
+  f.out.drop_leading_heading("## Research Plan");
   f.out.begin(1);
   f.out.offer(1, "## Retry policy\nIt backs off.");
   f.out.end_attempt();
   CHECK(f.port->text() == "## Retry policy\nIt backs off.");
   output_fixture g;
-  g.out.drop_leading_heading();
+  g.out.drop_leading_heading("## Final Conclusion");
   g.out.begin(1);
   g.out.offer(1, "## Final Concl");  // the attempt fails here: what it held still counts
   g.out.end_attempt();
@@ -202,4 +202,15 @@ TEST_CASE("an answer that starts otherwise is kept whole - even when it ends at 
   g.out.offer(2, "## Final Conclusion\nAll done.");
   g.out.end_attempt();
   CHECK(g.port->text() == "All done.");
+  // An attempt that failed having said only space leaves the next one a fresh start.
+  output_fixture h;
+  h.out.drop_leading_heading("## Research Plan");
+  h.out.begin(1);
+  h.out.offer(1, "\n ");
+  h.out.end_attempt();
+  h.out.begin(2);
+  h.out.offer(2, "## Research Plan\n");
+  h.out.offer(2, "\nFirst.");
+  h.out.end_attempt();
+  CHECK(h.port->text() == "First.");
 }

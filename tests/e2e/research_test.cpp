@@ -111,6 +111,20 @@ TEST_CASE("a server-driven research streams five rounds - each retrieving what t
   CHECK(env.settles());
 }
 
+TEST_CASE("a model that writes the heading askd wrote has its copy dropped - in every round") {
+  e2e_env env;
+  auto stubborn =
+      R"({"research":["retry backoff delay jitter","websocket session frames","token bucket refill"],"heading":true,"chunk":3})";
+  auto s = read_stream(http_call(env.port, "POST", "/v1/chat/stream",
+                                 research_body(stubborn, "openai", ",\"deep_research\":true"))
+                           .body);
+  INFO(s.text);
+  CHECK(s.stages.size() == 5);
+  CHECK(count(s.text, "## ") == 5);
+  CHECK(count(s.text, "## Research Update 3\n\nRound 3 (update)") == 1);
+  CHECK(count(s.text, "## Final Conclusion\n\nRound 5 (conclusion)") == 1);
+}
+
 TEST_CASE("a server-driven research on the compat face carries the headings in its text") {
   e2e_env env;
   auto r = http_call(env.port, "POST", "/chat/completions/stream",
@@ -190,9 +204,11 @@ TEST_CASE("cancelling a research mid-round stops every round and its upstream ca
       eventually([&] { return env.mock->stats().completed == 1 && env.mock->stats().active == 1; },
                  std::chrono::seconds(20)));
   CHECK(env.askd->census().rounds == 1);
+  CHECK(env.askd->census().research == 1);
   CHECK(http_call(env.port, "DELETE", "/v1/streams/" + id).status == 204);
   CHECK(env.settles());
   CHECK(env.askd->census().rounds == 0);
+  CHECK(env.askd->census().research == 0);
   auto watched = read_stream(http_call(env.port, "GET", "/v1/streams/" + id).body);
   CHECK(watched.stages == std::vector<std::string>{"1:plan", "2:update"});
   CHECK(watched.end.find("\"finish_reason\":\"cancelled\"") != std::string::npos);

@@ -92,7 +92,10 @@ TEST_CASE("next_focus reads the last next line outside code - or nothing") {
   CHECK(next_focus("Findings.\n**Next:** the limiter") == "the limiter");
   CHECK(next_focus("### Next steps\n- the retriever\n- the registry\n") ==
         "the retriever the registry");
-  CHECK(next_focus("Next, I will read the registry.") == "I will read the registry.");
+  CHECK(next_focus("Next, I will read the registry.").empty());  // asked for "Next:"
+  CHECK(next_focus("Next: the hub\n\nSources: a.cpp") == "the hub");
+  CHECK(next_focus("Next:\n\n- the hub\n## Notes") == "the hub");
+  CHECK(next_focus("Next: no further work needed.").empty());
   CHECK(next_focus("Next: first\nmore\n\nNext: second") == "second");
   CHECK(next_focus("Next: nothing, the topic is covered.").empty());
   CHECK(next_focus("Next: none").empty());
@@ -132,13 +135,23 @@ TEST_CASE("a heading askd wrote is asked not to be written again") {
   CHECK(p[0].content.find("End with a line \"Next: ...\"") != std::string::npos);
 }
 
-TEST_CASE("a model's own research heading at the start is found - whatever splits it") {
-  CHECK(leading_heading_bytes("## Research Update 2\n\nThe", false) == std::size_t(22));
-  CHECK(leading_heading_bytes("\n### research plan\nX", false) == std::size_t(19));
-  CHECK(leading_heading_bytes("## Final Conclusion", true) == std::size_t(19));
-  CHECK_FALSE(leading_heading_bytes("## Research Upd", false).has_value());
-  CHECK_FALSE(leading_heading_bytes("  \n", false).has_value());
-  CHECK(leading_heading_bytes("The answer", false) == std::size_t(0));
-  CHECK(leading_heading_bytes("## Retry policy\nText", false) == std::size_t(0));
-  CHECK(leading_heading_bytes("  ", true) == std::size_t(0));
+TEST_CASE("a model's copy of the round's heading at the start is found - whatever splits it") {
+  const std::string update2 = "## Research Update 2";
+  CHECK(leading_heading_bytes("## Research Update 2\n\nThe", false, update2) == std::size_t(22));
+  CHECK(leading_heading_bytes("\n### research update 2:\nX", false, update2) == std::size_t(24));
+  CHECK(leading_heading_bytes("## Final Conclusion", true, "## Final Conclusion") ==
+        std::size_t(19));
+  CHECK_FALSE(leading_heading_bytes("## Research Upd", false, update2).has_value());
+  CHECK(leading_heading_bytes("## Research Upd", true, update2) == std::size_t(15));  // cut
+  // The blank space after it may still come.
+  CHECK_FALSE(leading_heading_bytes("## Research Update 2\n", false, update2).has_value());
+  CHECK_FALSE(leading_heading_bytes("  \n", false, update2).has_value());
+  CHECK(leading_heading_bytes("  \n", true, update2) == std::size_t(3));  // only space: dropped
+  CHECK(leading_heading_bytes("The answer", false, update2) == std::size_t(0));
+  CHECK(leading_heading_bytes("## Retry policy\nText", false, update2) == std::size_t(0));
+  // Another heading is the model's own: an early conclusion, a summary of its own.
+  CHECK(leading_heading_bytes("## Final Conclusion\nAll.", false, update2) == std::size_t(0));
+  CHECK(leading_heading_bytes("## Conclusions on retries\n", false, "## Final Conclusion") ==
+        std::size_t(0));
+  CHECK(leading_heading_bytes("## Research Update 3\n", false, update2) == std::size_t(0));
 }
