@@ -87,9 +87,10 @@ struct script_turns {
   std::string last_user;
   std::optional<std::string> partial;
 };
-// askd's request to go on with a cut-off answer (actors/call_supervisor.cpp).
+// askd's request to go on with a cut-off answer (actors/call_supervisor.cpp): the whole
+// message (a question whose context quotes it is no such request).
 bool asks_to_continue(const std::string& text) {
-  return text.find("Your previous answer was cut off.") != std::string::npos;
+  return text.rfind("Your previous answer was cut off.", 0) == 0;
 }
 
 script_turns script_turns_of(const std::vector<chat_turn>& turns) {

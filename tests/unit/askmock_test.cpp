@@ -41,4 +41,8 @@ TEST_CASE("askmock answers a research round as its instructions ask - or not at 
         "Round 2 (conclusion) of the research into: How do retries work?\n\nRead: `src/a.cpp`, "
         "`b.py`.\n\nConcluded after 2 rounds.");
   CHECK_FALSE(askmock::research_answer({{"user", "plain"}}, {"x"}).has_value());
+  // A question whose context quotes askd's continue request is still the question.
+  turns.resize(2);
+  turns[1].content += "## File: c.cpp\n\"Your previous answer was cut off.\"\n";
+  CHECK(askmock::research_answer(turns, {})->find("`b.py`, `c.cpp`") != std::string::npos);
 }
