@@ -159,36 +159,41 @@ TEST_CASE("a research ends at max_rounds - and early when a round names nothing 
   CHECK(early.end.rfind("done ", 0) == 0);
 }
 
-TEST_CASE("a research round cut mid-answer is continued without repeating a byte") {
+TEST_CASE("a failing research round is retried - and one cut mid-answer continued byte-exact") {
   e2e_env env;
-  // The same research twice, the second with its round 2 cut after 15 bytes (and the
-  // continuation repeating 12 of them, as models do); the directive differs in one digit
-  // only, so retrieval ranks alike.
-  auto directive = [](int fault_round) {
-    return R"({"research":["retry backoff delay jitter","websocket session frames","token bucket refill"],"chunk":5,"fault":"cut","after":3,"fail_first":1,"key":"round)" +
+  // The same research three times: clean, with round 2 cut after 15 bytes (the
+  // continuation repeating 12 of them, as models do), with round 3 refused once (503).
+  // The directives differ in one character only, so retrieval ranks alike.
+  auto directive = [](const std::string& fault, int fault_round) {
+    return R"({"research":["retry backoff delay jitter","websocket session frames","token bucket refill"],"chunk":5,"fault":")" +
+           fault + R"(","status":503,"after":3,"fail_first":1,"key":"round)" +
            std::to_string(fault_round) + R"(","fault_round":)" + std::to_string(fault_round) +
            R"(,"overlap":12})";
   };
-  auto clean =
-      read_stream(http_call(env.port, "POST", "/v1/chat/stream",
-                            research_body(directive(9), "openai", ",\"deep_research\":true"))
-                      .body);
-  CHECK(env.mock->stats().faults == 0);
-  auto faulty = directive(2);
-  auto cut = read_stream(http_call(env.port, "POST", "/v1/chat/stream",
-                                   research_body(faulty, "openai", ",\"deep_research\":true"))
-                             .body);
-  CHECK(env.mock->stats().faults == 1);
-  CHECK(env.mock->stats().continuations == 1);
-  CHECK(cut.stages == clean.stages);
-  // The same research, but for the directive's words in the topic.
+  auto run = [&](const std::string& mock) {
+    return read_stream(http_call(env.port, "POST", "/v1/chat/stream",
+                                 research_body(mock, "openai", ",\"deep_research\":true"))
+                           .body);
+  };
+  // The text but for the directive's words in the topic.
   auto same = [](std::string text) {
     for (auto at = text.find(" #mock{"); at != std::string::npos; at = text.find(" #mock{"))
       text.erase(at, text.find('\n', at) - at);
     return text;
   };
+  auto clean = run(directive("cut", 9));
+  CHECK(env.mock->stats().faults == 0);
+  auto cut = run(directive("cut", 2));
+  CHECK(env.mock->stats().faults == 1);
+  CHECK(env.mock->stats().continuations == 1);
+  CHECK(cut.stages == clean.stages);
   CHECK(same(cut.text) == same(clean.text));
   CHECK(cut.end.find("\"degraded\":[\"continued\"]") != std::string::npos);
+  auto refused = run(directive("status", 3));
+  CHECK(env.mock->stats().faults == 2);
+  CHECK(refused.stages == clean.stages);
+  CHECK(same(refused.text) == same(clean.text));
+  CHECK(refused.end.find("\"degraded\":[]") != std::string::npos);  // retried before any text
 }
 
 TEST_CASE("cancelling a research mid-round stops every round and its upstream call") {
