@@ -151,13 +151,17 @@ namespace {
 // Words of the languages' syntax: never a lead.
 bool keyword(const std::string& w) {
   static const std::set<std::string> words = {
-      "auto",    "bool",     "break",   "case",      "class",    "const",    "continue", "default",
-      "def",     "delete",   "else",    "enum",      "false",    "float",    "function", "import",
-      "include", "inline",   "return",  "self",      "static",   "std",      "string",   "struct",
-      "switch",  "template", "this",    "true",      "typename", "unsigned", "using",    "void",
-      "while",   "none",     "null",    "nullptr",   "elif",     "lambda",   "pass",     "raise",
-      "yield",   "async",    "await",   "export",    "from",     "let",      "var",      "size_t",
-      "int64_t", "uint64_t", "int32_t", "namespace", "public",   "private",  "override", "virtual"};
+      "auto", "bool", "break", "case", "class", "const", "continue", "default", "def", "delete",
+      "else", "enum", "false", "float", "function", "import", "include", "inline", "return", "self",
+      "static", "std", "string", "struct", "switch", "template", "this", "true", "typename",
+      "unsigned", "using", "void", "while", "none", "null", "nullptr", "elif", "lambda", "pass",
+      "raise", "yield", "async", "await", "export", "from", "let", "var", "size_t", "int64_t",
+      "uint64_t", "int32_t", "namespace", "public", "private", "override", "virtual",
+      // the standard library's names say nothing of this repository
+      "move", "forward", "shared_ptr", "unique_ptr", "make_shared", "make_unique", "vector",
+      "optional", "nullopt", "string_view", "size", "begin", "push_back", "emplace_back",
+      "static_cast", "const_cast", "reinterpret_cast", "uint8_t", "uint32_t", "core", "print",
+      "range", "isinstance", "console", "require", "module", "exports"};
   return words.count(w) > 0;
 }
 
