@@ -60,10 +60,17 @@ void start_round(self_ptr self) {
   bool from_next = !r.query.empty();
   if (!from_next) r.query = st.topic;
 
-  // The conversation so far: the client's, then each round and the request to go on.
+  // The conversation so far: the client's, then each round and the request to go on;
+  // the rounds take at most half of what the model's window leaves after the answer.
   auto request = std::make_shared<core::chat_request>(*st.request);
-  for (const auto& done : st.rounds) {
-    request->messages.push_back({"assistant", done.text});
+  std::vector<std::string> texts;
+  for (const auto& done : st.rounds) texts.push_back(done.text);
+  const auto* model = st.env.provider->settings().find_model(st.request->model);
+  auto budget = model && model->context_window > answer_reserve_tokens
+                    ? (model->context_window - answer_reserve_tokens) / 2
+                    : 0;
+  for (auto& text : rag::fit_rounds(std::move(texts), budget)) {
+    request->messages.push_back({"assistant", std::move(text)});
     request->messages.push_back({"user", "Continue the research"});
   }
   round_spec spec;

@@ -59,8 +59,6 @@ void with_slot(self_ptr self, F start) {
       });
 }
 
-// Prompt tokens the model's window must also leave for the answer.
-constexpr std::int64_t answer_reserve_tokens = 4096;
 // A question this long is answered without retrieval (deepwiki-open's rule).
 constexpr std::int64_t max_question_tokens_for_retrieval = 8000;
 

@@ -15,6 +15,9 @@
 
 namespace askd::actors {
 
+// Prompt tokens the model's window must also leave for the answer.
+inline constexpr std::int64_t answer_reserve_tokens = 4096;
+
 // What every round of one request shares.
 struct round_env {
   std::shared_ptr<engine_context> context;

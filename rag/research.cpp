@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/tokens.hpp"
+
 namespace askd::rag {
 namespace {
 
@@ -184,6 +186,22 @@ std::optional<std::size_t> leading_heading_bytes(std::string_view text, bool fin
   // The blank space after it may still be arriving.
   if (end == text.size() && !final) return std::nullopt;
   return end;
+}
+
+std::vector<std::string> fit_rounds(std::vector<std::string> texts, std::int64_t budget) {
+  if (budget <= 0) return texts;
+  std::int64_t total = 0;
+  for (const auto& t : texts) total += core::count_tokens(t);
+  for (std::size_t i = 0; i + 1 < texts.size() && total > budget; ++i) {
+    auto& t = texts[i];
+    auto heading = t.substr(0, t.find('\n'));
+    auto next = next_focus(t);
+    auto shortened = heading + "\n\n(This round is shortened to fit the model's window.)" +
+                     (next.empty() ? "" : "\n\nNext: " + next);
+    total += core::count_tokens(shortened) - core::count_tokens(t);
+    t = std::move(shortened);
+  }
+  return texts;
 }
 
 std::string strip_research_tag(std::string_view text) {

@@ -9,6 +9,7 @@
 // driven investigation (actors/research.hpp) builds the same rounds itself. Pure.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +57,11 @@ std::optional<std::size_t> leading_heading_bytes(std::string_view text, bool fin
 // The heading a round's answer starts with: "## Research Plan", "## Research Update N",
 // "## Final Conclusion" (what deepwiki-open's client parses its stages from).
 std::string research_heading(const research_round& r);
+
+// The earlier rounds' texts (heading first) as a research's next round sees them: when
+// together they pass `budget` tokens, the oldest are shortened to their heading and
+// "Next:" line, the latest always whole. `budget` <= 0: no limit.
+std::vector<std::string> fit_rounds(std::vector<std::string> texts, std::int64_t budget);
 
 // `text` without the tag (and the spaces around it).
 std::string strip_research_tag(std::string_view text);

@@ -125,6 +125,23 @@ TEST_CASE("a model that writes the heading askd wrote has its copy dropped - in 
   CHECK(count(s.text, "## Final Conclusion\n\nRound 5 (conclusion)") == 1);
 }
 
+TEST_CASE("a research for a small window shortens its oldest rounds - never the latest") {
+  e2e_env env([](core::config& c) {
+    for (auto& p : c.generator.providers)
+      for (auto& m : p.models) m.context_window = 4096 + 200;  // 100 tokens for earlier rounds
+  });
+  auto s = read_stream(http_call(env.port, "POST", "/v1/chat/stream",
+                                 research_body(leads, "openai", ",\"deep_research\":true"))
+                           .body);
+  CHECK(s.stages.size() == 5);
+  auto last = env.mock->last_body();  // round 5's request
+  INFO(last);
+  CHECK(last.find("## Research Plan\\n\\n(This round is shortened to fit the model's window.)"
+                  "\\n\\nNext: retry backoff delay jitter") != std::string::npos);
+  CHECK(last.find("Round 4 (update)") != std::string::npos);
+  CHECK(last.find("Round 1 (plan)") == std::string::npos);
+}
+
 TEST_CASE("a server-driven research on the compat face carries the headings in its text") {
   e2e_env env;
   auto r = http_call(env.port, "POST", "/chat/completions/stream",

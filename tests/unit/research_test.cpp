@@ -3,6 +3,7 @@
 // the heading a model writes although askd wrote it.
 #include <catch2/catch.hpp>
 
+#include "core/tokens.hpp"
 #include "rag/prompt.hpp"
 #include "rag/research.hpp"
 
@@ -154,4 +155,29 @@ TEST_CASE("a model's copy of the round's heading at the start is found - whateve
   CHECK(leading_heading_bytes("## Conclusions on retries\n", false, "## Final Conclusion") ==
         std::size_t(0));
   CHECK(leading_heading_bytes("## Research Update 3\n", false, update2) == std::size_t(0));
+}
+
+TEST_CASE("earlier rounds past their budget are shortened - oldest first - the latest whole") {
+  std::string filler;
+  for (int i = 0; i < 200; ++i) filler += "finding ";
+  std::vector<std::string> rounds{"## Research Plan\n\n" + filler + "\n\nNext: the hub",
+                                  "## Research Update 2\n\n" + filler + "\n\nNext: nothing",
+                                  "## Research Update 3\n\n" + filler};
+  CHECK(fit_rounds(rounds, 0) == rounds);
+  CHECK(fit_rounds(rounds, 100000) == rounds);
+  auto fitted = fit_rounds(rounds, 500);
+  REQUIRE(fitted.size() == 3);
+  CHECK(
+      fitted[0] ==
+      "## Research Plan\n\n(This round is shortened to fit the model's window.)\n\nNext: the hub");
+  CHECK(fitted[1] ==
+        "## Research Update 2\n\n(This round is shortened to fit the model's window.)");
+  CHECK(fitted[2] == rounds[2]);  // the latest stays whole, whatever the budget
+  auto one = fit_rounds(rounds, 1);
+  CHECK(one[2] == rounds[2]);
+  // Only as many as needed.
+  auto some = fit_rounds(rounds, static_cast<std::int64_t>(core::count_tokens(rounds[1]) +
+                                                           core::count_tokens(rounds[2]) + 40));
+  CHECK(some[0] != rounds[0]);
+  CHECK(some[1] == rounds[1]);
 }
