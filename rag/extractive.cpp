@@ -6,6 +6,7 @@
 #include <set>
 
 #include "rag/lexical_index.hpp"
+#include "rag/text.hpp"
 
 namespace askd::rag {
 namespace {
@@ -19,13 +20,6 @@ std::vector<std::string_view> split_lines(std::string_view text) {
     text.remove_prefix(end + 1);
   }
   return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
 }
 
 // The text of a comment line without its markers, or "" when the line is not a comment.
@@ -188,8 +182,7 @@ std::string extractive_leads(const std::string& question, const std::vector<cont
         ++i;
       std::string word = text.substr(start, i - start);
       if (word.size() < 4) continue;
-      std::string low = word;
-      for (auto& ch : low) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      auto low = lower(word);
       // Macros and constants (CHECK, MAX_SIZE) say little of where to look.
       if (keyword(low) || query_terms(word).empty()) continue;
       if (std::none_of(word.begin(), word.end(),

@@ -1,17 +1,10 @@
 #include "rag/file_filter.hpp"
 
 #include "rag/glob.hpp"
+#include "rag/text.hpp"
 
 namespace askd::rag {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
 
 // "./node_modules/" → "node_modules"; "/a/b/" → "a/b".
 std::string normalise_rule(std::string_view r) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "rag/chunker.hpp"
+#include "rag/text.hpp"
 
 namespace askd::rag {
 namespace fs = std::filesystem;
@@ -55,8 +56,7 @@ core::result<repo_source> locate_repo(const core::chat_request& request, const c
               "\"");
     // Only hosts the operator allows (github.com, gitlab.com, bitbucket.org by default):
     // askd must not be a way to reach other machines, least of all internal ones.
-    auto host = url.substr(scheme + 3, path_at - scheme - 3);
-    for (auto& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto host = lower(url.substr(scheme + 3, path_at - scheme - 3));
     const auto& allowed = cfg.repos.allowed_hosts;
     auto name = host.substr(0, host.rfind(':') == std::string::npos || host.back() == ']'
                                    ? host.size()

@@ -4,15 +4,10 @@
 #include <cctype>
 
 #include "core/tokens.hpp"
+#include "rag/text.hpp"
 
 namespace askd::rag {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 // "Continue the research", as deepwiki-open's client sends it for the next round: a
 // message that starts so (any case) asks nothing new, whatever follows.
@@ -23,12 +18,6 @@ bool is_continuation(std::string_view text) {
   for (std::size_t i = 0; i < phrase.size(); ++i)
     if (std::tolower(static_cast<unsigned char>(t[i])) != phrase[i]) return false;
   return true;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 bool starts_with_word(std::string_view text, std::string_view word) {
