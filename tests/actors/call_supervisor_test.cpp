@@ -8,20 +8,13 @@
 #include "actors/call_supervisor.hpp"
 #include "actors/limiter.hpp"
 #include "actors/timer.hpp"
+#include "tests/support/recording_port.hpp"
 
 using namespace askd;
 using namespace askd::actors;
 using std::chrono::milliseconds;
 
 namespace {
-
-// The stream's side: every delta the generation published.
-struct text_port : sink_port {
-  std::string text;
-  void deliver(const core::stream_event& e) override {
-    if (e.type == core::event_type::delta) text += e.text;
-  }
-};
 
 // What the supervisor told its listener, and what each attempt was asked.
 struct record {
@@ -51,7 +44,7 @@ struct fixture {
   std::shared_ptr<engine_context> ctx = std::make_shared<engine_context>();
   std::shared_ptr<const providers::provider_registry> registry;
   std::shared_ptr<record> rec = std::make_shared<record>();
-  std::shared_ptr<text_port> port = std::make_shared<text_port>();
+  std::shared_ptr<test::recording_port> port = std::make_shared<test::recording_port>();
   std::shared_ptr<stream_hub> hub = std::make_shared<stream_hub>();
   std::shared_ptr<generation_output> output = std::make_shared<generation_output>(hub);
   call_supervisor_actor sup;
@@ -114,7 +107,7 @@ struct fixture {
     output->offer(static_cast<int>(rec->attempts.size()), t);
     sched->run();
   }
-  const std::string& text() const { return port->text; }
+  std::string text() const { return port->text(); }
   void finish() {
     caf::anon_send(sup, finished_atom::value, call_summary{});
     sched->run();

@@ -7,26 +7,13 @@
 
 #include "actors/generation_output.hpp"
 #include "actors/stream_hub.hpp"
+#include "tests/support/recording_port.hpp"
 
 using namespace askd;
 using namespace askd::actors;
+using askd::test::recording_port;
 
 namespace {
-
-struct recording_port : sink_port {
-  std::vector<core::stream_event> got;
-  int lives = 0;
-  int closes = 0;
-  void deliver(const core::stream_event& e) override { got.push_back(e); }
-  void live() override { ++lives; }
-  void closed(const core::stream_event&) override { ++closes; }
-  std::string text() const {
-    std::string t;
-    for (const auto& e : got)
-      if (e.type == core::event_type::delta) t += e.text;
-    return t;
-  }
-};
 
 // A generation's output into a hub with one port attached.
 struct output_fixture {

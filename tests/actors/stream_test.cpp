@@ -10,24 +10,13 @@
 #include "actors/sink.hpp"
 #include "actors/stream.hpp"
 #include "actors/timer.hpp"
+#include "tests/support/recording_port.hpp"
 
 using namespace askd;
 using namespace askd::actors;
+using askd::test::recording_port;
 
 namespace {
-
-struct recording_port : sink_port {
-  std::vector<core::stream_event> got;
-  bool closed_called = false;
-  void deliver(const core::stream_event& e) override { got.push_back(e); }
-  void closed(const core::stream_event&) override { closed_called = true; }
-  std::string text() const {
-    std::string t;
-    for (const auto& e : got)
-      if (e.type == core::event_type::delta) t += e.text;
-    return t;
-  }
-};
 
 struct fixture {
   caf::actor_system_config cfg;
@@ -209,7 +198,7 @@ TEST_CASE("a finished stream lingers for resuming - then goes") {
   f.attach(stream, seen_all, 2);  // it has the done event already
   f.run();
   CHECK(seen_all->got.empty());
-  CHECK(seen_all->closed_called);
+  CHECK(seen_all->closes == 1);
   f.sched->advance_time(std::chrono::seconds(59));
   f.run();
   CHECK(f.ctx->census.lingering == 1);
