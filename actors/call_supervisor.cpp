@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "actors/children.hpp"
 #include "actors/local_call.hpp"
 #include "actors/provider_call.hpp"
 #include "actors/timer.hpp"
@@ -190,16 +191,13 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
   st.generation = std::move(generation);
   st.listener = std::move(listener);
   // A call that ends normally has already said how; one that crashes is a failure.
-  self->set_exit_handler([=](caf::exit_msg& msg) {
-    auto& st = self->state;
-    if (msg.reason == caf::exit_reason::normal) return;
-    if (msg.source == st.call && !st.over) {
-      give_up(self, core::error::make(core::error_code::internal,
-                                      "the provider call crashed: " + to_string(msg.reason)));
-      return;
-    }
-    self->quit(std::move(msg.reason));  // the session went away
-  });
+  on_child_exit(
+      self,
+      [=](const caf::actor_addr& child) { return !self->state.over && child == self->state.call; },
+      [=](const std::string& why) {
+        give_up(self,
+                core::error::make(core::error_code::internal, "the provider call crashed: " + why));
+      });
   start_attempt(self);
   return {
       [=](finished_atom, call_summary& summary) {

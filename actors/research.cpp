@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "actors/children.hpp"
 #include "core/log.hpp"
 
 namespace askd::actors {
@@ -125,18 +126,18 @@ round_listener_actor::behavior_type research(self_ptr self, round_env env,
   auto asked = rag::research_of(st.request->messages, st.request->max_rounds);
   st.topic =
       asked.active ? asked.topic : rag::strip_research_tag(st.request->messages.back().content);
-  self->set_exit_handler([=](caf::exit_msg& msg) {
-    auto& st = self->state;
-    if (msg.reason == caf::exit_reason::normal) return;
-    if (msg.source == st.current && !st.over) {
-      st.over = true;
-      self->send(st.listener, failed_atom::value,
-                 core::error::make(core::error_code::internal,
-                                   "research round crashed: " + to_string(msg.reason)));
-      return self->quit();
-    }
-    self->quit(std::move(msg.reason));  // the session went away: every round stops
-  });
+  on_child_exit(
+      self,
+      [=](const caf::actor_addr& child) {
+        return !self->state.over && child == self->state.current;
+      },
+      [=](const std::string& why) {
+        auto& st = self->state;
+        st.over = true;
+        self->send(st.listener, failed_atom::value,
+                   core::error::make(core::error_code::internal, "research round crashed: " + why));
+        self->quit();
+      });
   start_round(self);
   return {
       [=](retrieved_atom, round_retrieval& r) {

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "actors/call_supervisor.hpp"
+#include "actors/children.hpp"
 #include "actors/local_call.hpp"
 #include "core/log.hpp"
 #include "core/tokens.hpp"
@@ -227,17 +228,13 @@ generation_listener_actor::behavior_type round(self_ptr self, round_env env, rou
   auto ctx = st.env.context;
   ctx->census.rounds++;
   self->attach_functor([ctx] { ctx->census.rounds--; });
-  self->set_exit_handler([=](caf::exit_msg& msg) {
-    auto& st = self->state;
-    // The generation ended normally: its last message already said how.
-    if (msg.reason == caf::exit_reason::normal) return;
-    if (msg.source == st.call && !st.over) {
-      fail(self, core::error::make(core::error_code::internal,
-                                   "the provider call crashed: " + to_string(msg.reason)));
-      return;
-    }
-    self->quit(std::move(msg.reason));  // the listener went away (cancelled, deadline)
-  });
+  on_child_exit(
+      self,
+      [=](const caf::actor_addr& child) { return !self->state.over && child == self->state.call; },
+      [=](const std::string& why) {
+        fail(self,
+             core::error::make(core::error_code::internal, "the provider call crashed: " + why));
+      });
   retrieve_then_generate(self);
   return {
       [=](finished_atom, call_summary& summary) {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "actors/children.hpp"
 #include "actors/research.hpp"
 #include "actors/round.hpp"
 #include "actors/timer.hpp"
@@ -173,23 +174,20 @@ round_listener_actor::behavior_type session(self_ptr self, std::shared_ptr<engin
     log_request(st, "cancelled", nullptr);
     self->quit(caf::exit_reason::user_shutdown);
   });
-  self->set_exit_handler([=](caf::exit_msg& msg) {
-    auto& st = self->state;
-    // The provider call ended normally: its last message already said how.
-    if (msg.reason == caf::exit_reason::normal) return;
-    if (!st.ended && msg.source == st.call) {
-      end_with_error(self,
-                     core::error::make(core::error_code::internal,
-                                       "the provider call crashed: " + to_string(msg.reason)));
-      return;
-    }
-    // Killed before the end: the client went away (or the server is stopping).
-    if (!st.ended) {
-      st.ended = true;
-      log_request(st, "cancelled", nullptr);
-    }
-    self->quit(std::move(msg.reason));
-  });
+  on_child_exit(
+      self,
+      [=](const caf::actor_addr& child) { return !self->state.ended && child == self->state.call; },
+      [=](const std::string& why) {
+        end_with_error(self, core::error::make(core::error_code::internal,
+                                               "the provider call crashed: " + why));
+      },
+      [=] {
+        // Killed before the end: the client went away (or the server is stopping).
+        auto& st = self->state;
+        if (st.ended) return;
+        st.ended = true;
+        log_request(st, "cancelled", nullptr);
+      });
 
   auto timeout = std::chrono::milliseconds(st.context->config.limits.request_timeout_ms);
   st.deadline = self->clock().now() + timeout;

@@ -352,3 +352,23 @@ TEST_CASE("a request cancelled during a backoff starts no further attempt") {
   CHECK(!f.rec->failed);
   CHECK(!f.rec->finished);
 }
+
+TEST_CASE("an attempt that crashes fails the generation - and is not retried") {
+  fixture f;
+  auto g = f.generation();
+  g.spawn_attempt = [rec = f.rec](caf::local_actor& self, const auto& p, const auto& req,
+                                  const auto&, int, auto) {
+    rec->attempts.emplace_back(p->id(), req);
+    return self
+        .spawn<caf::linked>([](caf::event_based_actor* a) -> caf::behavior {
+          a->quit(caf::make_error(caf::sec::runtime_error));
+          return {};
+        })
+        .address();
+  };
+  f.start(std::move(g));
+  CHECK(f.after(milliseconds(60000)) == 1);
+  REQUIRE(f.rec->failed);
+  CHECK(f.rec->failed->code == core::error_code::internal);
+  CHECK(f.rec->failed->message.find("the provider call crashed: ") == 0);
+}

@@ -1,0 +1,31 @@
+// actors/children.hpp — how an actor hears the linked children it spawns end (session →
+// round or research → round → call supervisor → provider call). A child that ends
+// normally has already said how in its last message. One that dies otherwise while it is
+// the child in flight is a failure the actor reports itself (`crashed`, given the reason
+// as text). Any other exit — the parent, or the server, going away — takes the actor
+// down with the same reason, after `leaving` (e.g. a log line), and with it its children.
+#pragma once
+
+#include <caf/all.hpp>
+
+#include <string>
+#include <utility>
+
+namespace askd::actors {
+
+template <class Self, class InFlight, class Crashed, class Leaving>
+void on_child_exit(Self self, InFlight in_flight, Crashed crashed, Leaving leaving) {
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    if (msg.reason == caf::exit_reason::normal) return;
+    if (in_flight(msg.source)) return crashed(to_string(msg.reason));
+    leaving();
+    self->quit(std::move(msg.reason));
+  });
+}
+
+template <class Self, class InFlight, class Crashed>
+void on_child_exit(Self self, InFlight in_flight, Crashed crashed) {
+  on_child_exit(self, std::move(in_flight), std::move(crashed), [] {});
+}
+
+}  // namespace askd::actors
