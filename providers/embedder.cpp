@@ -153,13 +153,13 @@ upstream_request embedder::build(const std::vector<std::string>& inputs) const {
   const auto& client = settings_.client;
   upstream_request r;
   r.connect_timeout_ms = upstream_.connect_timeout_ms;
-  r.headers.emplace_back("Content-Type: application/json");
-  for (const auto& [name, value] : client.headers) r.headers.push_back(name + ": " + value);
+  r.headers =
+      json_headers(c == "GoogleEmbedderClient" ? "x-goog-api-key: " : "Authorization: Bearer ",
+                   client.api_key, {}, client.headers);
   auto& b = r.body;
   auto model = core::json::quote(settings_.model);
   if (c == "GoogleEmbedderClient") {
     r.url = client.base_url + "/models/" + uri_encode(settings_.model) + ":batchEmbedContents";
-    if (!client.api_key.empty()) r.headers.push_back("x-goog-api-key: " + client.api_key);
     b = "{\"requests\":[";
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       if (i) b += ',';
@@ -176,13 +176,7 @@ upstream_request embedder::build(const std::vector<std::string>& inputs) const {
     b += "]}";
     return r;
   }
-  if (c == "OllamaClient") {
-    r.url = client.base_url + "/api/embed";
-    if (!client.api_key.empty()) r.headers.push_back("Authorization: Bearer " + client.api_key);
-  } else {
-    r.url = client.base_url + "/embeddings";
-    if (!client.api_key.empty()) r.headers.push_back("Authorization: Bearer " + client.api_key);
-  }
+  r.url = client.base_url + (c == "OllamaClient" ? "/api/embed" : "/embeddings");
   b = "{\"model\":" + model;
   if (c != "OllamaClient") {
     b += ",\"encoding_format\":\"float\"";

@@ -139,13 +139,19 @@ core::error provider::classify_kind(long status, long as_status, std::string mes
   return err;
 }
 
+std::vector<std::string> json_headers(std::string_view key_header, const std::string& key,
+                                      std::initializer_list<std::string_view> extra,
+                                      const std::map<std::string, std::string>& conf_headers) {
+  std::vector<std::string> h{"Content-Type: application/json"};
+  for (auto e : extra) h.emplace_back(e);
+  if (!key_header.empty() && !key.empty()) h.push_back(std::string(key_header) + key);
+  for (const auto& [name, value] : conf_headers) h.push_back(name + ": " + value);
+  return h;
+}
+
 void provider::set_headers(std::string_view key_header,
                            std::initializer_list<std::string_view> extra) {
-  headers_.emplace_back("Content-Type: application/json");
-  for (auto h : extra) headers_.emplace_back(h);
-  if (!key_header.empty() && !settings_.api_key.empty())
-    headers_.push_back(std::string(key_header) + settings_.api_key);
-  for (const auto& [name, value] : settings_.headers) headers_.push_back(name + ": " + value);
+  headers_ = json_headers(key_header, settings_.api_key, extra, settings_.headers);
 }
 
 upstream_request provider::request_to(std::string url) const {

@@ -115,8 +115,7 @@ class provider {
   core::error classify_kind(long status, long as_status, std::string message, std::string_view kind,
                             std::string_view body, std::string_view retry_after) const;
 
-  // The request headers every call sends: JSON content, then `extra`, the key after
-  // `key_header` (when there is a key and a header for it), conf's own headers.
+  // The request headers every call sends (json_headers, with this provider's key).
   void set_headers(std::string_view key_header, std::initializer_list<std::string_view> extra);
   // A request to `url` with those headers and the connect timeout; the body is the caller's.
   upstream_request request_to(std::string url) const;
@@ -163,6 +162,12 @@ std::optional<std::int64_t> int_of(const rapidjson::Value* v);
 // the key in conf and the key on the wire.
 std::string params_fragment(const std::string& params_json,
                             std::initializer_list<std::pair<const char*, const char*>> keys);
+
+// The headers of a JSON request: content type, then `extra`, the key after `key_header`
+// (when both are set), conf's own headers (chat calls and embedding calls alike).
+std::vector<std::string> json_headers(std::string_view key_header, const std::string& key,
+                                      std::initializer_list<std::string_view> extra,
+                                      const std::map<std::string, std::string>& conf_headers);
 
 // Percent-encodes all but RFC 3986's unreserved characters (A-Z a-z 0-9 - _ . ~): for a
 // model name in a URL path (a client's custom model must not reach another path).
