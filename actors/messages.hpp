@@ -67,16 +67,16 @@ struct upstream_end {
   call_summary summary;
 };
 
-// What a session asks of the repo registry: the best chunks of one repository.
 // One search of an open index: the question, how many chunks, and how to rank them.
 struct search_request {
   std::string query;
   std::size_t k = 20;
   std::string mode = "bm25";                // bm25 | vector | hybrid
   std::string embedder;                     // for vector and hybrid: conf/embedder.json id
-  std::shared_ptr<stream_hub> progress_to;  // the session's stream: `progress` while it waits
+  std::shared_ptr<stream_hub> progress_to;  // the request's stream: `progress` while it waits
 };
 
+// What a round asks of the repo registry: the best chunks of one repository.
 struct retrieval_query {
   rag::repo_source source;
   std::string token;  // secret: for cloning a private repository; never logged

@@ -81,14 +81,10 @@ void start_round(self_ptr self) {
   spec.query = r.query;
   if (r.kind == rag::research_kind::conclusion && !st.rounds.empty())
     spec.local_preface = places_examined(st.rounds);
-  auto heading = rag::research_heading(r);
   spec.output = std::make_shared<generation_output>(st.env.hub);
-  spec.output->drop_leading_heading(heading);
   st.output = spec.output;
 
-  st.env.hub->publish(core::make_stage(r.round, rag::to_string(r.kind)));
-  st.env.hub->publish(core::make_delta((r.round > 1 ? "\n\n" : "") + heading + "\n\n"));
-  st.rounds.push_back({r, heading + "\n\n", {}});
+  st.rounds.push_back({r, rag::research_heading(r) + "\n\n", {}});
   core::log_info("research round")
       .kv("id", st.env.request_id)
       .kv("round", r.round)

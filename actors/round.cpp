@@ -235,6 +235,16 @@ generation_listener_actor::behavior_type round(self_ptr self, round_env env, rou
         fail(self,
              core::error::make(core::error_code::internal, "the provider call crashed: " + why));
       });
+  // A research round begins: its stage, and the heading when askd writes it (after the
+  // rounds before it, apart from their text).
+  if (const auto& r = st.spec.research; r.active) {
+    st.env.hub->publish(core::make_stage(r.round, rag::to_string(r.kind)));
+    if (st.spec.heading_written) {
+      auto heading = rag::research_heading(r);
+      st.env.hub->publish(core::make_delta((r.round > 1 ? "\n\n" : "") + heading + "\n\n"));
+      st.spec.output->drop_leading_heading(std::move(heading));  // a model's copy of it
+    }
+  }
   retrieve_then_generate(self);
   return {
       [=](finished_atom, call_summary& summary) {

@@ -1,7 +1,8 @@
 // actors/round.hpp — one answer to one question: retrieval for the round's query, the
 // prompt around what it found, and the generation under a call supervisor (or the local
 // provider's extract). A plain request is one round of its session; a deep research is a
-// round per step of the investigation (actors/research.hpp). The round tells its
+// round per step of the investigation (actors/research.hpp). A research round starts
+// with its `stage` event (and its heading, when askd writes it). The round tells its
 // listener what retrieval did (`retrieved`), then how the generation ended, and quits.
 #pragma once
 
@@ -37,7 +38,7 @@ struct round_spec {
   // rounds before it), with the request's provider, model and options.
   std::shared_ptr<const core::chat_request> request;
   rag::research_round research;  // inactive: a plain question
-  bool heading_written = false;  // askd published the round's heading (server-driven)
+  bool heading_written = false;  // askd writes the round's heading (server-driven)
   std::string query;             // what to retrieve for
   // The local provider's answer starts with this (a research conclusion: the rounds'
   // places) before its extract for `query`.

@@ -16,7 +16,7 @@ using clock = std::chrono::steady_clock;
 
 struct session_state {
   std::shared_ptr<engine_context> context;
-  core::chat_request request;
+  std::shared_ptr<const core::chat_request> request;  // shared with its rounds
   std::string request_id;
   std::string stream_id;  // "" for compat streams
   rag::repo_source source;
@@ -60,8 +60,8 @@ void log_request(const session_state& st, std::string_view outcome, const core::
   auto deltas = st.hub->deltas();
   auto line = core::log_info("request");
   line.kv("id", st.request_id)
-      .kv("provider", st.request.provider)
-      .kv("model", st.request.model)
+      .kv("provider", st.request->provider)
+      .kv("model", st.request->model)
       .kv("ttft_ms", ttft_ms(st, deltas))
       .kv("total_ms", ms_since(st.started))
       .kv("bytes", deltas.bytes)
@@ -107,18 +107,16 @@ void answer(self_ptr self) {
   env.deadline = st.deadline;
   env.request_id = st.request_id;
   auto listener = caf::actor_cast<round_listener_actor>(self);
-  auto request = std::make_shared<const core::chat_request>(st.request);
+  const auto& request = st.request;
   if (request->deep_research) {
-    st.call = spawn_research(*self, std::move(env), std::move(request), listener).address();
+    st.call = spawn_research(*self, std::move(env), request, listener).address();
     return;
   }
   // A client-driven research round (deepwiki-open's): numbered by the history.
   round_spec spec;
   spec.research = rag::research_of(request->messages, request->max_rounds);
   spec.query = spec.research.active ? spec.research.query : request->messages.back().content;
-  if (spec.research.active)
-    st.hub->publish(core::make_stage(spec.research.round, rag::to_string(spec.research.kind)));
-  spec.request = std::move(request);
+  spec.request = request;
   spec.output = std::make_shared<generation_output>(st.hub);
   st.call = spawn_round(*self, std::move(env), std::move(spec), listener).address();
 }
@@ -133,14 +131,14 @@ void admitted(self_ptr self, admission& a) {
     st.context->metrics.refused[refusal_slot(429)]++;
     core::log_info("refused")
         .kv("id", st.request_id)
-        .kv("provider", st.request.provider)
+        .kv("provider", st.request->provider)
         .kv("status", 429)
         .kv("detail", a.refusal->message);
     st.hub->publish(core::make_error(*a.refusal));
     return self->quit();
   }
-  st.hub->publish(core::make_meta(st.stream_id, st.request_id, st.request.provider,
-                                  st.request.model, st.request.repo_url));
+  st.hub->publish(core::make_meta(st.stream_id, st.request_id, st.request->provider,
+                                  st.request->model, st.request->repo_url));
   if (auto missing = st.provider->missing_key()) return end_with_error(self, *missing);
   answer(self);
 }
@@ -152,7 +150,7 @@ round_listener_actor::behavior_type session(self_ptr self, std::shared_ptr<engin
                                             stream_actor stream, std::shared_ptr<stream_hub> hub) {
   auto& st = self->state;
   st.context = std::move(context);
-  st.request = std::move(request);
+  st.request = std::make_shared<const core::chat_request>(std::move(request));
   st.source = std::move(source);
   st.refs = std::move(refs);
   st.request_id = std::move(request_id);
@@ -202,11 +200,11 @@ round_listener_actor::behavior_type session(self_ptr self, std::shared_ptr<engin
                                     (st.hub->deltas().first ? "; the answer is incomplete" : "")));
   });
 
-  st.provider = st.context->providers->find(st.request.provider);
-  auto limiter = st.refs->limiters.find(st.request.provider);
+  st.provider = st.context->providers->find(st.request->provider);
+  auto limiter = st.refs->limiters.find(st.request->provider);
   if (!st.provider || limiter == st.refs->limiters.end()) {  // validation makes this unreachable
     end_with_error(self, core::error::make(core::error_code::internal,
-                                           "provider " + st.request.provider + " vanished"));
+                                           "provider " + st.request->provider + " vanished"));
   } else {
     st.limiter = limiter->second;
     self->request(st.limiter, caf::infinite, reserve_atom::value, caf::actor_cast<caf::actor>(self))

@@ -27,7 +27,7 @@ enum class research_kind { plan, update, conclusion };
 const char* to_string(research_kind k);
 
 struct research_round {
-  bool active = false;  // some message carries the tag
+  bool active = false;  // a research round (client-driven: some message carries the tag)
   int round = 0;        // 1-based
   research_kind kind = research_kind::plan;
   std::string topic;  // the research question, tag removed
