@@ -11,17 +11,6 @@
 namespace askd::rag {
 namespace {
 
-std::vector<std::string_view> split_lines(std::string_view text) {
-  std::vector<std::string_view> out;
-  while (true) {
-    auto end = text.find('\n');
-    out.push_back(text.substr(0, end));
-    if (end == std::string_view::npos) break;
-    text.remove_prefix(end + 1);
-  }
-  return out;
-}
-
 // The text of a comment line without its markers, or "" when the line is not a comment.
 std::string comment_text(std::string_view line) {
   auto t = trim(line);
@@ -59,6 +48,23 @@ std::string fence_for(std::string_view text) {
   std::string fence = "```";
   while (text.find(fence) != std::string_view::npos) fence += '`';
   return fence;
+}
+
+// Words of the languages' syntax: never a lead.
+bool keyword(const std::string& w) {
+  static const std::set<std::string> words = {
+      "auto", "bool", "break", "case", "class", "const", "continue", "default", "def", "delete",
+      "else", "enum", "false", "float", "function", "import", "include", "inline", "return", "self",
+      "static", "std", "string", "struct", "switch", "template", "this", "true", "typename",
+      "unsigned", "using", "void", "while", "none", "null", "nullptr", "elif", "lambda", "pass",
+      "raise", "yield", "async", "await", "export", "from", "let", "var", "size_t", "int64_t",
+      "uint64_t", "int32_t", "namespace", "public", "private", "override", "virtual",
+      // the standard library's names say nothing of this repository
+      "move", "forward", "shared_ptr", "unique_ptr", "make_shared", "make_unique", "vector",
+      "optional", "nullopt", "string_view", "size", "begin", "push_back", "emplace_back",
+      "static_cast", "const_cast", "reinterpret_cast", "uint8_t", "uint32_t", "core", "print",
+      "range", "isinstance", "console", "require", "module", "exports"};
+  return words.count(w) > 0;
 }
 
 }  // namespace
@@ -137,35 +143,11 @@ std::vector<std::string> extractive_answer(const std::string& question,
   return out;
 }
 
-}  // namespace askd::rag
-
-namespace askd::rag {
-namespace {
-
-// Words of the languages' syntax: never a lead.
-bool keyword(const std::string& w) {
-  static const std::set<std::string> words = {
-      "auto", "bool", "break", "case", "class", "const", "continue", "default", "def", "delete",
-      "else", "enum", "false", "float", "function", "import", "include", "inline", "return", "self",
-      "static", "std", "string", "struct", "switch", "template", "this", "true", "typename",
-      "unsigned", "using", "void", "while", "none", "null", "nullptr", "elif", "lambda", "pass",
-      "raise", "yield", "async", "await", "export", "from", "let", "var", "size_t", "int64_t",
-      "uint64_t", "int32_t", "namespace", "public", "private", "override", "virtual",
-      // the standard library's names say nothing of this repository
-      "move", "forward", "shared_ptr", "unique_ptr", "make_shared", "make_unique", "vector",
-      "optional", "nullopt", "string_view", "size", "begin", "push_back", "emplace_back",
-      "static_cast", "const_cast", "reinterpret_cast", "uint8_t", "uint32_t", "core", "print",
-      "range", "isinstance", "console", "require", "module", "exports"};
-  return words.count(w) > 0;
-}
-
-}  // namespace
-
 std::string extractive_leads(const std::string& question, const std::vector<context_chunk>& ranked,
                              std::size_t n) {
   std::set<std::string> asked;
   for (auto& t : query_terms(question)) asked.insert(t);
-  // Weighted by the rank of the chunk they appear in; the best chunks count most.
+  // Each name, weighted by the rank of the chunks it appears in (the best count most).
   std::map<std::string, double> weight;
   constexpr std::size_t chunks = 5;
   for (std::size_t r = 0; r < ranked.size() && r < chunks; ++r) {
@@ -180,24 +162,28 @@ std::string extractive_leads(const std::string& question, const std::vector<cont
       while (i < text.size() &&
              (std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_'))
         ++i;
-      std::string word = text.substr(start, i - start);
-      if (word.size() < 4) continue;
-      auto low = lower(word);
-      // Macros and constants (CHECK, MAX_SIZE) say little of where to look.
-      if (keyword(low) || query_terms(word).empty()) continue;
-      if (std::none_of(word.begin(), word.end(),
-                       [](char ch) { return std::islower(static_cast<unsigned char>(ch)); }))
-        continue;
-      bool known = false;
-      for (auto& t : code_terms(word)) known = known || asked.count(t) > 0;
-      if (known) continue;
-      // A compound name (compute_delay, startAttempt) points somewhere; a word may not.
-      bool compound = word.find('_') != std::string::npos ||
-                      std::any_of(word.begin() + 1, word.end(), [](char ch) {
-                        return std::isupper(static_cast<unsigned char>(ch));
-                      });
-      weight[word] += (compound ? 2.0 : 1.0) / static_cast<double>(r + 1);
+      if (i - start >= 4) weight[text.substr(start, i - start)] += 1.0 / static_cast<double>(r + 1);
     }
+  }
+  // Then the names worth following: no syntax, no macro or constant (CHECK, MAX_SIZE), none
+  // the question asked; a compound name (compute_delay, startAttempt) points somewhere, a
+  // word may not.
+  for (auto it = weight.begin(); it != weight.end();) {
+    const auto& word = it->first;
+    bool known = keyword(lower(word)) || query_terms(word).empty() ||
+                 std::none_of(word.begin(), word.end(),
+                              [](char ch) { return std::islower(static_cast<unsigned char>(ch)); });
+    for (auto& t : code_terms(word)) known = known || asked.count(t) > 0;
+    if (known) {
+      it = weight.erase(it);
+      continue;
+    }
+    bool compound = word.find('_') != std::string::npos ||
+                    std::any_of(word.begin() + 1, word.end(), [](char ch) {
+                      return std::isupper(static_cast<unsigned char>(ch));
+                    });
+    if (compound) it->second *= 2;
+    ++it;
   }
   std::vector<std::pair<std::string, double>> best(weight.begin(), weight.end());
   std::stable_sort(best.begin(), best.end(),

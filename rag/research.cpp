@@ -12,12 +12,8 @@ namespace {
 // "Continue the research", as deepwiki-open's client sends it for the next round: a
 // message that starts so (any case) asks nothing new, whatever follows.
 bool is_continuation(std::string_view text) {
-  auto t = trim(text);
   constexpr std::string_view phrase = "continue the research";
-  if (t.size() < phrase.size()) return false;
-  for (std::size_t i = 0; i < phrase.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(t[i])) != phrase[i]) return false;
-  return true;
+  return lower(trim(text).substr(0, phrase.size())) == phrase;
 }
 
 bool starts_with_word(std::string_view text, std::string_view word) {
@@ -35,24 +31,13 @@ std::string_view unmarked(std::string_view line) {
   return line;
 }
 
-std::vector<std::string_view> lines_of(std::string_view text) {
-  std::vector<std::string_view> out;
-  while (!text.empty()) {
-    auto nl = text.find('\n');
-    out.push_back(text.substr(0, nl));
-    if (nl == std::string_view::npos) break;
-    text.remove_prefix(nl + 1);
-  }
-  return out;
-}
-
 // The lines of `text` outside fenced code blocks. A fence closes with the same
 // character, at least as long as the one that opened it (CommonMark), so an excerpt
 // fenced with ```` may hold ``` lines.
 std::vector<std::string_view> prose_lines(std::string_view text) {
   std::vector<std::string_view> out;
   std::string fence;  // the open fence, "" outside code
-  for (auto line : lines_of(text)) {
+  for (auto line : split_lines(text)) {
     auto t = trim(line);
     if (!t.empty() && (t.front() == '`' || t.front() == '~')) {
       auto run = t.find_first_not_of(t.front());
@@ -71,28 +56,6 @@ std::vector<std::string_view> prose_lines(std::string_view text) {
     if (fence.empty()) out.push_back(line);
   }
   return out;
-}
-
-// The most of a "Next:" that becomes a retrieval query.
-constexpr std::size_t max_focus_bytes = 600;
-
-}  // namespace
-
-const char* to_string(research_kind k) {
-  switch (k) {
-    case research_kind::plan:
-      return "plan";
-    case research_kind::update:
-      return "update";
-    case research_kind::conclusion:
-      break;
-  }
-  return "conclusion";
-}
-
-research_kind research_kind_of(int round, int max_rounds) {
-  if (round >= max_rounds) return research_kind::conclusion;
-  return round <= 1 ? research_kind::plan : research_kind::update;
 }
 
 // The words after "Next:", "**Next:**", "Next steps:" or a "Next steps" heading on a
@@ -115,6 +78,28 @@ std::optional<std::string_view> after_next(std::string_view line) {
   rest.remove_prefix(1);
   skip("*_ \t");
   return trim(rest);
+}
+
+// The most of a "Next:" that becomes a retrieval query.
+constexpr std::size_t max_focus_bytes = 600;
+
+}  // namespace
+
+const char* to_string(research_kind k) {
+  switch (k) {
+    case research_kind::plan:
+      return "plan";
+    case research_kind::update:
+      return "update";
+    case research_kind::conclusion:
+      break;
+  }
+  return "conclusion";
+}
+
+research_kind research_kind_of(int round, int max_rounds) {
+  if (round >= max_rounds) return research_kind::conclusion;
+  return round <= 1 ? research_kind::plan : research_kind::update;
 }
 
 std::string next_focus(std::string_view answer) {
