@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/json.hpp"
+#include "core/net_address.hpp"
 
 namespace askd::core {
 namespace {
@@ -171,7 +172,8 @@ void parse_server_config(const std::string& text, const std::string& source, con
       json::object_reader r(*s, "server");
       reject_unknown_keys(
           r, {"host", "port", "io_threads", "max_body_bytes", "max_connections",
-              "header_timeout_ms", "idle_timeout_ms", "write_queue_bytes", "shutdown_grace_ms"});
+              "header_timeout_ms", "idle_timeout_ms", "write_queue_bytes", "shutdown_grace_ms",
+              "body_budget_bytes", "cors_origins", "trusted_proxies"});
       auto& v = out.server;
       v.host = r.string_or("host", v.host);
       if (v.host.empty()) throw json::field_error("server.host", "an address", "an empty string");
@@ -183,6 +185,19 @@ void parse_server_config(const std::string& text, const std::string& source, con
       v.idle_timeout_ms = int_in(r, "idle_timeout_ms", v.idle_timeout_ms, 100, 86400000);
       v.write_queue_bytes = size_in(r, "write_queue_bytes", v.write_queue_bytes, 4096, 1LL << 30);
       v.shutdown_grace_ms = int_in(r, "shutdown_grace_ms", v.shutdown_grace_ms, 0, 3600000);
+      v.body_budget_bytes = size_in(r, "body_budget_bytes", v.body_budget_bytes, 1024, 1LL << 40);
+      if (r.array("cors_origins")) v.cors_origins = strings_in(r, "cors_origins");
+      for (std::size_t i = 0; i < v.cors_origins.size(); ++i)
+        if (!is_origin(v.cors_origins[i]))
+          throw json::field_error("server.cors_origins[" + std::to_string(i) + "]",
+                                  "\"*\" or an origin like \"https://host\" or \"http://host:port\"",
+                                  json::quote(v.cors_origins[i]));
+      if (r.array("trusted_proxies")) v.trusted_proxies = strings_in(r, "trusted_proxies");
+      for (std::size_t i = 0; i < v.trusted_proxies.size(); ++i)
+        if (!parse_network(v.trusted_proxies[i]))
+          throw json::field_error("server.trusted_proxies[" + std::to_string(i) + "]",
+                                  "an IP address or a network like \"10.0.0.0/8\"",
+                                  json::quote(v.trusted_proxies[i]));
     }
     if (const auto* s = root.object("engine")) {
       json::object_reader r(*s, "engine");
@@ -238,7 +253,7 @@ void parse_server_config(const std::string& text, const std::string& source, con
       json::object_reader r(*s, "repos");
       reject_unknown_keys(r, {"local_roots", "allowed_hosts", "allow_http", "clone_timeout_s",
                               "max_repo_mb", "refresh_interval_s", "index_memory_mb",
-                              "max_concurrent_builds", "max_queued_builds"});
+                              "max_concurrent_builds", "max_queued_builds", "disk_mb"});
       if (r.array("allowed_hosts")) out.repos.allowed_hosts = strings_in(r, "allowed_hosts");
       out.repos.allow_http = r.boolean("allow_http").value_or(out.repos.allow_http);
       out.repos.max_concurrent_builds =
@@ -252,6 +267,7 @@ void parse_server_config(const std::string& text, const std::string& source, con
           int_in(r, "refresh_interval_s", out.repos.refresh_interval_s, 0, 86400 * 30);
       out.repos.index_memory_mb =
           size_in(r, "index_memory_mb", out.repos.index_memory_mb, 0, 1 << 24);
+      out.repos.disk_mb = size_in(r, "disk_mb", out.repos.disk_mb, 0, 1LL << 30);
     }
     out.data_dir = root.string_or("data_dir", out.data_dir);
   });

@@ -30,6 +30,16 @@ struct server_settings {
   int idle_timeout_ms = 120000;             // keep-alive connection with no request
   std::size_t write_queue_bytes = 1 << 20;  // per connection; past it the client is too slow
   int shutdown_grace_ms = 10000;            // streams get this long to finish on SIGTERM
+  // Request bodies (and WebSocket messages) being received at once, over every
+  // connection; past it a new one is refused (503 + Retry-After) before it is read.
+  std::size_t body_budget_bytes = 64 << 20;
+  // Origins whose pages may call askd from a browser ("https://wiki.example.com",
+  // "http://localhost:3000"; "*" for any). Empty: same-origin only. A request that
+  // carries another Origin is refused (403), a WebSocket upgrade too.
+  std::vector<std::string> cors_origins;
+  // Addresses ("10.0.0.7") or networks ("10.0.0.0/8", "fd00::/8") of reverse proxies
+  // whose X-Forwarded-For names the client; everyone else is their own address.
+  std::vector<std::string> trusted_proxies;
 };
 
 // conf/askd.json "engine"
@@ -96,6 +106,9 @@ struct repos_settings {
   int max_queued_builds = 64;            // builds waiting for a slot; past it: overloaded
   std::uint64_t index_memory_mb = 1024;  // open indexes past this are closed, least recent
                                          // first (0: only the one in use stays open)
+  // Checkouts and indexes on disk past this are removed, least recently used first
+  // (never one in use); 0: no limit.
+  std::uint64_t disk_mb = 10240;
 };
 
 // conf/repo.json: which files are read and how they are cut.

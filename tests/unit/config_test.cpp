@@ -156,3 +156,21 @@ TEST_CASE("limits read per provider on top of the default - and name what is wro
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("cors origins and trusted proxies are checked at start") {
+  CHECK(server_error(R"({"server":{"cors_origins":["example.com"]}})")
+            .find("server.cors_origins[0]: expected \"*\" or an origin") != std::string::npos);
+  CHECK(server_error(R"({"server":{"cors_origins":["https://a.example/path"]}})")
+            .find("server.cors_origins[0]") != std::string::npos);
+  CHECK(server_error(R"({"server":{"trusted_proxies":["10.0.0.0/33"]}})")
+            .find("server.trusted_proxies[0]: expected an IP address or a network") !=
+        std::string::npos);
+  config c;
+  parse_server_config(
+      R"({"server":{"cors_origins":["http://localhost:3000","*"],"trusted_proxies":["10.0.0.0/8","::1"],"body_budget_bytes":4096},"repos":{"disk_mb":5}})",
+      "conf/askd.json", c);
+  CHECK(c.server.cors_origins.size() == 2);
+  CHECK(c.server.trusted_proxies.size() == 2);
+  CHECK(c.server.body_budget_bytes == 4096);
+  CHECK(c.repos.disk_mb == 5);
+}
