@@ -14,9 +14,31 @@ field_error::field_error(std::string p, std::string e, std::string g)
       expected(std::move(e)),
       got(std::move(g)) {}
 
+bool nests_deeper_than(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;  // the escaped character, whatever it is
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
 void parse(std::string_view text, rapidjson::Document& doc) {
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
-  if (doc.HasParseError()) {
+  if (nests_deeper_than(text, max_depth))
+    throw syntax_error("JSON nested deeper than " + std::to_string(max_depth) + " levels");
+  if (!try_parse<rapidjson::kParseValidateEncodingFlag>(text, doc)) {
     throw syntax_error("invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) + ": " +
                        rapidjson::GetParseError_En(doc.GetParseError()));
   }

@@ -25,6 +25,26 @@ struct syntax_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// How deep any JSON askd reads may nest. askd's own shapes need under ten levels; a
+// limit keeps a hostile body from costing more than its bytes (RapidJSON's recursive
+// parser overflowed the stack at ~150,000 levels).
+inline constexpr int max_depth = 64;
+
+// Whether `text`'s arrays and objects nest deeper than `limit` (strings skipped, so a
+// bracket inside one does not count). Linear, no allocation; for text not yet parsed.
+bool nests_deeper_than(std::string_view text, int limit);
+
+// Every JSON text askd reads goes through one of the parses below: RapidJSON's
+// iterative parser (no recursion) behind the depth limit, never a bare Parse().
+// False on any error (syntax, depth; encoding too with kParseValidateEncodingFlag in
+// `flags`), with `doc` unusable.
+template <unsigned flags = 0, class Document>
+bool try_parse(std::string_view text, Document& doc) {
+  if (nests_deeper_than(text, max_depth)) return false;
+  doc.template Parse<rapidjson::kParseIterativeFlag | flags>(text.data(), text.size());
+  return !doc.HasParseError();
+}
+
 // Parses `text` into `doc`; throws syntax_error naming the offset and the problem.
 void parse(std::string_view text, rapidjson::Document& doc);
 
@@ -46,11 +66,9 @@ class small_document {
   small_document(const small_document&) = delete;
   small_document& operator=(const small_document&) = delete;
 
-  // Check the result's HasParseError().
-  document& parse(std::string_view text) {
-    doc_.Parse(text.data(), text.size());
-    return doc_;
-  }
+  // False when `text` is not JSON within max_depth; the document is then unusable.
+  bool parse(std::string_view text) { return try_parse(text, doc_); }
+  document& doc() { return doc_; }
 
   // Whether parsing needed memory beyond the buffers (a block from the heap).
   bool spilled() const {

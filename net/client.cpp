@@ -143,8 +143,8 @@ std::string_view string_field(const rapidjson::Value& v, const char* key) {
 // "detail" of a FastAPI-shaped error body, else its first line.
 std::string detail_of(std::string_view body) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (!doc.HasParseError() && doc.IsObject()) {
+  bool parsed = core::json::try_parse(body, doc);
+  if (parsed && doc.IsObject()) {
     for (const char* key : {"detail", "message"}) {
       auto it = doc.FindMember(key);
       if (it != doc.MemberEnd() && it->value.IsString()) return it->value.GetString();
@@ -574,8 +574,8 @@ class stream_call : public call,
   // One askd.v1 frame: {"type","stream_id","seq","data"}, parsed once.
   void v1_frame(std::string_view frame) {
     rapidjson::Document doc;
-    doc.Parse(frame.data(), frame.size());
-    if (doc.HasParseError() || !doc.IsObject())
+    bool parsed = core::json::try_parse(frame, doc);
+    if (!parsed || !doc.IsObject())
       return fail(outcome::protocol, "a frame that is not a JSON object");
     if (auto id = string_field(doc, "stream_id"); !id.empty() && res_.stream_id.empty())
       res_.stream_id = id;
@@ -592,7 +592,8 @@ class stream_call : public call,
     std::int64_t seq = 0;
     std::from_chars(e.id.data(), e.id.data() + e.id.size(), seq);
     rapidjson::Document doc;
-    doc.Parse(e.data.data(), e.data.size());
+    // A data line that is not JSON (or nests too deep) reads as an event without data.
+    if (!core::json::try_parse(e.data, doc)) doc.SetNull();
     v1_event(e.event, seq, doc, e.data);
   }
 

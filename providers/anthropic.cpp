@@ -36,8 +36,9 @@ class anthropic_decoder : public sse_decoder {
   std::optional<core::error> take(const sse_event& ev, decode_events& out) override {
     if (ev.event == "ping") return std::nullopt;
     core::json::small_document parsed;
-    auto& doc = parsed.parse(ev.data);
-    if (doc.HasParseError() || !doc.IsObject())
+    bool parsed_ok = parsed.parse(ev.data);
+    auto& doc = parsed.doc();
+    if (!parsed_ok || !doc.IsObject())
       return bad("a data line that is not a JSON object: " + utf8_prefix(ev.data, 120));
     auto type = text_of(member(doc, "type"));
     if (type == "content_block_delta") {
@@ -123,9 +124,9 @@ std::unique_ptr<stream_decoder> anthropic_provider::decoder() const {
 core::error anthropic_provider::classify(long status, std::string_view body,
                                          std::string_view retry_after) const {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
+  bool parsed = core::json::try_parse(body, doc);
   anthropic_error e;
-  if (!doc.HasParseError()) e = read_error(doc);
+  if (parsed) e = read_error(doc);
   auto as_status = e.type == "authentication_error" ? 401L
                    : e.type == "permission_error"   ? 403L
                    : e.type == "rate_limit_error"   ? 429L

@@ -33,8 +33,9 @@ class bedrock_decoder : public decoder_base {
       return it == m.headers.end() ? std::string_view() : std::string_view(it->second);
     };
     core::json::small_document parsed;
-    auto& doc = parsed.parse(m.payload);
-    if (doc.HasParseError() || !doc.IsObject())
+    bool parsed_ok = parsed.parse(m.payload);
+    auto& doc = parsed.doc();
+    if (!parsed_ok || !doc.IsObject())
       return bad("a message payload that is not a JSON object: " + utf8_prefix(m.payload, 120));
     if (header(":message-type") == "exception") {
       auto kind = header(":exception-type");
@@ -162,9 +163,9 @@ std::unique_ptr<stream_decoder> bedrock_provider::decoder() const {
 core::error bedrock_provider::classify(long status, std::string_view body,
                                        std::string_view retry_after) const {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
+  bool parsed = core::json::try_parse(body, doc);
   std::string message;
-  if (!doc.HasParseError()) {
+  if (parsed) {
     message = std::string(text_of(member(doc, "message")));
     if (message.empty()) message = std::string(text_of(member(doc, "Message")));
   }

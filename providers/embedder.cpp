@@ -202,8 +202,8 @@ std::optional<core::error> embedder::parse(std::string_view body, std::size_t n,
                        "embedder " + settings_.id + " answered with " + what, false};
   };
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError() || !doc.IsObject()) return bad("a body that is not a JSON object");
+  bool parsed = core::json::try_parse(body, doc);
+  if (!parsed || !doc.IsObject()) return bad("a body that is not a JSON object");
   // OpenAI: data[].embedding (with an index); Ollama: embeddings[][]; Gemini:
   // embeddings[].values.
   std::vector<const rapidjson::Value*> arrays(n, nullptr);

@@ -54,8 +54,9 @@ class google_decoder : public sse_decoder {
  private:
   std::optional<core::error> take(const sse_event& ev, decode_events& out) override {
     core::json::small_document parsed;
-    auto& doc = parsed.parse(ev.data);
-    if (doc.HasParseError() || !doc.IsObject())
+    bool parsed_ok = parsed.parse(ev.data);
+    auto& doc = parsed.doc();
+    if (!parsed_ok || !doc.IsObject())
       return bad("a data line that is not a JSON object: " + utf8_prefix(ev.data, 120));
     if (member(doc, "error")) {
       // As the HTTP statuses map: exhausted is a rate limit, unavailable/internal/deadline
@@ -150,9 +151,9 @@ std::unique_ptr<stream_decoder> google_provider::decoder() const {
 core::error google_provider::classify(long status, std::string_view body,
                                       std::string_view retry_after) const {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
+  bool parsed = core::json::try_parse(body, doc);
   google_error e;
-  if (!doc.HasParseError()) e = read_error(doc);
+  if (parsed) e = read_error(doc);
   // Gemini answers a bad key with 400 INVALID_ARGUMENT; it is still the key.
   auto as_status = e.bad_key || e.status == "UNAUTHENTICATED" || e.status == "PERMISSION_DENIED"
                        ? (status == 403 ? 403L : 401L)

@@ -52,8 +52,9 @@ class ollama_decoder : public decoder_base {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
     if (line.empty()) return std::nullopt;
     core::json::small_document parsed;
-    auto& doc = parsed.parse(line);
-    if (doc.HasParseError() || !doc.IsObject())
+    bool parsed_ok = parsed.parse(line);
+    auto& doc = parsed.doc();
+    if (!parsed_ok || !doc.IsObject())
       return bad("a line that is not a JSON object: " + utf8_prefix(line, 120));
     if (const auto* err = member(doc, "error"))
       return in_stream(utf8_prefix(text_of(err), 500), core::error_code::upstream);
@@ -173,9 +174,9 @@ std::unique_ptr<stream_decoder> ollama_provider::decoder() const {
 core::error ollama_provider::classify(long status, std::string_view body,
                                       std::string_view retry_after) const {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
+  bool parsed = core::json::try_parse(body, doc);
   std::string message;
-  if (!doc.HasParseError()) message = utf8_prefix(text_of(member(doc, "error")), 500);
+  if (parsed) message = utf8_prefix(text_of(member(doc, "error")), 500);
   return classify_kind(status, status, std::move(message), "", body, retry_after);
 }
 

@@ -11,8 +11,8 @@ namespace {
 // The provider's own words from an error body: {"error":{"message":...}} or the text.
 std::string error_message(std::string_view body, std::string* code = nullptr) {
   rapidjson::Document doc;
-  doc.Parse(body.data(), body.size());
-  if (!doc.HasParseError() && doc.IsObject()) {
+  bool parsed = core::json::try_parse(body, doc);
+  if (parsed && doc.IsObject()) {
     auto it = doc.FindMember("error");
     if (it != doc.MemberEnd()) {
       const auto& e = it->value;
@@ -49,8 +49,9 @@ class openai_decoder : public sse_decoder {
       return std::nullopt;
     }
     core::json::small_document parsed;
-    auto& doc = parsed.parse(ev.data);
-    if (doc.HasParseError() || !doc.IsObject())
+    bool parsed_ok = parsed.parse(ev.data);
+    auto& doc = parsed.doc();
+    if (!parsed_ok || !doc.IsObject())
       return bad("a data line that is not a JSON object: " + utf8_prefix(ev.data, 120));
     if (auto e = doc.FindMember("error"); e != doc.MemberEnd()) {
       // An error inside a 200 stream (OpenAI, OpenRouter do this mid-answer).

@@ -115,9 +115,9 @@ std::optional<std::int64_t> int_of(const rapidjson::Value* v) {
 std::string params_fragment(const std::string& params_json,
                             std::initializer_list<std::pair<const char*, const char*>> keys) {
   rapidjson::Document doc;
-  doc.Parse(params_json.data(), params_json.size());
+  bool parsed = core::json::try_parse(params_json, doc);
   std::string frag;
-  if (doc.HasParseError() || !doc.IsObject()) return frag;
+  if (!parsed || !doc.IsObject()) return frag;
   for (const auto& [conf_key, wire_key] : keys) {
     const auto* v = member(doc, conf_key);
     if (!v) continue;

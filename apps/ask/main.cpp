@@ -211,14 +211,14 @@ class terminal : public client::observer {
   // One line: path:lines of each retrieved chunk, best first.
   static void print_sources(std::string_view data) {
     rapidjson::Document doc;
-    doc.Parse(data.data(), data.size());
+    bool parsed = askd::core::json::try_parse(data, doc);
     auto number = [](const rapidjson::Value& o, const char* key) -> std::string {
       auto it = o.FindMember(key);
       return it != o.MemberEnd() && it->value.IsInt64() ? std::to_string(it->value.GetInt64())
                                                         : "?";
     };
     std::string line = "[sources]";
-    if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("sources") &&
+    if (parsed && doc.IsObject() && doc.HasMember("sources") &&
         doc["sources"].IsArray())
       for (const auto& s : doc["sources"].GetArray())
         if (s.IsObject() && s.HasMember("path") && s["path"].IsString())

@@ -119,8 +119,8 @@ std::vector<request_spec> load_specs(const settings& s) {
       ++n;
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
       rapidjson::Document doc;
-      doc.Parse(line.data(), line.size());
-      if (doc.HasParseError() || !doc.IsObject())
+      bool parsed = askd::core::json::try_parse(line, doc);
+      if (!parsed || !doc.IsObject())
         die_usage("--mix: " + s.mix + ":" + std::to_string(n) + ": not a JSON object");
       request_spec spec;
       auto req = doc.FindMember("request");

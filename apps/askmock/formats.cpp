@@ -145,6 +145,8 @@ class openai_format : public wire_format {
         "\"type\":\"server_error\",\"code\":502}}");
   }
 
+  std::string nested() const override { return sse(deep_json()); }
+
   std::string malformed() const override {
     return "data: {\"choices\":[{\"delta\":{\"content\":\"oops\n\n";
   }
@@ -308,6 +310,8 @@ class gemini_format : public wire_format {
         "\r\n\r\n");
   }
 
+  std::string nested() const override { return sse(deep_json(), "\r\n\r\n"); }
+
   std::string malformed() const override {
     return "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"oops\r\n\r\n";
   }
@@ -430,6 +434,8 @@ class anthropic_format : public wire_format {
                      "\"Overloaded\"}}");
   }
 
+  std::string nested() const override { return named_sse("content_block_delta", deep_json()); }
+
   std::string malformed() const override {
     return "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
            "\"delta\":{\"type\":\"text_delta\",\"text\":\"oops\n\n";
@@ -502,6 +508,8 @@ class ollama_format : public wire_format {
   std::string error_event() const override {
     return "{\"error\":\"an error was encountered while running the model: unexpected EOF\"}\n";
   }
+
+  std::string nested() const override { return deep_json() + "\n"; }
 
   std::string malformed() const override {
     return "{\"model\":\"mock\",\"message\":{\"content\":\"oops\n";
@@ -652,6 +660,8 @@ class bedrock_format : public wire_format {
          {":content-type", "application/json"}},
         R"({"message":"The model stream encountered an error.","originalStatusCode":500})");
   }
+
+  std::string nested() const override { return event("contentBlockDelta", deep_json()); }
 
   // A whole frame whose message CRC is wrong.
   std::string malformed() const override {

@@ -55,6 +55,11 @@ class wire_format {
   // An error object inside the 200 stream, and bytes that break the framing.
   virtual std::string error_event() const = 0;
   virtual std::string malformed() const = 0;
+  // A well-framed event whose JSON nests 150,000 levels deep (a hostile upstream).
+  virtual std::string nested() const = 0;
+
+ protected:
+  static std::string deep_json() { return std::string(150000, '[') + std::string(150000, ']'); }
 };
 
 // OpenAI-style messages ([{"role":..,"content":..}], as OpenAI, Ollama and askd's own

@@ -43,8 +43,9 @@ void merge(directive& d, const rapidjson::Value& v, const std::string& where) {
   if (auto n = r.integer("trickle_us", 0, 1000000)) d.trickle_us = static_cast<int>(*n);
   if (auto s = r.string("fault")) {
     if (*s != "status" && *s != "cut" && *s != "stall" && *s != "malformed" &&
-        *s != "error_event" && !s->empty())
-      throw json::field_error(r.path_of("fault"), "status, cut, stall, malformed or error_event",
+        *s != "error_event" && *s != "nested" && !s->empty())
+      throw json::field_error(r.path_of("fault"),
+                              "status, cut, stall, malformed, error_event or nested",
                               json::quote(*s));
     d.fault = *s;
   }
@@ -73,10 +74,10 @@ void merge_from_text(directive& d, const std::string& text) {
   auto at = text.rfind("#mock{");
   if (at == std::string::npos) return;
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseStopWhenDoneFlag>(text.data() + at + 5, text.size() - at - 5);
-  if (doc.HasParseError())
+  if (!json::try_parse<rapidjson::kParseStopWhenDoneFlag>(text.substr(at + 5), doc))
     throw json::syntax_error(std::string("#mock: ") +
-                             rapidjson::GetParseError_En(doc.GetParseError()));
+                             (doc.HasParseError() ? rapidjson::GetParseError_En(doc.GetParseError())
+                                                  : "nested too deep"));
   merge(d, doc, "#mock");
 }
 
@@ -204,6 +205,7 @@ class playback : public std::enable_shared_from_this<playback> {
     if (d_.fault == "stall") return;  // silent until the client leaves
     if (d_.fault == "malformed") res_->write(format_.malformed());
     if (d_.fault == "error_event") res_->write(format_.error_event());
+    if (d_.fault == "nested") res_->write(format_.nested());
     res_->finish();
     end(false);
   }

@@ -14,7 +14,8 @@
 //   fault       "status" (answer `status` with the provider's error body, `retry_after` s),
 //               "cut" (drop the connection after `after` deltas), "stall" (go silent after
 //               `after` deltas), "malformed" (garbage after `after` deltas),
-//               "error_event" (an error object inside the 200 stream after `after` deltas)
+//               "error_event" (an error object inside the 200 stream after `after` deltas),
+//               "nested" (an event whose JSON nests 150,000 levels deep, after `after` deltas)
 //   fail_first  apply `fault` only to the first N requests carrying the same `key`
 //   echo        true: the answer is the last user message as received (prompt checks)
 //   research    ["lead", ...]: answer a deep research round as askd's instructions ask
