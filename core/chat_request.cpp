@@ -48,6 +48,15 @@ result<chat_request> parse_chat_request(std::string_view body, const config& cfg
     req.repo_url = r.required_string("repo_url");
     if (req.repo_url.empty())
       return bad_request("repo_url: expected a repository URL or path, got an empty string");
+    // A NUL would cut a local path short where the operating system reads it; no URL or
+    // path needs a control character, or 2 KB.
+    if (req.repo_url.size() > max_repo_url_bytes)
+      return bad_request("repo_url: at most " + std::to_string(max_repo_url_bytes) + " bytes, got " +
+                         std::to_string(req.repo_url.size()));
+    for (unsigned char c : req.repo_url)
+      if (c < 0x20 || c == 0x7f)
+        return bad_request("repo_url: contains a control character (byte " + std::to_string(c) +
+                           ")");
 
     const auto* msgs = r.array("messages");
     if (!msgs)

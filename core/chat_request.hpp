@@ -40,6 +40,9 @@ struct chat_request {
   std::vector<std::string> fallback;
 };
 
+// The longest repo_url askd reads.
+inline constexpr std::size_t max_repo_url_bytes = 2048;
+
 // Parses a request body and checks every rule of PROTOCOL.md's validation table that
 // needs only the request and the configuration. Fills in defaults (provider, model,
 // language). On failure the error is `bad_request` with the detail the client sees.

@@ -6,6 +6,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "core/text.hpp"
+
 namespace askd::core::json {
 
 field_error::field_error(std::string p, std::string e, std::string g)
@@ -60,9 +62,7 @@ std::string describe(const rapidjson::Value& v) {
     case rapidjson::kStringType: {
       std::string_view s(v.GetString(), v.GetStringLength());
       if (s.size() <= 40) return quote(s);
-      std::size_t cut = 40;
-      while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-      return quote(s.substr(0, cut)) + "...";
+      return quote(s.substr(0, utf8_cut(s, 40))) + "...";
     }
     case rapidjson::kNumberType:
       return write(v);

@@ -8,6 +8,7 @@
 #include <mutex>
 
 #include "core/ids.hpp"
+#include "core/text.hpp"
 
 namespace askd::core {
 namespace {
@@ -107,7 +108,9 @@ log_line& log_line::kv(std::string_view key, std::string_view value) {
   line_ += ' ';
   line_ += key;
   line_ += '=';
-  append_value(line_, value);
+  // A value from a client or an upstream can be any size: a line stays readable.
+  constexpr std::size_t max_value = 2048;
+  append_value(line_, value.size() > max_value ? std::string_view(clip(value, max_value)) : value);
   return *this;
 }
 

@@ -242,13 +242,6 @@ bool says_context_length(std::string_view message) {
   return false;
 }
 
-std::string utf8_prefix(std::string_view s, std::size_t max) {
-  if (s.size() <= max) return std::string(s);
-  std::size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return std::string(s.substr(0, n)) + "...";
-}
-
 const char* const client_classes =
     "OpenAIClient, OpenRouterClient, DashscopeClient, AzureAIClient, GoogleGenAIClient, "
     "AnthropicClient, OllamaClient, BedrockClient, LocalClient";

@@ -16,6 +16,7 @@
 #include "core/chat_request.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "core/event.hpp"
 #include "providers/curl_engine.hpp"
 #include "providers/sse_parser.hpp"
@@ -179,7 +180,6 @@ std::int64_t parse_retry_after(std::string_view value);
 // Whether a provider's error text says the prompt is over the model's context window.
 bool says_context_length(std::string_view message);
 
-// The first `max` bytes of `s`, cut at a UTF-8 character boundary.
-std::string utf8_prefix(std::string_view s, std::size_t max);
+using core::utf8_prefix;
 
 }  // namespace askd::providers

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "core/text.hpp"
 #include "rag/chunker.hpp"
 #include "rag/text.hpp"
 
@@ -52,8 +53,8 @@ core::result<repo_source> locate_repo(const core::chat_request& request, const c
         url.find('@') != std::string::npos || url.find_first_of(" \t\n\\") != std::string::npos)
       return core::error::make(
           core::error_code::bad_request,
-          "repo_url: expected https://host/owner/repo or a local path, got \"" + request.repo_url +
-              "\"");
+          "repo_url: expected https://host/owner/repo or a local path, got \"" +
+              core::clip(request.repo_url) + "\"");
     // Only hosts the operator allows (github.com, gitlab.com, bitbucket.org by default):
     // askd must not be a way to reach other machines, least of all internal ones.
     auto host = lower(url.substr(scheme + 3, path_at - scheme - 3));
@@ -65,7 +66,7 @@ core::result<repo_source> locate_repo(const core::chat_request& request, const c
         std::find(allowed.begin(), allowed.end(), name) == allowed.end())
       return core::error::make(
           core::error_code::forbidden,
-          "repo_url: host " + host + " is not allowed on this server (repos.allowed_hosts)");
+          "repo_url: host " + core::clip(host) + " is not allowed on this server (repos.allowed_hosts)");
     if (url.rfind("http://", 0) == 0 && !cfg.repos.allow_http)
       return core::error::make(
           core::error_code::forbidden,
@@ -95,10 +96,10 @@ core::result<repo_source> locate_repo(const core::chat_request& request, const c
   if (ec || !allowed)
     return core::error::make(
         core::error_code::forbidden,
-        "repo_url: " + request.repo_url + " is not under an allowed local root");
+        "repo_url: " + core::clip(request.repo_url) + " is not under an allowed local root");
   if (!fs::is_directory(canon, ec))
     return core::error::make(core::error_code::bad_request,
-                             "repo_url: " + request.repo_url + " is not a directory");
+                             "repo_url: " + core::clip(request.repo_url) + " is not a directory");
   src.local = true;
   src.path = canon.string();
   src.key = "local:" + src.path + "\n" + filter.fingerprint();
