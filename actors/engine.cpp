@@ -48,10 +48,13 @@ struct engine_actors {
 struct attachment::state {
   sink_actor sink;
   std::string stream_id;
+  std::weak_ptr<stream_hub> hub;  // the port leaves it at once (a paced one may outlive the sink)
 };
 
 void attachment::client_gone() const {
-  if (state_) caf::anon_send(state_->sink, gone_atom::value);
+  if (!state_) return;
+  if (auto hub = state_->hub.lock(); hub && state_->sink) hub->detach(state_->sink.id());
+  if (state_->sink) caf::anon_send(state_->sink, gone_atom::value);
 }
 
 const std::string& attachment::stream_id() const {
@@ -145,9 +148,10 @@ attachment engine::start_chat(core::chat_request request, rag::repo_source sourc
   if (port) {
     // Attached before the producer exists, so it sees every event.
     auto sink = spawn_sink(*system_, context_, std::move(port), stream, hub);
-    a.state_ = std::make_shared<attachment::state>(attachment::state{std::move(sink), stream_id});
+    a.state_ =
+        std::make_shared<attachment::state>(attachment::state{std::move(sink), stream_id, hub});
   } else {
-    a.state_ = std::make_shared<attachment::state>(attachment::state{{}, stream_id});
+    a.state_ = std::make_shared<attachment::state>(attachment::state{{}, stream_id, {}});
   }
   spawn_session(*system_, context_, std::move(request), std::move(source), std::move(request_id),
                 stream_id, actors_->refs, stream, std::move(hub));
@@ -160,7 +164,8 @@ attachment engine::attach(const std::string& stream_id, const std::string& owner
   if (!entry) return {};
   auto sink = spawn_sink(*system_, context_, std::move(port), entry->stream, entry->hub, after);
   attachment a;
-  a.state_ = std::make_shared<attachment::state>(attachment::state{std::move(sink), stream_id});
+  a.state_ = std::make_shared<attachment::state>(
+      attachment::state{std::move(sink), stream_id, entry->hub});
   return a;
 }
 

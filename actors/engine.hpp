@@ -3,6 +3,7 @@
 // this header; net/ implements sink_port to receive a stream's events.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +33,20 @@ class sink_port {
   // Attached to a stream that had already ended, with nothing left to send this client:
   // no event will come. `last` is the stream's terminal event, which it has seen.
   virtual void closed(const core::stream_event& last) { (void)last; }
+
+  // Pacing, for resumable streams (those that keep their events). After each event the
+  // hub asks whether the port has written enough that it should wait for its connection
+  // to drain; if so it stops delivering and calls pause() (under its lock). The port calls
+  // `resume` (any thread, without the hub's lock) when its connection has drained: the
+  // hub then delivers what the port missed from the events it keeps, as far as the port
+  // takes them, and live events again once it has caught up. So a watcher that reads
+  // slowly, or attaches with a long replay, holds about one batch of its own, not a copy
+  // of the stream: every watcher reads the stream's one buffer.
+  virtual bool behind() const { return false; }
+  virtual void pause(std::function<void()> resume) { (void)resume; }
+  // While paused it fell further behind than the stream keeps (streams.replay_bytes):
+  // nothing more comes. `dropped` is the last event it can no longer get.
+  virtual void lost(std::uint64_t dropped) { (void)dropped; }
 };
 
 // How a chat's stream behaves when its clients leave (actors/stream.hpp).

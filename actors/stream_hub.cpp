@@ -21,9 +21,15 @@ bool stream_hub::publish(core::stream_event event) {
     if (!deltas_.first) deltas_.first = clock::now();
     deltas_.bytes += static_cast<std::int64_t>(event.text.size());
   }
-  for (const auto& o : outlets_) o.port->deliver(event);
+  for (auto& o : outlets_) {
+    if (o.paused) continue;  // it reads this from kept_ when it resumes
+    o.port->deliver(event);
+    o.seen = event.seq;
+    if (kept_ && !ended_ && o.port->behind()) pause(o);
+  }
   if (kept_) keep(event);
-  if (ended_) outlets_.clear();  // each port has had its last event
+  // Each port that is not paused has had its last event; a paused one still reads on.
+  if (ended_) std::erase_if(outlets_, [](const outlet& o) { return !o.paused; });
   return true;
 }
 
@@ -36,6 +42,24 @@ void stream_hub::keep(const core::stream_event& event) {
     kept.pop_front();
     ++first_kept_;
   }
+}
+
+bool stream_hub::catch_up(outlet& o) {
+  if (!kept_) return true;
+  const auto& kept = *kept_;
+  for (auto i = o.seen + 1 < first_kept_ ? 0 : o.seen + 1 - first_kept_; i < kept.size(); ++i) {
+    o.port->deliver(*kept[i]);
+    o.seen = kept[i]->seq;
+    if (i + 1 < kept.size() && o.port->behind()) return false;
+  }
+  return true;
+}
+
+void stream_hub::pause(outlet& o) {
+  o.paused = true;
+  // A strong reference: a port catching up finishes even if the stream actor is gone.
+  // The port's connection runs or drops the function, which ends the cycle.
+  o.port->pause([self = shared_from_this(), key = o.key] { self->resume(key); });
 }
 
 stream_hub::attached stream_hub::attach(std::uint64_t key, std::shared_ptr<sink_port> port,
@@ -53,21 +77,39 @@ stream_hub::attached stream_hub::attach(std::uint64_t key, std::shared_ptr<sink_
     // The events it lacks were dropped to keep the buffer bounded.
     return refuse("events up to " + std::to_string(first_kept_ - 1) +
                   " are no longer kept (streams.replay_bytes); resume from there or later");
-  bool sent = false;
-  if (kept_)
-    for (const auto& e : *kept_) {
-      if (e->seq <= after) continue;
-      port->deliver(*e);
-      sent = true;
-    }
+  outlet o{key, std::move(port), after, false};
+  bool replayed = kept_ && o.seen < seq_;
+  if (!catch_up(o)) {
+    // The rest of the replay goes at the connection's pace; live events after it.
+    outlets_.push_back(std::move(o));
+    pause(outlets_.back());
+    return ended_ ? attached::finished : attached::live;
+  }
   if (ended_) {
     // Nothing new: it has seen the end already; it gets that end again to close on.
-    if (!sent && kept_ && !kept_->empty()) port->closed(*kept_->back());
+    if (!replayed && kept_ && !kept_->empty()) o.port->closed(*kept_->back());
     return attached::finished;
   }
-  port->live();
-  outlets_.push_back({key, std::move(port)});
+  o.port->live();
+  outlets_.push_back(std::move(o));
   return attached::live;
+}
+
+void stream_hub::resume(std::uint64_t key) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = std::find_if(outlets_.begin(), outlets_.end(),
+                         [&](const outlet& o) { return o.key == key; });
+  if (it == outlets_.end() || !it->paused) return;
+  if (it->seen + 1 < first_kept_) {
+    // What it missed was dropped while it waited: it cannot be given the answer whole.
+    it->port->lost(first_kept_ - 1);
+    outlets_.erase(it);
+    return;
+  }
+  if (!catch_up(*it)) return pause(*it);
+  it->paused = false;
+  it->port->live();
+  if (ended_) outlets_.erase(it);  // it has had the terminal event
 }
 
 void stream_hub::detach(std::uint64_t key) {
@@ -83,6 +125,11 @@ bool stream_hub::ended() const {
 stream_hub::delta_stats stream_hub::deltas() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return deltas_;
+}
+
+std::size_t stream_hub::ports() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return outlets_.size();
 }
 
 }  // namespace askd::actors

@@ -5,6 +5,10 @@
 // cancelled and how long it lingers; the hub only carries events. So a delta goes from
 // the curl thread's decoder to the client's socket with no thread hop and no actor
 // message (bench/RESULTS.md, relay benchmark). No CAF here.
+//
+// A resumable hub's kept events are also what slow watchers read from: a port that is
+// behind (sink_port::behind) is paused and later catches up from the kept events, at its
+// connection's pace, so many watchers of one stream share one buffer.
 #pragma once
 
 #include <chrono>
@@ -20,7 +24,7 @@
 
 namespace askd::actors {
 
-class stream_hub {
+class stream_hub : public std::enable_shared_from_this<stream_hub> {
  public:
   using clock = std::chrono::steady_clock;
 
@@ -29,19 +33,24 @@ class stream_hub {
     if (replay_bytes_) kept_.emplace();
   }
 
-  // Numbers `event` and delivers it to every attached port. False, and dropped, once a
-  // terminal event (done, error) has been published: that one ends the stream.
+  // Numbers `event` and delivers it to every attached port that is not paused. False,
+  // and dropped, once a terminal event (done, error) has been published: that one ends
+  // the stream.
   bool publish(core::stream_event event);
 
   enum class attached {
-    live,      // what was kept after `after` was replayed; the rest comes as it happens
+    live,      // what was kept after `after` was replayed (or is being, paced); the rest
+               // comes as it happens
     refused,   // the port got an error (seq 0): `after` is in the future, or was dropped
-    finished,  // the stream had ended and the port had seen all of it: port->closed()
+    finished,  // the stream had ended: the port has seen all of it (port->closed() when
+               // there was nothing new), or is catching up paced to the end
   };
-  // Replays what is kept after `after` to `port`, then attaches it under `key` (the
-  // sink's id): every later event goes to it until detach(key).
+  // Replays what is kept after `after` to `port` (as far as it takes it), then attaches
+  // it under `key` (the sink's id): every later event goes to it until detach(key).
   attached attach(std::uint64_t key, std::shared_ptr<sink_port> port, std::uint64_t after);
   void detach(std::uint64_t key);
+  // A paused port's connection drained: delivers what it missed (sink_port::pause).
+  void resume(std::uint64_t key);
 
   bool ended() const;
   // The deltas published so far: how many bytes, and when the first one was.
@@ -50,14 +59,21 @@ class stream_hub {
     std::optional<clock::time_point> first;
   };
   delta_stats deltas() const;
+  // Ports attached (live or paused), for tests and metrics.
+  std::size_t ports() const;
 
  private:
-  void keep(const core::stream_event& event);
-
   struct outlet {
     std::uint64_t key;
     std::shared_ptr<sink_port> port;
+    std::uint64_t seen = 0;  // the last event it was given
+    bool paused = false;
   };
+  void keep(const core::stream_event& event);
+  // Gives `o` the kept events after o.seen until it is behind; true when it has them all.
+  bool catch_up(outlet& o);
+  void pause(outlet& o);
+
   mutable std::mutex mutex_;
   const std::size_t replay_bytes_;
   std::vector<outlet> outlets_;

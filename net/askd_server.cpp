@@ -41,6 +41,7 @@ askd_server::askd_server(core::config cfg) : parts_(std::make_unique<parts>()) {
   p.service = std::make_shared<askd_service>(c, *p.engine);
   server_limits limits;
   limits.max_body_bytes = c.server.max_body_bytes;
+  limits.body_budget_bytes = c.server.body_budget_bytes;
   limits.max_connections = c.server.max_connections;
   limits.write_queue_bytes = c.server.write_queue_bytes;
   limits.header_timeout = std::chrono::milliseconds(c.server.header_timeout_ms);

@@ -7,6 +7,8 @@
 #include "core/ids.hpp"
 #include "core/json.hpp"
 #include "core/log.hpp"
+#include "core/net_address.hpp"
+#include "core/text.hpp"
 #include "net/compat_face.hpp"
 #include "net/v1_face.hpp"
 #include "rag/repo_source.hpp"
@@ -16,8 +18,19 @@ namespace {
 
 constexpr const char* json_type = "application/json";
 
-header_list cors() {
-  return {{"Access-Control-Allow-Origin", "*"}};
+bool beast_iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+// "application/json" or "application/json; charset=utf-8", in any case.
+bool is_json(std::string_view content_type) {
+  return beast_iequals(core::trim_ascii(content_type.substr(0, content_type.find(';'))),
+                       "application/json");
 }
 
 // One line per refused request, so a 400 at 3 a.m. can be explained.
@@ -150,13 +163,13 @@ class v1_ws_handler : public websocket_handler {
     auto admitted = service_->admit_chat(upgrade_, body, id);
     if (!admitted) return refuse(client_id, admitted.err());
     auto stream_id = core::new_stream_id();
-    auto port = std::make_shared<ws_v1_port>(ws_, stream_id, client_id);
+    auto port = std::make_shared<ws_v1_port>(ws_, stream_id, client_id, queue_bytes());
     keep(port, engine_.start_chat(std::move(admitted->request), std::move(admitted->source), id,
                                   port, actors::chat_kind::v1, owner_, stream_id));
   }
 
   void resume(const std::string& stream_id, std::uint64_t after, const std::string& client_id) {
-    auto port = std::make_shared<ws_v1_port>(ws_, stream_id, client_id);
+    auto port = std::make_shared<ws_v1_port>(ws_, stream_id, client_id, queue_bytes());
     auto a = engine_.attach(stream_id, owner_, after, port);
     if (!a)
       return refuse(client_id,
@@ -170,6 +183,8 @@ class v1_ws_handler : public websocket_handler {
     std::erase_if(streams_, [](const auto& e) { return e.first->over(); });
     streams_.emplace_back(port, std::move(a));
   }
+
+  std::size_t queue_bytes() const { return service_->config().server.write_queue_bytes; }
 
   void refuse(const std::string& client_id, const core::error& err) {
     auto e = core::make_error(err);
@@ -187,9 +202,7 @@ class v1_ws_handler : public websocket_handler {
 }  // namespace
 
 void send_detail(response& res, int status, std::string_view detail, header_list extra) {
-  auto h = cors();
-  for (auto& e : extra) h.push_back(std::move(e));
-  res.send(status, json_type, "{\"detail\":" + core::json::quote(detail) + "}", std::move(h));
+  res.send(status, json_type, "{\"detail\":" + core::json::quote(detail) + "}", std::move(extra));
 }
 
 void send_refusal(response& res, core::error_code code, std::string_view detail,
@@ -202,16 +215,16 @@ void send_refusal(response& res, core::error_code code, std::string_view detail,
 
 // The API, as PROTOCOL.md lists it. /ws/chat is served by upgrade() below.
 const askd_service::route askd_service::routes[] = {
-    {"GET", "/health", &askd_service::health},
-    {"GET", "/models/config", &askd_service::models_config},
-    {"GET", "/lang/config", &askd_service::lang_config},
-    {"GET", "/metrics", &askd_service::metrics},
-    {"POST", "/chat/completions/stream", &askd_service::compat_chat},
-    {"POST", "/api/chat/stream", &askd_service::compat_chat},
-    {"POST", "/v1/chat/stream", &askd_service::v1_chat},
-    {"POST", "/v1/streams", &askd_service::v1_start},
-    {"GET", "/v1/streams/*", &askd_service::v1_watch},
-    {"DELETE", "/v1/streams/*", &askd_service::v1_cancel},
+    {"GET", "/health", &askd_service::health, false},
+    {"GET", "/models/config", &askd_service::models_config, false},
+    {"GET", "/lang/config", &askd_service::lang_config, false},
+    {"GET", "/metrics", &askd_service::metrics, false},
+    {"POST", "/chat/completions/stream", &askd_service::compat_chat, true},
+    {"POST", "/api/chat/stream", &askd_service::compat_chat, true},
+    {"POST", "/v1/chat/stream", &askd_service::v1_chat, true},
+    {"POST", "/v1/streams", &askd_service::v1_start, true},
+    {"GET", "/v1/streams/*", &askd_service::v1_watch, false},
+    {"DELETE", "/v1/streams/*", &askd_service::v1_cancel, false},
 };
 
 namespace {
@@ -235,14 +248,51 @@ askd_service::askd_service(const core::config& cfg, actors::engine& engine)
     : cfg_(cfg),
       engine_(engine),
       rate_(cfg.limits.client_rate, cfg.limits.client_burst),
-      models_json_(build_models_json(cfg)) {}
+      models_json_(build_models_json(cfg)),
+      loopback_only_(core::is_loopback_host(cfg.server.host)) {
+  for (const auto& p : cfg.server.trusted_proxies) trusted_proxies_.push_back(*core::parse_network(p));
+}
+
+std::string askd_service::client_of(const request& req) const {
+  // Only a key askd checked names a client: any other header is the client's to change.
+  if (!cfg_.auth.api_keys.empty())
+    if (auto key = caller_key(req); key && !key->empty()) return "key:" + *key;
+  auto address = std::string(core::address_of_peer(req.peer));
+  auto trusted = [&](std::string_view a) {
+    auto ip = core::parse_ip(a);
+    if (!ip) return false;
+    for (const auto& n : trusted_proxies_)
+      if (core::contains(n, *ip)) return true;
+    return false;
+  };
+  // Behind a proxy askd trusts, the client is the last hop of X-Forwarded-For that is not
+  // one of its proxies (the proxies append; what the client wrote itself comes first).
+  if (trusted(address)) {
+    auto xff = req.header("x-forwarded-for");
+    while (!xff.empty()) {
+      auto comma = xff.rfind(',');
+      auto hop = core::trim_ascii(xff.substr(comma == std::string_view::npos ? 0 : comma + 1));
+      if (!hop.empty()) {
+        address = std::string(hop);
+        if (!trusted(hop)) break;
+      }
+      if (comma == std::string_view::npos) break;
+      xff = xff.substr(0, comma);
+    }
+  }
+  // An IPv6 client owns at least a /64: counted by it, or it would rotate addresses.
+  if (auto ip = core::parse_ip(address); ip && address.find(':') != std::string::npos) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%02x%02x:%02x%02x:%02x%02x:%02x%02x::/64", (*ip)[0], (*ip)[1],
+                  (*ip)[2], (*ip)[3], (*ip)[4], (*ip)[5], (*ip)[6], (*ip)[7]);
+    address = buf;
+  }
+  return "addr:" + address;
+}
 
 std::int64_t askd_service::rate_wait_ms(const request& req) {
   if (!rate_.enabled()) return 0;
-  // A client is its API key when it sends one, else its address (without the port).
-  std::string key(req.header("authorization"));
-  if (key.empty()) key = req.header("x-api-key");
-  if (key.empty()) key = "addr:" + req.peer.substr(0, req.peer.rfind(':'));
+  auto key = client_of(req);
   std::lock_guard lock(rate_mu_);
   return rate_.take(key, std::chrono::steady_clock::now());
 }
@@ -290,7 +340,38 @@ core::result<askd_service::admitted> askd_service::admit_chat(const request& htt
   return admitted{std::move(*req), std::move(*source)};
 }
 
+bool askd_service::origin_allowed(const request& req) const {
+  auto origin = req.header("origin");
+  for (const auto& o : cfg_.server.cors_origins)
+    if (o == "*" || beast_iequals(o, origin)) return true;
+  return core::same_origin(origin, req.header("host"));
+}
+
+std::optional<std::string> askd_service::caller_refusal(const request& req) const {
+  auto host = req.header("host");
+  if (loopback_only_ && !host.empty() && !core::is_loopback_host(host))
+    return "Host " + core::json::quote(core::clip(host, 100)) +
+           " is not a name of this server: it listens on loopback and answers only to "
+           "localhost names (a page can make any name resolve to 127.0.0.1)";
+  auto origin = req.header("origin");
+  if (!origin.empty() && !origin_allowed(req))
+    return "Origin " + core::json::quote(core::clip(origin, 100)) +
+           " may not call this server (server.cors_origins)";
+  return std::nullopt;
+}
+
 void askd_service::handle(request req, std::shared_ptr<response> res) {
+  // Who may call comes first: a page on another site, or one that reached a loopback
+  // askd through a rebound DNS name, gets nothing, not even a 404.
+  if (auto why = caller_refusal(req)) {
+    log_refusal(engine_, "-", req, 403, *why);
+    return send_detail(*res, 403, *why);
+  }
+  auto origin = req.header("origin");
+  if (!origin.empty())
+    res->add_headers({{"Access-Control-Allow-Origin", std::string(origin)},
+                      {"Vary", "Origin"},
+                      {"Access-Control-Expose-Headers", "X-Request-Id, Retry-After, Location"}});
   std::string allow;
   const route* match = nullptr;
   for (const auto& r : routes) {
@@ -303,17 +384,28 @@ void askd_service::handle(request req, std::shared_ptr<response> res) {
     log_refusal(engine_, "-", req, 404, "Not Found");
     return send_detail(*res, 404, "Not Found");
   }
-  if (req.method == "OPTIONS") {  // CORS preflight, as deepwiki's FastAPI middleware allows
-    return res->send(204, "text/plain", "",
-                     {{"Access-Control-Allow-Origin", "*"},
-                      {"Access-Control-Allow-Methods", allow + ", OPTIONS"},
-                      {"Access-Control-Allow-Headers", "*"},
-                      {"Access-Control-Max-Age", "600"}});
+  if (req.method == "OPTIONS") {  // a CORS preflight from an allowed origin, or a plain OPTIONS
+    header_list h{{"Allow", allow + ", OPTIONS"}};
+    if (!origin.empty()) {
+      h.emplace_back("Access-Control-Allow-Methods", allow + ", OPTIONS");
+      h.emplace_back("Access-Control-Allow-Headers",
+                     "Content-Type, Authorization, X-API-Key, Last-Event-ID");
+      h.emplace_back("Access-Control-Max-Age", "600");
+    }
+    return res->send(204, "text/plain", "", std::move(h));
   }
   if (req.path != "/health" && !caller_key(req)) {
     log_refusal(engine_, "-", req, 401, "missing or unknown API key");
     return send_detail(*res, 401, "An API key is required: Authorization: Bearer <key>",
                        {{"WWW-Authenticate", "Bearer"}});
+  }
+  if (match && match->json_body && !is_json(req.header("content-type"))) {
+    // A form or text/plain POST is what a page on any site may send without asking
+    // first (no CORS preflight): a chat is only ever JSON.
+    auto detail = "Content-Type must be application/json, got " +
+                  core::json::quote(core::clip(req.header("content-type"), 100));
+    log_refusal(engine_, "-", req, 415, detail);
+    return send_detail(*res, 415, detail);
   }
   if (match) return (this->*match->fn)(req, res);
   if (req.path == "/ws/chat" && req.method == "GET")
@@ -325,6 +417,14 @@ void askd_service::handle(request req, std::shared_ptr<response> res) {
 
 upgrade_decision askd_service::upgrade(const request& req) {
   upgrade_decision d;
+  // Browsers do not apply CORS to WebSockets: any page may open one, so its Origin is
+  // checked here as for any request.
+  if (auto why = caller_refusal(req)) {
+    log_refusal(engine_, "-", req, 403, *why);
+    d.status = 403;
+    d.detail = *why;
+    return d;
+  }
   if (req.path != "/ws/chat") return d;  // 404
   auto owner = caller_key(req);
   if (!owner) {
@@ -333,10 +433,18 @@ upgrade_decision askd_service::upgrade(const request& req) {
     d.detail = "An API key is required: Authorization: Bearer <key>";
     return d;
   }
-  // The compat socket takes no subprotocol; v1 arrives with "askd.v1".
+  // The compat socket takes no subprotocol; v1 arrives with "askd.v1" among the offered
+  // tokens (a comma-separated list, compared whole: "notaskd.v1x" is not it).
   bool v1 = false;
-  for (const auto& [name, value] : req.headers)
-    if (name == "sec-websocket-protocol" && value.find("askd.v1") != std::string::npos) v1 = true;
+  for (const auto& [name, value] : req.headers) {
+    if (name != "sec-websocket-protocol") continue;
+    std::string_view list = value;
+    while (!list.empty() && !v1) {
+      auto comma = list.find(',');
+      v1 = core::trim_ascii(list.substr(0, comma)) == "askd.v1";
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    }
+  }
   auto self = shared_from_this();
   // A socket keeps of its upgrade only what admitting its chats needs: the caller's
   // identity and the route, not every header (most sockets sit idle; bench/RESULTS.md).
@@ -345,7 +453,7 @@ upgrade_decision askd_service::upgrade(const request& req) {
   kept.path = req.path;
   kept.peer = req.peer;
   for (const auto& [name, value] : req.headers)
-    if (name == "authorization" || name == "x-api-key") kept.headers.emplace_back(name, value);
+    if (name == "authorization" || name == "x-forwarded-for") kept.headers.emplace_back(name, value);
   if (v1) {
     d.subprotocol = "askd.v1";
     d.deflate = true;
@@ -368,15 +476,15 @@ void askd_service::health(const request&, const std::shared_ptr<response>& res) 
       std::string("{\"status\":\"") + (draining ? "draining" : "healthy") +
           "\",\"timestamp\":" + core::json::quote(core::iso8601(std::chrono::system_clock::now())) +
           ",\"service\":\"askd\"}",
-      cors());
+      {});
 }
 
 void askd_service::models_config(const request&, const std::shared_ptr<response>& res) {
-  res->send(200, json_type, models_json_, cors());
+  res->send(200, json_type, models_json_);
 }
 
 void askd_service::lang_config(const request&, const std::shared_ptr<response>& res) {
-  res->send(200, json_type, cfg_.languages.json, cors());
+  res->send(200, json_type, cfg_.languages.json);
 }
 
 // Prometheus text format, version 0.0.4.
@@ -438,7 +546,7 @@ void askd_service::metrics(const request&, const std::shared_ptr<response>& res)
   line("askd_actors{kind=\"provider_call\"}", ctx.census.provider_calls);
   metric("askd_upstream_transfers", "gauge", "Upstream HTTP transfers in flight.");
   line("askd_upstream_transfers", ctx.curl ? static_cast<std::int64_t>(ctx.curl->active()) : 0);
-  res->send(200, "text/plain; version=0.0.4; charset=utf-8", std::move(out), cors());
+  res->send(200, "text/plain; version=0.0.4; charset=utf-8", std::move(out));
 }
 
 namespace {
@@ -462,7 +570,8 @@ void askd_service::v1_chat(const request& req, const std::shared_ptr<response>& 
   auto id = core::new_request_id();
   auto admitted = admit_chat(req, req.body, id);
   if (!admitted) return refuse_http(*res, admitted.err(), id);
-  auto port = std::make_shared<sse_port>(res, id, cfg_.streams.ping_s, false);
+  auto port =
+      std::make_shared<sse_port>(res, id, cfg_.streams.ping_s, false, cfg_.server.write_queue_bytes);
   auto attachment = engine_.start_chat(std::move(admitted->request), std::move(admitted->source),
                                        id, port, actors::chat_kind::v1, *caller_key(req));
   res->on_disconnect([attachment] { attachment.client_gone(); });
@@ -474,7 +583,7 @@ void askd_service::v1_start(const request& req, const std::shared_ptr<response>&
   if (!admitted) return refuse_http(*res, admitted.err(), id);
   auto a = engine_.start_chat(std::move(admitted->request), std::move(admitted->source), id,
                               nullptr, actors::chat_kind::background, *caller_key(req));
-  auto h = cors();
+  header_list h;
   h.emplace_back("Location", "/v1/streams/" + a.stream_id());
   h.emplace_back("X-Request-Id", id);
   res->send(201, json_type, "{\"stream_id\":" + core::json::quote(a.stream_id()) + "}",
@@ -498,8 +607,8 @@ void askd_service::v1_watch(const request& req, const std::shared_ptr<response>&
     after = *parsed;
   }
   auto id = core::new_request_id();
-  auto port = std::make_shared<sse_port>(res, id, cfg_.streams.ping_s, true,
-                                         cfg_.streams.replay_bytes + cfg_.server.write_queue_bytes);
+  auto port =
+      std::make_shared<sse_port>(res, id, cfg_.streams.ping_s, true, cfg_.server.write_queue_bytes);
   auto attachment = engine_.attach(stream_id, *caller_key(req), after, port);
   if (!attachment) {
     log_refusal(engine_, id, req, 404, "no such stream");
@@ -516,7 +625,7 @@ void askd_service::v1_cancel(const request& req, const std::shared_ptr<response>
     log_refusal(engine_, "-", req, 404, "no such stream");
     return send_detail(*res, 404, "No stream " + stream_id + " (unknown or expired)");
   }
-  res->send(204, "text/plain", "", cors());
+  res->send(204, "text/plain", "");
 }
 
 }  // namespace askd::net

@@ -11,6 +11,7 @@
 
 #include "actors/engine.hpp"
 #include "core/config.hpp"
+#include "core/net_address.hpp"
 #include "core/rate_limit.hpp"
 #include "net/http_server.hpp"
 #include "rag/repo_source.hpp"
@@ -31,6 +32,16 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
   // Per-client request rate (limits.client_rate): the milliseconds until `req`'s client
   // may send again, 0 when it may now (the request is counted).
   std::int64_t rate_wait_ms(const request& req);
+
+  // Whom a request is counted for: its API key when auth.api_keys checked one, else its
+  // address ("addr:10.1.2.3", an IPv6 client by its /64), taken from X-Forwarded-For
+  // only when the peer is one of server.trusted_proxies.
+  std::string client_of(const request& req) const;
+
+  // Why `req` may not call this server at all, if so: a loopback-bound askd named by a
+  // non-loopback Host (DNS rebinding), or a browser Origin not in server.cors_origins and
+  // not askd's own.
+  std::optional<std::string> caller_refusal(const request& req) const;
 
   // The caller's API key: "" when auth.api_keys is empty, nullopt when it is set and the
   // request has none of them (401).
@@ -54,6 +65,7 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
     const char* method;
     const char* path;  // a trailing * matches one more path segment
     route_fn fn;
+    bool json_body;  // the body must be application/json (415 otherwise)
   };
   static const route routes[];
 
@@ -66,6 +78,7 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
   void v1_start(const request&, const std::shared_ptr<response>&);
   void v1_watch(const request&, const std::shared_ptr<response>&);
   void v1_cancel(const request&, const std::shared_ptr<response>&);
+  bool origin_allowed(const request& req) const;
 
   const core::config& cfg_;
   actors::engine& engine_;
@@ -73,6 +86,8 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
   core::rate_limiter rate_;  // guarded by rate_mu_: handlers run on many io threads
   std::string models_json_;  // built once: the providers never change while running
   std::atomic<bool> draining_{false};
+  bool loopback_only_;  // bound to loopback: only loopback Host names are answered
+  std::vector<core::network> trusted_proxies_;
 };
 
 // {"detail": "..."} with a status, as deepwiki's FastAPI answers errors.

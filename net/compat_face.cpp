@@ -8,7 +8,6 @@ header_list stream_headers(const std::string& request_id) {
   return {{"Content-Type", "text/event-stream; charset=utf-8"},
           {"Cache-Control", "no-cache, no-transform"},
           {"X-Accel-Buffering", "no"},
-          {"Access-Control-Allow-Origin", "*"},
           {"X-Request-Id", request_id}};
 }
 

@@ -123,6 +123,20 @@ struct http_server::impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::atomic<std::size_t> connections{0};
   std::atomic<bool> accepting{false};
+  std::atomic<std::size_t> bodies{0};  // bytes of bodies/messages being received (the budget)
+
+  // Takes `n` bytes of the body budget; false, taking nothing, past it.
+  bool take_body(std::size_t n) {
+    if (!limits.body_budget_bytes || !n) return true;
+    if (bodies.fetch_add(n, std::memory_order_relaxed) + n > limits.body_budget_bytes) {
+      bodies.fetch_sub(n, std::memory_order_relaxed);
+      return false;
+    }
+    return true;
+  }
+  void give_body(std::size_t n) {
+    if (limits.body_budget_bytes && n) bodies.fetch_sub(n, std::memory_order_relaxed);
+  }
   tcp::endpoint peer;  // the connection being accepted (accept4 fills it: no getpeername)
 
   std::mutex live_mutex;
@@ -158,7 +172,10 @@ class ws_session : public websocket,
   ws_session(http_server::impl& server, beast::tcp_stream&& stream, std::string peer)
       : server_(server), ws_(std::move(stream)), peer_(std::move(peer)) {}
 
-  ~ws_session() override { server_.leave(id_); }
+  ~ws_session() override {
+    server_.give_body(charged_);
+    server_.leave(id_);
+  }
 
   void run(http::request<http::string_body> upgrade, upgrade_decision decision) {
     id_ = server_.enrol(weak_from_this());
@@ -176,6 +193,15 @@ class ws_session : public websocket,
       ws_.set_option(pmd);
     }
     ws_.read_message_max(server_.limits.max_body_bytes);
+    // Beast echoes any close code from 3000 up; RFC 6455 defines none past 4999. A client
+    // sending one is failed without the echo.
+    ws_.control_callback([this](ws::frame_type kind, beast::string_view) {
+      if (kind != ws::frame_type::close || ws_.reason().code < 5000) return;
+      core::log_info("websocket failed").kv("peer", peer_).kv("reason", "invalid close code")
+          .kv("code", static_cast<std::uint64_t>(ws_.reason().code));
+      beast::error_code ec;
+      beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
+    });
     ws_.set_option(
         ws::stream_base::decorator([proto = decision.subprotocol](ws::response_type& res) {
           res.set(http::field::server, "askd");
@@ -207,8 +233,24 @@ class ws_session : public websocket,
   void shutdown_now() override {
     asio::dispatch(ws_.get_executor(), [self = shared_from_this()] { self->hard_close(); });
   }
+  void when_drained(std::function<void()> fn) override {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), f = std::move(fn)]() mutable {
+      if (self->gone_) return;
+      self->drained_.push_back(std::move(f));
+      if (!self->writing_ && self->head_ >= self->queue_.size()) self->run_drained();
+    });
+  }
 
  private:
+  // Posted, so a waiter never runs inside the call that made the queue drain.
+  void run_drained() {
+    if (drained_.empty()) return;
+    asio::post(ws_.get_executor(), [self = shared_from_this(), fns = std::move(drained_)] {
+      if (self->gone_) return;
+      for (const auto& f : fns) f();
+    });
+    drained_.clear();
+  }
   void on_accept(beast::error_code ec) {
     // Happens when the handshake is malformed or the client left during it.
     if (ec) return hard_close();
@@ -219,16 +261,36 @@ class ws_session : public websocket,
     pump();
   }
 
+  // A message is read in parts, each charged to the server's body budget until the
+  // message is whole and handed over: many sockets each sending a large message slowly
+  // cannot take more memory than the budget.
   void do_read() {
-    ws_.async_read(buffer_, beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+    ws_.async_read_some(buffer_, 64 * 1024,
+                        beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
   }
-  void on_read(beast::error_code ec, std::size_t) {
+  void on_read(beast::error_code ec, std::size_t n) {
     // Happens when the client closes (ws::error::closed), resets, or the idle timer fires.
     if (ec) return hard_close();
-    if (ws_.got_text() && handler_ && !close_queued_)
-      handler_->on_text(beast::buffers_to_string(buffer_.data()));
+    if (!ws_.got_text()) return refuse_message(1003, "binary frames are not supported");
+    if (!server_.take_body(n))
+      return refuse_message(1013, "the server is receiving too many messages; retry shortly");
+    charged_ += n;
+    if (!ws_.is_message_done()) return do_read();
+    if (handler_ && !close_queued_) handler_->on_text(beast::buffers_to_string(buffer_.data()));
     buffer_.consume(buffer_.size());
+    server_.give_body(std::exchange(charged_, 0));
     do_read();
+  }
+  // Closes the socket with `code` instead of reading on.
+  void refuse_message(std::uint16_t code, const char* why) {
+    core::log_info("websocket closed").kv("peer", peer_).kv("code", std::uint64_t{code})
+        .kv("reason", why);
+    buffer_.consume(buffer_.size());
+    server_.give_body(std::exchange(charged_, 0));
+    if (close_queued_) return;
+    close_queued_ = true;
+    close_reason_ = ws::close_reason(static_cast<ws::close_code>(code), why);
+    pump();
   }
 
   void queue(std::string text) {
@@ -273,6 +335,7 @@ class ws_session : public websocket,
     queued_bytes_ -= writing_now_.size();
     writing_now_.clear();
     pump();
+    if (!writing_ && head_ >= queue_.size()) run_drained();
   }
   void on_close(beast::error_code) {
     writing_ = false;
@@ -284,6 +347,8 @@ class ws_session : public websocket,
     gone_ = true;
     queue_.clear();
     head_ = 0;
+    drained_.clear();
+    server_.give_body(std::exchange(charged_, 0));
     beast::error_code ec;
     beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
     beast::get_lowest_layer(ws_).close();
@@ -307,6 +372,8 @@ class ws_session : public websocket,
   std::size_t head_ = 0;
   std::string writing_now_;  // the frame being written
   std::size_t queued_bytes_ = 0;
+  std::size_t charged_ = 0;  // of the body budget, by the message being read
+  std::vector<std::function<void()>> drained_;  // when_drained waiters
   bool writing_ = false;
   bool close_queued_ = false;
   bool close_sent_ = false;
@@ -323,6 +390,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
   http_session(http_server::impl& server, tcp::socket&& socket, std::string peer)
       : server_(server), stream_(std::move(socket)), peer_(std::move(peer)) {}
   ~http_session() override {
+    server_.give_body(body_charge_);
     if (id_) server_.leave(id_);
   }
 
@@ -344,6 +412,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     full_.emplace(static_cast<http::status>(status), 11);
     full_->set(http::field::server, "askd");
     full_->set(http::field::content_type, content_type);
+    for (auto& [k, v] : common_headers_) full_->set(k, v);
     for (auto& [k, v] : extra) full_->set(k, v);
     full_->keep_alive(keep_alive_);
     full_->body() = std::move(body);
@@ -359,6 +428,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     started_ = streaming_ = true;
     head_.emplace(static_cast<http::status>(status), 11);
     head_->set(http::field::server, "askd");
+    for (auto& [k, v] : common_headers_) head_->set(k, v);
     for (auto& [k, v] : headers) head_->set(k, v);
     head_->keep_alive(keep_alive_);
     head_->chunked(true);
@@ -373,15 +443,23 @@ class http_session : public connection, public std::enable_shared_from_this<http
       return;
     pending_ += chunk;
     auto queued = pending_.size() + inflight_.size() + raw_.size();
-    if (queued > std::max(server_.limits.write_queue_bytes, queue_allowance_)) {
+    if (queued > server_.limits.write_queue_bytes) {
       core::log_warn("slow client cut off").kv("peer", peer_).kv("queued_bytes", queued);
       return hard_close();
     }
     pump();
   }
 
-  std::uint64_t response_id() const { return response_id_; }
-  void set_queue_allowance(std::size_t bytes) { queue_allowance_ = bytes; }
+  void do_add_headers(std::uint64_t id, header_list headers) {
+    if (id != response_id_ || started_) return;
+    for (auto& h : headers) common_headers_.push_back(std::move(h));
+  }
+
+  void do_when_drained(std::uint64_t id, std::function<void()> fn) {
+    if (id != response_id_ || closed_ || response_done_) return;
+    drained_.push_back(std::move(fn));
+    if (idle()) run_drained();
+  }
 
   void do_finish(std::uint64_t id) {
     if (id != response_id_ || !streaming_ || finish_queued_ || abort_queued_ || closed_) return;
@@ -481,6 +559,24 @@ class http_session : public connection, public std::enable_shared_from_this<http
   }
 
  private:
+  // Nothing queued, in flight or left over by a direct write.
+  bool idle() {
+    if (writing_ || !pending_.empty() || !raw_.empty() || head_pending_) return false;
+    std::lock_guard<std::mutex> lock(gate_.m);
+    return gate_.tail.empty();
+  }
+  // Posted, so a waiter never runs inside the call that made the queue drain (it may
+  // write, or take a lock its caller holds).
+  void run_drained() {
+    if (drained_.empty()) return;
+    asio::post(stream_.get_executor(),
+               [self = shared_from_this(), id = response_id_, fns = std::move(drained_)] {
+                 if (self->closed_ || id != self->response_id_) return;
+                 for (const auto& f : fns) f();
+               });
+    drained_.clear();
+  }
+
   void maybe_open_gate() {
     if (!streaming_ || head_pending_ || writing_ || finish_queued_ || abort_queued_ ||
         last_written_ || closed_ || !pending_.empty() || !raw_.empty())
@@ -512,6 +608,31 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void on_header(beast::error_code ec, std::size_t) {
     if (ec) return on_read(ec, 0);
     auto& req = parser_->get();
+    // RFC 9112 6.3: a body framed by a transfer coding other than a final chunked cannot
+    // be delimited; read as empty, its bytes would run as a second request (smuggling
+    // behind a proxy). Refused, and the connection closed.
+    if (req.count(http::field::transfer_encoding)) {
+      std::string codings;
+      for (auto [it, end] = req.equal_range(http::field::transfer_encoding); it != end; ++it)
+        codings += (codings.empty() ? "" : ", ") + std::string(it->value());
+      if (!beast::iequals(codings, "chunked"))
+        return refuse(parser_->chunked() ? 501 : 400,
+                      "Transfer-Encoding " + core::json::quote(codings.substr(0, 100)) +
+                          " is not supported: only chunked");
+    }
+    // The body budget is taken before any of the body is read: what the client says it
+    // will send, or the most a chunked body may be.
+    auto content_length = parser_->content_length();
+    body_charge_ = content_length ? static_cast<std::size_t>(*content_length)
+                   : parser_->chunked() ? server_.limits.max_body_bytes
+                                        : 0;
+    if (body_charge_ > server_.limits.max_body_bytes) body_charge_ = 0;  // 413 below
+    if (!server_.take_body(body_charge_)) {
+      body_charge_ = 0;
+      core::log_warn("body refused").kv("peer", peer_).kv("reason", "server.body_budget_bytes");
+      return refuse(503, "The server is receiving too many request bodies at once; retry shortly",
+                    {{"Retry-After", "1"}});
+    }
     // curl and others wait up to a second for this before sending a large body.
     if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
       continue_.emplace(http::status::continue_, 11);
@@ -532,6 +653,11 @@ class http_session : public connection, public std::enable_shared_from_this<http
   }
 
   void on_read(beast::error_code ec, std::size_t) {
+    // The body is in the message now, then in the request, and gone once handled.
+    struct give_back {
+      http_session& s;
+      ~give_back() { s.server_.give_body(std::exchange(s.body_charge_, 0)); }
+    } charge{*this};
     // Happens when the client closes a keep-alive connection between requests.
     if (ec == http::error::end_of_stream || ec == asio::error::eof) return graceful_close();
     if (ec == beast::error::timeout || ec == asio::error::operation_aborted) return hard_close();
@@ -574,7 +700,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     req.body = std::move(msg.body());
     ++response_id_;
     handling_ = true;
-    queue_allowance_ = 0;
+    common_headers_.clear();
     started_ = streaming_ = head_pending_ = finish_queued_ = response_done_ = false;
     watch();
     server_.svc->handle(std::move(req), make_response());
@@ -622,6 +748,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     }
     if (raw_.empty() && pending_.empty() && !finish_queued_) {
       if (abort_queued_) return hard_close();
+      run_drained();
       return maybe_open_gate();
     }
     if (last_written_) return;
@@ -695,6 +822,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     head_sr_.reset();
     head_.reset();
     last_written_ = false;
+    drained_.clear();
     if (!keep_alive_) return graceful_close();
     if (watching_) {
       // on_watch sees operation_aborted and reads the next request.
@@ -705,13 +833,13 @@ class http_session : public connection, public std::enable_shared_from_this<http
     do_read();
   }
 
-  void refuse(int status, const std::string& detail) {
+  void refuse(int status, const std::string& detail, header_list extra = {}) {
     keep_alive_ = false;
     ++response_id_;
     handling_ = true;
-    queue_allowance_ = 0;
+    common_headers_.clear();
     started_ = false;
-    do_send(response_id_, status, "application/json", detail_json(detail), {});
+    do_send(response_id_, status, "application/json", detail_json(detail), std::move(extra));
   }
 
   void graceful_close() {
@@ -719,6 +847,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     closed_ = true;
     close_gate();
     cancel_timers();
+    drained_.clear();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     stream_.close();
@@ -729,6 +858,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     closed_ = true;
     close_gate();
     cancel_timers();
+    drained_.clear();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
@@ -754,7 +884,9 @@ class http_session : public connection, public std::enable_shared_from_this<http
   // the response in progress
   std::uint64_t response_id_ = 0;
   bool handling_ = false;
-  std::size_t queue_allowance_ = 0;  // this response's own bound, when above the server's
+  header_list common_headers_;                   // add_headers(): on every reply to this request
+  std::vector<std::function<void()>> drained_;  // when_drained waiters
+  std::size_t body_charge_ = 0;                  // of the body budget, by the body being read
   std::array<asio::const_buffer, 4> out_bufs_;               // the chunk being written (see pump)
   std::vector<std::shared_ptr<asio::steady_timer>> timers_;  // pending after() calls
   bool started_ = false;
@@ -787,6 +919,11 @@ class session_response : public response {
  public:
   session_response(std::shared_ptr<http_session> s, std::uint64_t id) : s_(std::move(s)), id_(id) {}
 
+  void add_headers(header_list headers) override {
+    run([h = std::move(headers)](http_session& s, std::uint64_t id) mutable {
+      s.do_add_headers(id, std::move(h));
+    });
+  }
   void send(int status, std::string_view content_type, std::string body,
             header_list extra) override {
     run([status, ct = std::string(content_type), b = std::move(body), e = std::move(extra)](
@@ -816,9 +953,9 @@ class session_response : public response {
       s.do_on_disconnect(id, std::move(f));
     });
   }
-  void allow_queue(std::size_t bytes) override {
-    run([bytes](http_session& s, std::uint64_t id) {
-      if (id == s.response_id()) s.set_queue_allowance(bytes);
+  void when_drained(std::function<void()> fn) override {
+    run([f = std::move(fn)](http_session& s, std::uint64_t id) mutable {
+      s.do_when_drained(id, std::move(f));
     });
   }
   void after(std::chrono::microseconds delay, std::function<void()> fn) override {

@@ -39,6 +39,9 @@ struct request {
 class response {
  public:
   virtual ~response() = default;
+  // Headers every reply to this request carries besides its own (askd's CORS headers);
+  // called before the reply.
+  virtual void add_headers(header_list headers) = 0;
   virtual void send(int status, std::string_view content_type, std::string body,
                     header_list extra = {}) = 0;
   // Starts a chunked response.
@@ -52,9 +55,10 @@ class response {
   // Called once, on the strand, if the client goes away (or is cut off as too slow)
   // before the response is finished. Not called after finish().
   virtual void on_disconnect(std::function<void()> fn) = 0;
-  // Lets this response hold up to `bytes` unsent (a replay written at once) before its
-  // client counts as too slow; the server's write_queue_bytes when larger.
-  virtual void allow_queue(std::size_t bytes) = 0;
+  // Runs `fn` on the strand once everything written so far has gone to the socket;
+  // never inline from this call (the caller may hold a lock `fn` takes). Dropped when the
+  // connection closes first. A writer that paces itself by this holds little memory.
+  virtual void when_drained(std::function<void()> fn) = 0;
   // Runs `fn` on the connection's strand after `delay` (unless the connection is gone).
   virtual void after(std::chrono::microseconds delay, std::function<void()> fn) = 0;
 };
@@ -66,6 +70,8 @@ class websocket {
   virtual void send(std::string text) = 0;
   // Sends the close frame after everything queued before it.
   virtual void close(std::uint16_t code, std::string reason = {}) = 0;
+  // As response::when_drained: `fn` on the strand once every frame sent so far is written.
+  virtual void when_drained(std::function<void()> fn) = 0;
 };
 
 // Receives one WebSocket's messages, on its strand.
@@ -97,6 +103,10 @@ class service {
 
 struct server_limits {
   std::size_t max_body_bytes = 1 << 20;
+  // Request bodies and WebSocket messages being received at once, over every connection:
+  // past it a request is refused (503) before its body is read, a message closes its
+  // socket (1013). 0: no budget.
+  std::size_t body_budget_bytes = 0;
   std::size_t max_connections = 10000;
   std::size_t write_queue_bytes = 1 << 20;
   std::chrono::milliseconds header_timeout{30000};

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "core/json.hpp"
+#include "core/log.hpp"
 #include "net/askd_service.hpp"
 #include "net/compat_face.hpp"
 
@@ -36,16 +37,31 @@ std::string sse_event(const core::stream_event& event) {
   return out;
 }
 
+std::size_t pace_bytes(std::size_t queue_bytes) {
+  return std::min<std::size_t>(64 * 1024, queue_bytes / 4);
+}
+
+namespace {
+
+// A port that fell behind more than the stream keeps is cut off, as a client too slow
+// for its queue is: it reconnects and is told what was dropped.
+void log_lost(std::string_view face, std::string_view id, std::uint64_t dropped) {
+  core::log_warn("slow watcher cut off")
+      .kv("face", face)
+      .kv("id", id)
+      .kv("dropped_through", dropped)
+      .kv("reason", "streams.replay_bytes");
+}
+
+}  // namespace
+
 sse_port::sse_port(std::shared_ptr<response> res, std::string request_id, int ping_s,
-                   bool start_on_live, std::size_t replay_bytes)
+                   bool start_on_live, std::size_t queue_bytes)
     : res_(std::move(res)),
       request_id_(std::move(request_id)),
       ping_s_(ping_s),
-      start_on_live_(start_on_live) {
-  // An attach replays what the stream kept in one go: that much may wait in the
-  // connection's queue (plus the usual allowance) before the client counts as too slow.
-  if (replay_bytes) res_->allow_queue(replay_bytes + replay_bytes / 4);
-}
+      start_on_live_(start_on_live),
+      pace_(pace_bytes(queue_bytes)) {}
 
 void sse_port::start() {
   if (started_) return;
@@ -58,7 +74,25 @@ void sse_port::start() {
 
 void sse_port::write(std::string text) {
   last_write_ms_ = now_ms();
+  unpaced_.fetch_add(text.size(), std::memory_order_relaxed);
   res_->write(std::move(text));
+}
+
+bool sse_port::behind() const {
+  return unpaced_.load(std::memory_order_relaxed) >= pace_;
+}
+
+void sse_port::pause(std::function<void()> resume) {
+  res_->when_drained([self = shared_from_this(), resume = std::move(resume)] {
+    self->unpaced_ = 0;
+    resume();
+  });
+}
+
+void sse_port::lost(std::uint64_t dropped) {
+  log_lost("sse", request_id_, dropped);
+  finished_ = true;
+  res_->abort();
 }
 
 // `: ping` after ping_s without a write, so proxies and clients see the stream alive.
@@ -97,7 +131,7 @@ void sse_port::live() {
 void sse_port::closed(const core::stream_event&) {
   finished_ = true;
   // Nothing more will come: 204 tells an EventSource to stop reconnecting.
-  if (!started_) return res_->send(204, "text/plain", "", {{"Access-Control-Allow-Origin", "*"}});
+  if (!started_) return res_->send(204, "text/plain", "");
   res_->finish();
 }
 
@@ -115,9 +149,29 @@ std::string ws_v1_frame(std::string_view type, std::string_view stream_id, std::
 }
 
 void ws_v1_port::deliver(const core::stream_event& event) {
-  ws_->send(
-      ws_v1_frame(core::to_string(event.type), stream_id_, event.seq, data_of(event), client_id_));
+  auto frame =
+      ws_v1_frame(core::to_string(event.type), stream_id_, event.seq, data_of(event), client_id_);
+  unpaced_.fetch_add(frame.size(), std::memory_order_relaxed);
+  ws_->send(std::move(frame));
   if (event.terminal()) over_ = true;
+}
+
+void ws_v1_port::pause(std::function<void()> resume) {
+  ws_->when_drained([self = shared_from_this(), resume = std::move(resume)] {
+    self->unpaced_ = 0;
+    resume();
+  });
+}
+
+void ws_v1_port::lost(std::uint64_t dropped) {
+  // One socket carries other streams: this one ends with an error frame, the socket stays.
+  log_lost("ws", stream_id_, dropped);
+  auto e = core::make_error(core::error::make(
+      core::error_code::overloaded,
+      "this client read more slowly than the stream was written: events up to " +
+          std::to_string(dropped) + " are no longer kept (streams.replay_bytes)"));
+  ws_->send(ws_v1_frame("error", stream_id_, 0, e.data, client_id_));
+  over_ = true;
 }
 
 }  // namespace askd::net

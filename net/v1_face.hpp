@@ -20,14 +20,21 @@ std::string sse_event(const core::stream_event& event);
 // an attach (start_on_live), as soon as the stream says the replay is done — so that an
 // error before `meta` can still be a refusal (JSON + status), and an attach to a stream
 // with nothing left for the client can be 204 (which stops a browser's EventSource).
+// How much a v1 port writes before it waits for its connection to drain (and catches up
+// from the stream's kept events): `queue_bytes` is the connection's bound
+// (server.write_queue_bytes), which pacing must stay under.
+std::size_t pace_bytes(std::size_t queue_bytes);
+
 class sse_port : public actors::sink_port, public std::enable_shared_from_this<sse_port> {
  public:
-  // `replay_bytes`: for an attach, the most a replay can write at once (streams.replay_bytes).
   sse_port(std::shared_ptr<response> res, std::string request_id, int ping_s, bool start_on_live,
-           std::size_t replay_bytes = 0);
+           std::size_t queue_bytes);
   void deliver(const core::stream_event& event) override;
   void live() override;
   void closed(const core::stream_event& last) override;
+  bool behind() const override;
+  void pause(std::function<void()> resume) override;
+  void lost(std::uint64_t dropped) override;
 
  private:
   void start();
@@ -38,20 +45,29 @@ class sse_port : public actors::sink_port, public std::enable_shared_from_this<s
   std::string request_id_;
   int ping_s_;
   bool start_on_live_;
+  std::size_t pace_;
   bool started_ = false;  // deliver/live/closed come from the sink, one at a time
   std::atomic<bool> finished_{false};
   std::atomic<std::int64_t> last_write_ms_{0};
+  std::atomic<std::size_t> unpaced_{0};  // written since the connection last drained
 };
 
 // A WebSocket (askd.v1) client's view of one stream: each event as
 // {"type","stream_id","seq","data"} plus "id", the client's id for the chat.
-class ws_v1_port : public actors::sink_port {
+class ws_v1_port : public actors::sink_port, public std::enable_shared_from_this<ws_v1_port> {
  public:
-  ws_v1_port(std::shared_ptr<websocket> ws, std::string stream_id, std::string client_id)
-      : ws_(std::move(ws)), stream_id_(std::move(stream_id)), client_id_(std::move(client_id)) {}
+  ws_v1_port(std::shared_ptr<websocket> ws, std::string stream_id, std::string client_id,
+             std::size_t queue_bytes)
+      : ws_(std::move(ws)),
+        stream_id_(std::move(stream_id)),
+        client_id_(std::move(client_id)),
+        pace_(pace_bytes(queue_bytes)) {}
   void deliver(const core::stream_event& event) override;
   // A resume of an answer the client has seen to its end: its end again, to close on.
   void closed(const core::stream_event& last) override { deliver(last); }
+  bool behind() const override { return unpaced_ >= pace_; }
+  void pause(std::function<void()> resume) override;
+  void lost(std::uint64_t dropped) override;
   // The stream reached its end for this client (the handler forgets it).
   bool over() const { return over_; }
 
@@ -59,7 +75,9 @@ class ws_v1_port : public actors::sink_port {
   std::shared_ptr<websocket> ws_;
   std::string stream_id_;
   std::string client_id_;
+  std::size_t pace_;
   std::atomic<bool> over_{false};
+  std::atomic<std::size_t> unpaced_{0};
 };
 
 // The JSON text of a WebSocket v1 frame.

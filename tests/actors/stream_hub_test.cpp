@@ -3,6 +3,7 @@
 // a continuation's trimming). No actors: plain calls, and real threads where it matters.
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <thread>
 
 #include "actors/generation_output.hpp"
@@ -200,4 +201,99 @@ TEST_CASE("an answer that starts otherwise is kept whole - even when it ends at 
   h.out.offer(2, "\nFirst.");
   h.out.end_attempt();
   CHECK(h.port->text() == "First.");
+}
+
+namespace {
+
+// A port that is behind after every `pace` deltas until its (pretend) connection drains:
+// the test plays the connection, calling the resume the hub gave it.
+struct paced_port : recording_port {
+  std::size_t pace;
+  std::size_t since_drain = 0;
+  std::function<void()> resume;
+  std::uint64_t lost_at = 0;
+  int pauses = 0;
+  explicit paced_port(std::size_t p) : pace(p) {}
+  void deliver(const core::stream_event& e) override {
+    recording_port::deliver(e);
+    ++since_drain;
+  }
+  bool behind() const override { return since_drain >= pace; }
+  void pause(std::function<void()> r) override {
+    ++pauses;
+    resume = std::move(r);
+  }
+  void lost(std::uint64_t dropped) override { lost_at = dropped; }
+  // The connection drained: take more.
+  bool drain() {
+    if (!resume) return false;
+    since_drain = 0;
+    auto r = std::move(resume);
+    resume = nullptr;
+    r();
+    return true;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a watcher that falls behind is paused and catches up from the kept events in order") {
+  auto hub = std::make_shared<stream_hub>(1 << 20);
+  auto slow = std::make_shared<paced_port>(2);
+  auto fast = std::make_shared<recording_port>();
+  hub->attach(1, slow, 0);
+  hub->attach(2, fast, 0);
+  for (auto* t : {"a", "b", "c", "d", "e"}) hub->publish(core::make_delta(t));
+  // Two events, then it waited for its connection; the fast one had everything.
+  CHECK(slow->text() == "ab");
+  CHECK(fast->text() == "abcde");
+  REQUIRE(slow->drain());
+  CHECK(slow->text() == "abcd");
+  hub->publish(core::make_delta("f"));
+  hub->publish(core::make_done({}));
+  CHECK(hub->ports() == 1);  // the paused one stays after the end until it has read it
+  while (slow->drain()) {
+  }
+  CHECK(slow->text() == "abcdef");
+  REQUIRE_FALSE(slow->got.empty());
+  CHECK(slow->got.back().type == core::event_type::done);
+  for (std::size_t i = 0; i < slow->got.size(); ++i) CHECK(slow->got[i].seq == i + 1);
+  CHECK(hub->ports() == 0);
+}
+
+TEST_CASE("an attach with a long replay reads it at its pace and then goes live") {
+  auto hub = std::make_shared<stream_hub>(1 << 20);
+  for (int i = 0; i < 10; ++i) hub->publish(core::make_delta(std::to_string(i)));
+  auto watcher = std::make_shared<paced_port>(3);
+  CHECK(hub->attach(1, watcher, 0) == stream_hub::attached::live);
+  CHECK(watcher->text() == "012");
+  CHECK(watcher->lives == 0);
+  int drains = 0;
+  while (watcher->drain()) ++drains;
+  CHECK(drains == 3);
+  CHECK(watcher->text() == "0123456789");
+  CHECK(watcher->lives == 1);
+  hub->publish(core::make_delta("x"));  // live now
+  CHECK(watcher->text() == "0123456789x");
+}
+
+TEST_CASE("a paused watcher whose missed events were dropped is told so - not given a gap") {
+  auto hub = std::make_shared<stream_hub>(4096);
+  auto slow = std::make_shared<paced_port>(1);
+  hub->attach(1, slow, 0);
+  for (int i = 0; i < 200; ++i) hub->publish(core::make_delta(std::string(100, 'x')));
+  CHECK(slow->got.size() == 1);
+  REQUIRE(slow->drain());
+  CHECK(slow->lost_at > 1);
+  CHECK(slow->got.size() == 1);  // nothing after the gap
+  CHECK(hub->ports() == 0);
+}
+
+TEST_CASE("a hub that keeps nothing never pauses a port") {
+  stream_hub hub;
+  auto p = std::make_shared<paced_port>(1);
+  hub.attach(1, p, 0);
+  for (auto* t : {"a", "b", "c"}) hub.publish(core::make_delta(t));
+  CHECK(p->text() == "abc");
+  CHECK(p->pauses == 0);
 }

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/json.hpp"
+#include "core/log.hpp"
 #include "tests/support/e2e_env.hpp"
 #include "tests/support/test_client.hpp"
 
@@ -70,5 +71,267 @@ TEST_CASE("an upstream event nested 150000 levels deep ends the answer with a ma
     CHECK(r.body.find("not a JSON object") != std::string::npos);
   }
   CHECK(alive(env));
+  CHECK(env.settles());
+}
+
+// -- Who may call: CORS, Content-Type, Host -----------------------------------------
+
+TEST_CASE("a page on another origin is refused - and no reply carries a wildcard CORS header") {
+  e2e_env env;
+  auto r = http_call(env.port, "POST", "/chat/completions/stream", local_body("q"),
+                     {{"Origin", "http://evil.example"}});
+  CHECK(r.status == 403);
+  CHECK(r.body.find("Origin \\\"http://evil.example\\\" may not call this server") !=
+        std::string::npos);
+  CHECK(r.header("access-control-allow-origin").empty());
+  // The preflight too: a browser then never sends the request.
+  r = http_call(env.port, "OPTIONS", "/v1/chat/stream", {},
+                {{"Origin", "http://evil.example"}, {"Access-Control-Request-Method", "POST"}});
+  CHECK(r.status == 403);
+  CHECK(r.header("access-control-allow-origin").empty());
+  // And a WebSocket, which browsers open from any page without CORS.
+  auto ws = ws_converse(env.port, "/ws/chat", "", {{"Origin", "http://evil.example"}},
+                        {local_body("q")}, [](const std::string&) { return ws_step{{}, true}; });
+  CHECK_FALSE(ws.accepted);
+  CHECK(ws.refused_status == 403);
+  // Without an Origin (curl, SDKs, a server-side proxy) nothing changes.
+  r = http_call(env.port, "GET", "/health");
+  CHECK(r.status == 200);
+  CHECK(r.header("access-control-allow-origin").empty());
+  CHECK(http_call(env.port, "GET", "/metrics").body.find("askd_requests_total{outcome=\"ok\"} 0") !=
+        std::string::npos);
+}
+
+TEST_CASE("a chat that is not application/json is refused with 415 before any work") {
+  e2e_env env;
+  for (const char* type : {"text/plain", "application/x-www-form-urlencoded",
+                           "multipart/form-data; boundary=x", "application/jsonx"}) {
+    auto r = http_call(env.port, "POST", "/chat/completions/stream", local_body("q"),
+                       {{"Content-Type", type}});
+    INFO(type);
+    CHECK(r.status == 415);
+    CHECK(r.body.find("Content-Type must be application/json") != std::string::npos);
+  }
+  auto r = http_call(env.port, "POST", "/v1/streams", local_body("q"),
+                     {{"Content-Type", "Application/JSON; charset=utf-8"}});
+  CHECK(r.status == 201);
+  CHECK(env.settles());
+}
+
+TEST_CASE("listed origins and askd's own pages may call - and get their origin back") {
+  e2e_env env([](askd::core::config& c) { c.server.cors_origins = {"http://localhost:3000"}; });
+  auto r = http_call(env.port, "OPTIONS", "/chat/completions/stream", {},
+                     {{"Origin", "http://localhost:3000"},
+                      {"Access-Control-Request-Method", "POST"},
+                      {"Access-Control-Request-Headers", "content-type"}});
+  CHECK(r.status == 204);
+  CHECK(r.header("access-control-allow-origin") == "http://localhost:3000");
+  CHECK(r.header("access-control-allow-headers").find("Content-Type") != std::string::npos);
+  CHECK(r.header("vary") == "Origin");
+  r = http_call(env.port, "POST", "/chat/completions/stream", local_body("where is the retry loop?"),
+                {{"Origin", "http://localhost:3000"}});
+  CHECK(r.status == 200);
+  CHECK(r.header("access-control-allow-origin") == "http://localhost:3000");
+  CHECK(!r.body.empty());
+  // Same origin: a page askd itself serves.
+  auto own = "http://127.0.0.1:" + std::to_string(env.port);
+  r = http_call(env.port, "GET", "/models/config", {},
+                {{"Origin", own}, {"Host", "127.0.0.1:" + std::to_string(env.port)}});
+  CHECK(r.status == 200);
+  CHECK(http_call(env.port, "GET", "/health", {}, {{"Origin", "http://localhost:3001"}}).status ==
+        403);
+  CHECK(env.settles());
+}
+
+TEST_CASE("a loopback askd refuses a Host that is not a loopback name - DNS rebinding") {
+  e2e_env env;
+  for (const char* host : {"evil.example", "evil.example:8001", "127.0.0.1.nip.io"}) {
+    raw_connection c(env.port);
+    c.send(std::string("GET /health HTTP/1.1\r\nHost: ") + host + "\r\n\r\n");
+    auto got = c.read_until("}", std::chrono::seconds(10));
+    INFO(host);
+    CHECK(got.rfind("HTTP/1.1 403", 0) == 0);
+    CHECK(got.find("answers only to localhost names") != std::string::npos);
+  }
+  for (const char* host : {"localhost", "127.0.0.1:1234", "[::1]:8001"}) {
+    raw_connection c(env.port);
+    c.send(std::string("GET /health HTTP/1.1\r\nHost: ") + host + "\r\n\r\n");
+    INFO(host);
+    CHECK(c.read_until("}", std::chrono::seconds(10)).rfind("HTTP/1.1 200", 0) == 0);
+  }
+  auto ws = ws_converse(env.port, "/ws/chat", "", {{"Host", "evil.example"}}, {local_body("q")},
+                        [](const std::string&) { return ws_step{{}, true}; });
+  CHECK(ws.refused_status == 403);
+}
+
+// -- HTTP framing ---------------------------------------------------------------------
+
+TEST_CASE("a Transfer-Encoding other than chunked is refused and the connection closed") {
+  e2e_env env;
+  // Read as an empty body, the bytes after the head would run as a second request.
+  const std::string smuggled = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  struct framing {
+    const char* te;
+    const char* status;
+  };
+  for (auto [te, status] : {framing{"xchunked", "HTTP/1.1 400"}, framing{"identity", "HTTP/1.1 400"},
+                            framing{"foo", "HTTP/1.1 400"}, framing{"chunked, gzip", "HTTP/1.1 400"},
+                            framing{"gzip, chunked", "HTTP/1.1 501"}}) {
+    raw_connection c(env.port);
+    c.send(std::string("POST /chat/completions/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       "Content-Type: application/json\r\nTransfer-Encoding: ") +
+           te + "\r\n\r\n" + smuggled);
+    auto got = c.read_all(std::chrono::seconds(10));  // ends: askd closed the connection
+    INFO(te << " -> " << got);
+    CHECK(got.rfind(status, 0) == 0);
+    CHECK(got.find("only chunked") != std::string::npos);
+    CHECK(got.find("askd_requests_total") == std::string::npos);  // the second never ran
+  }
+  // Two framings at once are refused as well.
+  raw_connection c(env.port);
+  c.send("POST /chat/completions/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+         "application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+         smuggled);
+  auto got = c.read_all(std::chrono::seconds(10));
+  CHECK(got.rfind("HTTP/1.1 400", 0) == 0);
+  CHECK(got.find("askd_requests_total") == std::string::npos);
+  CHECK(alive(env));
+}
+
+// -- WebSocket protocol ---------------------------------------------------------------
+
+TEST_CASE("the askd.v1 subprotocol is matched as a whole token") {
+  e2e_env env;
+  // A lookalike gets the compat socket, which answers a request with raw text frames.
+  auto compat = ws_converse(env.port, "/ws/chat", "notaskd.v1x", {},
+                            {chat_body("q", R"({"text":"plain"})")},
+                            [](const std::string&) { return ws_step{}; });
+  CHECK(compat.accepted);
+  CHECK(compat.frames == std::vector<std::string>{"plain"});
+  // askd.v1 among other offers is chosen: JSON events.
+  auto v1 = ws_converse(env.port, "/ws/chat", "chat, askd.v1", {},
+                        {R"({"type":"chat","id":"a","request":)" +
+                         chat_body("q", R"({"text":"x"})") + "}"},
+                        [](const std::string& f) {
+                          return ws_step{{}, f.find("\"type\":\"done\"") != std::string::npos};
+                        });
+  CHECK(v1.accepted);
+  REQUIRE_FALSE(v1.frames.empty());
+  CHECK(v1.frames.front().rfind("{\"type\":\"meta\"", 0) == 0);
+  CHECK(env.settles());
+}
+
+TEST_CASE("a binary frame closes the socket with 1003") {
+  e2e_env env;
+  auto r = ws_binary(env.port, "/ws/chat", "askd.v1", std::string("\x01\x02\x03", 3));
+  CHECK(r.close_code == 1003);
+  CHECK(alive(env));
+}
+
+TEST_CASE("a close code past 4999 is not echoed back") {
+  e2e_env env;
+  auto valid = ws_close_with(env.port, "/ws/chat", 4999);
+  CHECK(valid.close_code == 4999);  // a private-use code is echoed as RFC 6455 says
+  auto invalid = ws_close_with(env.port, "/ws/chat", 65535);
+  CHECK(invalid.close_code != 65535);
+  CHECK(alive(env));
+}
+
+// -- Request fields -------------------------------------------------------------------
+
+TEST_CASE("a repo_url with a NUL byte is refused - and a huge one is neither echoed nor logged whole") {
+  e2e_env env;
+  auto r = http_call(env.port, "POST", "/chat/completions/stream",
+                     R"({"repo_url":")" ASKD_FIXTURES R"(/minirepo\u0000/etc","type":"local","messages":[{"role":"user","content":"q"}]})");
+  CHECK(r.status == 400);
+  CHECK(r.body.find("repo_url: contains a control character (byte 0)") != std::string::npos);
+  std::vector<std::string> lines;
+  askd::core::set_log_sink([&](std::string_view l) { lines.emplace_back(l); });
+  auto huge = std::string("https://github.com/") + std::string(900 * 1024, 'a');
+  r = http_call(env.port, "POST", "/chat/completions/stream",
+                R"({"repo_url":")" + huge + R"(","messages":[{"role":"user","content":"q"}]})");
+  askd::core::set_log_sink(nullptr);
+  CHECK(r.status == 400);
+  CHECK(r.body.size() < 1000);
+  CHECK(r.body.find("repo_url: at most 2048 bytes") != std::string::npos);
+  for (const auto& l : lines) CHECK(l.size() < 4096);
+  // A long one under the limit that is refused for its host is cut in the detail.
+  auto long_host = "https://" + std::string(1500, 'h') + ".example/a/b";
+  r = http_call(env.port, "POST", "/chat/completions/stream",
+                R"({"repo_url":")" + long_host + R"(","messages":[{"role":"user","content":"q"}]})");
+  CHECK(r.status == 403);
+  CHECK(r.body.size() < 600);
+}
+
+// -- Memory ---------------------------------------------------------------------------
+
+TEST_CASE("bodies in flight are held to the server's budget - past it a 503 before the body") {
+  e2e_env env([](askd::core::config& c) { c.server.body_budget_bytes = 8 << 20; });
+  const std::size_t length = 1 << 20;  // each says it sends the most a body may be
+  const std::string half(length / 2, ' ');
+  auto before = resident_bytes();
+  std::vector<std::unique_ptr<raw_connection>> parked;
+  int refused = 0;
+  for (int i = 0; i < 200; ++i) {
+    auto c = std::make_unique<raw_connection>(env.port);
+    // With Expect: 100-continue askd answers the head at once: go on, or 503.
+    c->send("POST /chat/completions/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+            "application/json\r\nExpect: 100-continue\r\nContent-Length: " +
+            std::to_string(length) + "\r\n\r\n");
+    auto head = c->read_until("\r\n\r\n", std::chrono::seconds(10));
+    if (head.rfind("HTTP/1.1 503", 0) == 0) {
+      CHECK(head.find("Retry-After: 1") != std::string::npos);
+      ++refused;
+      continue;
+    }
+    REQUIRE(head.rfind("HTTP/1.1 100", 0) == 0);
+    REQUIRE(c->try_send(half));  // half a body, parked
+    parked.push_back(std::move(c));
+  }
+  CHECK(parked.size() == 8);
+  CHECK(refused == 192);
+  // askd answers others while the budget is taken, and holds about the budget, not 200
+  // bodies (each would be half a MiB here, a MiB when whole).
+  CHECK(alive(env));
+  auto grown = resident_bytes() - before;
+  INFO("RSS grew by " << grown / 1024 << " KiB");
+  CHECK(grown < (40u << 20));
+  // The parked bodies end (as garbage JSON: a 400) and give the budget back.
+  for (auto& c : parked) {
+    REQUIRE(c->try_send(std::string(length - half.size(), ' ')));
+    CHECK(c->read_until("}", std::chrono::seconds(10)).find("HTTP/1.1 400") != std::string::npos);
+  }
+  parked.clear();
+  CHECK(http_call(env.port, "POST", "/chat/completions/stream", local_body("where is the retry loop?"))
+            .status == 200);
+  CHECK(env.settles());
+}
+
+TEST_CASE("watchers that do not read share the stream's replay - not a copy each") {
+  e2e_env env([](askd::core::config& c) { c.streams.replay_bytes = 8 << 20; });
+  // About 3 MB, finished and kept whole.
+  auto body = chat_body("q", R"({"words":500000,"chunk":4096,"gap_ms":1})");
+  auto id = http_call(env.port, "POST", "/v1/streams", body).body;
+  id = id.substr(id.find(':') + 2, 32);
+  auto whole = http_call(env.port, "GET", "/v1/streams/" + id, {}, {}, std::chrono::seconds(60));
+  REQUIRE(whole.body.find("event: done") != std::string::npos);
+  REQUIRE(whole.body.size() > 3000000);
+  whole = {};
+  auto before = resident_bytes();
+  std::vector<std::unique_ptr<raw_connection>> watchers;
+  for (int i = 0; i < 100; ++i) {
+    auto c = std::make_unique<raw_connection>(env.port, 4096);
+    c->send("GET /v1/streams/" + id + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    // It has its first events; then it stops reading.
+    REQUIRE(c->read_until("event: meta", std::chrono::seconds(10)).find("event: meta") !=
+            std::string::npos);
+    watchers.push_back(std::move(c));
+  }
+  CHECK(alive(env));
+  auto grown = resident_bytes() - before;
+  INFO("RSS grew by " << grown / 1024 << " KiB for 100 watchers of a "
+                      << 3 << " MB replay");
+  CHECK(grown < (40u << 20));  // a copy each would be 300 MB
+  watchers.clear();
   CHECK(env.settles());
 }

@@ -79,14 +79,63 @@ TEST_CASE("a client over its request rate is refused with 429 and Retry-After") 
   CHECK(r.status == 429);
   CHECK(r.header("retry-after") == "2");
   CHECK(r.body.find("limits.client_rate is 0.5 per second") != std::string::npos);
-  // A client with its own API key has its own bucket.
-  auto keyed = http_call(env.port, "POST", "/chat/completions/stream", chat_body("q"),
-                         {{"Authorization", "Bearer someone-else"}});
-  CHECK(keyed.status == 200);
+  // Without auth.api_keys a header names nothing askd checked: a new one each request
+  // does not make a new client (issue 17: that escaped the limit).
+  for (const char* h : {"Authorization", "X-API-Key"}) {
+    auto keyed = http_call(env.port, "POST", "/chat/completions/stream", chat_body("q"),
+                           {{h, std::string("Bearer fresh-") + h}});
+    CHECK(keyed.status == 429);
+  }
+  // Nor does X-Forwarded-For from a peer that is not a trusted proxy.
+  auto forwarded = http_call(env.port, "POST", "/chat/completions/stream", chat_body("q"),
+                             {{"X-Forwarded-For", "203.0.113.9"}});
+  CHECK(forwarded.status == 429);
   auto ws = ws_call(env.port, "/ws/chat", chat_body("q"));
   REQUIRE(ws.frames.size() == 1);
   CHECK(ws.frames[0].find("Too many requests from this client") != std::string::npos);
-  CHECK(env.mock->stats().requests == 3);
+  CHECK(env.mock->stats().requests == 2);
+}
+
+TEST_CASE("with API keys each key has its own rate bucket") {
+  e2e_env env([](askd::core::config& c) {
+    c.limits.client_rate = 0.5;
+    c.limits.client_burst = 1;
+    c.auth.api_keys = {"key-one-0123456789", "key-two-0123456789"};
+  });
+  auto ask = [&](const char* key) {
+    return http_call(env.port, "POST", "/chat/completions/stream", chat_body("q"),
+                     {{"Authorization", std::string("Bearer ") + key}})
+        .status;
+  };
+  CHECK(ask("key-one-0123456789") == 200);
+  CHECK(ask("key-one-0123456789") == 429);
+  CHECK(ask("key-two-0123456789") == 200);
+  CHECK(ask("not-a-key-0123456789") == 401);  // and it took nobody's token
+  CHECK(ask("key-two-0123456789") == 429);
+}
+
+TEST_CASE("behind a trusted proxy the client is the last untrusted X-Forwarded-For hop") {
+  e2e_env env([](askd::core::config& c) {
+    c.limits.client_rate = 0.5;
+    c.limits.client_burst = 1;
+    c.server.trusted_proxies = {"127.0.0.0/8"};
+  });
+  auto ask = [&](const char* xff) {
+    return http_call(env.port, "POST", "/chat/completions/stream", chat_body("q"),
+                     {{"X-Forwarded-For", xff}})
+        .status;
+  };
+  CHECK(ask("198.51.100.1") == 200);
+  CHECK(ask("198.51.100.2") == 200);
+  CHECK(ask("198.51.100.1") == 429);
+  // What the client wrote itself comes first; the proxy appends the address it saw.
+  CHECK(ask("198.51.100.1, 198.51.100.3") == 200);
+  CHECK(ask("203.0.113.7, 198.51.100.3") == 429);
+  // Hops that are trusted proxies are skipped.
+  CHECK(ask("198.51.100.4, 127.0.0.2") == 200);
+  // IPv6 clients count by their /64.
+  CHECK(ask("2001:db8:1:2::1") == 200);
+  CHECK(ask("2001:db8:1:2::99") == 429);
 }
 
 TEST_CASE("a request past its deadline ends with a timeout error and leaves nothing behind") {

@@ -1,6 +1,7 @@
 #include "tests/support/test_client.hpp"
 
 #include <cstring>
+#include <fstream>
 #include <optional>
 
 #include <arpa/inet.h>
@@ -72,6 +73,8 @@ http_reply http_call(std::uint16_t port, const std::string& method, const std::s
     co_await s.async_connect(loopback(port), asio::use_awaitable);
     http::request<http::string_body> req(http::string_to_verb(method), target, 11);
     req.set(http::field::host, "127.0.0.1");
+    // A chat is JSON; a test that means otherwise says so in `headers`.
+    if (method == "POST") req.set(http::field::content_type, "application/json");
     for (const auto& [k, v] : headers) req.set(k, v);
     req.body() = body;
     if (!body.empty() || method == "POST") req.prepare_payload();
@@ -140,6 +143,61 @@ ws_reply ws_converse(std::uint16_t port, const std::string& target, const std::s
   return out;
 }
 
+namespace {
+
+// Opens a WebSocket, runs `act` on it, then reads until the server closes; the close code
+// the server sent (0 when the socket ended without one).
+template <class Act>
+ws_reply ws_session_with(std::uint16_t port, const std::string& target,
+                         const std::string& subprotocol, Act act) {
+  ws_reply out;
+  run_with_deadline(std::chrono::seconds(30), [&]() -> asio::awaitable<void> {
+    ws::stream<beast::tcp_stream> w(co_await asio::this_coro::executor);
+    co_await beast::get_lowest_layer(w).async_connect(loopback(port), asio::use_awaitable);
+    w.set_option(ws::stream_base::decorator([&](ws::request_type& req) {
+      if (!subprotocol.empty()) req.set(http::field::sec_websocket_protocol, subprotocol);
+    }));
+    co_await w.async_handshake("127.0.0.1", target, asio::use_awaitable);
+    out.accepted = true;
+    co_await act(w);
+    for (;;) {
+      beast::flat_buffer buf;
+      auto [ec, n] = co_await w.async_read(buf, asio::as_tuple(asio::use_awaitable));
+      (void)n;
+      if (ec == ws::error::closed) out.close_code = w.reason().code;
+      if (ec) break;
+      out.frames.push_back(beast::buffers_to_string(buf.data()));
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+ws_reply ws_binary(std::uint16_t port, const std::string& target, const std::string& subprotocol,
+                   const std::string& bytes) {
+  return ws_session_with(port, target, subprotocol,
+                         [&](ws::stream<beast::tcp_stream>& w) -> asio::awaitable<void> {
+                           w.binary(true);
+                           co_await w.async_write(asio::buffer(bytes), asio::use_awaitable);
+                         });
+}
+
+ws_reply ws_close_with(std::uint16_t port, const std::string& target, std::uint16_t code) {
+  ws_reply out;
+  run_with_deadline(std::chrono::seconds(30), [&]() -> asio::awaitable<void> {
+    ws::stream<beast::tcp_stream> w(co_await asio::this_coro::executor);
+    co_await beast::get_lowest_layer(w).async_connect(loopback(port), asio::use_awaitable);
+    co_await w.async_handshake("127.0.0.1", target, asio::use_awaitable);
+    out.accepted = true;
+    // async_close sends ours and reads until the server's close frame (or the end).
+    auto [ec] = co_await w.async_close(ws::close_reason(static_cast<ws::close_code>(code)),
+                                       asio::as_tuple(asio::use_awaitable));
+    if (!ec) out.close_code = w.reason().code;
+  });
+  return out;
+}
+
 ws_reply ws_call(std::uint16_t port, const std::string& target, const std::string& first,
                  std::chrono::seconds deadline) {
   return ws_converse(
@@ -191,12 +249,37 @@ raw_connection::~raw_connection() {
 }
 
 void raw_connection::send(const std::string& bytes) {
+  if (!try_send(bytes)) throw std::runtime_error("raw_connection: send failed");
+}
+
+bool raw_connection::try_send(const std::string& bytes) {
   std::size_t off = 0;
   while (off < bytes.size()) {
     auto n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) throw std::runtime_error("raw_connection: send failed");
+    if (n <= 0) return false;
     off += static_cast<std::size_t>(n);
   }
+  return true;
+}
+
+std::size_t resident_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
 }
 
 std::string raw_connection::read_until(const std::string& needle,

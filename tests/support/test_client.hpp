@@ -54,6 +54,12 @@ ws_reply ws_converse(std::uint16_t port, const std::string& target, const std::s
                      std::chrono::seconds deadline = std::chrono::seconds(30),
                      bool offer_deflate = false);
 
+// Opens a WebSocket and sends `bytes` as one binary frame; reads until the close.
+ws_reply ws_binary(std::uint16_t port, const std::string& target, const std::string& subprotocol,
+                   const std::string& bytes);
+// Opens a WebSocket and closes it with `code`; close_code is what the server answered with.
+ws_reply ws_close_with(std::uint16_t port, const std::string& target, std::uint16_t code);
+
 // One Server-Sent Event as read from a stream.
 struct sse_event {
   std::string id, event, data;
@@ -68,6 +74,8 @@ class raw_connection {
   explicit raw_connection(std::uint16_t port, int rcvbuf = 0);
   ~raw_connection();
   void send(const std::string& bytes);
+  // As send(), but false instead of throwing when the peer has closed or reset.
+  bool try_send(const std::string& bytes);
   // Reads until `needle` has been seen (or the deadline, or EOF); returns all read so far.
   std::string read_until(const std::string& needle, std::chrono::milliseconds deadline);
   // Reads until the peer closes; returns what was read.
@@ -78,6 +86,12 @@ class raw_connection {
   int fd_ = -1;
   std::string got_;
 };
+
+// This process's resident memory, in bytes (VmRSS).
+std::size_t resident_bytes();
+
+// A port free on 127.0.0.1 right now (for a server that must know its port before it starts).
+std::uint16_t free_port();
 
 // A POST request's bytes, ready for raw_connection::send.
 std::string post_bytes(const std::string& target, const std::string& body);
