@@ -61,18 +61,6 @@ bool under_included_dir(const std::vector<std::string>& rules, std::string_view 
 
 }  // namespace
 
-std::vector<std::string> split_list(std::string_view s) {
-  std::vector<std::string> out;
-  while (!s.empty()) {
-    auto end = s.find_first_of(",\n");
-    auto item = trim(s.substr(0, end));
-    if (!item.empty()) out.emplace_back(item);
-    if (end == std::string_view::npos) break;
-    s.remove_prefix(end + 1);
-  }
-  return out;
-}
-
 file_filter::file_filter(const core::repo_settings& settings, const core::chat_request& request) {
   included_dirs_ = normalise_all(split_list(request.included_dirs));
   included_files_ = normalise_all(split_list(request.included_files));

@@ -14,8 +14,9 @@
 
 namespace askd::rag {
 
-// "a, b\nc" → {"a", "b", "c"}: newline- or comma-separated, trimmed, empties dropped.
-std::vector<std::string> split_list(std::string_view s);
+// "a, b\nc" → {"a", "b", "c"}: newline- or comma-separated, trimmed, empties dropped
+// (core validates a request's lists with the same function).
+using core::split_list;
 
 class file_filter {
  public:
