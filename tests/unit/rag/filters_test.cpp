@@ -146,6 +146,22 @@ TEST_CASE(".gitignore rules: last match wins and negation and dir-only and ancho
   CHECK_FALSE(g.ignored("local.txt", false));
 }
 
+TEST_CASE("gitignore lines past the length limit and rules past the count limit are dropped") {
+  gitignore g;
+  g.add("", "/" + std::string(max_gitignore_line, 'x') + "\n*.log\n");
+  CHECK(g.ignored("a.log", false));
+  CHECK_FALSE(g.ignored(std::string(max_gitignore_line, 'x'), false));
+  CHECK(g.dropped() == 1);
+  std::string many;
+  for (std::size_t i = 0; i < max_gitignore_rules + 10; ++i)
+    many += "f" + std::to_string(i) + ".txt\n";
+  g.add("sub", many);
+  CHECK(g.ignored("sub/f0.txt", false));
+  CHECK(g.ignored("sub/f" + std::to_string(max_gitignore_rules - 2) + ".txt", false));
+  CHECK_FALSE(g.ignored("sub/f" + std::to_string(max_gitignore_rules - 1) + ".txt", false));
+  CHECK(g.dropped() == 1 + 11);  // the root file's *.log took one of the rules
+}
+
 TEST_CASE("scanning the fixture repo reads the right files and counts what it skipped") {
   auto c = test::embedded_config();
   core::chat_request r;
