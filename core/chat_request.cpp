@@ -1,5 +1,7 @@
 #include "core/chat_request.hpp"
 
+#include <cctype>
+
 #include "core/json.hpp"
 
 namespace askd::core {
@@ -37,7 +39,36 @@ std::string check_provider(const config& cfg, const std::string& field, const st
   return {};
 }
 
+// A filter field's rules within max_filter_rules and max_filter_rule_bytes; returns the
+// detail of the refusal.
+std::string check_rules(const std::string& field, const std::string& value) {
+  auto rules = split_list(value);
+  if (rules.size() > max_filter_rules)
+    return field + ": at most " + std::to_string(max_filter_rules) + " rules, got " +
+           std::to_string(rules.size());
+  for (std::size_t i = 0; i < rules.size(); ++i)
+    if (rules[i].size() > max_filter_rule_bytes)
+      return field + ": a rule is at most " + std::to_string(max_filter_rule_bytes) +
+             " bytes, rule " + std::to_string(i + 1) + " has " + std::to_string(rules[i].size());
+  return {};
+}
+
 }  // namespace
+
+std::vector<std::string> split_list(std::string_view s) {
+  auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  std::vector<std::string> out;
+  while (!s.empty()) {
+    auto end = s.find_first_of(",\n");
+    auto item = s.substr(0, end);
+    while (!item.empty() && space(item.front())) item.remove_prefix(1);
+    while (!item.empty() && space(item.back())) item.remove_suffix(1);
+    if (!item.empty()) out.emplace_back(item);
+    if (end == std::string_view::npos) break;
+    s.remove_prefix(end + 1);
+  }
+  return out;
+}
 
 result<chat_request> parse_chat_request(std::string_view body, const config& cfg) {
   chat_request req;
@@ -94,6 +125,11 @@ result<chat_request> parse_chat_request(std::string_view body, const config& cfg
     req.excluded_files = r.string_or("excluded_files", "");
     req.included_dirs = r.string_or("included_dirs", "");
     req.included_files = r.string_or("included_files", "");
+    for (const auto& [field, value] : {std::pair{"excluded_dirs", &req.excluded_dirs},
+                                       std::pair{"excluded_files", &req.excluded_files},
+                                       std::pair{"included_dirs", &req.included_dirs},
+                                       std::pair{"included_files", &req.included_files}})
+      if (auto why = check_rules(field, *value); !why.empty()) return bad_request(why);
 
     req.deep_research = r.boolean("deep_research").value_or(false);
     req.max_rounds = static_cast<int>(r.integer("max_rounds", 1, 20).value_or(5));

@@ -11,6 +11,17 @@
 
 namespace askd::core {
 
+// Bounds on a request's filter rules (excluded_dirs, excluded_files, included_dirs,
+// included_files). Every rule is matched against every path of the repository while
+// the index is built, so their number and length bound the work one request can ask
+// for; both are far above what people write. Past them the request is refused (400).
+inline constexpr std::size_t max_filter_rules = 256;       // rules per field
+inline constexpr std::size_t max_filter_rule_bytes = 512;  // bytes per rule, trimmed
+
+// "a, b\nc" → {"a", "b", "c"}: the rules of one filter field, newline- or
+// comma-separated, trimmed, empties dropped.
+std::vector<std::string> split_list(std::string_view s);
+
 struct chat_message {
   std::string role;  // "user", "assistant" or "system"
   std::string content;

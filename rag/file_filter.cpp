@@ -61,18 +61,6 @@ bool under_included_dir(const std::vector<std::string>& rules, std::string_view 
 
 }  // namespace
 
-std::vector<std::string> split_list(std::string_view s) {
-  std::vector<std::string> out;
-  while (!s.empty()) {
-    auto end = s.find_first_of(",\n");
-    auto item = trim(s.substr(0, end));
-    if (!item.empty()) out.emplace_back(item);
-    if (end == std::string_view::npos) break;
-    s.remove_prefix(end + 1);
-  }
-  return out;
-}
-
 file_filter::file_filter(const core::repo_settings& settings, const core::chat_request& request) {
   included_dirs_ = normalise_all(split_list(request.included_dirs));
   included_files_ = normalise_all(split_list(request.included_files));
@@ -104,7 +92,15 @@ bool file_filter::skip_dir(std::string_view rel_dir) const {
   return any_dir_rule(excluded_dirs_, rel_dir);
 }
 
+bool file_filter::includes_dir(std::string_view rel_dir) const {
+  return inclusion_ && any_dir_rule(included_dirs_, rel_dir);
+}
+
 bool file_filter::keep_file(std::string_view rel_path) const {
+  return keep_file(rel_path, inclusion_ && under_included_dir(included_dirs_, rel_path));
+}
+
+bool file_filter::keep_file(std::string_view rel_path, bool in_included_dir) const {
   auto name = last_component(rel_path);
   auto dot = name.rfind('.');
   if (dot == std::string_view::npos || dot == 0) return false;
@@ -112,7 +108,7 @@ bool file_filter::keep_file(std::string_view rel_path) const {
   for (const auto& e : extensions_) known = known || name.substr(dot) == e;
   if (!known) return false;
   if (inclusion_) {
-    return under_included_dir(included_dirs_, rel_path) || any_file_rule(included_files_, rel_path);
+    return in_included_dir || any_file_rule(included_files_, rel_path);
   }
   return !any_file_rule(excluded_files_, rel_path);
 }
@@ -123,6 +119,10 @@ void gitignore::add(std::string_view rel_dir, std::string_view text) {
     auto line = text.substr(0, end);
     text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() > max_gitignore_line) {
+      ++dropped_;
+      continue;
+    }
     // Trailing spaces are ignored unless escaped.
     while (!line.empty() && line.back() == ' ' &&
            !(line.size() > 1 && line[line.size() - 2] == '\\'))
@@ -143,6 +143,10 @@ void gitignore::add(std::string_view rel_dir, std::string_view text) {
     if (line.empty()) continue;
     r.anchored = line.find('/') != std::string_view::npos;
     if (line[0] == '/') line.remove_prefix(1);
+    if (rules_.size() >= max_gitignore_rules) {
+      ++dropped_;
+      continue;
+    }
     r.pattern = std::string(line);
     rules_.push_back(std::move(r));
   }

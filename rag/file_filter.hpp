@@ -14,8 +14,16 @@
 
 namespace askd::rag {
 
-// "a, b\nc" → {"a", "b", "c"}: newline- or comma-separated, trimmed, empties dropped.
-std::vector<std::string> split_list(std::string_view s);
+// "a, b\nc" → {"a", "b", "c"}: newline- or comma-separated, trimmed, empties dropped
+// (core validates a request's lists with the same function).
+using core::split_list;
+
+// Bounds on what a repository's .gitignore files may cost: every path is matched
+// against every rule that applies to it, and a repository is untrusted input. Real
+// .gitignore files are a few KiB of short lines.
+inline constexpr std::size_t max_gitignore_bytes = 256 << 10;  // read per file; the rest is ignored
+inline constexpr std::size_t max_gitignore_line = 512;         // a longer line is skipped
+inline constexpr std::size_t max_gitignore_rules = 4096;       // per repository; later ones dropped
 
 class file_filter {
  public:
@@ -25,6 +33,11 @@ class file_filter {
   bool skip_dir(std::string_view rel_dir) const;
   // `rel_path` is relative to the repository root; its directories were not skipped.
   bool keep_file(std::string_view rel_path) const;
+  // The same, when the caller knows whether one of the file's directories is one of
+  // included_dirs (includes_dir, asked once per directory while walking down).
+  bool keep_file(std::string_view rel_path, bool in_included_dir) const;
+  // Whether `rel_dir` itself matches one of included_dirs: all files under it are kept.
+  bool includes_dir(std::string_view rel_dir) const;
   bool inclusion_mode() const { return inclusion_; }
   // A stable text of the rules, for the index key.
   const std::string& fingerprint() const { return fingerprint_; }
@@ -39,9 +52,11 @@ class file_filter {
 // The .gitignore files met while walking a repository; later rules win, `!` re-includes.
 class gitignore {
  public:
-  // Adds the rules of the .gitignore found in `rel_dir` ("" for the root).
+  // Adds the rules of the .gitignore found in `rel_dir` ("" for the root). Lines longer
+  // than max_gitignore_line and rules past max_gitignore_rules are dropped (counted).
   void add(std::string_view rel_dir, std::string_view text);
   bool ignored(std::string_view rel_path, bool is_dir) const;
+  std::size_t dropped() const { return dropped_; }
 
  private:
   struct rule {
@@ -52,6 +67,7 @@ class gitignore {
     bool anchored = false;  // contains a '/' before its end: matched from `base`
   };
   std::vector<rule> rules_;
+  std::size_t dropped_ = 0;
 };
 
 }  // namespace askd::rag

@@ -1,5 +1,9 @@
-// rag/glob.hpp — glob matching as .gitignore and file filters use it: `*` and `?` never
-// cross '/', `[abc]`/`[!a-z]` classes, `**` crosses directories ("a/**/b", "**/x", "x/**").
+// rag/glob.hpp — glob matching as .gitignore and file filters use it, with git's
+// semantics: `*` and `?` never cross '/', `[abc]`/`[!a-z]`/`[^a-z]` classes, `\` escapes
+// the next character, and a `**` path segment crosses directories ("a/**/b", "**/x",
+// "x/**"); any other run of asterisks ("a**b") is a plain `*`. Matching takes time
+// polynomial in the lengths (at most pattern × text steps), whatever the pattern: a
+// request's or a repository's rules cannot make it backtrack exponentially.
 #pragma once
 
 #include <string_view>

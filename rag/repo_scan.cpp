@@ -1,16 +1,44 @@
 #include "rag/repo_scan.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <cerrno>
+#include <cstdint>
 #include <stdexcept>
 
 namespace askd::rag {
 namespace fs = std::filesystem;
 namespace {
 
+bool is_set(const std::atomic<bool>* flag) {
+  return flag && flag->load(std::memory_order_relaxed);
+}
+
+// The names in the open directory `dir`, sorted, without "." and "..".
+std::vector<std::string> list_dir(int dir) {
+  // A descriptor of its own: readdir moves its offset and closedir closes it.
+  int fd = ::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return {};
+  DIR* d = ::fdopendir(fd);
+  if (!d) {
+    ::close(fd);
+    return {};
+  }
+  std::vector<std::string> names;
+  while (const dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 struct walker {
-  const fs::path& root;
   const file_filter& filter;
   const core::repo_settings& settings;
   const std::atomic<bool>* cancel;
@@ -19,41 +47,55 @@ struct walker {
   scan_result out;
   std::string stamp;
 
-  bool cancelled() const { return cancel && cancel->load(std::memory_order_relaxed); }
+  bool stopped() const { return is_set(cancel) || out.stats.truncated; }
 
-  void walk(const fs::path& dir, const std::string& rel_dir) {
-    if (cancelled() || out.stats.truncated) return;
-    std::error_code ec;
-    if (fs::exists(dir / ".gitignore", ec))
-      ignore.add(rel_dir, read_file_bytes(dir / ".gitignore"));
-    std::vector<fs::directory_entry> entries;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-      entries.push_back(*it);
-    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
-      return a.path().filename() < b.path().filename();
-    });
-    for (const auto& e : entries) {
-      if (cancelled() || out.stats.truncated) return;
-      auto name = e.path().filename().string();
+  // `dir` is open; `included`: one of its directories (itself too) is in included_dirs.
+  void walk(int dir, const std::string& rel_dir, bool included, int depth) {
+    if (stopped()) return;
+    read_gitignore(dir, rel_dir);
+    for (const auto& name : list_dir(dir)) {
+      if (stopped()) return;
       auto rel = rel_dir.empty() ? name : rel_dir + "/" + name;
-      std::error_code sec;
-      auto st = e.symlink_status(sec);
-      if (sec || fs::is_symlink(st)) continue;  // links could leave the repository
-      if (fs::is_directory(st)) {
+      struct stat st {};
+      if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      if (S_ISDIR(st.st_mode)) {
         if (filter.skip_dir(rel)) continue;
         if (ignore.ignored(rel, true)) {
           ++out.stats.ignored;
           continue;
         }
-        walk(e.path(), rel);
-      } else if (fs::is_regular_file(st)) {
-        take_file(e, rel);
+        if (depth >= max_scan_depth) {
+          ++out.stats.too_deep;
+          continue;
+        }
+        // O_NOFOLLOW again: it may have been replaced by a link since fstatat.
+        auto sub = open_dir_at(dir, name);
+        if (sub) walk(sub.get(), rel, included || filter.includes_dir(rel), depth + 1);
+      } else if (S_ISREG(st.st_mode)) {
+        take_file(dir, name, rel, st, included);
+      } else {
+        ++out.stats.not_regular;  // links could leave the repository; FIFOs block
       }
     }
   }
 
-  void take_file(const fs::directory_entry& e, const std::string& rel) {
-    if (!filter.keep_file(rel)) {
+  void read_gitignore(int dir, const std::string& rel_dir) {
+    auto r = read_file_at(dir, ".gitignore", max_gitignore_bytes, cancel);
+    if (r.result == file_read::outcome::too_large) {
+      // The rest is ignored, and so is the line cut in two: half a rule is another rule.
+      ++out.stats.ignore_cut;
+      auto last_newline = r.bytes.rfind('\n');
+      r.bytes.resize(last_newline == std::string::npos ? 0 : last_newline + 1);
+    } else if (r.result != file_read::outcome::ok) {
+      return;  // none, a link, a FIFO...: no rules from it
+    }
+    ignore.add(rel_dir, r.bytes);
+    out.stats.ignore_dropped = ignore.dropped();
+  }
+
+  void take_file(int dir, const std::string& name, const std::string& rel, const struct stat& st,
+                 bool included) {
+    if (!filter.keep_file(rel, included)) {
       ++out.stats.filtered;
       return;
     }
@@ -61,19 +103,32 @@ struct walker {
       ++out.stats.ignored;
       return;
     }
-    std::error_code ec;
-    auto size = e.file_size(ec);
-    if (ec) return;
+    auto size = static_cast<std::uint64_t>(st.st_size);
     if (size > settings.max_file_bytes) {
       ++out.stats.too_large;
       return;
     }
     if (stat_only) {
-      auto mtime = e.last_write_time(ec).time_since_epoch().count();
+      auto mtime =
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
       stamp += rel + '\t' + std::to_string(size) + '\t' + std::to_string(mtime) + '\n';
       return;
     }
-    auto text = read_file_bytes(e.path());
+    auto r = read_file_at(dir, name, settings.max_file_bytes, cancel);
+    switch (r.result) {
+      case file_read::outcome::ok:
+        break;
+      case file_read::outcome::too_large:  // it grew since it was listed
+        ++out.stats.too_large;
+        return;
+      case file_read::outcome::not_regular:  // replaced since it was listed
+        ++out.stats.not_regular;
+        return;
+      case file_read::outcome::failed:
+      case file_read::outcome::cancelled:
+        return;
+    }
+    auto& text = r.bytes;
     if (text.find('\0') != std::string::npos) {
       ++out.stats.binary;
       return;
@@ -94,25 +149,98 @@ struct walker {
 
 }  // namespace
 
-std::string tree_stamp(const fs::path& root, const file_filter& filter,
-                       const core::repo_settings& settings) {
-  walker w{root, filter, settings, nullptr, true, {}, {}, {}};
-  w.walk(root, "");
-  return w.stamp;
+unique_fd& unique_fd::operator=(unique_fd&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.release();
+  }
+  return *this;
 }
 
-std::string read_file_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+unique_fd::~unique_fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+unique_fd open_dir(const fs::path& path) {
+  return unique_fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+}
+
+unique_fd open_dir_at(int dir, const std::string& name) {
+  return unique_fd(::openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+}
+
+file_read read_file_at(int dir, const std::string& name, std::size_t max_bytes,
+                       const std::atomic<bool>* cancel) {
+  file_read out;
+  // O_NONBLOCK: opening a FIFO would otherwise wait for a writer.
+  unique_fd fd(
+      ::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ELOOP) out.result = file_read::outcome::not_regular;  // a symlink
+    return out;
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return out;
+  if (!S_ISREG(st.st_mode)) {
+    out.result = file_read::outcome::not_regular;
+    return out;
+  }
+  // One byte past the limit tells "too large"; the size fstat gave is only a hint.
+  const std::size_t want = max_bytes + (max_bytes < SIZE_MAX ? 1 : 0);
+  constexpr std::size_t block = 64 << 10;
+  // Sized by that hint (the text is kept: no slack per file); grown if the file grew.
+  out.bytes.reserve(std::min<std::uint64_t>(static_cast<std::uint64_t>(st.st_size) + 1, want));
+  while (out.bytes.size() < want) {
+    if (is_set(cancel)) {
+      out.bytes.clear();
+      out.result = file_read::outcome::cancelled;
+      return out;
+    }
+    auto at = out.bytes.size();
+    auto room = out.bytes.capacity() > at ? out.bytes.capacity() - at : block;
+    auto n = std::min({block, want - at, room});
+    out.bytes.resize(at + n);
+    auto got = ::read(fd.get(), out.bytes.data() + at, n);
+    if (got < 0 && errno == EINTR) {
+      out.bytes.resize(at);
+      continue;
+    }
+    if (got < 0) {
+      out.bytes.clear();
+      return out;
+    }
+    out.bytes.resize(at + static_cast<std::size_t>(got));
+    if (got == 0) break;  // the end
+  }
+  if (out.bytes.size() > max_bytes) {
+    out.bytes.resize(max_bytes);
+    out.result = file_read::outcome::too_large;
+  } else {
+    out.result = file_read::outcome::ok;
+  }
+  return out;
+}
+
+std::string tree_stamp(const fs::path& root, const file_filter& filter,
+                       const core::repo_settings& settings, const std::atomic<bool>* cancel) {
+  auto dir = open_dir(root);
+  if (!dir) return {};
+  walker w{filter, settings, cancel, true, {}, {}, {}};
+  w.walk(dir.get(), "", false, 0);
+  if (is_set(cancel)) return {};
+  return w.stamp;
 }
 
 std::uint64_t dir_bytes(const fs::path& dir) {
   std::uint64_t n = 0;
   std::error_code ec;
-  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
-    if (it->is_regular_file(ec)) n += it->file_size(ec);
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code sec;
+    // A link's target is elsewhere (or counted as itself): its size is not this tree's.
+    if (!fs::is_regular_file(it->symlink_status(sec))) continue;
+    auto size = it->file_size(sec);
+    if (!sec) n += size;
+  }
   return n;
 }
 
@@ -144,12 +272,11 @@ bool is_valid_utf8(std::string_view s) {
 
 scan_result scan_repo(const fs::path& root, const file_filter& filter,
                       const core::repo_settings& settings, const std::atomic<bool>* cancel) {
-  std::error_code ec;
-  if (!fs::is_directory(root, ec))
-    throw std::runtime_error(root.string() + " is not a readable directory");
-  walker w{root, filter, settings, cancel, false, {}, {}, {}};
-  w.walk(root, "");
-  if (w.cancelled()) return {};
+  auto dir = open_dir(root);
+  if (!dir) throw std::runtime_error(root.string() + " is not a readable directory");
+  walker w{filter, settings, cancel, false, {}, {}, {}};
+  w.walk(dir.get(), "", false, 0);
+  if (is_set(cancel)) return {};
   return std::move(w.out);
 }
 

@@ -122,7 +122,9 @@ std::shared_ptr<const repo_index> build_repo_index(
     const std::string& index_root, const std::string& key, const std::atomic<bool>* cancel,
     const task_runner* run, std::size_t shards, const index_progress& progress) {
   auto started = std::chrono::steady_clock::now();
-  auto full_key = key + "\n" + stable_hash(tree_stamp(path, filter, settings));
+  auto stamp = tree_stamp(path, filter, settings, cancel);
+  if (cancel && cancel->load()) return nullptr;
+  auto full_key = key + "\n" + stable_hash(stamp);
   auto out = std::make_shared<repo_index>();
   out->dir = index_root + "/" + stable_hash(full_key);
   auto elapsed = [&] {
@@ -197,14 +199,33 @@ std::shared_ptr<const repo_index> build_repo_index(
 
 core::result<std::string> read_repo_file(const std::string& root, const std::string& rel,
                                          std::size_t max_bytes) {
-  std::error_code ec;
-  auto canon = fs::canonical(fs::path(root) / rel, ec);
-  if (ec || !inside(canon.string(), root) || !fs::is_regular_file(canon, ec))
+  auto refused = [&] {
     return core::error::make(core::error_code::bad_request,
                              "filePath: " + rel + " is not a file inside the repository");
-  if (fs::file_size(canon, ec) > max_bytes)
+  };
+  // Walked down one name at a time from the root, never through a symlink: a link is
+  // refused even when it points inside (the index does not follow links either).
+  if (rel.empty() || rel.front() == '/') return refused();
+  auto dir = open_dir(root);
+  std::vector<std::string> names;
+  for (std::string_view rest = rel; !rest.empty();) {
+    auto slash = rest.find('/');
+    auto name = rest.substr(0, slash);
+    if (name == "..") return refused();
+    if (!name.empty() && name != ".") names.emplace_back(name);
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  if (!dir || names.empty()) return refused();
+  for (std::size_t i = 0; i + 1 < names.size(); ++i) {
+    dir = open_dir_at(dir.get(), names[i]);
+    if (!dir) return refused();
+  }
+  auto file = read_file_at(dir.get(), names.back(), max_bytes);
+  if (file.result == file_read::outcome::too_large)
     return core::error::make(core::error_code::bad_request, "filePath: " + rel + " is too large");
-  return read_file_bytes(canon);
+  if (file.result != file_read::outcome::ok) return refused();
+  return std::move(file.bytes);
 }
 
 }  // namespace askd::rag

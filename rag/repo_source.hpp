@@ -80,8 +80,10 @@ std::shared_ptr<const repo_index> build_repo_index(
 // A stable 64-bit FNV-1a hash as 16 hex digits (index directory names).
 std::string stable_hash(std::string_view s);
 
-// `rel` (a request's filePath) inside the repository at `root`; refuses paths that
-// leave it. Returns the file's text.
+// `rel` (a request's filePath) inside the repository at `root`: opened one name at a
+// time without following a symlink, so it cannot leave the repository; refuses "..",
+// links (even to inside), FIFOs and devices, and files past `max_bytes` (read bounded).
+// Returns the file's text.
 core::result<std::string> read_repo_file(const std::string& root, const std::string& rel,
                                          std::size_t max_bytes);
 

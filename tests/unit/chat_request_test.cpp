@@ -92,3 +92,23 @@ TEST_CASE("a provider without custom models refuses a model it does not list") {
   REQUIRE_FALSE(r);
   CHECK(r.err().message.find("valid models: qwen-plus, qwen-turbo") != std::string::npos);
 }
+
+TEST_CASE("filter rules are bounded in number and length per field") {
+  auto body = [](const std::string& field, const std::string& value) {
+    return R"({"repo_url":"x","messages":[{"role":"user","content":"a"}],")" + field + R"(":")" +
+           value + R"("})";
+  };
+  std::string many;
+  for (std::size_t i = 0; i < max_filter_rules + 44; ++i) many += "r" + std::to_string(i) + "\\n";
+  CHECK(detail(body("excluded_files", many)) == "excluded_files: at most 256 rules, got 300");
+  CHECK(detail(body("included_dirs", many)).rfind("included_dirs: at most 256 rules", 0) == 0);
+  std::string list;  // exactly the limit, empties and spaces not counted
+  for (std::size_t i = 0; i < max_filter_rules; ++i) list += " r" + std::to_string(i) + ", ,";
+  auto cfg = test::embedded_config();
+  CHECK(parse_chat_request(body("excluded_dirs", list), cfg));
+  std::string longest(max_filter_rule_bytes, 'x');
+  CHECK(parse_chat_request(body("included_files", "a," + longest), cfg));
+  CHECK(detail(body("included_files", "a," + longest + "x")) ==
+        "included_files: a rule is at most 512 bytes, rule 2 has 513");
+  CHECK(detail(body("excluded_dirs", longest + "y")).rfind("excluded_dirs: ", 0) == 0);
+}

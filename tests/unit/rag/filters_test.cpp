@@ -27,6 +27,66 @@ TEST_CASE("globs match as gitignore does") {
   CHECK(glob_match("?.c", "a.c"));
 }
 
+namespace {
+std::string repeat(std::string_view s, int n) {
+  std::string out;
+  while (n-- > 0) out += s;
+  return out;
+}
+}  // namespace
+
+TEST_CASE("globs follow git for double asterisks and escapes and classes") {
+  CHECK(glob_match("**", "a/b/c"));
+  CHECK(glob_match("**/x", "x"));
+  CHECK(glob_match("**/x", "a/b/x"));
+  CHECK_FALSE(glob_match("**/x", "a/bx"));
+  CHECK(glob_match("x/**", "x/y"));
+  CHECK(glob_match("x/**", "x/"));
+  CHECK_FALSE(glob_match("x/**", "x"));  // what is inside x, not x itself
+  CHECK(glob_match("a/**/**/b", "a/b"));
+  CHECK(glob_match("a/***/b", "a/x/y/b"));  // three asterisks alone are "**" too
+  // Other runs of asterisks are a plain '*', which never crosses '/'.
+  CHECK(glob_match("a**b", "axyb"));
+  CHECK_FALSE(glob_match("a**b", "a/b"));
+  CHECK(glob_match("a**/b", "ax/b"));
+  CHECK_FALSE(glob_match("a**/b", "a/x/b"));
+  CHECK_FALSE(glob_match("**x", "a/x"));
+  CHECK(glob_match("\\*.c", "*.c"));
+  CHECK_FALSE(glob_match("\\*.c", "a.c"));
+  CHECK(glob_match("a\\/b", "a/b"));  // an escaped '/' is a '/'
+  CHECK(glob_match("[]a]", "]"));
+  CHECK(glob_match("[\\]]", "]"));
+  CHECK(glob_match("[^a]", "b"));
+  CHECK_FALSE(glob_match("[^a]", "a"));
+  CHECK(glob_match("[a-]", "-"));
+  CHECK_FALSE(glob_match("[!x]", "/"));  // a class never matches '/'
+  CHECK(glob_match("a[b", "a[b"));       // an unclosed '[' is a literal
+  CHECK(glob_match("*[", "x["));
+}
+
+// Each pattern here makes a backtracking matcher try more combinations than it could in
+// hours (ctest's timeout fails it); a polynomial one answers at once. Nothing is timed.
+TEST_CASE("glob bombs get the right answer from a polynomial matcher") {
+  auto stars = repeat("*", 40) + "ub";
+  CHECK(glob_match(stars, repeat("a", 60) + "ub"));
+  CHECK_FALSE(glob_match(stars, repeat("a", 60) + "uc"));
+  CHECK_FALSE(glob_match(stars, "src/" + repeat("a", 60) + "ub"));  // '*' stays in a segment
+  CHECK(glob_match(repeat("a*", 30), repeat("a", 60) + "b"));
+  CHECK_FALSE(glob_match(repeat("a*", 30) + "c", repeat("a", 60) + "b"));
+  CHECK_FALSE(glob_match(repeat("a*", 30), repeat("a", 29)));
+  auto deep = repeat("d/", 60);
+  CHECK(glob_match(repeat("**/", 30) + "x", deep + "x"));
+  CHECK_FALSE(glob_match(repeat("**/", 30) + "x", deep + "y"));
+  CHECK_FALSE(glob_match(repeat("**/d/", 30) + "x", deep + "y"));
+  CHECK(glob_match(repeat("**/d/", 30) + "x", deep + "x"));
+  CHECK_FALSE(glob_match(repeat("**/d/", 61) + "x", deep + "x"));  // one d too many
+  CHECK_FALSE(glob_match(repeat("[a-z]*", 30) + "[!a-z]", repeat("a", 80)));
+  CHECK(glob_match(repeat("[a-z]*", 30) + "[!a-z]", repeat("a", 80) + "7"));
+  CHECK_FALSE(glob_match(repeat("?*", 40) + "!", repeat("q", 90)));
+  CHECK_FALSE(glob_match(repeat("[", 500), repeat("[", 499)));  // unclosed classes stay cheap
+  CHECK(glob_match(repeat("[", 500), repeat("[", 500)));
+}
+
 TEST_CASE("default exclusions: file globs match and directory rules match path components") {
   auto c = test::embedded_config();
   core::chat_request r;
@@ -84,6 +144,22 @@ TEST_CASE(".gitignore rules: last match wins and negation and dir-only and ancho
   CHECK(g.ignored("docs/a/b/draft.md", false));
   CHECK(g.ignored("sub/local.txt", false));
   CHECK_FALSE(g.ignored("local.txt", false));
+}
+
+TEST_CASE("gitignore lines past the length limit and rules past the count limit are dropped") {
+  gitignore g;
+  g.add("", "/" + std::string(max_gitignore_line, 'x') + "\n*.log\n");
+  CHECK(g.ignored("a.log", false));
+  CHECK_FALSE(g.ignored(std::string(max_gitignore_line, 'x'), false));
+  CHECK(g.dropped() == 1);
+  std::string many;
+  for (std::size_t i = 0; i < max_gitignore_rules + 10; ++i)
+    many += "f" + std::to_string(i) + ".txt\n";
+  g.add("sub", many);
+  CHECK(g.ignored("sub/f0.txt", false));
+  CHECK(g.ignored("sub/f" + std::to_string(max_gitignore_rules - 2) + ".txt", false));
+  CHECK_FALSE(g.ignored("sub/f" + std::to_string(max_gitignore_rules - 1) + ".txt", false));
+  CHECK(g.dropped() == 1 + 11);  // the root file's *.log took one of the rules
 }
 
 TEST_CASE("scanning the fixture repo reads the right files and counts what it skipped") {
