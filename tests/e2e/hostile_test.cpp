@@ -3,9 +3,15 @@
 // crashing, starving or reading through askd.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include "core/json.hpp"
 #include "core/log.hpp"
 #include "tests/support/e2e_env.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/test_client.hpp"
 
 using namespace askd::test;
@@ -333,5 +339,72 @@ TEST_CASE("watchers that do not read share the stream's replay - not a copy each
                       << 3 << " MB replay");
   CHECK(grown < (40u << 20));  // a copy each would be 300 MB
   watchers.clear();
+  CHECK(env.settles());
+}
+
+// -- Hostile repositories and filters ---------------------------------------------------
+
+namespace {
+
+// A repository made to hurt whoever indexes it, under a root askd allows.
+std::string hostile_root;
+
+void allow_hostile(askd::core::config& c) {
+  c.repos.local_roots.push_back(std::filesystem::canonical(hostile_root).string());
+}
+
+}  // namespace
+
+TEST_CASE("a repository whose .gitignore is /dev/zero and whose files are links and pipes is indexed safely") {
+  temp_dir root;
+  namespace fs = std::filesystem;
+  auto repo = root.path + "/repo";
+  fs::create_directories(repo + "/src");
+  std::ofstream(repo + "/src/retry.cpp") << "// the retry loop backs off\nint backoff() { return 1; }\n";
+  fs::create_symlink("/dev/zero", repo + "/.gitignore");
+  fs::create_symlink("/dev/zero", repo + "/src/.gitignore");
+  fs::create_symlink("/etc/passwd", repo + "/src/passwd.cpp");
+  fs::create_directory_symlink("/etc", repo + "/src/etc");
+  REQUIRE(::mkfifo((repo + "/src/pipe.cpp").c_str(), 0600) == 0);
+  hostile_root = root.path;
+  e2e_env env(allow_hostile);
+  auto before = resident_bytes();
+  auto r = http_call(env.port, "POST", "/chat/completions/stream",
+                     local_body("where is the retry loop? root", repo), {},
+                     std::chrono::seconds(60));
+  CHECK(r.status == 200);
+  CHECK(r.body.find("retry.cpp") != std::string::npos);
+  CHECK(r.body.find("root:x:0:0") == std::string::npos);  // /etc/passwd was never read
+  CHECK(resident_bytes() - before < (64u << 20));         // /dev/zero neither
+  // A filePath through a link is refused too.
+  auto fp = local_body("q", repo);
+  fp.insert(fp.size() - 1, R"(,"filePath":"src/passwd.cpp")");
+  r = http_call(env.port, "POST", "/v1/chat/stream", fp);
+  CHECK(r.body.find("root:x:0:0") == std::string::npos);
+  CHECK(r.body.find("filePath") != std::string::npos);
+  CHECK(alive(env));
+  CHECK(env.settles());
+}
+
+TEST_CASE("glob bombs in excluded_files cost microseconds - and too many rules are refused") {
+  e2e_env env;
+  std::string bombs;
+  for (int i = 0; i < 256; ++i)
+    bombs += std::string(20 + i % 20, '*') + "ub" + std::to_string(i) + "\n";
+  auto body = local_body("where is the retry loop?");
+  body.insert(body.size() - 1, ",\"excluded_files\":" + askd::core::json::quote(bombs) +
+                                   ",\"excluded_dirs\":" +
+                                   askd::core::json::quote(std::string(200, '*') + "x"));
+  // Exponential matching took 7 s for one such rule against one path: this would not end.
+  auto r = http_call(env.port, "POST", "/chat/completions/stream", body, {},
+                     std::chrono::seconds(60));
+  CHECK(r.status == 200);
+  CHECK(!r.body.empty());
+  auto too_many = local_body("q");
+  too_many.insert(too_many.size() - 1,
+                  ",\"excluded_files\":" + askd::core::json::quote(bombs + "*.x\n"));
+  r = http_call(env.port, "POST", "/chat/completions/stream", too_many);
+  CHECK(r.status == 400);
+  CHECK(r.body.find("excluded_files: at most 256 rules, got 257") != std::string::npos);
   CHECK(env.settles());
 }
