@@ -144,3 +144,55 @@ TEST_CASE("deepwiki-open's Ask research in a browser goes through five rounds on
     CHECK(o.last_answer.find("## Final Conclusion") != std::string::npos);
   }
 }
+
+namespace {
+
+// What a page on http://localhost:<port> could read from http://127.0.0.1:<port>.
+struct cross_origin {
+  std::string plain, json, ws, sse;
+};
+
+cross_origin try_cross_origin(std::uint16_t port, const std::string& body) {
+  auto out = run_page("cors.mjs", port, body);
+  rapidjson::Document d;
+  askd::core::json::parse(out, d);
+  return {d["plain"].GetString(), d["json"].GetString(), d["ws"].GetString(),
+          d["sse"].GetString()};
+}
+
+std::uint16_t fixed_port = 0;
+
+}  // namespace
+
+TEST_CASE("a page on another origin cannot read an answer from a local askd") {
+  if (!have_browser()) return;
+  e2e_env env;
+  auto r = try_cross_origin(env.port, local_body("where is the retry loop?"));
+  INFO(r.plain << " | " << r.json << " | " << r.ws << " | " << r.sse);
+  CHECK(r.plain.rfind("blocked:", 0) == 0);
+  CHECK(r.json.rfind("blocked:", 0) == 0);
+  CHECK(r.ws.rfind("blocked:", 0) == 0);
+  CHECK(r.sse.rfind("blocked:", 0) == 0);
+  // Nothing was answered: askd refused every one before any work.
+  auto metrics = http_call(env.port, "GET", "/metrics").body;
+  CHECK(metrics.find("askd_requests_total{outcome=\"ok\"} 0") != std::string::npos);
+  CHECK(metrics.find("askd_refused_total{status=\"403\"} 0") == std::string::npos);
+}
+
+TEST_CASE("a page on an origin in server.cors_origins reads answers over fetch and WebSocket") {
+  if (!have_browser()) return;
+  fixed_port = free_port();
+  e2e_env env([](askd::core::config& c) {
+    c.server.port = fixed_port;
+    c.server.cors_origins = {"http://localhost:" + std::to_string(fixed_port)};
+  });
+  REQUIRE(env.port == fixed_port);
+  auto r = try_cross_origin(env.port, local_body("where is the retry loop?"));
+  INFO(r.plain << " | " << r.json << " | " << r.ws << " | " << r.sse);
+  CHECK(r.plain.rfind("read: 415", 0) == 0);  // allowed to read, still only JSON chats
+  CHECK(r.json.rfind("read: 200", 0) == 0);
+  CHECK(r.json.find("retry") != std::string::npos);
+  CHECK(r.ws.rfind("read: ", 0) == 0);
+  CHECK(r.ws.find("retry") != std::string::npos);
+  CHECK(env.settles());
+}
