@@ -476,7 +476,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
 
   void do_on_disconnect(std::uint64_t id, std::function<void()> fn) {
     if (id != response_id_ || response_done_) return;
-    if (closed_) return fn();  // the client left before the service asked
+    if (closed_) return asio::post(stream_.get_executor(), std::move(fn));  // it left already
     disconnect_ = std::move(fn);
   }
 
@@ -863,9 +863,10 @@ class http_session : public connection, public std::enable_shared_from_this<http
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.close();
     if (disconnect_ && !response_done_) {
-      auto fn = std::move(disconnect_);
+      // Posted: a close found by a write may be inside a producer's call (a stream hub
+      // catching a watcher up holds its lock), and the service's callback takes locks.
+      asio::post(stream_.get_executor(), std::move(disconnect_));
       disconnect_ = nullptr;
-      fn();
     }
   }
 

@@ -303,6 +303,13 @@ std::string raw_connection::read_all(std::chrono::milliseconds deadline) {
   return read_until(std::string("\0never\0", 7), deadline);
 }
 
+void raw_connection::reset() {
+  if (fd_ < 0) return;
+  linger l{1, 0};
+  ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  close();
+}
+
 void raw_connection::close() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;

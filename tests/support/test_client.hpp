@@ -81,6 +81,8 @@ class raw_connection {
   // Reads until the peer closes; returns what was read.
   std::string read_all(std::chrono::milliseconds deadline);
   void close();
+  // Closes with a reset (SO_LINGER 0): the server's next write to it fails at once.
+  void reset();
 
  private:
   int fd_ = -1;
