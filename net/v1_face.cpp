@@ -38,7 +38,7 @@ std::string sse_event(const core::stream_event& event) {
 }
 
 std::size_t pace_bytes(std::size_t queue_bytes) {
-  return std::min<std::size_t>(64 * 1024, queue_bytes / 4);
+  return std::min<std::size_t>(16 * 1024, queue_bytes / 4);
 }
 
 namespace {
