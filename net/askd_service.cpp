@@ -18,18 +18,9 @@ namespace {
 
 constexpr const char* json_type = "application/json";
 
-bool beast_iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
 // "application/json" or "application/json; charset=utf-8", in any case.
 bool is_json(std::string_view content_type) {
-  return beast_iequals(core::trim_ascii(content_type.substr(0, content_type.find(';'))),
+  return core::iequals(core::trim_ascii(content_type.substr(0, content_type.find(';'))),
                        "application/json");
 }
 
@@ -343,7 +334,7 @@ core::result<askd_service::admitted> askd_service::admit_chat(const request& htt
 bool askd_service::origin_allowed(const request& req) const {
   auto origin = req.header("origin");
   for (const auto& o : cfg_.server.cors_origins)
-    if (o == "*" || beast_iequals(o, origin)) return true;
+    if (o == "*" || core::iequals(o, origin)) return true;
   return core::same_origin(origin, req.header("host"));
 }
 

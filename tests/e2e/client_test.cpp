@@ -74,18 +74,6 @@ std::string expected(const std::string& directive) {
   return *askmock::scripted_answer(chat_body("q", directive));
 }
 
-// A loopback port nothing listens on.
-std::uint16_t closed_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 }  // namespace
 
@@ -128,7 +116,7 @@ TEST_CASE("the client falls back to HTTP when the WebSocket does not open in tim
 }
 
 TEST_CASE("the client retries network failures with its backoff and then gives up") {
-  auto got = ask(at(closed_port()), "{}", quick(client::face::compat, client::transport::http));
+  auto got = ask(at(free_port()), "{}", quick(client::face::compat, client::transport::http));
   CHECK(got->r.what == client::outcome::network);
   CHECK(got->r.attempts == 4);
   CHECK(got->delays == std::vector<std::chrono::milliseconds>{5ms, 5ms, 5ms});
