@@ -18,6 +18,7 @@
 #include "core/error.hpp"
 #include "core/event.hpp"
 #include "providers/curl_engine.hpp"
+#include "rag/disk_budget.hpp"
 #include "rag/file_filter.hpp"
 #include "rag/repo_source.hpp"
 
@@ -103,6 +104,9 @@ struct round_retrieval {
 struct index_result {
   std::shared_ptr<const rag::repo_index> index;
   std::optional<core::error> failure;
+  // With repos.disk_mb: what the data dir held when the build ended, for the registry to
+  // keep it within the budget.
+  std::vector<rag::disk_item> disk;
 };
 
 // A limiter's answer: admitted, or refused with why and when to come back.

@@ -1,11 +1,19 @@
 #include "actors/repo_registry.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "actors/parallel.hpp"
 #include "actors/retriever.hpp"
 #include "core/log.hpp"
 #include "core/slot_table.hpp"
+#include "rag/disk_budget.hpp"
 #include "rag/git_fetch.hpp"
 
 namespace askd::actors {
@@ -18,6 +26,8 @@ struct waiter {
 
 struct entry {
   retriever_actor retriever;  // set while the index is open
+  std::string index_dir;      // the open index's directory
+  std::string checkout;       // a remote's checkout (data_dir/repos/…); "" for a local one
   std::uint64_t bytes = 0;    // the index's size on disk: what it costs in page cache
   std::vector<waiter> waiting;
   bool building = false;
@@ -50,6 +60,23 @@ struct registry_state {
 
 using self_ptr = repo_registry_actor::stateful_pointer<registry_state>;
 
+std::chrono::system_clock::time_point to_system(std::chrono::steady_clock::time_point t) {
+  return std::chrono::system_clock::now() -
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(
+             std::chrono::steady_clock::now() - t);
+}
+
+// Sets `dir`'s mtime to when it was last used: what disk_items reads once the registry
+// no longer remembers it.
+void touch(const std::string& dir, std::chrono::steady_clock::time_point used) {
+  if (dir.empty()) return;
+  auto since_epoch = to_system(used).time_since_epoch();
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+  auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - secs);
+  timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(secs.count()), nanos.count()}};
+  ::utimensat(AT_FDCWD, dir.c_str(), times, 0);
+}
+
 void publish(registry_state& st) {
   st.gauges->active = static_cast<std::int64_t>(st.builds.active());
   st.gauges->queued = static_cast<std::int64_t>(st.builds.queued());
@@ -80,9 +107,94 @@ void evict(self_ptr self, const std::string& keep, std::uint64_t budget) {
         .kv("bytes", victim->second.bytes)
         .kv("reason", "index_memory_mb");
     self->send(victim->second.retriever, gone_atom::value);
+    touch(victim->second.index_dir, victim->second.used);
     entries.erase(victim);
   }
 }
+
+// Keeps the data dir within repos.disk_mb: `items` is what the indexer found on disk;
+// what an entry is building or waiting for, and the index `keep` just built (and its
+// checkout), stay. Victims are renamed away at once and deleted on a thread of their own.
+void keep_disk_budget(self_ptr self, std::vector<rag::disk_item> items, const std::string& keep,
+                      std::uint64_t budget) {
+  auto& entries = self->state.entries;
+  std::map<std::string, const entry*> open_by_dir;
+  std::set<std::string> busy;
+  for (const auto& [key, e] : entries) {
+    bool in_use = key == keep || e.building || !e.waiting.empty();
+    if (!e.index_dir.empty()) open_by_dir[e.index_dir] = &e;
+    if (in_use && !e.index_dir.empty()) busy.insert(e.index_dir);
+    if (in_use && !e.checkout.empty()) busy.insert(e.checkout);
+  }
+  std::uint64_t total = 0;
+  for (auto& item : items) {
+    total += item.bytes;
+    item.in_use = busy.count(item.path) > 0;
+    if (auto it = open_by_dir.find(item.path); it != open_by_dir.end())
+      item.used = std::max(item.used, to_system(it->second->used));
+  }
+  auto victims = rag::over_budget(items, budget);
+  if (victims.empty()) return;
+  std::vector<std::string> trash;
+  std::uint64_t freed = 0;
+  for (const auto& path : victims) {
+    for (auto it = entries.begin(); it != entries.end(); ++it)
+      if (it->second.index_dir == path) {  // open but idle: close it first
+        self->send(it->second.retriever, gone_atom::value);
+        entries.erase(it);
+        break;
+      }
+    for (const auto& item : items)
+      if (item.path == path) freed += item.bytes;
+    if (auto moved = rag::move_to_trash(path); !moved.empty()) trash.push_back(std::move(moved));
+  }
+  core::log_info("disk budget")
+      .kv("removed", static_cast<std::uint64_t>(victims.size()))
+      .kv("freed_bytes", freed)
+      .kv("kept_bytes", total - freed)
+      .kv("budget_bytes", budget);
+  if (total - freed > budget)
+    core::log_warn("disk budget exceeded by what is in use").kv("bytes", total - freed);
+  self->spawn<caf::detached>([trash = std::move(trash)] {
+    for (const auto& p : trash) {
+      std::error_code ec;
+      std::filesystem::remove_all(p, ec);
+    }
+  });
+}
+
+// A build's cancel flag: set when askd stops or the build's time is up (a repository
+// and filters made to be slow must not hold an indexing slot for ever). A watchdog
+// thread per build looks every 100 ms and ends with it.
+class build_deadline {
+ public:
+  build_deadline(const std::atomic<bool>& stopping, std::chrono::seconds limit)
+      : watchdog_([this, &stopping, until = std::chrono::steady_clock::now() + limit] {
+          std::unique_lock lock(mu_);
+          while (!done_) {
+            if (stopping.load() || std::chrono::steady_clock::now() >= until) {
+              give_up = true;
+              return;
+            }
+            cv_.wait_for(lock, std::chrono::milliseconds(100));
+          }
+        }) {}
+  ~build_deadline() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    watchdog_.join();
+  }
+  std::atomic<bool> give_up{false};
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread watchdog_;
+};
 
 // The indexer: runs detached (its own thread): fetches a remote, builds, reports, quits.
 void indexer(caf::event_based_actor* self, repo_registry_actor registry, std::string key,
@@ -126,11 +238,25 @@ void indexer(caf::event_based_actor* self, repo_registry_actor registry, std::st
       caf::anon_send(registry, progress_atom::value, key, std::string("index"),
                      static_cast<std::int64_t>(done), static_cast<std::int64_t>(total));
     };
+    build_deadline deadline(context->stopping, std::chrono::seconds(cfg.repos.index_timeout_s));
     r.index = rag::build_repo_index(path, *filter, cfg.repo, cfg.data_dir + "/indexes", index_key,
-                                    &context->stopping, &thread_runner(), index_shards(), progress);
-    if (!r.index)
+                                    &deadline.give_up, &thread_runner(), index_shards(), progress);
+    if (!r.index && context->stopping)
       r.failure =
           core::error::make(core::error_code::cancelled, "indexing cancelled: askd is stopping");
+    else if (!r.index)
+      r.failure = core::error::make(
+          core::error_code::timeout,
+          "indexing took longer than repos.index_timeout_s (" +
+              std::to_string(cfg.repos.index_timeout_s) +
+              " s): the repository or its filters are too costly; narrow them");
+    else if (cfg.repos.disk_mb > 0) {
+      // Sizing the data dir walks checkouts: here, on the indexer's thread, not in the
+      // registry. Temporaries a crashed askd left go first.
+      if (auto stale = rag::remove_stale_temporaries(cfg.data_dir); stale > 0)
+        core::log_info("removed stale temporaries").kv("count", static_cast<std::uint64_t>(stale));
+      r.disk = rag::disk_items(cfg.data_dir);
+    }
   } catch (const std::exception& e) {
     r.failure =
         core::error::make(core::error_code::internal, std::string("indexing failed: ") + e.what());
@@ -181,6 +307,7 @@ repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engin
             st.pending.emplace(b.key, std::move(b));
           publish(st);
           e.building = true;
+          e.checkout = q.source.checkout;
           return true;
         };
         e.used = std::chrono::steady_clock::now();
@@ -242,6 +369,7 @@ repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engin
         auto index = std::move(r.index);
         e.retriever = spawn_retriever(*self, index, context);
         self->monitor(e.retriever);
+        e.index_dir = index->dir;
         e.bytes = rag::dir_bytes(index->dir);
         const auto& s = index->stats;
         core::log_info("indexed")
@@ -261,6 +389,8 @@ repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engin
         for (auto& w : waiting)
           w.promise.delegate(e.retriever, retrieve_atom::value, std::move(w.search));
         evict(self, key, context->config.repos.index_memory_mb << 20);
+        if (context->config.repos.disk_mb > 0)
+          keep_disk_budget(self, std::move(r.disk), key, context->config.repos.disk_mb << 20);
       },
   };
 }

@@ -253,7 +253,8 @@ void parse_server_config(const std::string& text, const std::string& source, con
       json::object_reader r(*s, "repos");
       reject_unknown_keys(r, {"local_roots", "allowed_hosts", "allow_http", "clone_timeout_s",
                               "max_repo_mb", "refresh_interval_s", "index_memory_mb",
-                              "max_concurrent_builds", "max_queued_builds", "disk_mb"});
+                              "max_concurrent_builds", "max_queued_builds", "disk_mb",
+                              "index_timeout_s"});
       if (r.array("allowed_hosts")) out.repos.allowed_hosts = strings_in(r, "allowed_hosts");
       out.repos.allow_http = r.boolean("allow_http").value_or(out.repos.allow_http);
       out.repos.max_concurrent_builds =
@@ -262,6 +263,7 @@ void parse_server_config(const std::string& text, const std::string& source, con
           int_in(r, "max_queued_builds", out.repos.max_queued_builds, 0, 100000);
       out.repos.local_roots = strings_in(r, "local_roots");
       out.repos.clone_timeout_s = int_in(r, "clone_timeout_s", out.repos.clone_timeout_s, 1, 86400);
+      out.repos.index_timeout_s = int_in(r, "index_timeout_s", out.repos.index_timeout_s, 1, 86400);
       out.repos.max_repo_mb = size_in(r, "max_repo_mb", out.repos.max_repo_mb, 1, 1 << 20);
       out.repos.refresh_interval_s =
           int_in(r, "refresh_interval_s", out.repos.refresh_interval_s, 0, 86400 * 30);

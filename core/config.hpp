@@ -100,6 +100,7 @@ struct repos_settings {
   std::vector<std::string> allowed_hosts{"github.com", "gitlab.com", "bitbucket.org"};
   bool allow_http = false;
   int clone_timeout_s = 300;             // a clone or fetch taking longer is killed
+  int index_timeout_s = 600;             // a scan + index build taking longer is stopped
   std::uint64_t max_repo_mb = 2048;      // a checkout growing past this is killed
   int refresh_interval_s = 300;          // a remote is fetched again at most this often
   int max_concurrent_builds = 2;         // index builds (clone + index) at once

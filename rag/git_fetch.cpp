@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,24 +52,11 @@ struct run_result {
   std::string failure;  // why it was stopped (timeout, size, cancel)
 };
 
-// Runs git with `args`; the token travels only in the child's environment.
+// Runs git with `args` in git_environment(r): the token travels only there.
 run_result run_git(const std::vector<std::string>& args, const fetch_request& r,
                    const fs::path& watch) {
   run_result out;
-  std::vector<std::string> env_store;
-  for (char** e = environ; *e; ++e) {
-    std::string_view v(*e);
-    if (v.rfind("GIT_CONFIG_", 0) == 0) continue;
-    env_store.emplace_back(v);
-  }
-  env_store.push_back("GIT_TERMINAL_PROMPT=0");
-  env_store.push_back("GIT_ASKPASS=/bin/false");
-  env_store.push_back("LC_ALL=C");
-  if (!r.token.empty()) {
-    env_store.push_back("GIT_CONFIG_COUNT=1");
-    env_store.push_back("GIT_CONFIG_KEY_0=http.extraHeader");
-    env_store.push_back("GIT_CONFIG_VALUE_0=" + auth_header(r.type, r.token));
-  }
+  auto env_store = git_environment(r, environ);
   std::vector<char*> envp;
   for (auto& s : env_store) envp.push_back(s.data());
   envp.push_back(nullptr);
@@ -150,6 +138,40 @@ run_result run_git(const std::vector<std::string>& args, const fetch_request& r,
   return out;
 }
 
+// An exclusive lock on "<checkout>.lock", held while it lives; the file is removed when
+// the lock is released, so none is left behind. Removing a lock file others may be
+// waiting on is safe only so: the holder unlinks it before unlocking, and a waiter that
+// then gets the lock checks that the file it locked is still the one at the path, and
+// starts over if not.
+class checkout_lock {
+ public:
+  explicit checkout_lock(std::string path) : path_(std::move(path)) {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      if (fd_ < 0) return;  // no lock to be had (read-only data dir): go on unlocked
+      if (::flock(fd_, LOCK_EX) == 0) {
+        struct stat held {}, now {};
+        if (::fstat(fd_, &held) == 0 && ::stat(path_.c_str(), &now) == 0 &&
+            held.st_ino == now.st_ino && held.st_dev == now.st_dev)
+          return;
+      }
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~checkout_lock() {
+    if (fd_ < 0) return;
+    ::unlink(path_.c_str());
+    ::close(fd_);
+  }
+  checkout_lock(const checkout_lock&) = delete;
+  checkout_lock& operator=(const checkout_lock&) = delete;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
 // Error text from git, with the token and its header never in it.
 std::string scrub(std::string text, const fetch_request& r) {
   auto cut = [&](const std::string& secret) {
@@ -186,6 +208,51 @@ core::error fetch_error(const std::string& what, const run_result& rr, const fet
 
 }  // namespace
 
+std::vector<std::string> git_environment(const fetch_request& r, char** parent) {
+  // What git may take from askd's environment: where programs are, the network path the
+  // operator configured (proxies, certificate authorities) and a temp dir. Nothing else:
+  // provider keys and askd's own settings stay in askd.
+  static constexpr std::string_view kept[] = {
+      "PATH",          "TMPDIR",         "http_proxy",     "https_proxy",    "HTTP_PROXY",
+      "HTTPS_PROXY",   "all_proxy",      "ALL_PROXY",      "no_proxy",       "NO_PROXY",
+      "SSL_CERT_FILE", "SSL_CERT_DIR",   "GIT_SSL_CAINFO", "GIT_SSL_CAPATH", "CURL_CA_BUNDLE"};
+  std::vector<std::string> env;
+  bool has_path = false;
+  for (char** e = parent; e && *e; ++e) {
+    std::string_view v(*e);
+    auto name = v.substr(0, v.find('='));
+    for (auto k : kept)
+      if (name == k) {
+        env.emplace_back(v);
+        has_path = has_path || name == "PATH";
+      }
+  }
+  if (!has_path) env.emplace_back("PATH=/usr/local/bin:/usr/bin:/bin");
+  // No configuration but ours: not /etc/gitconfig, not a user's ~/.gitconfig (a home
+  // that does not exist), and never a prompt for credentials.
+  for (const char* v : {"HOME=/nonexistent", "XDG_CONFIG_HOME=/nonexistent", "LC_ALL=C",
+                        "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+                        "GIT_TERMINAL_PROMPT=0", "GIT_ASKPASS=/bin/false", "SSH_ASKPASS=/bin/false"})
+    env.emplace_back(v);
+  // Our configuration, for every git command of a fetch: the remote's own scheme only
+  // (no ext::, no file:// from an https remote), no redirect off the allowed host that
+  // locate_repo checked, links checked out as plain files (a link never points a later
+  // read out of the checkout), and the token as a header.
+  auto scheme = r.url.substr(0, r.url.find("://"));
+  std::vector<std::pair<std::string, std::string>> config{
+      {"protocol.allow", "never"},
+      {"protocol." + scheme + ".allow", "always"},
+      {"http.followRedirects", "false"},
+      {"core.symlinks", "false"}};
+  if (!r.token.empty()) config.emplace_back("http.extraHeader", auth_header(r.type, r.token));
+  env.push_back("GIT_CONFIG_COUNT=" + std::to_string(config.size()));
+  for (std::size_t i = 0; i < config.size(); ++i) {
+    env.push_back("GIT_CONFIG_KEY_" + std::to_string(i) + "=" + config[i].first);
+    env.push_back("GIT_CONFIG_VALUE_" + std::to_string(i) + "=" + config[i].second);
+  }
+  return env;
+}
+
 std::string auth_header(const std::string& type, const std::string& token) {
   std::string user = type == "gitlab"      ? "oauth2"
                      : type == "bitbucket" ? "x-token-auth"
@@ -201,15 +268,8 @@ core::result<fetch_result> fetch_repo(const fetch_request& r) {
   std::error_code ec;
   fs::create_directories(dest.parent_path(), ec);
   // One fetch per checkout at a time: builds of the same repository with different
-  // filters share it. The lock is released when the descriptor closes.
-  int lock_fd = ::open((r.dest + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (lock_fd >= 0) ::flock(lock_fd, LOCK_EX);
-  struct unlock {
-    int fd;
-    ~unlock() {
-      if (fd >= 0) ::close(fd);
-    }
-  } unlocker{lock_fd};
+  // filters share it.
+  checkout_lock lock(r.dest + ".lock");
   if (fs::exists(dest / ".git", ec)) {
     auto age = fs::file_time_type::clock::now() - fs::last_write_time(stamp, ec);
     bool fresh = !ec && age < r.refresh_interval;  // fetched recently: use it as it is

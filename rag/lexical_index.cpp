@@ -1,5 +1,7 @@
 #include "rag/lexical_index.hpp"
 
+#include "rag/durable.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -434,8 +436,16 @@ void index_writer::shard::finish(const std::string& meta) {
     put(h.chunks_off, ct.data(), ct.size() * sizeof(file_chunk));
   }
   put(h.meta_off, meta.data(), meta.size());
-  // Last, the header: until it is there the file is not an index.
-  if (::pwrite(fd_, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h) || ::close(fd_) != 0) {
+  // Last, the header: until it is there the file is not an index. The body reaches the
+  // disk before it, the header before the directory is renamed into place (commit).
+  durable::sync(fd_, path);
+  if (::pwrite(fd_, &h, sizeof h, 0) != static_cast<ssize_t>(sizeof h)) {
+    ::close(fd_);
+    fd_ = -1;
+    throw std::runtime_error("cannot write " + path);
+  }
+  durable::sync(fd_, path);
+  if (::close(fd_) != 0) {
     fd_ = -1;
     throw std::runtime_error("cannot write " + path);
   }
@@ -452,9 +462,12 @@ void index_writer::shard::finish(const std::string& meta) {
 void index_writer::commit() {
   for (std::size_t i = 0; i < shards_.size(); ++i)
     if (!shards_[i]->finished()) finish_shard(i);
+  // The shard files' names are on disk before the directory that holds them is renamed
+  // into place, and the rename is on disk (durable::rename syncs the parent) before the
+  // index is used.
+  durable::sync_dir(tmp_);
   std::error_code ec;
-  std::filesystem::rename(tmp_, dir_, ec);
-  if (ec) {
+  if (!durable::rename(tmp_, dir_)) {
     // Someone finished the same index first (or a broken one is there): keep a usable
     // one, else replace it.
     bool usable = false;
@@ -467,7 +480,7 @@ void index_writer::commit() {
       std::filesystem::remove_all(tmp_, ec);
     } else {
       std::filesystem::remove_all(dir_, ec);
-      std::filesystem::rename(tmp_, dir_);
+      if (!durable::rename(tmp_, dir_)) throw std::runtime_error("cannot rename into " + dir_);
     }
   }
   committed_ = true;

@@ -1,5 +1,7 @@
 #include "rag/vector_index.hpp"
 
+#include "rag/durable.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -24,27 +26,14 @@ std::string vector_index::path_for(const std::string& index_dir, const std::stri
 void vector_index::write(const std::string& path, const std::vector<std::vector<float>>& vectors) {
   std::uint32_t dim = vectors.empty() ? 0 : static_cast<std::uint32_t>(vectors[0].size());
   auto count = static_cast<std::uint32_t>(vectors.size());
-  auto tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write " + tmp);
-    out.write(magic, sizeof magic);
-    out.write(reinterpret_cast<const char*>(&dim), sizeof dim);
-    out.write(reinterpret_cast<const char*>(&count), sizeof count);
-    for (const auto& v : vectors) {
-      if (v.size() != dim) throw std::runtime_error("vectors of different lengths");
-      out.write(reinterpret_cast<const char*>(v.data()),
-                static_cast<std::streamsize>(v.size() * sizeof(float)));
-    }
-    out.flush();
-    if (!out) throw std::runtime_error("cannot write " + tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw std::runtime_error("cannot rename into " + path);
-  }
+  for (const auto& v : vectors)
+    if (v.size() != dim) throw std::runtime_error("vectors of different lengths");
+  durable::write_file(path, [&](durable::writer& out) {
+    out.put(magic, sizeof magic);
+    out.put(&dim, sizeof dim);
+    out.put(&count, sizeof count);
+    for (const auto& v : vectors) out.put(v.data(), v.size() * sizeof(float));
+  });
 }
 
 std::unique_ptr<vector_index> vector_index::open(const std::string& path) {

@@ -7,9 +7,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "core/json.hpp"
 #include "core/log.hpp"
+#include "rag/disk_budget.hpp"
 #include "tests/support/e2e_env.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_client.hpp"
@@ -413,5 +415,120 @@ TEST_CASE("glob bombs in excluded_files cost microseconds - and too many rules a
   r = http_call(env.port, "POST", "/chat/completions/stream", too_many);
   CHECK(r.status == 400);
   CHECK(r.body.find("excluded_files: at most 256 rules, got 257") != std::string::npos);
+  CHECK(env.settles());
+}
+
+// -- The disk ----------------------------------------------------------------------------
+
+namespace {
+std::string budget_root;
+
+void small_disk(askd::core::config& c) {
+  c.repos.local_roots.push_back(std::filesystem::canonical(budget_root).string());
+  c.repos.disk_mb = 1;
+}
+
+std::uint64_t index_bytes(const std::string& data_dir) {
+  std::uint64_t n = 0;
+  for (const auto& item : askd::rag::disk_items(data_dir)) n += item.bytes;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("forty different filters build forty indexes - and the disk keeps to its budget") {
+  // Every distinct excluded_files is an index of its own; without a budget, 40 requests
+  // left 40 index directories and nothing ever removed one.
+  askd::test::temp_dir root;
+  budget_root = root.path;
+  std::filesystem::create_directories(root.path + "/repo/src");
+  for (int f = 0; f < 4; ++f) {
+    std::ofstream out(root.path + "/repo/src/part" + std::to_string(f) + ".cpp");
+    for (int i = 0; i < 800; ++i) out << "int value_" << f << "_" << i << " = " << i << ";\n";
+  }
+  e2e_env env(small_disk);
+  auto repo = root.path + "/repo";
+  const std::uint64_t budget = 1 << 20;
+  std::uint64_t largest = 0;
+  for (int i = 0; i < 40; ++i) {
+    auto body = local_body("where is value_1_7?", repo);
+    body.insert(body.size() - 1,
+                ",\"excluded_files\":\"*.never" + std::to_string(i) + "\"");
+    auto r = http_call(env.port, "POST", "/chat/completions/stream", body, {},
+                       std::chrono::seconds(60));
+    REQUIRE(r.status == 200);
+    CHECK(r.body.find("part1.cpp") != std::string::npos);
+    largest = std::max(largest, index_bytes(env.data_dir.path));
+  }
+  // One index is about a third of the budget: the data dir never held more than the
+  // budget and the index being built.
+  INFO("largest data dir " << largest << " bytes");
+  CHECK(largest > budget / 8);
+  CHECK(largest < budget + budget / 2);
+  // Removed ones are deleted, not only renamed away; no lock or temporary stays.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto leftovers = [&] {
+    std::size_t n = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(env.data_dir.path)) {
+      auto name = e.path().filename().string();
+      if (name.find(".trash-") != std::string::npos || name.find(".tmp-") != std::string::npos ||
+          name.find(".lock") != std::string::npos)
+        ++n;
+    }
+    return n;
+  };
+  while (leftovers() > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(leftovers() == 0);
+  CHECK(index_bytes(env.data_dir.path) <= budget);
+  // The first filter's index was removed: asked again, it is built again and answers.
+  auto again = local_body("where is value_1_7?", repo);
+  again.insert(again.size() - 1, ",\"excluded_files\":\"*.never0\"");
+  auto r = http_call(env.port, "POST", "/chat/completions/stream", again, {},
+                     std::chrono::seconds(60));
+  CHECK(r.status == 200);
+  CHECK(r.body.find("part1.cpp") != std::string::npos);
+  CHECK(alive(env));
+  CHECK(env.settles());
+}
+
+namespace {
+std::string slow_root;
+
+void slow_builds(askd::core::config& c) {
+  c.repos.local_roots.push_back(std::filesystem::canonical(slow_root).string());
+  c.repos.index_timeout_s = 1;
+  c.repos.max_concurrent_builds = 1;
+}
+}  // namespace
+
+TEST_CASE("an index build made to be slow is stopped at its time limit and frees its slot") {
+  // The costliest globs found for the linear matcher (bench/RESULTS.md: 0.7 ms a match)
+  // against the longest paths Linux allows: 256 rules × 40 files is seconds of matching.
+  askd::test::temp_dir root;
+  slow_root = root.path;
+  std::string deep = root.path + "/repo";
+  for (int i = 0; i < 15; ++i) deep += "/" + std::string(255, 'a');
+  std::filesystem::create_directories(deep);
+  for (int f = 0; f < 40; ++f) std::ofstream(deep + "/f" + std::to_string(f) + ".cpp") << "int x;\n";
+  std::string rule;
+  for (int i = 0; i < 4; ++i) rule += "**/*" + std::string(120, 'a') + "b/";
+  std::string rules;
+  for (int i = 0; i < 256; ++i) rules += rule + "\n";
+  e2e_env env(slow_builds);
+  auto body = local_body("q", root.path + "/repo");
+  body.insert(body.size() - 1, ",\"excluded_files\":" + askd::core::json::quote(rules));
+  auto started = std::chrono::steady_clock::now();
+  auto r = http_call(env.port, "POST", "/v1/chat/stream", body, {}, std::chrono::seconds(120));
+  auto took = std::chrono::steady_clock::now() - started;
+  INFO(r.body);
+  CHECK(r.body.find("repos.index_timeout_s (1 s)") != std::string::npos);
+  CHECK(r.body.find("\"code\":\"timeout\"") != std::string::npos);
+  // The only indexing slot is free again: the fixture repository indexes and answers.
+  auto ok = http_call(env.port, "POST", "/chat/completions/stream",
+                      local_body("How is the backoff delay computed?"));
+  CHECK(ok.status == 200);
+  CHECK(ok.body.find("retry_policy.cpp") != std::string::npos);
+  CHECK(took < std::chrono::seconds(60));
+  CHECK(alive(env));
   CHECK(env.settles());
 }

@@ -9,9 +9,11 @@
 
 #include "core/config.hpp"
 #include "rag/chunker.hpp"
+#include "rag/durable.hpp"
 #include "rag/extractive.hpp"
 #include "rag/lexical_index.hpp"
 #include "rag/repo_source.hpp"
+#include "rag/vector_index.hpp"
 #include "tests/support/embedded_config.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -254,4 +256,51 @@ TEST_CASE("a damaged index file is refused on open and rebuilt") {
   REQUIRE(again);
   CHECK_FALSE(again->reopened);
   CHECK(again->index->search("backoff delay", 1).at(0).path == "src/retry_policy.cpp");
+}
+
+TEST_CASE("an index reaches the disk body first, header next, rename last") {
+  // What a power loss can leave depends on this order: a shard's body is synced while
+  // its header is still the placeholder (not an index), the header is synced before the
+  // directory is renamed into place, and the rename is synced in its parent.
+  test::temp_dir dir;
+  std::vector<std::string> steps;
+  auto header_of = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    char magic[4] = {};
+    in.read(magic, 4);
+    return std::string(magic, 4) == "ASKD" ? "index" : "placeholder";
+  };
+  durable::set_trace([&](std::string_view step, const std::string& path) {
+    auto name = std::filesystem::path(path).filename().string();
+    if (step == "sync")
+      steps.push_back("sync " + name.substr(0, name.find('.')) + " " + header_of(path));
+    else
+      steps.push_back(std::string(step) + (path == dir.path ? " parent" : " " + name));
+  });
+  {
+    index_writer w(dir.path + "/idx", 2);
+    w.add(context_chunk{"a.cpp", 1, 1, "int alpha;"}, 0);
+    w.add(context_chunk{"b.cpp", 1, 1, "int beta;"}, 1);
+    w.commit();
+  }
+  durable::set_trace({});
+  // The tmp directory's name varies: keep only what kind of step it was.
+  for (auto& s : steps)
+    if (s.rfind("sync_dir idx.tmp-", 0) == 0) s = "sync_dir tmp";
+  CHECK(steps == std::vector<std::string>{"sync index-0 placeholder", "sync index-0 index",
+                                          "sync index-1 placeholder", "sync index-1 index",
+                                          "sync_dir tmp", "rename idx", "sync_dir parent"});
+  CHECK(lexical_index(dir.path + "/idx").size() == 2);
+
+  steps.clear();
+  durable::set_trace([&](std::string_view step, const std::string& path) {
+    steps.push_back(std::string(step) + " " + std::filesystem::path(path).filename().string());
+  });
+  vector_index::write(dir.path + "/v.f32", {{1.0f, 2.0f}});
+  durable::set_trace({});
+  REQUIRE(steps.size() == 3);
+  CHECK(steps[0].rfind("sync v.f32.tmp-", 0) == 0);
+  CHECK(steps[1] == "rename v.f32");
+  CHECK(steps[2].rfind("sync_dir ", 0) == 0);
+  CHECK(vector_index::open(dir.path + "/v.f32"));
 }
