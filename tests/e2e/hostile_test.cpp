@@ -303,7 +303,7 @@ TEST_CASE("bodies in flight are held to the server's budget - past it a 503 befo
   CHECK(alive(env));
   auto grown = resident_bytes() - before;
   INFO("RSS grew by " << grown / 1024 << " KiB");
-  CHECK(grown < (40u << 20));
+  if (rss_is_meaningful) CHECK(grown < (40u << 20));
   // The parked bodies end (as garbage JSON: a 400) and give the budget back.
   for (auto& c : parked) {
     REQUIRE(c->try_send(std::string(length - half.size(), ' ')));
@@ -339,7 +339,7 @@ TEST_CASE("watchers that do not read share the stream's replay - not a copy each
   auto grown = resident_bytes() - before;
   INFO("RSS grew by " << grown / 1024 << " KiB for 100 watchers of a "
                       << 3 << " MB replay");
-  CHECK(grown < (40u << 20));  // a copy each would be 300 MB
+  if (rss_is_meaningful) CHECK(grown < (40u << 20));  // a copy each would be 300 MB
   // Each now reads a little and resets its connection while askd is catching it up: a
   // write that finds the client gone must not re-enter the hub it is called from.
   for (auto& c : watchers) {
@@ -384,7 +384,7 @@ TEST_CASE("a repository whose .gitignore is /dev/zero and whose files are links 
   CHECK(r.status == 200);
   CHECK(r.body.find("retry.cpp") != std::string::npos);
   CHECK(r.body.find("root:x:0:0") == std::string::npos);  // /etc/passwd was never read
-  CHECK(resident_bytes() - before < (64u << 20));         // /dev/zero neither
+  if (rss_is_meaningful) CHECK(resident_bytes() - before < (64u << 20));  // /dev/zero neither
   // A filePath through a link is refused too.
   auto fp = local_body("q", repo);
   fp.insert(fp.size() - 1, R"(,"filePath":"src/passwd.cpp")");
