@@ -48,8 +48,9 @@ TEST_CASE("a reader with a small socket buffer gets a large answer whole and in 
   REQUIRE(expected);
   raw_connection reader(env.port, 4096);
   reader.send(post_bytes("/chat/completions/stream", body));
-  REQUIRE(eventually([&] { return env.mock->stats().completed == 1; }, std::chrono::seconds(30)));
-  auto raw = reader.read_until("\r\n0\r\n\r\n", std::chrono::seconds(30));
+  REQUIRE(eventually([&] { return env.mock->stats().completed == 1; },
+                     std::chrono::seconds(30 * slowdown)));
+  auto raw = reader.read_until("\r\n0\r\n\r\n", std::chrono::seconds(30 * slowdown));
   auto at = raw.find("\r\n\r\n");
   REQUIRE(at != std::string::npos);
   CHECK(raw.rfind("HTTP/1.1 200", 0) == 0);

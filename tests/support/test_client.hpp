@@ -92,20 +92,24 @@ class raw_connection {
 // This process's resident memory, in bytes (VmRSS).
 std::size_t resident_bytes();
 
-// Whether resident memory says anything about askd: not under AddressSanitizer, whose
-// shadow memory and quarantine of freed blocks grow RSS by their own rules. The bounds
-// are checked in the main build; the sanitizer build checks the same runs for errors.
+// Whether this is the sanitizer build (AddressSanitizer): code runs several times slower
+// and RSS grows by ASan's own rules (shadow memory, a quarantine of freed blocks).
 #if defined(__SANITIZE_ADDRESS__)
-inline constexpr bool rss_is_meaningful = false;
+inline constexpr bool under_asan = true;
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-inline constexpr bool rss_is_meaningful = false;
+inline constexpr bool under_asan = true;
 #else
-inline constexpr bool rss_is_meaningful = true;
+inline constexpr bool under_asan = false;
 #endif
 #else
-inline constexpr bool rss_is_meaningful = true;
+inline constexpr bool under_asan = false;
 #endif
+// RSS bounds are checked in the main build; the sanitizer build checks the same runs
+// for errors.
+inline constexpr bool rss_is_meaningful = !under_asan;
+// How much longer to wait for heavy work (megabytes through askmock and askd).
+inline constexpr int slowdown = under_asan ? 5 : 1;
 
 // A port free on 127.0.0.1 right now (for a server that must know its port before it starts).
 std::uint16_t free_port();
