@@ -61,7 +61,7 @@ sse_port::sse_port(std::shared_ptr<response> res, std::string request_id, int pi
       request_id_(std::move(request_id)),
       ping_s_(ping_s),
       start_on_live_(start_on_live),
-      pace_(pace_bytes(queue_bytes)) {}
+      pacer_(queue_bytes) {}
 
 void sse_port::start() {
   if (started_) return;
@@ -74,19 +74,8 @@ void sse_port::start() {
 
 void sse_port::write(std::string text) {
   last_write_ms_ = now_ms();
-  unpaced_.fetch_add(text.size(), std::memory_order_relaxed);
+  pacer_.wrote(text.size());
   res_->write(std::move(text));
-}
-
-bool sse_port::behind() const {
-  return unpaced_.load(std::memory_order_relaxed) >= pace_;
-}
-
-void sse_port::pause(std::function<void()> resume) {
-  res_->when_drained([self = shared_from_this(), resume = std::move(resume)] {
-    self->unpaced_ = 0;
-    resume();
-  });
 }
 
 void sse_port::lost(std::uint64_t dropped) {
@@ -151,16 +140,9 @@ std::string ws_v1_frame(std::string_view type, std::string_view stream_id, std::
 void ws_v1_port::deliver(const core::stream_event& event) {
   auto frame =
       ws_v1_frame(core::to_string(event.type), stream_id_, event.seq, data_of(event), client_id_);
-  unpaced_.fetch_add(frame.size(), std::memory_order_relaxed);
+  pacer_.wrote(frame.size());
   ws_->send(std::move(frame));
   if (event.terminal()) over_ = true;
-}
-
-void ws_v1_port::pause(std::function<void()> resume) {
-  ws_->when_drained([self = shared_from_this(), resume = std::move(resume)] {
-    self->unpaced_ = 0;
-    resume();
-  });
 }
 
 void ws_v1_port::lost(std::uint64_t dropped) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,30 @@ std::string sse_event(const core::stream_event& event);
 // (server.write_queue_bytes), which pacing must stay under.
 std::size_t pace_bytes(std::size_t queue_bytes);
 
+// A v1 port's pacing, the same over SSE and WebSocket: the bytes written since its
+// connection last drained, against pace_bytes. Written from the sink's thread, read by
+// the hub's.
+class write_pacer {
+ public:
+  explicit write_pacer(std::size_t queue_bytes) : pace_(pace_bytes(queue_bytes)) {}
+  void wrote(std::size_t bytes) { unpaced_.fetch_add(bytes, std::memory_order_relaxed); }
+  bool behind() const { return unpaced_.load(std::memory_order_relaxed) >= pace_; }
+  // `resume` once `connection` has written all it was given, counting from zero again;
+  // `owner` (which holds this pacer) is kept alive until then.
+  template <class Connection>
+  void pause(Connection& connection, std::shared_ptr<const void> owner,
+             std::function<void()> resume) {
+    connection.when_drained([this, owner = std::move(owner), resume = std::move(resume)] {
+      unpaced_ = 0;
+      resume();
+    });
+  }
+
+ private:
+  std::size_t pace_;
+  std::atomic<std::size_t> unpaced_{0};
+};
+
 class sse_port : public actors::sink_port, public std::enable_shared_from_this<sse_port> {
  public:
   sse_port(std::shared_ptr<response> res, std::string request_id, int ping_s, bool start_on_live,
@@ -32,8 +57,10 @@ class sse_port : public actors::sink_port, public std::enable_shared_from_this<s
   void deliver(const core::stream_event& event) override;
   void live() override;
   void closed(const core::stream_event& last) override;
-  bool behind() const override;
-  void pause(std::function<void()> resume) override;
+  bool behind() const override { return pacer_.behind(); }
+  void pause(std::function<void()> resume) override {
+    pacer_.pause(*res_, shared_from_this(), std::move(resume));
+  }
   void lost(std::uint64_t dropped) override;
 
  private:
@@ -45,11 +72,10 @@ class sse_port : public actors::sink_port, public std::enable_shared_from_this<s
   std::string request_id_;
   int ping_s_;
   bool start_on_live_;
-  std::size_t pace_;
+  write_pacer pacer_;
   bool started_ = false;  // deliver/live/closed come from the sink, one at a time
   std::atomic<bool> finished_{false};
   std::atomic<std::int64_t> last_write_ms_{0};
-  std::atomic<std::size_t> unpaced_{0};  // written since the connection last drained
 };
 
 // A WebSocket (askd.v1) client's view of one stream: each event as
@@ -61,12 +87,14 @@ class ws_v1_port : public actors::sink_port, public std::enable_shared_from_this
       : ws_(std::move(ws)),
         stream_id_(std::move(stream_id)),
         client_id_(std::move(client_id)),
-        pace_(pace_bytes(queue_bytes)) {}
+        pacer_(queue_bytes) {}
   void deliver(const core::stream_event& event) override;
   // A resume of an answer the client has seen to its end: its end again, to close on.
   void closed(const core::stream_event& last) override { deliver(last); }
-  bool behind() const override { return unpaced_ >= pace_; }
-  void pause(std::function<void()> resume) override;
+  bool behind() const override { return pacer_.behind(); }
+  void pause(std::function<void()> resume) override {
+    pacer_.pause(*ws_, shared_from_this(), std::move(resume));
+  }
   void lost(std::uint64_t dropped) override;
   // The stream reached its end for this client (the handler forgets it).
   bool over() const { return over_; }
@@ -75,9 +103,8 @@ class ws_v1_port : public actors::sink_port, public std::enable_shared_from_this
   std::shared_ptr<websocket> ws_;
   std::string stream_id_;
   std::string client_id_;
-  std::size_t pace_;
+  write_pacer pacer_;
   std::atomic<bool> over_{false};
-  std::atomic<std::size_t> unpaced_{0};
 };
 
 // The JSON text of a WebSocket v1 frame.
