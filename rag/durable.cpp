@@ -57,14 +57,18 @@ bool rename(const std::string& from, const std::string& to) {
   return true;
 }
 
-void writer::put(const void* data, std::size_t n) {
+void write_all(int fd, const void* data, std::size_t n, const std::string& path) {
   auto p = static_cast<const char*>(data);
   while (n > 0) {
-    auto w = ::write(fd_, p, n);
-    if (w <= 0) throw std::runtime_error("cannot write " + path_);
+    auto w = ::write(fd, p, n);
+    if (w <= 0) throw std::runtime_error("cannot write " + path);
     p += w;
     n -= static_cast<std::size_t>(w);
   }
+}
+
+void writer::put(const void* data, std::size_t n) {
+  write_all(fd_, data, n, path_);
 }
 
 void write_file(const std::string& path, const std::function<void(writer&)>& fill) {

@@ -12,6 +12,8 @@
 
 namespace askd::rag::durable {
 
+// Writes all `n` bytes to `fd` (throws std::runtime_error naming `path` when it cannot).
+void write_all(int fd, const void* data, std::size_t n, const std::string& path);
 // fdatasync(fd); throws std::runtime_error naming `path` when the disk refuses.
 void sync(int fd, const std::string& path);
 // fsync of a directory: the names created, removed or renamed in it are on disk.

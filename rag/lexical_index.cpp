@@ -109,6 +109,8 @@ std::vector<std::string> query_terms(std::string_view question) {
 //   chunk table | chunk blob (path, text) | metadata ("key\0value\0"...)
 namespace {
 
+using durable::write_all;
+
 constexpr char magic[8] = {'A', 'S', 'K', 'D', 'I', 'X', '0', '1'};
 // BM25 parameters, the usual ones.
 constexpr double k1 = 1.2;
@@ -138,16 +140,6 @@ struct file_chunk {
   std::uint64_t off;
   std::uint32_t path_len, text_len, start_line, end_line;
 };
-
-void write_all(int fd, const void* data, std::size_t n, const std::string& path) {
-  auto p = static_cast<const char*>(data);
-  while (n > 0) {
-    auto w = ::write(fd, p, n);
-    if (w <= 0) throw std::runtime_error("cannot write " + path);
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
-}
 
 std::uint64_t align8(std::uint64_t x) {
   return (x + 7) & ~std::uint64_t{7};
