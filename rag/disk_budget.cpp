@@ -4,10 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <filesystem>
 
+#include "rag/durable.hpp"
 #include "rag/repo_scan.hpp"
 
 namespace askd::rag {
@@ -95,8 +95,7 @@ std::size_t remove_stale_temporaries(const std::string& data_dir) {
 }
 
 std::string move_to_trash(const std::string& path) {
-  static std::atomic<std::uint64_t> counter{0};
-  auto to = path + ".trash-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  auto to = durable::temporary_name(path, ".trash-");
   std::error_code ec;
   fs::rename(path, to, ec);
   return ec ? std::string() : to;

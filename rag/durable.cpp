@@ -57,6 +57,11 @@ bool rename(const std::string& from, const std::string& to) {
   return true;
 }
 
+std::string temporary_name(const std::string& path, std::string_view mark) {
+  static std::atomic<std::uint64_t> counter{0};
+  return path + std::string(mark) + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
 void write_all(int fd, const void* data, std::size_t n, const std::string& path) {
   auto p = static_cast<const char*>(data);
   while (n > 0) {
@@ -72,8 +77,7 @@ void writer::put(const void* data, std::size_t n) {
 }
 
 void write_file(const std::string& path, const std::function<void(writer&)>& fill) {
-  static std::atomic<std::uint64_t> counter{0};
-  auto tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  auto tmp = temporary_name(path, ".tmp-");
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error("cannot write " + tmp);
   try {

@@ -12,6 +12,10 @@
 
 namespace askd::rag::durable {
 
+// A name beside `path` no other writer uses: "<path><mark><pid>-<n>" (mark ".tmp-" for
+// work in progress, ".trash-" for what is being deleted; rag::remove_stale_temporaries
+// reads the pid back to tell a live process's temporaries from a dead one's).
+std::string temporary_name(const std::string& path, std::string_view mark);
 // Writes all `n` bytes to `fd` (throws std::runtime_error naming `path` when it cannot).
 void write_all(int fd, const void* data, std::size_t n, const std::string& path);
 // fdatasync(fd); throws std::runtime_error naming `path` when the disk refuses.

@@ -1,5 +1,6 @@
 #include "rag/git_fetch.hpp"
 
+#include "rag/durable.hpp"
 #include "rag/repo_scan.hpp"
 
 #include <fcntl.h>
@@ -283,7 +284,7 @@ core::result<fetch_result> fetch_repo(const fetch_request& r) {
       out.fetched = true;
     }
   } else {
-    auto tmp = r.dest + ".tmp-" + std::to_string(::getpid());
+    auto tmp = durable::temporary_name(r.dest, ".tmp-");
     fs::remove_all(tmp, ec);
     auto c = run_git(
         {"clone", "--depth", "1", "--single-branch", "--no-tags", "--quiet", "--", r.url, tmp}, r,

@@ -208,8 +208,7 @@ class index_writer::shard {
 };
 
 index_writer::index_writer(std::string dir, std::size_t shards) : dir_(std::move(dir)) {
-  static std::atomic<std::uint64_t> counter{0};
-  tmp_ = dir_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  tmp_ = durable::temporary_name(dir_, ".tmp-");
   std::filesystem::create_directories(tmp_);
   for (std::size_t i = 0; i < std::max<std::size_t>(1, shards); ++i)
     shards_.push_back(std::make_unique<shard>(tmp_ + "/index-" + std::to_string(i) + ".askd"));
