@@ -12,6 +12,7 @@
 #include <semaphore>
 #include <string>
 
+#include "core/cluster_view.hpp"
 #include "core/config.hpp"
 #include "providers/curl_engine.hpp"
 #include "providers/embedder.hpp"
@@ -46,6 +47,7 @@ struct engine_metrics {
   std::atomic<std::int64_t> fallbacks{0};
   std::atomic<std::int64_t> degradations{0};
   std::atomic<std::int64_t> continuations{0};          // answers resumed after a failure mid-answer
+  std::atomic<std::int64_t> index_builds{0};  // fetch + index jobs started (reopening included)
   std::array<std::atomic<std::int64_t>, 7> refused{};  // by refusal_slot(status)
 };
 
@@ -64,10 +66,17 @@ struct limiter_gauges {
   std::atomic<std::int64_t> active{0};
   std::atomic<std::int64_t> queued{0};
   std::atomic<std::int64_t> refused{0};
+  // Slots this node may use now: its share of max_concurrent in a cluster; -1 = the
+  // configured limit (a single node).
+  std::atomic<std::int64_t> capacity{-1};
 };
 
 struct engine_context {
   core::config config;
+  // The cluster as this node sees it (a single node: itself). Made with the context.
+  std::shared_ptr<core::cluster_view> cluster;
+  // This node's part of limits.client_rate (1 on a single node).
+  std::atomic<double> client_rate_share{1.0};
   std::shared_ptr<const providers::provider_registry> providers;
   providers::curl_engine* curl = nullptr;
   actor_census census;

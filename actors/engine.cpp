@@ -6,8 +6,14 @@
 #include <unordered_map>
 
 #include "core/ids.hpp"
+#include "core/log.hpp"
 
+#include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
+
+#include "actors/cluster.hpp"
 #include "actors/limiter.hpp"
+#include "actors/remote_stream.hpp"
 #include "actors/messages.hpp"
 #include "actors/repo_registry.hpp"
 #include "actors/session.hpp"
@@ -18,29 +24,11 @@
 namespace askd::actors {
 
 // The engine's long-lived actors: held here, because an actor nobody holds is terminated.
-// Stream id → stream, for attaching and cancelling by id. A stream removes its own
-// entry when it is gone (after its linger).
-struct stream_directory {
-  struct entry {
-    stream_actor stream;
-    std::shared_ptr<stream_hub> hub;
-    std::string owner;
-  };
-  mutable std::mutex mu;
-  std::unordered_map<std::string, entry> streams;
-
-  std::optional<entry> find(const std::string& id, const std::string& owner) const {
-    std::lock_guard lock(mu);
-    auto it = streams.find(id);
-    // Not theirs looks like not there: stream ids are not confirmed to strangers.
-    if (it == streams.end() || !core::equal_in_constant_time(it->second.owner, owner))
-      return std::nullopt;
-    return it->second;
-  }
-};
-
 struct engine_actors {
   std::shared_ptr<const engine_refs> refs;
+  // In a cluster: the peers' cluster actors and this node's.
+  std::shared_ptr<cluster_peers> peers;
+  std::optional<cluster_actor> cluster;
   std::map<std::string, limiter_gauges*> gauges;  // by provider id, for precheck()
   std::shared_ptr<stream_directory> directory = std::make_shared<stream_directory>();
 };
@@ -62,6 +50,33 @@ const std::string& attachment::stream_id() const {
   return state_ ? state_->stream_id : none;
 }
 
+namespace {
+
+// The middleman (and OpenSSL) modules, heartbeats and the cross-node types: only when
+// clustered, so a single node starts no network thread of CAF's.
+void configure_cluster(caf::actor_system_config& cfg, const core::cluster_settings& cluster) {
+  cfg.load<caf::io::middleman>();
+  // CAF 0.17 has no node-down message and no heartbeats by default: a silent peer (power
+  // loss, partition) is seen only through these.
+  cfg.set("middleman.heartbeat-interval",
+          caf::timespan{std::chrono::milliseconds(cluster.heartbeat_ms)});
+  cfg.set("middleman.connection-timeout",
+          caf::timespan{std::chrono::milliseconds(cluster.timeout_ms)});
+  // Every pair is connected directly: a message routed through a third node is lost
+  // when that node fails.
+  cfg.set("middleman.enable-automatic-connections", false);
+  if (!cluster.insecure) {
+    cfg.load<caf::openssl::manager>();
+    cfg.set("openssl.certificate", cluster.certificate);
+    cfg.set("openssl.key", cluster.key);
+    cfg.set("openssl.cafile", cluster.cafile);
+    if (!cluster.passphrase.empty()) cfg.set("openssl.passphrase", cluster.passphrase);
+  }
+  add_cluster_types(cfg);
+}
+
+}  // namespace
+
 engine::engine(std::shared_ptr<engine_context> context)
     : context_(std::move(context)), config_(std::make_unique<caf::actor_system_config>()) {
   auto workers = context_->config.engine.workers;
@@ -76,6 +91,11 @@ engine::engine(std::shared_ptr<engine_context> context)
   // streams pausing ~20 ms between tokens, workers never block and burn a core in
   // wakeups. Spin briefly, then block until work is enqueued.
   config_->set("work-stealing.moderate-poll-attempts", size_t{0});
+  const auto& cluster = context_->config.cluster;
+  if (!context_->cluster)
+    context_->cluster = std::make_shared<core::cluster_view>(
+        cluster.enabled() ? cluster.node : "local", cluster.weight, cluster.listen);
+  if (cluster.enabled()) configure_cluster(*config_, cluster);
   system_ = std::make_unique<caf::actor_system>(*config_);
   // CAF 0.17 keeps a reference to its logger in the constructing thread's thread-local
   // storage, and ~actor_system waits for the logger to die: destroyed from any other
@@ -85,8 +105,9 @@ engine::engine(std::shared_ptr<engine_context> context)
   actors_ = std::make_shared<engine_actors>();
   auto refs = std::make_shared<engine_refs>();
   refs->timers = spawn_never(*system_);
-  refs->registry =
-      spawn_repo_registry(*system_, context_, &context_->limiters.emplace_back("indexing"));
+  if (cluster.enabled()) actors_->peers = std::make_shared<cluster_peers>();
+  refs->registry = spawn_repo_registry(*system_, context_,
+                                       &context_->limiters.emplace_back("indexing"), actors_->peers);
   for (const auto& p : context_->config.generator.providers) {
     auto& gauges = context_->limiters.emplace_back("provider:" + p.id);
     actors_->gauges[p.id] = &gauges;
@@ -94,12 +115,40 @@ engine::engine(std::shared_ptr<engine_context> context)
         spawn_limiter(*system_, context_, context_->config.limits.for_provider(p.id), &gauges);
   }
   actors_->refs = std::move(refs);
+  if (cluster.enabled()) start_cluster();
   caf::logger::set_current_actor_system(nullptr);  // last: spawning sets it again
+}
+
+void engine::start_cluster() {
+  const auto& cluster = context_->config.cluster;
+  cluster_services services;
+  services.registry = actors_->refs->registry;
+  services.streams = actors_->directory;
+  services.limiters = actors_->refs->limiters;
+  context_->cluster->set_clustered();
+  auto actor = spawn_cluster(*system_, context_, actors_->peers, std::move(services));
+  actors_->cluster = actor;
+  actors_->peers->local = caf::actor_cast<caf::actor>(actor);
+  auto hp = core::parse_host_port(cluster.listen);
+  auto published = cluster.insecure
+                       ? caf::io::publish(actor, hp->second, hp->first.c_str(), true)
+                       : caf::openssl::publish(actor, hp->second, hp->first.c_str(), true);
+  if (!published)
+    throw std::runtime_error("cannot listen for the cluster on " + cluster.listen + ": " +
+                             system_->render(published.error()));
+  core::log_info("cluster listening")
+      .kv("node", cluster.node)
+      .kv("addr", cluster.listen)
+      .kv("tls", !cluster.insecure)
+      .kv("version", cluster_version())
+      .kv("seeds", static_cast<std::int64_t>(cluster.seeds.size()));
+  caf::anon_send(actor, tick_atom::value);
 }
 
 engine::~engine() {
   // ~actor_system waits for every actor; connections are closed before we get here.
   context_->stopping = true;
+  if (actors_->cluster) caf::anon_send_exit(*actors_->cluster, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(actors_->refs->registry, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(actors_->refs->timers, caf::exit_reason::user_shutdown);
   {  // lingering and client-less streams would wait for timers that no longer run
@@ -127,7 +176,7 @@ attachment engine::start_chat(core::chat_request request, rag::repo_source sourc
   stream_options options;
   const auto& streams = context_->config.streams;
   if (kind != chat_kind::compat) {
-    options.id = stream_id.empty() ? core::new_stream_id() : std::move(stream_id);
+    options.id = stream_id.empty() ? new_stream_id() : std::move(stream_id);
     options.linger_s = streams.linger_s;
     options.orphaned =
         kind == chat_kind::v1 ? stream_options::orphan::grace : stream_options::orphan::keep;
@@ -158,10 +207,45 @@ attachment engine::start_chat(core::chat_request request, rag::repo_source sourc
   return a;
 }
 
+std::string engine::new_stream_id() const {
+  return core::new_stream_id(context_->cluster->clustered() ? context_->cluster->self()
+                                                            : std::string());
+}
+
+namespace {
+
+// The peer that owns a stream id, when it names another node of the cluster (an invalid
+// handle when that node is not up here); nullopt for this node's own streams.
+std::optional<cluster_actor> stream_node(const engine_actors& actors, const engine_context& context,
+                                         const std::string& stream_id) {
+  if (!actors.peers) return std::nullopt;
+  auto node = std::string(core::node_of_stream(stream_id));
+  if (node.empty() || node == context.cluster->self()) return std::nullopt;
+  auto peer = actors.peers->find(node);
+  if (!peer) return cluster_actor{};  // named, but not up here: no such stream
+  return peer;
+}
+
+}  // namespace
+
 attachment engine::attach(const std::string& stream_id, const std::string& owner,
                           std::uint64_t after, std::shared_ptr<sink_port> port) {
+  if (auto peer = stream_node(*actors_, *context_, stream_id)) {
+    if (!*peer) {
+      port->missing();
+      return {};
+    }
+    auto watch = spawn_remote_watch(*system_, context_, std::move(port), std::move(*peer),
+                                    remote_attach{stream_id, owner, after});
+    attachment a;
+    a.state_ = std::make_shared<attachment::state>(attachment::state{std::move(watch), stream_id, {}});
+    return a;
+  }
   auto entry = actors_->directory->find(stream_id, owner);
-  if (!entry) return {};
+  if (!entry) {
+    port->missing();
+    return {};
+  }
   auto sink = spawn_sink(*system_, context_, std::move(port), entry->stream, entry->hub, after);
   attachment a;
   a.state_ = std::make_shared<attachment::state>(
@@ -169,11 +253,22 @@ attachment engine::attach(const std::string& stream_id, const std::string& owner
   return a;
 }
 
-bool engine::cancel(const std::string& stream_id, const std::string& owner) {
+void engine::cancel(const std::string& stream_id, const std::string& owner,
+                    std::function<void(bool)> done) {
+  if (auto peer = stream_node(*actors_, *context_, stream_id)) {
+    if (!*peer) return done(false);
+    auto timeout = std::chrono::milliseconds(context_->config.cluster.request_timeout_ms);
+    system_->spawn([peer = std::move(*peer), stream_id, owner, timeout,
+                    done = std::move(done)](caf::event_based_actor* self) {
+      self->request(peer, timeout, cancel_atom::value, stream_id, owner)
+          .then([=](bool found) { done(found); }, [=](caf::error&) { done(false); });
+    });
+    return;
+  }
   auto entry = actors_->directory->find(stream_id, owner);
-  if (!entry) return false;
+  if (!entry) return done(false);
   caf::anon_send(entry->stream, cancel_atom::value);
-  return true;
+  done(true);
 }
 
 std::size_t engine::streams() const {

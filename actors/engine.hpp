@@ -28,6 +28,8 @@ class sink_port {
  public:
   virtual ~sink_port() = default;
   virtual void deliver(const core::stream_event& event) = 0;
+  // There is no such stream for this client (engine::attach): nothing else comes.
+  virtual void missing() {}
   // Everything kept for this client has been sent; what follows comes live.
   virtual void live() {}
   // Attached to a stream that had already ended, with nothing left to send this client:
@@ -94,13 +96,21 @@ class engine {
                         std::string owner = {}, std::string stream_id = {});
 
   // Attaches `port` to a running or lingering stream: every event after `after`, then
-  // live. Empty when there is no such stream for `owner` (unknown, expired, not theirs).
+  // live. When there is no such stream for `owner` (unknown, expired, not theirs, or its
+  // node is not in the cluster) port->missing() is called, at once (and the attachment
+  // is empty) or later, when the stream's node says so.
   attachment attach(const std::string& stream_id, const std::string& owner, std::uint64_t after,
                     std::shared_ptr<sink_port> port);
 
-  // Cancels a stream (its provider calls stop at once); false when there is no such
-  // stream for `owner`.
-  bool cancel(const std::string& stream_id, const std::string& owner);
+  // Cancels a stream (its provider calls stop at once). `done` hears whether there was
+  // such a stream for `owner`: at once, or from the stream's node (another thread).
+  void cancel(const std::string& stream_id, const std::string& owner,
+              std::function<void(bool found)> done);
+
+  // A new stream id; in a cluster it names this node.
+  std::string new_stream_id() const;
+  // The cluster as this node sees it (one member when not clustered).
+  const core::cluster_view& cluster() const { return *context_->cluster; }
 
   // Streams running or lingering (for /metrics).
   std::size_t streams() const;
@@ -114,6 +124,7 @@ class engine {
   engine_metrics& metrics() { return context_->metrics; }
 
  private:
+  void start_cluster();
   std::shared_ptr<engine_context> context_;
   std::unique_ptr<caf::actor_system_config> config_;
   std::unique_ptr<caf::actor_system> system_;

@@ -97,6 +97,11 @@ limiter_actor::behavior_type limiter(self_ptr self, std::shared_ptr<engine_conte
       [=](yield_atom, const caf::actor& holder) {
         grant(self, self->state.table.yield(holder.address()));
       },
+      [=](capacity_atom, std::int64_t slots) {
+        auto& st = self->state;
+        st.gauges->capacity = slots;
+        grant(self, st.table.resize(static_cast<std::size_t>(slots)));
+      },
   };
 }
 
@@ -106,9 +111,15 @@ std::optional<core::error> no_room(const engine_context& context, const limiter_
                                    const core::provider_limit& limit) {
   const auto& limits = context.config.limits;
   std::string why;
-  if (gauges.active + gauges.queued >= limit.max_concurrent + limit.max_queued)
-    why = gauges.name + " is at its limit (" + std::to_string(limit.max_concurrent) + " at once, " +
-          std::to_string(limit.max_queued) + " queued)";
+  auto capacity = gauges.capacity.load();
+  auto slots = capacity >= 0 ? capacity : limit.max_concurrent;
+  if (slots == 0)
+    why = gauges.name + " has no slot on this node (its share of the cluster's " +
+          std::to_string(limit.max_concurrent) + " is 0)";
+  else if (gauges.active + gauges.queued >= slots + limit.max_queued)
+    why = gauges.name + " is at its limit (" + std::to_string(slots) + " at once" +
+          (capacity >= 0 ? " on this node" : "") + ", " + std::to_string(limit.max_queued) +
+          " queued)";
   else if (context.queued_requests >= limits.max_queued_requests)
     why = "askd has " + std::to_string(limits.max_queued_requests) +
           " requests queued (limits.max_queued_requests)";

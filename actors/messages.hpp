@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -43,6 +44,8 @@ using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using progress_atom = caf::atom_constant<caf::atom("progress")>;
 using retrieved_atom = caf::atom_constant<caf::atom("retrieved")>;
 using yield_atom = caf::atom_constant<caf::atom("yield")>;
+using ack_atom = caf::atom_constant<caf::atom("ack")>;
+using capacity_atom = caf::atom_constant<caf::atom("capacity")>;
 
 // ---- message payloads ----------------------------------------------------------------
 
@@ -74,15 +77,22 @@ struct search_request {
   std::size_t k = 20;
   std::string mode = "bm25";                // bm25 | vector | hybrid
   std::string embedder;                     // for vector and hybrid: conf/embedder.json id
-  std::shared_ptr<stream_hub> progress_to;  // the request's stream: `progress` while it waits
+  // `progress` while it waits for a clone or a build: to the request's stream, or to the
+  // node that asked (actors/remote_retrieval.hpp).
+  std::function<void(const std::string& phase, std::int64_t done, std::int64_t total)> on_progress;
 };
 
 // What a round asks of the repo registry: the best chunks of one repository.
 struct retrieval_query {
+  // What source, token and filter were made from (sent to the owner node in a cluster).
+  std::shared_ptr<const core::chat_request> request;
   rag::repo_source source;
   std::string token;  // secret: for cloning a private repository; never logged
   std::shared_ptr<const rag::file_filter> filter;
   search_request search;
+  // In a cluster: search this node's own index, whoever owns the key (the owner asked by
+  // another node, or the fallback when the owner cannot be reached).
+  bool here = false;
 };
 
 // The registry's answer: ranked chunks, or why there are none.
@@ -201,7 +211,9 @@ using limiter_actor = caf::typed_actor<
     caf::reacts_to<release_atom, caf::actor>,
     // holder -> limiter: the slot goes to the next in line; the holder keeps its place
     // (to claim again: a research's next round).
-    caf::reacts_to<yield_atom, caf::actor>>;
+    caf::reacts_to<yield_atom, caf::actor>,
+    // cluster -> limiter: this node's share of the cluster's max_concurrent changed.
+    caf::reacts_to<capacity_atom, std::int64_t>>;
 
 // The local provider's answer being written: one piece per message, so a cancel lands
 // between pieces.

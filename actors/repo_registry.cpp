@@ -9,7 +9,9 @@
 #include <set>
 #include <thread>
 
+#include "actors/cluster.hpp"
 #include "actors/parallel.hpp"
+#include "actors/remote_retrieval.hpp"
 #include "actors/retriever.hpp"
 #include "core/log.hpp"
 #include "core/slot_table.hpp"
@@ -84,6 +86,7 @@ void publish(registry_state& st) {
 
 void launch(self_ptr self, pending_build b, const std::shared_ptr<engine_context>& context) {
   core::log_info("indexing").kv("repo", b.source.local ? b.source.path : b.source.url);
+  context->metrics.index_builds++;
   self->spawn<caf::detached>(indexer, repo_registry_actor{self}, std::move(b.key),
                              std::move(b.source), std::move(b.token), std::move(b.filter), context);
 }
@@ -265,7 +268,8 @@ void indexer(caf::event_based_actor* self, repo_registry_actor registry, std::st
 }
 
 repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engine_context> context,
-                                            limiter_gauges* gauges) {
+                                            limiter_gauges* gauges,
+                                            std::shared_ptr<cluster_peers> peers) {
   const auto& repos = context->config.repos;
   self->state.builds =
       core::slot_table<std::string>(static_cast<std::size_t>(repos.max_concurrent_builds),
@@ -290,6 +294,10 @@ repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engin
   });
   return {
       [=](retrieve_atom, retrieval_query& q) -> caf::result<retrieval_reply> {
+        // In a cluster each key is indexed by its owner only; the others ask it.
+        if (peers && !q.here && context->cluster->owner_of(q.source.key) != context->cluster->self())
+          return self->delegate(spawn_remote_retrieval(*self, context, peers, self),
+                                retrieve_atom::value, std::move(q));
         auto& e = self->state.entries[q.source.key];
         // Under the indexing limit a build starts now; past it, it waits in a bounded
         // queue; past that, the request is refused at once.
@@ -337,8 +345,7 @@ repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engin
         auto it = self->state.entries.find(key);
         if (it == self->state.entries.end()) return;
         for (const auto& w : it->second.waiting)
-          if (w.search.progress_to)
-            w.search.progress_to->publish(core::make_progress(phase, done, total));
+          if (w.search.on_progress) w.search.on_progress(phase, done, total);
       },
       [=](indexed_atom, std::string& key, index_result& r) {
         auto& st = self->state;
@@ -399,8 +406,9 @@ repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engin
 
 repo_registry_actor spawn_repo_registry(caf::actor_system& system,
                                         std::shared_ptr<engine_context> context,
-                                        limiter_gauges* gauges) {
-  return system.spawn(registry, std::move(context), gauges);
+                                        limiter_gauges* gauges,
+                                        std::shared_ptr<cluster_peers> peers) {
+  return system.spawn(registry, std::move(context), gauges, std::move(peers));
 }
 
 }  // namespace askd::actors

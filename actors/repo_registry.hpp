@@ -12,9 +12,12 @@
 namespace askd::actors {
 
 // The indexing limit (repos.max_concurrent_builds, max_queued_builds) is reported in
-// `gauges`, which must outlive the actor.
+// `gauges`, which must outlive the actor. With `peers` (a cluster), a key another node
+// owns is searched there (actors/remote_retrieval.hpp).
+struct cluster_peers;
 repo_registry_actor spawn_repo_registry(caf::actor_system& system,
                                         std::shared_ptr<engine_context> context,
-                                        limiter_gauges* gauges);
+                                        limiter_gauges* gauges,
+                                        std::shared_ptr<cluster_peers> peers = nullptr);
 
 }  // namespace askd::actors

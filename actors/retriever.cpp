@@ -106,9 +106,9 @@ retrieval_reply search_by_vectors(const rag::repo_index& index, const search_req
         for (std::size_t i = 0; i < index.index->size(); ++i)
           texts.push_back(embed_text(index.index->chunk(i)));
         auto built = embed_texts(ec, e, texts, [&](std::size_t done, std::size_t total) {
-          if (s.progress_to)
-            s.progress_to->publish(core::make_progress("embed", static_cast<std::int64_t>(done),
-                                                       static_cast<std::int64_t>(total)));
+          if (s.on_progress)
+            s.on_progress("embed", static_cast<std::int64_t>(done),
+                          static_cast<std::int64_t>(total));
         });
         if (built.failure) {
           index.vectors_failed[e.key()] = {std::chrono::steady_clock::now(),

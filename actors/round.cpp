@@ -176,6 +176,7 @@ void retrieve_then_generate(self_ptr self) {
     return generate(self, {});
   }
   retrieval_query q;
+  q.request = st.spec.request;
   q.source = st.env.source;
   q.token = request.token;
   q.filter = std::make_shared<const rag::file_filter>(st.env.context->config.repo, request);
@@ -183,7 +184,10 @@ void retrieve_then_generate(self_ptr self) {
   q.search.k = static_cast<std::size_t>(request.retrieval.top_k);
   q.search.mode = request.retrieval.mode;
   q.search.embedder = request.retrieval.embedder;
-  q.search.progress_to = st.env.hub;
+  q.search.on_progress = [hub = st.env.hub](const std::string& phase, std::int64_t done,
+                                            std::int64_t total) {
+    hub->publish(core::make_progress(phase, done, total));
+  };
   auto started = clock::now();
   // Retrieval may wait for a clone and an index build: say so before the silence.
   st.env.hub->publish(core::make_progress("retrieve", 0, 1));

@@ -5,11 +5,15 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "actors/context.hpp"
 #include "actors/messages.hpp"
 #include "actors/stream_hub.hpp"
+#include "core/ids.hpp"
 
 // The producer registers itself (producer_atom) before its first event and publishes to
 // `hub`; it quits after the terminal event, and the stream ends when it sees it gone.
@@ -25,6 +29,27 @@ struct stream_options {
   int linger_s = 0;  // kept this long after the end (0: quit at the end)
   // Called when the stream is gone (its directory entry is removed there).
   std::function<void()> on_exit;
+};
+
+// Stream id → stream, for attaching and cancelling by id (from this node's routes, or a
+// peer's in a cluster). A stream removes its own entry when it is gone (after its linger).
+struct stream_directory {
+  struct entry {
+    stream_actor stream;
+    std::shared_ptr<stream_hub> hub;
+    std::string owner;
+  };
+  mutable std::mutex mu;
+  std::unordered_map<std::string, entry> streams;
+
+  std::optional<entry> find(const std::string& id, const std::string& owner) const {
+    std::lock_guard lock(mu);
+    auto it = streams.find(id);
+    // Not theirs looks like not there: stream ids are not confirmed to strangers.
+    if (it == streams.end() || !core::equal_in_constant_time(it->second.owner, owner))
+      return std::nullopt;
+    return it->second;
+  }
 };
 
 stream_actor spawn_stream(caf::actor_system& system, std::shared_ptr<engine_context> context,

@@ -14,6 +14,13 @@ add_library(CAF::io UNKNOWN IMPORTED)
 set_target_properties(CAF::io PROPERTIES
   IMPORTED_LOCATION ${CAF_IO_LIBRARY}
   INTERFACE_LINK_LIBRARIES CAF::core)
+# The cluster's TLS (libcaf_openssl, in libcaf-dev's dependencies).
+find_library(CAF_OPENSSL_LIBRARY caf_openssl REQUIRED)
+find_package(OpenSSL REQUIRED)
+add_library(CAF::openssl UNKNOWN IMPORTED)
+set_target_properties(CAF::openssl PROPERTIES
+  IMPORTED_LOCATION ${CAF_OPENSSL_LIBRARY}
+  INTERFACE_LINK_LIBRARIES "CAF::io;OpenSSL::SSL")
 
 find_package(Boost 1.81.0 REQUIRED CONFIG COMPONENTS system)
 

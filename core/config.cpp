@@ -1,5 +1,6 @@
 #include "core/config.hpp"
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +9,7 @@
 
 #include "core/json.hpp"
 #include "core/net_address.hpp"
+#include "core/text.hpp"
 
 namespace askd::core {
 namespace {
@@ -167,7 +169,7 @@ void parse_limits(const rapidjson::Value& v, limits_settings& out) {
 void parse_server_config(const std::string& text, const std::string& source, config& out) {
   with_root(text, source, [&](const json::object_reader& root) {
     reject_unknown_keys(root, {"server", "engine", "upstream", "limits", "streams", "auth", "log",
-                               "repos", "data_dir"});
+                               "repos", "cluster", "data_dir"});
     if (const auto* s = root.object("server")) {
       json::object_reader r(*s, "server");
       reject_unknown_keys(
@@ -271,9 +273,97 @@ void parse_server_config(const std::string& text, const std::string& source, con
           size_in(r, "index_memory_mb", out.repos.index_memory_mb, 0, 1 << 24);
       out.repos.disk_mb = size_in(r, "disk_mb", out.repos.disk_mb, 0, 1LL << 30);
     }
+    if (const auto* s = root.object("cluster")) {
+      json::object_reader r(*s, "cluster");
+      reject_unknown_keys(r, {"node", "listen", "seeds", "weight", "heartbeat_ms", "timeout_ms",
+                              "connect_timeout_ms", "reconnect_ms", "request_timeout_ms",
+                              "insecure", "certificate", "key", "cafile", "passphrase"});
+      auto& v = out.cluster;
+      v.node = r.string_or("node", v.node);
+      v.listen = r.string_or("listen", v.listen);
+      if (r.array("seeds")) v.seeds = strings_in(r, "seeds");
+      v.weight = number_in(r, "weight", v.weight, 0.001, 1000);
+      v.heartbeat_ms = int_in(r, "heartbeat_ms", v.heartbeat_ms, 50, 600000);
+      v.timeout_ms = int_in(r, "timeout_ms", v.timeout_ms, 100, 3600000);
+      v.connect_timeout_ms = int_in(r, "connect_timeout_ms", v.connect_timeout_ms, 100, 600000);
+      v.reconnect_ms = int_in(r, "reconnect_ms", v.reconnect_ms, 50, 3600000);
+      v.request_timeout_ms = int_in(r, "request_timeout_ms", v.request_timeout_ms, 100, 3600000);
+      v.insecure = r.boolean("insecure").value_or(v.insecure);
+      v.certificate = r.string_or("certificate", v.certificate);
+      v.key = r.string_or("key", v.key);
+      v.cafile = r.string_or("cafile", v.cafile);
+      v.passphrase = r.string_or("passphrase", v.passphrase);
+    }
     out.data_dir = root.string_or("data_dir", out.data_dir);
   });
 }
+
+std::optional<std::pair<std::string, std::uint16_t>> parse_host_port(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || text.size() > 300) return std::nullopt;
+  auto host = text.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return std::nullopt;
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return std::nullopt;  // an IPv6 address needs its brackets
+  }
+  auto port_text = text.substr(colon + 1);
+  if (port_text.empty() || port_text.size() > 5 ||
+      port_text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  auto port = std::stoi(port_text);
+  if (port < 1 || port > 65535) return std::nullopt;
+  return std::pair{host, static_cast<std::uint16_t>(port)};
+}
+
+bool is_node_name(const std::string& name) {
+  if (name.empty() || name.size() > 32) return false;
+  return name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
+}
+
+namespace {
+
+// The cluster section after the flags: addresses parsed, a node name, TLS files present
+// unless plain TCP was asked for.
+void check_cluster(const std::string& source, cluster_settings& c) {
+  if (!c.enabled()) {
+    if (!c.seeds.empty())
+      throw config_error(source + ": cluster.seeds: needs cluster.listen (--cluster-listen)");
+    return;
+  }
+  auto listen = parse_host_port(c.listen);
+  if (!listen)
+    throw config_error(source + ": cluster.listen: expected host:port, got \"" +
+                       core::clip(c.listen) + "\"");
+  for (const auto& seed : c.seeds)
+    if (!parse_host_port(seed))
+      throw config_error(source + ": cluster.seeds: expected host:port, got \"" +
+                         core::clip(seed) + "\"");
+  if (c.node.empty()) {
+    for (char ch : listen->first + "-" + std::to_string(listen->second))
+      c.node += std::isalnum(static_cast<unsigned char>(ch))
+                    ? static_cast<char>(std::tolower(static_cast<unsigned char>(ch)))
+                    : '-';
+    if (c.node.size() > 32) c.node = c.node.substr(c.node.size() - 32);
+  }
+  if (!is_node_name(c.node))
+    throw config_error(source + ": cluster.node: expected 1 to 32 of a-z, 0-9 and -, got \"" +
+                       core::clip(c.node) + "\"");
+  if (c.insecure) return;
+  for (auto [name, value] : {std::pair{"certificate", &c.certificate}, std::pair{"key", &c.key},
+                             std::pair{"cafile", &c.cafile}}) {
+    if (value->empty())
+      throw config_error(source + ": cluster." + name +
+                         ": required (cluster traffic is TLS with mutual certificates; set "
+                         "cluster.insecure to true for plain TCP on a trusted network)");
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(*value, ec))
+      throw config_error(source + ": cluster." + name + ": " + *value + " is not a file");
+  }
+}
+
+}  // namespace
 
 // A provider's (or embedder's) "client" block: where it is, its key, its headers.
 static void parse_client(const json::object_reader& cr, provider_settings& p,
@@ -519,6 +609,19 @@ config load_config(const load_options& options) {
     cfg.log.level = l;
   }
   cfg.data_dir = expand_home(cfg.data_dir, getenv);
+  if (options.cluster_listen) cfg.cluster.listen = *options.cluster_listen;
+  if (options.cluster_node) cfg.cluster.node = *options.cluster_node;
+  if (options.cluster_seeds) {
+    cfg.cluster.seeds.clear();
+    std::string_view rest = *options.cluster_seeds;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      auto seed = rest.substr(0, comma);
+      if (!seed.empty()) cfg.cluster.seeds.emplace_back(seed);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+  }
+  check_cluster(cfg.source, cfg.cluster);
   for (const auto& [id, limit] : cfg.limits.providers)
     if (!cfg.generator.find(id))
       throw config_error(cfg.source + ": limits.providers." + id +

@@ -124,6 +124,29 @@ struct repo_settings {
   int chunk_overlap_words = 100;
 };
 
+// conf/askd.json "cluster": several askd nodes acting as one server (docs/ARCHITECTURE.md,
+// Cluster). Off unless `listen` is set.
+struct cluster_settings {
+  std::string node;            // this node's name, unique in the cluster ([a-z0-9-], <= 32);
+                               // "" = derived from the listen address
+  std::string listen;          // "host:port" other nodes connect to; "" = not clustered
+  std::vector<std::string> seeds;  // "host:port" of nodes to join through (any one will do)
+  double weight = 1;               // this node's part of cluster-wide limits, relative to the others
+  int heartbeat_ms = 1000;         // BASP heartbeat between nodes
+  int timeout_ms = 5000;           // a peer silent this long is declared down
+  int connect_timeout_ms = 5000;   // one attempt to connect to a peer
+  int reconnect_ms = 2000;         // how often seeds and lost peers are tried again
+  int request_timeout_ms = 30000;  // a cross-node request (retrieval, attach) without an answer
+  // TLS with mutual certificate authentication (the cluster's own CA). Required unless
+  // `insecure` says plain TCP on purpose (loopback tests, a private wire).
+  bool insecure = false;
+  std::string certificate;  // PEM: this node's certificate
+  std::string key;          // PEM: its private key
+  std::string cafile;       // PEM: the cluster's CA; peers must present a certificate it signed
+  std::string passphrase;   // of the key, if encrypted; never logged
+  bool enabled() const { return !listen.empty(); }
+};
+
 // conf/askd.json "log"
 struct log_settings {
   std::string level = "info";
@@ -216,6 +239,7 @@ struct config {
   auth_settings auth;
   log_settings log;
   repos_settings repos;
+  cluster_settings cluster;
   std::string data_dir = "~/.askd";
   generator_settings generator;
   embedder_config embedders;
@@ -233,6 +257,9 @@ struct load_options {
   std::optional<std::string> data_dir;
   std::optional<std::string> log_level;
   std::vector<std::string> allow_local;  // --allow-local, added to repos.local_roots
+  std::optional<std::string> cluster_listen;  // --cluster-listen
+  std::optional<std::string> cluster_seeds;   // --cluster-seeds, comma-separated
+  std::optional<std::string> cluster_node;    // --cluster-node
   // Reads an environment variable; tests replace it.
   std::string (*getenv)(const char* name) = nullptr;
 };
@@ -255,6 +282,12 @@ extern const char* const embedded_generator_json;
 extern const char* const embedded_lang_json;
 extern const char* const embedded_repo_json;
 extern const char* const embedded_embedder_json;
+
+// "host:port" → host and port; nullopt when it is not that (a port of 1..65535; an IPv6
+// host in brackets).
+std::optional<std::pair<std::string, std::uint16_t>> parse_host_port(const std::string& text);
+// Whether `name` can name a cluster node: 1..32 of [a-z0-9-].
+bool is_node_name(const std::string& name);
 
 // `~/x` → `$HOME/x`.
 std::string expand_home(const std::string& path, std::string (*getenv)(const char*));

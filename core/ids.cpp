@@ -34,7 +34,12 @@ bool equal_in_constant_time(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-std::string new_stream_id() {
+std::string_view node_of_stream(std::string_view id) {
+  auto dot = id.find('.');
+  return dot == std::string_view::npos ? std::string_view{} : id.substr(0, dot);
+}
+
+std::string new_stream_id(std::string_view node) {
   unsigned char b[16];
   std::size_t got = 0;
   while (got < sizeof b) {
@@ -42,7 +47,8 @@ std::string new_stream_id() {
     if (n < 0) throw std::runtime_error("getrandom failed");
     got += static_cast<std::size_t>(n);
   }
-  return to_hex(b, sizeof b);
+  if (node.empty()) return to_hex(b, sizeof b);
+  return std::string(node) + "." + to_hex(b, sizeof b);
 }
 
 std::string iso8601(std::chrono::system_clock::time_point t) {

@@ -6,7 +6,11 @@
 namespace askd::core {
 
 rate_limiter::rate_limiter(double rate, double burst, std::size_t max_keys)
-    : rate_(rate), burst_(std::max(1.0, burst)), max_keys_(std::max<std::size_t>(1, max_keys)) {}
+    : base_rate_(rate),
+      base_burst_(std::max(1.0, burst)),
+      rate_(rate),
+      burst_(std::max(1.0, burst)),
+      max_keys_(std::max<std::size_t>(1, max_keys)) {}
 
 double rate_limiter::level(const bucket& b, time_point now) const {
   double elapsed = std::chrono::duration<double>(now - b.at).count();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -23,6 +24,12 @@ class rate_limiter {
   std::int64_t take(const std::string& key, time_point now);
 
   bool enabled() const { return rate_ > 0; }
+  // In a cluster each node enforces its part (`share` of 1) of the rate and the burst
+  // (at least one request); the configured values are what the whole cluster allows.
+  void set_share(double share) {
+    rate_ = base_rate_ * share;
+    burst_ = std::max(1.0, base_burst_ * share);
+  }
   std::size_t keys() const { return buckets_.size(); }
 
  private:
@@ -33,6 +40,8 @@ class rate_limiter {
   double level(const bucket& b, time_point now) const;
   void prune(time_point now);
 
+  double base_rate_;
+  double base_burst_;
   double rate_;
   double burst_;
   std::size_t max_keys_;

@@ -73,6 +73,16 @@ class slot_table {
     return grant_waiting();
   }
 
+  // The number of slots changes (a cluster node's share of a limit, recomputed when
+  // members come and go); the queue keeps its length. Holders with a slot keep it even
+  // past a smaller number: the next slots go only once the active are below it. Returns
+  // the holders that got a slot by a larger number.
+  std::vector<Key> resize(std::size_t max_active) {
+    max_places_ = max_places_ - max_active_ + max_active;
+    max_active_ = max_active;
+    return grant_waiting();
+  }
+
   bool holds(const Key& k) const { return holders_.count(k) != 0; }
   std::size_t active() const { return active_; }
   // Holders with a place but no slot: waiting for one, or not yet asking.

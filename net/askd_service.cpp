@@ -133,9 +133,9 @@ class v1_ws_handler : public websocket_handler {
         return resume(stream_id, static_cast<std::uint64_t>(after.value_or(0)), client_id);
       }
       if (type == "cancel") {
-        if (!engine_.cancel(stream_id, owner_))
-          refuse(client_id, core::error::make(core::error_code::bad_request,
-                                              "no stream " + stream_id + " (unknown or expired)"));
+        engine_.cancel(stream_id, owner_, [ws = ws_, client_id, stream_id](bool found) {
+          if (!found) refuse(*ws, client_id, no_stream(stream_id));
+        });
       }
     } catch (const std::exception& e) {
       refuse(client_id, core::error::make(core::error_code::bad_request, e.what()));
@@ -153,7 +153,7 @@ class v1_ws_handler : public websocket_handler {
     auto id = core::new_request_id();
     auto admitted = service_->admit_chat(upgrade_, body, id);
     if (!admitted) return refuse(client_id, admitted.err());
-    auto stream_id = core::new_stream_id();
+    auto stream_id = engine_.new_stream_id();
     auto port = std::make_shared<ws_v1_port>(ws_, stream_id, client_id, queue_bytes());
     keep(port, engine_.start_chat(std::move(admitted->request), std::move(admitted->source), id,
                                   port, actors::chat_kind::v1, owner_, stream_id));
@@ -161,12 +161,11 @@ class v1_ws_handler : public websocket_handler {
 
   void resume(const std::string& stream_id, std::uint64_t after, const std::string& client_id) {
     auto port = std::make_shared<ws_v1_port>(ws_, stream_id, client_id, queue_bytes());
+    port->when_missing([ws = ws_, client_id, stream_id] {
+      refuse(*ws, client_id, no_stream(stream_id));
+    });
     auto a = engine_.attach(stream_id, owner_, after, port);
-    if (!a)
-      return refuse(client_id,
-                    core::error::make(core::error_code::bad_request,
-                                      "no stream " + stream_id + " (unknown or expired)"));
-    keep(port, std::move(a));
+    if (a) keep(port, std::move(a));
   }
 
   // Streams watched on this socket; those that ended are forgotten as new ones come.
@@ -178,8 +177,14 @@ class v1_ws_handler : public websocket_handler {
   std::size_t queue_bytes() const { return service_->config().server.write_queue_bytes; }
 
   void refuse(const std::string& client_id, const core::error& err) {
-    auto e = core::make_error(err);
-    ws_->send(ws_v1_frame("error", "", 0, e.data, client_id));
+    refuse(*ws_, client_id, err);
+  }
+  static void refuse(websocket& ws, const std::string& client_id, const core::error& err) {
+    ws.send(ws_v1_frame("error", "", 0, core::make_error(err).data, client_id));
+  }
+  static core::error no_stream(const std::string& stream_id) {
+    return core::error::make(core::error_code::bad_request,
+                             "no stream " + stream_id + " (unknown or expired)");
   }
 
   std::shared_ptr<askd_service> service_;
@@ -210,6 +215,7 @@ const askd_service::route askd_service::routes[] = {
     {"GET", "/models/config", &askd_service::models_config, false},
     {"GET", "/lang/config", &askd_service::lang_config, false},
     {"GET", "/metrics", &askd_service::metrics, false},
+    {"GET", "/v1/cluster", &askd_service::cluster, false},
     {"POST", "/chat/completions/stream", &askd_service::compat_chat, true},
     {"POST", "/api/chat/stream", &askd_service::compat_chat, true},
     {"POST", "/v1/chat/stream", &askd_service::v1_chat, true},
@@ -285,6 +291,7 @@ std::int64_t askd_service::rate_wait_ms(const request& req) {
   if (!rate_.enabled()) return 0;
   auto key = client_of(req);
   std::lock_guard lock(rate_mu_);
+  rate_.set_share(engine_.context().client_rate_share);
   return rate_.take(key, std::chrono::steady_clock::now());
 }
 
@@ -478,6 +485,29 @@ void askd_service::lang_config(const request&, const std::shared_ptr<response>& 
   res->send(200, json_type, cfg_.languages.json);
 }
 
+// The cluster as this node sees it: every member, its state since when, its load.
+void askd_service::cluster(const request&, const std::shared_ptr<response>& res) {
+  const auto& view = engine_.cluster();
+  std::string j = "{\"node\":" + core::json::quote(view.self()) +
+                  ",\"clustered\":" + (view.clustered() ? "true" : "false") + ",\"nodes\":[";
+  bool first = true;
+  for (const auto& m : view.members()) {
+    if (!first) j += ',';
+    first = false;
+    j += "{\"name\":" + core::json::quote(m.name) + ",\"address\":" + core::json::quote(m.address) +
+         ",\"state\":\"" + core::to_string(m.state) + "\",\"since\":" +
+         core::json::quote(core::iso8601(m.since)) +
+         ",\"weight\":" + core::json::format_number(m.weight) +
+         ",\"version\":" + core::json::quote(m.version) +
+         ",\"detail\":" + core::json::quote(m.detail) +
+         ",\"load\":{\"streams\":" + std::to_string(m.load.streams) +
+         ",\"provider_calls\":" + std::to_string(m.load.provider_calls) +
+         ",\"queued\":" + std::to_string(m.load.queued) + "}}";
+  }
+  j += "]}";
+  res->send(200, json_type, j);
+}
+
 // Prometheus text format, version 0.0.4.
 void askd_service::metrics(const request&, const std::shared_ptr<response>& res) {
   const auto& ctx = engine_.context();
@@ -520,6 +550,30 @@ void askd_service::metrics(const request&, const std::shared_ptr<response>& res)
          "Admitted and waiting for a slot (retrieving, or queued), by limiter.");
   for (const auto& l : ctx.limiters)
     line("askd_limiter_queued{limiter=\"" + l.name + "\"}", l.queued);
+  metric("askd_limiter_capacity", "gauge",
+         "Slots this node may use, by limiter: its share of the cluster's max_concurrent.");
+  for (const auto& l : ctx.limiters) {
+    if (l.name.rfind("provider:", 0) != 0) continue;
+    auto capacity = l.capacity.load();
+    line("askd_limiter_capacity{limiter=\"" + l.name + "\"}",
+         capacity >= 0 ? capacity
+                       : cfg_.limits.for_provider(l.name.substr(9)).max_concurrent);
+  }
+  metric("askd_index_builds_total", "counter", "Fetch and index jobs started on this node.");
+  line("askd_index_builds_total", m.index_builds);
+  metric("askd_cluster_nodes", "gauge", "Cluster members as this node sees them, by state.");
+  {
+    std::map<std::string, std::int64_t> by_state;
+    for (auto s : {core::member_state::self, core::member_state::up, core::member_state::joining,
+                   core::member_state::down, core::member_state::refused})
+      by_state[core::to_string(s)] = 0;
+    for (const auto& member : engine_.cluster().members()) by_state[core::to_string(member.state)]++;
+    for (const auto& [state, n] : by_state)
+      line("askd_cluster_nodes{state=\"" + state + "\"}", n);
+  }
+  metric("askd_client_rate_share", "gauge",
+         "This node's part of limits.client_rate (1 on a single node), in thousandths.");
+  line("askd_client_rate_share", static_cast<std::int64_t>(ctx.client_rate_share * 1000));
   metric("askd_limiter_refused_total", "counter", "Refused because the limiter was full.");
   for (const auto& l : ctx.limiters)
     line("askd_limiter_refused_total{limiter=\"" + l.name + "\"}", l.refused);
@@ -600,23 +654,23 @@ void askd_service::v1_watch(const request& req, const std::shared_ptr<response>&
   auto id = core::new_request_id();
   auto port =
       std::make_shared<sse_port>(res, id, cfg_.streams.ping_s, true, cfg_.server.write_queue_bytes);
-  auto attachment = engine_.attach(stream_id, *caller_key(req), after, port);
-  if (!attachment) {
+  port->when_missing([this, res, id, req, stream_id] {
     log_refusal(engine_, id, req, 404, "no such stream");
-    return send_detail(*res, 404,
-                       "No stream " + stream_id + " (unknown, or expired after " +
-                           std::to_string(cfg_.streams.linger_s) + " s)");
-  }
-  res->on_disconnect([attachment] { attachment.client_gone(); });
+    send_detail(*res, 404,
+                "No stream " + stream_id + " (unknown, or expired after " +
+                    std::to_string(cfg_.streams.linger_s) + " s)");
+  });
+  auto attachment = engine_.attach(stream_id, *caller_key(req), after, port);
+  if (attachment) res->on_disconnect([attachment] { attachment.client_gone(); });
 }
 
 void askd_service::v1_cancel(const request& req, const std::shared_ptr<response>& res) {
   auto stream_id = last_segment(req.path);
-  if (!engine_.cancel(stream_id, *caller_key(req))) {
+  engine_.cancel(stream_id, *caller_key(req), [this, res, req, stream_id](bool found) {
+    if (found) return res->send(204, "text/plain", "");
     log_refusal(engine_, "-", req, 404, "no such stream");
-    return send_detail(*res, 404, "No stream " + stream_id + " (unknown or expired)");
-  }
-  res->send(204, "text/plain", "");
+    send_detail(*res, 404, "No stream " + stream_id + " (unknown or expired)");
+  });
 }
 
 }  // namespace askd::net

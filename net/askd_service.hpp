@@ -72,6 +72,7 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
   void health(const request&, const std::shared_ptr<response>&);
   void models_config(const request&, const std::shared_ptr<response>&);
   void metrics(const request&, const std::shared_ptr<response>&);
+  void cluster(const request&, const std::shared_ptr<response>&);
   void lang_config(const request&, const std::shared_ptr<response>&);
   void compat_chat(const request&, const std::shared_ptr<response>&);
   void v1_chat(const request&, const std::shared_ptr<response>&);

@@ -62,6 +62,12 @@ class sse_port : public actors::sink_port, public std::enable_shared_from_this<s
     pacer_.pause(*res_, shared_from_this(), std::move(resume));
   }
   void lost(std::uint64_t dropped) override;
+  // What to send when the stream is not there (engine::attach); set before attaching.
+  void when_missing(std::function<void()> f) { on_missing_ = std::move(f); }
+  void missing() override {
+    finished_ = true;
+    if (on_missing_) on_missing_();
+  }
 
  private:
   void start();
@@ -73,6 +79,7 @@ class sse_port : public actors::sink_port, public std::enable_shared_from_this<s
   int ping_s_;
   bool start_on_live_;
   write_pacer pacer_;
+  std::function<void()> on_missing_;
   bool started_ = false;  // deliver/live/closed come from the sink, one at a time
   std::atomic<bool> finished_{false};
   std::atomic<std::int64_t> last_write_ms_{0};
@@ -96,6 +103,12 @@ class ws_v1_port : public actors::sink_port, public std::enable_shared_from_this
     pacer_.pause(*ws_, shared_from_this(), std::move(resume));
   }
   void lost(std::uint64_t dropped) override;
+  // What to send when the stream is not there (engine::attach); set before attaching.
+  void when_missing(std::function<void()> f) { on_missing_ = std::move(f); }
+  void missing() override {
+    over_ = true;
+    if (on_missing_) on_missing_();
+  }
   // The stream reached its end for this client (the handler forgets it).
   bool over() const { return over_; }
 
@@ -104,6 +117,7 @@ class ws_v1_port : public actors::sink_port, public std::enable_shared_from_this
   std::string stream_id_;
   std::string client_id_;
   write_pacer pacer_;
+  std::function<void()> on_missing_;
   std::atomic<bool> over_{false};
 };
 

@@ -26,6 +26,9 @@ constexpr const char* usage =
     "  --allow-local DIR  serve local repositories under DIR (repeatable; adds to\n"
     "                     repos.local_roots)\n"
     "  --log-level L      debug, info, warn or error\n"
+    "  --cluster-listen HOST:PORT   join a cluster: where other nodes reach this one\n"
+    "  --cluster-seeds H:P,H:P      nodes to join through (any one that answers)\n"
+    "  --cluster-node NAME          this node's name (default from the listen address)\n"
     "  --version          print the version and exit\n"
     "  --help             this text\n";
 
@@ -77,6 +80,12 @@ askd::core::load_options parse_args(int argc, char** argv) {
       o.allow_local.push_back(next());
     } else if (a == "--data-dir") {
       o.data_dir = next();
+    } else if (a == "--cluster-listen") {
+      o.cluster_listen = next();
+    } else if (a == "--cluster-seeds") {
+      o.cluster_seeds = next();
+    } else if (a == "--cluster-node") {
+      o.cluster_node = next();
     } else if (a == "--log-level") {
       auto v = next();
       if (v != "debug" && v != "info" && v != "warn" && v != "error")

@@ -1,0 +1,54 @@
+// actors/cluster.hpp — a node's membership in a cluster of askd nodes over CAF's
+// middleman (docs/ARCHITECTURE.md, Cluster). One cluster actor per node, when
+// cluster.listen is set: it is what the node publishes, what peers introduce themselves
+// to and monitor, and what serves their cross-node requests (a repository this node owns,
+// a stream it owns). It connects to the seeds and to every member they name (full mesh),
+// treats a peer actor's down message as that node's loss, tries lost nodes again, keeps
+// core::cluster_view current, and gives each limiter this node's share.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "actors/cluster_messages.hpp"
+#include "actors/context.hpp"
+
+namespace askd::actors {
+
+struct stream_directory;
+
+// The cluster actors of the peers that are up, by node name: for the engine (remote
+// attach and cancel) and the registry's remote retrievals. Written by the cluster actor.
+struct cluster_peers {
+  mutable std::mutex mutex;
+  std::map<std::string, cluster_actor> up;
+  caf::actor local;  // this node's cluster actor (as a plain handle: no cycle of includes)
+
+  std::optional<cluster_actor> find(const std::string& node) const {
+    std::lock_guard lock(mutex);
+    auto it = up.find(node);
+    if (it == up.end()) return std::nullopt;
+    return it->second;
+  }
+};
+
+// What the cluster actor serves from this node.
+struct cluster_services {
+  repo_registry_actor registry;
+  std::shared_ptr<stream_directory> streams;
+  std::map<std::string, limiter_actor> limiters;  // by provider id: their shares
+};
+
+// Spawns the cluster actor; publishing it on cluster.listen is the engine's (it must
+// fail the start when the port is taken).
+cluster_actor spawn_cluster(caf::actor_system& system, std::shared_ptr<engine_context> context,
+                            std::shared_ptr<cluster_peers> peers, cluster_services services);
+
+// The askd build a node must share with its peers: BASP and the cluster's messages
+// are not versioned.
+const std::string& cluster_version();
+
+}  // namespace askd::actors
