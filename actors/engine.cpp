@@ -95,7 +95,12 @@ engine::engine(std::shared_ptr<engine_context> context)
   if (!context_->cluster)
     context_->cluster = std::make_shared<core::cluster_view>(
         cluster.enabled() ? cluster.node : "local", cluster.weight, cluster.listen);
-  if (cluster.enabled()) configure_cluster(*config_, cluster);
+  if (cluster.enabled()) {
+    configure_cluster(*config_, cluster);
+    auto me = context_->cluster->members().front();
+    me.version = cluster_version();
+    context_->cluster->update(me);
+  }
   system_ = std::make_unique<caf::actor_system>(*config_);
   // CAF 0.17 keeps a reference to its logger in the constructing thread's thread-local
   // storage, and ~actor_system waits for the logger to die: destroyed from any other

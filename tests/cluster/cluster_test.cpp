@@ -18,7 +18,12 @@
 #include <regex>
 #include <thread>
 
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "actors/cluster.hpp"
 #include "apps/askmock/mock_service.hpp"
+#include "core/config.hpp"
 #include "core/json.hpp"
 #include "net/http_server.hpp"
 #include "tests/support/e2e_env.hpp"
@@ -243,6 +248,21 @@ TEST_CASE("a stream started on one node is resumed on a second and watched on a 
   CHECK(http_call(cluster.c->port(), "DELETE", "/v1/streams/a.0123").status == 404);
 }
 
+TEST_CASE("an answer larger than the relay's window crosses nodes byte-exact") {
+  three_nodes cluster;
+  // ~300 KB in ~1,000 events: the owner waits for the watcher's acks many times over.
+  auto started = http_call(cluster.a->port(), "POST", "/v1/streams",
+                           v1_body("a big one", R"({"words":50000,"chunk":300,"gap_ms":1})"),
+                           json_headers);
+  REQUIRE(started.status == 201);
+  auto id = stream_id_of(started);
+  auto on_b = http_call(cluster.b->port(), "GET", "/v1/streams/" + id);
+  auto on_a = http_call(cluster.a->port(), "GET", "/v1/streams/" + id);
+  REQUIRE(on_a.status == 200);
+  CHECK(on_a.body.size() > 300000);
+  CHECK(on_b.body == on_a.body);
+}
+
 TEST_CASE("a DELETE on one node cancels the upstream call of the stream's node") {
   three_nodes cluster;
   auto started = http_call(cluster.a->port(), "POST", "/v1/streams",
@@ -386,4 +406,44 @@ TEST_CASE("nodes of the cluster's CA talk over TLS and a peer of another CA is r
   // a and b stay (or come back) together: CAF drops one live TLS connection after a failed
   // handshake (docs/ARCHITECTURE.md, Cluster), and the nodes reconnect.
   CHECK(eventually([&] { return a.state_of("b") == "up" && b.state_of("a") == "up"; }, 10s));
+}
+
+TEST_CASE("a peer of another askd build is refused with a clear log line - and so is a malformed one") {
+  upstream up;
+  askd_node a("a", free_port(), "", up);
+  // A peer speaking BASP from this process, with our types but another version.
+  caf::actor_system_config cfg;
+  cfg.load<caf::io::middleman>();
+  askd::actors::add_cluster_types(cfg);
+  cfg.set("scheduler.max-threads", std::size_t{1});
+  caf::actor_system system{cfg};
+  caf::scoped_actor self{system};
+  askd::actors::cluster_actor peer;
+  auto hp = askd::core::parse_host_port(a.address());
+  self->request(system.middleman().actor_handle(), 5s, caf::connect_atom::value, hp->first,
+                hp->second)
+      .receive(
+          [&](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
+            peer = caf::actor_cast<askd::actors::cluster_actor>(ptr);
+          },
+          [&](caf::error& err) { FAIL(system.render(err)); });
+  REQUIRE(peer);
+  auto introduce = [&](askd::actors::node_hello h) {
+    std::string answered;
+    self->request(peer, 5s, askd::actors::hello_atom::value, std::move(h))
+        .receive([&](askd::actors::node_hello& theirs) { answered = theirs.name; },
+                 [&](caf::error& err) { FAIL(system.render(err)); });
+    return answered;
+  };
+  // It answers (so the other side can refuse too) but does not take the peer in.
+  CHECK(introduce({"old", "0.0.1/caf-0.17.6", "127.0.0.1:1", 1, {}}) == "a");
+  CHECK(a.state_of("old") == "refused");
+  auto log = a.log();
+  CHECK(log.find("msg=\"cluster peer refused\" peer=old") != std::string::npos);
+  CHECK(log.find("all nodes must run the same build") != std::string::npos);
+  CHECK(introduce({std::string(5000, 'x'), askd::actors::cluster_version(), "nowhere", 1, {}}) ==
+        "a");
+  CHECK(a.log().find("sent a malformed introduction") != std::string::npos);
+  CHECK(a.state_of(std::string(5000, 'x')) == "");
+  CHECK(http_call(a.port(), "GET", "/health").status == 200);
 }
