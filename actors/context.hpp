@@ -48,6 +48,8 @@ struct engine_metrics {
   std::atomic<std::int64_t> degradations{0};
   std::atomic<std::int64_t> continuations{0};          // answers resumed after a failure mid-answer
   std::atomic<std::int64_t> index_builds{0};  // fetch + index jobs started (reopening included)
+  std::atomic<std::int64_t> remote_watches{0};  // clients here watching another node's stream
+  std::atomic<std::int64_t> remote_retrievals{0};  // searches sent to a repository's owner node
   std::array<std::atomic<std::int64_t>, 7> refused{};  // by refusal_slot(status)
 };
 

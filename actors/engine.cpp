@@ -240,6 +240,7 @@ attachment engine::attach(const std::string& stream_id, const std::string& owner
       port->missing();
       return {};
     }
+    context_->metrics.remote_watches++;
     auto watch = spawn_remote_watch(*system_, context_, std::move(port), std::move(*peer),
                                     remote_attach{stream_id, owner, after});
     attachment a;

@@ -295,9 +295,12 @@ repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engin
   return {
       [=](retrieve_atom, retrieval_query& q) -> caf::result<retrieval_reply> {
         // In a cluster each key is indexed by its owner only; the others ask it.
-        if (peers && !q.here && context->cluster->owner_of(q.source.key) != context->cluster->self())
+        if (peers && !q.here &&
+            context->cluster->owner_of(q.source.key) != context->cluster->self()) {
+          context->metrics.remote_retrievals++;
           return self->delegate(spawn_remote_retrieval(*self, context, peers, self),
                                 retrieve_atom::value, std::move(q));
+        }
         auto& e = self->state.entries[q.source.key];
         // Under the indexing limit a build starts now; past it, it waits in a bounded
         // queue; past that, the request is refused at once.

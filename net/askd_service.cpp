@@ -561,6 +561,12 @@ void askd_service::metrics(const request&, const std::shared_ptr<response>& res)
   }
   metric("askd_index_builds_total", "counter", "Fetch and index jobs started on this node.");
   line("askd_index_builds_total", m.index_builds);
+  metric("askd_remote_watches_total", "counter",
+         "Clients of this node attached to a stream another node owns.");
+  line("askd_remote_watches_total", m.remote_watches);
+  metric("askd_remote_retrievals_total", "counter",
+         "Searches sent to the node that owns the repository.");
+  line("askd_remote_retrievals_total", m.remote_retrievals);
   metric("askd_cluster_nodes", "gauge", "Cluster members as this node sees them, by state.");
   {
     std::map<std::string, std::int64_t> by_state;

@@ -203,6 +203,12 @@ class stream_call : public call,
     });
   }
 
+  void drop_connection() override {
+    asio::post(exec_, [self = shared_from_this()] {
+      if (!self->finished_ && self->close_current_) self->close_current_();
+    });
+  }
+
   // decode_events (the openai face's decoder)
   void on_delta(std::string_view text) override { emit_text(text); }
   void on_usage(const core::token_usage&) override {}

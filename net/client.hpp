@@ -106,6 +106,10 @@ class call {
   // Stops the call from any thread; a v1 stream is also cancelled on the server (no more
   // tokens paid for). on_finish follows with outcome::cancelled unless it already ran.
   virtual void cancel() = 0;
+  // Closes the current connection from any thread, as a network failure would (a load
+  // test of resuming): a v1 stream with an id resumes if retries are allowed; anything
+  // else ends as `network`.
+  virtual void drop_connection() = 0;
 };
 
 // Starts one streamed question. `body` is the request JSON (PROTOCOL.md's schema, or an

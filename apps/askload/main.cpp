@@ -61,6 +61,9 @@ constexpr const char* usage =
     "  --verify             compare each answer with the expected text: the line's \"expect\",\n"
     "                       else askmock's scripted answer for a #mock{} question\n"
     "  --timeout S          a stream with nothing for S seconds fails (default 60)\n"
+    "  --drop-after N       v1: each stream drops its connection once, after its Nth piece\n"
+    "                       of text, and resumes from its last event (through a balancer\n"
+    "                       the resume may land on another node); implies --retry\n"
     "  --retry              let the client retry/resume as `ask` does (default: every\n"
     "                       failure counts once)\n"
     "  --idle N             instead of asking: open N WebSockets (or TCP connections for HTTP\n"
@@ -102,6 +105,7 @@ struct settings {
   long requests = 0;
   int idle = 0;
   int max_connections = 10000;
+  int drop_after = 0;  // v1: drop each stream's connection once after this many texts
   bool verify = false, json_out = false, quiet = false, allow_remote = false;
   std::string html, mix, question, repo = "https://github.com/AsyncFuncAI/deepwiki-open", provider,
                                    model;
@@ -208,6 +212,8 @@ settings parse_args(int argc, char** argv) {
           std::chrono::milliseconds(static_cast<long>(number_arg(a, value(), 0.001, 86400) * 1000));
     else if (a == "--retry")
       retry = true;
+    else if (a == "--drop-after")
+      s.drop_after = static_cast<int>(number_arg(a, value(), 1, 1000000)), retry = true;
     else if (a == "--idle")
       s.idle = static_cast<int>(number_arg(a, value(), 1, 60000));
     else if (a == "--api-key")
@@ -276,6 +282,8 @@ class stream_watch : public client::observer {
   void on_response() override;
   void on_text(std::string_view text) override;
   void on_finish(const client::result& r) override;
+  // The call, for --drop-after.
+  void set_call(std::weak_ptr<client::call> c) { call_ = std::move(c); }
 
  private:
   float since(clock_type::time_point t) const {
@@ -289,6 +297,8 @@ class stream_watch : public client::observer {
   bool keep_text_;
   clock_type::time_point t0_, last_;
   std::string text_;
+  std::weak_ptr<client::call> call_;
+  bool dropped_ = false;
 };
 
 class load_run {
@@ -343,6 +353,7 @@ class load_run {
   void gap(float ms) {
     if (data_.gaps.size() < (8u << 20)) data_.gaps.push_back(ms);
   }
+  int drop_after() const { return s_.drop_after; }
   const std::optional<std::string>& expected(std::size_t i) const {
     return s_.specs[i % s_.specs.size()].expect;
   }
@@ -401,6 +412,7 @@ class load_run {
     const auto& spec = s_.specs[index % s_.specs.size()];
     auto watch = std::make_shared<stream_watch>(*this, index, worker, spec.expect.has_value());
     active_[index] = client::start(io_, s_.server, spec.body, s_.opts, watch);
+    watch->set_call(active_[index]);
     if (!may_start()) stop_starting(false);
   }
 
@@ -524,6 +536,11 @@ void stream_watch::on_text(std::string_view text) {
   r.bytes += text.size();
   ++r.chunks;
   if (keep_text_) text_ += text;
+  auto drop_after = static_cast<std::uint64_t>(run_.drop_after());
+  if (!dropped_ && drop_after > 0 && r.chunks == drop_after) {
+    dropped_ = true;
+    if (auto c = call_.lock()) c->drop_connection();
+  }
 }
 
 void stream_watch::on_finish(const client::result& r) {
