@@ -195,6 +195,8 @@ void connect(self_ptr self, const std::string& address) {
       .then(
           [=](const caf::node_id&, caf::strong_actor_ptr& ptr, const std::set<std::string>&) {
             if (!ptr) return connect_failed(self, address, "no cluster actor published there");
+            if (ptr->node() == self->node())
+              return connect_failed(self, address, "that address is this node");
             auto handle = caf::actor_cast<cluster_actor>(ptr);
             self->request(handle, timeout, hello_atom::value, my_hello(self))
                 .then(
@@ -224,6 +226,22 @@ void connect_missing(self_ptr self) {
     if (last != st.last_try.end() && now - last->second < every) continue;
     connect(self, a);
   }
+}
+
+// Whether the current request comes from a node that is a member now: a refused peer
+// (another build) or a stranger on an insecure port gets nothing served.
+bool from_member(self_ptr self) {
+  const auto& sender = self->current_sender();
+  if (!sender) return false;
+  if (sender->node() == self->node()) return true;
+  std::lock_guard lock(self->state.peers->mutex);
+  for (const auto& [name, handle] : self->state.peers->up)
+    if (handle.node() == sender->node()) return true;
+  return false;
+}
+
+caf::error not_a_member() {
+  return caf::make_error(caf::sec::request_receiver_down);
 }
 
 void detach_watcher(self_ptr self, const caf::actor_addr& watcher) {
@@ -326,13 +344,15 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<engine_conte
         return my_hello(self);
       },
       [=](load_atom, const std::string& node, const core::node_load& load) {
-        self->state.context->cluster->set_load(node, load);
+        if (from_member(self)) self->state.context->cluster->set_load(node, load);
       },
-      [=](retrieve_atom, remote_search& s, const caf::actor& progress) {
+      [=](retrieve_atom, remote_search& s, const caf::actor& progress) -> caf::result<remote_chunks> {
+        if (!from_member(self)) return not_a_member();
         return serve_retrieval(self, s, progress);
       },
-      [=](attach_atom, const remote_attach& a, const caf::actor& watcher) -> bool {
+      [=](attach_atom, const remote_attach& a, const caf::actor& watcher) -> caf::result<bool> {
         auto& st = self->state;
+        if (!from_member(self)) return not_a_member();
         auto entry = st.services.streams->find(a.stream_id, a.owner);
         if (!entry || !watcher) return false;
         auto port = std::make_shared<relay_port>(watcher, caf::actor_cast<cluster_actor>(self));
@@ -347,7 +367,8 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<engine_conte
         if (it != st.relays.end()) it->second.port->acked(bytes);
       },
       [=](gone_atom, const caf::actor& watcher) { detach_watcher(self, watcher.address()); },
-      [=](cancel_atom, const std::string& id, const std::string& owner) -> bool {
+      [=](cancel_atom, const std::string& id, const std::string& owner) -> caf::result<bool> {
+        if (!from_member(self)) return not_a_member();
         auto entry = self->state.services.streams->find(id, owner);
         if (!entry) return false;
         self->send(entry->stream, cancel_atom::value);

@@ -336,6 +336,10 @@ void check_cluster(const std::string& source, cluster_settings& c) {
   if (!listen)
     throw config_error(source + ": cluster.listen: expected host:port, got \"" +
                        core::clip(c.listen) + "\"");
+  if (listen->first == "0.0.0.0" || listen->first == "::" || listen->first.empty())
+    throw config_error(source + ": cluster.listen: " + c.listen +
+                       " is not an address other nodes can reach this one at (it is also what "
+                       "this node tells them): name the interface's address");
   for (const auto& seed : c.seeds)
     if (!parse_host_port(seed))
       throw config_error(source + ": cluster.seeds: expected host:port, got \"" +

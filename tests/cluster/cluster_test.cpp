@@ -453,6 +453,11 @@ TEST_CASE("a peer of another askd build is refused with a clear log line - and s
   // It answers (so the other side can refuse too) but does not take the peer in.
   CHECK(introduce({"old", "0.0.1/caf-0.17.6", "127.0.0.1:1", 1, {}}) == "a");
   CHECK(a.state_of("old") == "refused");
+  // Refused, it gets nothing served.
+  bool served = false;
+  self->request(peer, 5s, askd::actors::cancel_atom::value, std::string("a.0123"), std::string())
+      .receive([&](bool) { served = true; }, [&](caf::error&) {});
+  CHECK_FALSE(served);
   auto log = a.log();
   CHECK(log.find("msg=\"cluster peer refused\" peer=old") != std::string::npos);
   CHECK(log.find("all nodes must run the same build") != std::string::npos);
