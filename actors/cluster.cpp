@@ -127,17 +127,40 @@ core::cluster_member member_of(const node_hello& h, core::member_state state,
   return m;
 }
 
+}  // namespace
+
+std::string hello_problem(const node_hello& h, const std::string& self_name) {
+  if (!core::is_node_name(h.name) || !core::parse_host_port(h.address) ||
+      h.version.size() > 64 || !(h.weight > 0 && h.weight <= 1000) || h.members.size() > 1024)
+    return "sent a malformed introduction";
+  if (h.version != cluster_version())
+    return "runs askd " + h.version + ", this node " + cluster_version() +
+           " (all nodes must run the same build)";
+  if (h.name == self_name) return "has this node's name";
+  return {};
+}
+
+std::string remote_search_problem(const remote_search& s) {
+  if (auto why = core::repo_url_problem(s.repo_url); !why.empty()) return why;
+  if (s.type != "github" && s.type != "gitlab" && s.type != "bitbucket" && s.type != "local")
+    return "type: one of github, gitlab, bitbucket, local";
+  for (const auto& [field, value] : {std::pair{"excluded_dirs", &s.excluded_dirs},
+                                     std::pair{"excluded_files", &s.excluded_files},
+                                     std::pair{"included_dirs", &s.included_dirs},
+                                     std::pair{"included_files", &s.included_files}})
+    if (auto why = core::filter_rules_problem(field, *value); !why.empty()) return why;
+  if (s.query.size() > (1u << 20) || s.token.size() > 4096 || s.mode.size() > 16 ||
+      s.embedder.size() > 256)
+    return "a field is past its bound";
+  return {};
+}
+
+namespace {
+
 // Whether `h` may be a member; logs why not.
 bool acceptable(self_ptr self, const node_hello& h) {
   auto& st = self->state;
-  std::string why;
-  if (h.version != cluster_version())
-    why = "runs askd " + h.version + ", this node " + cluster_version() +
-          " (all nodes must run the same build)";
-  else if (h.name == st.self_name)
-    why = "has this node's name";
-  else if (!core::is_node_name(h.name) || !core::parse_host_port(h.address))
-    why = "sent a malformed introduction";
+  auto why = hello_problem(h, st.self_name);
   if (why.empty()) return true;
   core::log_error("cluster peer refused")
       .kv("peer", core::clip(h.name, 64))
@@ -287,6 +310,10 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
 caf::result<remote_chunks> serve_retrieval(self_ptr self, remote_search& s,
                                            const caf::actor& progress) {
   auto& st = self->state;
+  // The asking node checked the request it came from; a peer's bytes are checked again.
+  if (auto why = remote_search_problem(s); !why.empty())
+    return to_remote(retrieval_reply{
+        {}, core::error::make(core::error_code::bad_request, "retrieval: " + why), {}});
   core::chat_request request;
   request.repo_url = s.repo_url;
   request.type = s.type;

@@ -47,6 +47,14 @@ struct cluster_services {
 cluster_actor spawn_cluster(caf::actor_system& system, std::shared_ptr<engine_context> context,
                             std::shared_ptr<cluster_peers> peers, cluster_services services);
 
+// Why a peer's introduction cannot make it a member ("" when it can): malformed (its
+// name, address, version, weight or member list out of bounds), another build, or this
+// node's own name.
+std::string hello_problem(const node_hello& h, const std::string& self_name);
+// Why another node's search cannot be served ("" when it can): the same bounds as a
+// client's request (core/chat_request.hpp), checked again on the node that runs it.
+std::string remote_search_problem(const remote_search& s);
+
 // The askd build a node must share with its peers: BASP and the cluster's messages
 // are not versioned.
 const std::string& cluster_version();

@@ -39,9 +39,9 @@ std::string check_provider(const config& cfg, const std::string& field, const st
   return {};
 }
 
-// A filter field's rules within max_filter_rules and max_filter_rule_bytes; returns the
-// detail of the refusal.
-std::string check_rules(const std::string& field, const std::string& value) {
+}  // namespace
+
+std::string filter_rules_problem(const std::string& field, const std::string& value) {
   auto rules = split_list(value);
   if (rules.size() > max_filter_rules)
     return field + ": at most " + std::to_string(max_filter_rules) + " rules, got " +
@@ -53,7 +53,19 @@ std::string check_rules(const std::string& field, const std::string& value) {
   return {};
 }
 
-}  // namespace
+std::string repo_url_problem(std::string_view repo_url) {
+  if (repo_url.empty()) return "repo_url: expected a repository URL or path, got an empty string";
+  // A NUL would cut a local path short where the operating system reads it; no URL or
+  // path needs a control character, or 2 KB.
+  if (repo_url.size() > max_repo_url_bytes)
+    return "repo_url: at most " + std::to_string(max_repo_url_bytes) + " bytes, got " +
+           std::to_string(repo_url.size());
+  for (unsigned char c : repo_url)
+    if (c < 0x20 || c == 0x7f)
+      return "repo_url: contains a control character (byte " + std::to_string(c) + ")";
+  return {};
+}
+
 
 std::vector<std::string> split_list(std::string_view s) {
   auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
@@ -77,17 +89,7 @@ result<chat_request> parse_chat_request(std::string_view body, const config& cfg
     json::parse(body, doc);
     json::object_reader r(doc, "");
     req.repo_url = r.required_string("repo_url");
-    if (req.repo_url.empty())
-      return bad_request("repo_url: expected a repository URL or path, got an empty string");
-    // A NUL would cut a local path short where the operating system reads it; no URL or
-    // path needs a control character, or 2 KB.
-    if (req.repo_url.size() > max_repo_url_bytes)
-      return bad_request("repo_url: at most " + std::to_string(max_repo_url_bytes) + " bytes, got " +
-                         std::to_string(req.repo_url.size()));
-    for (unsigned char c : req.repo_url)
-      if (c < 0x20 || c == 0x7f)
-        return bad_request("repo_url: contains a control character (byte " + std::to_string(c) +
-                           ")");
+    if (auto why = repo_url_problem(req.repo_url); !why.empty()) return bad_request(why);
 
     const auto* msgs = r.array("messages");
     if (!msgs)
@@ -129,7 +131,7 @@ result<chat_request> parse_chat_request(std::string_view body, const config& cfg
                                        std::pair{"excluded_files", &req.excluded_files},
                                        std::pair{"included_dirs", &req.included_dirs},
                                        std::pair{"included_files", &req.included_files}})
-      if (auto why = check_rules(field, *value); !why.empty()) return bad_request(why);
+      if (auto why = filter_rules_problem(field, *value); !why.empty()) return bad_request(why);
 
     req.deep_research = r.boolean("deep_research").value_or(false);
     req.max_rounds = static_cast<int>(r.integer("max_rounds", 1, 20).value_or(5));

@@ -18,6 +18,13 @@ namespace askd::core {
 inline constexpr std::size_t max_filter_rules = 256;       // rules per field
 inline constexpr std::size_t max_filter_rule_bytes = 512;  // bytes per rule, trimmed
 
+// Why a filter field's rules are past those bounds ("" when they are not): the detail of
+// a 400, and what a cluster node checks of the rules another node sends it.
+std::string filter_rules_problem(const std::string& field, const std::string& value);
+
+// Why `repo_url` cannot be one (empty, past max_repo_url_bytes, a control character); "".
+std::string repo_url_problem(std::string_view repo_url);
+
 // "a, b\nc" → {"a", "b", "c"}: the rules of one filter field, newline- or
 // comma-separated, trimmed, empties dropped.
 std::vector<std::string> split_list(std::string_view s);

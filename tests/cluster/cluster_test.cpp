@@ -152,6 +152,14 @@ class askd_node {
     REQUIRE(eventually([&] { return answers_health(port_); }, 10s));
   }
 
+  // In the sanitizer build a node's reports go to its log: any fails the test.
+  ~askd_node() {
+    process_.reset();
+    auto text = log();
+    for (const char* report : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"})
+      if (text.find(report) != std::string::npos) FAIL_CHECK("node " << name_ << ":\n" << text);
+  }
+
   void kill() { process_->stop(SIGKILL); }
   std::uint16_t port() const { return port_; }
   const std::string& name() const { return name_; }
