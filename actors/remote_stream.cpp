@@ -77,9 +77,11 @@ struct watch_state {
 
 using watch_ptr = remote_watch_actor::stateful_pointer<watch_state>;
 
+// Acks go back a quarter window at a time, not per event (half the messages): the owner
+// waits only with a whole window unacknowledged, so it never waits on one held back.
 void ack(watch_ptr self) {
   auto& st = self->state;
-  if (st.unacked == 0 || st.paused) return;
+  if (st.unacked < relay_window_bytes / 4 || st.paused) return;
   self->send(st.owner_node, ack_atom::value, caf::actor_cast<caf::actor>(self), st.unacked);
   st.unacked = 0;
 }
