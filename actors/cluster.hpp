@@ -25,7 +25,6 @@ struct stream_directory;
 struct cluster_peers {
   mutable std::mutex mutex;
   std::map<std::string, cluster_actor> up;
-  caf::actor local;  // this node's cluster actor (as a plain handle: no cycle of includes)
 
   std::optional<cluster_actor> find(const std::string& node) const {
     std::lock_guard lock(mutex);

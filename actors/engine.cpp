@@ -5,21 +5,20 @@
 #include <thread>
 #include <unordered_map>
 
-#include "core/ids.hpp"
-#include "core/log.hpp"
-
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 
 #include "actors/cluster.hpp"
 #include "actors/limiter.hpp"
-#include "actors/remote_stream.hpp"
 #include "actors/messages.hpp"
+#include "actors/remote_stream.hpp"
 #include "actors/repo_registry.hpp"
 #include "actors/session.hpp"
 #include "actors/sink.hpp"
 #include "actors/stream.hpp"
 #include "actors/timer.hpp"
+#include "core/ids.hpp"
+#include "core/log.hpp"
 
 namespace askd::actors {
 
@@ -120,7 +119,15 @@ engine::engine(std::shared_ptr<engine_context> context)
         spawn_limiter(*system_, context_, context_->config.limits.for_provider(p.id), &gauges);
   }
   actors_->refs = std::move(refs);
-  if (cluster.enabled()) start_cluster();
+  if (cluster.enabled()) {
+    try {
+      start_cluster();
+    } catch (...) {  // the cluster's port is taken: stop what runs, or ~actor_system waits
+      stop_actors();
+      caf::logger::set_current_actor_system(nullptr);
+      throw;
+    }
+  }
   caf::logger::set_current_actor_system(nullptr);  // last: spawning sets it again
 }
 
@@ -133,7 +140,6 @@ void engine::start_cluster() {
   context_->cluster->set_clustered();
   auto actor = spawn_cluster(*system_, context_, actors_->peers, std::move(services));
   actors_->cluster = actor;
-  actors_->peers->local = caf::actor_cast<caf::actor>(actor);
   auto hp = core::parse_host_port(cluster.listen);
   auto published = cluster.insecure
                        ? caf::io::publish(actor, hp->second, hp->first.c_str(), true)
@@ -150,7 +156,9 @@ void engine::start_cluster() {
   caf::anon_send(actor, tick_atom::value);
 }
 
-engine::~engine() {
+engine::~engine() { stop_actors(); }
+
+void engine::stop_actors() {
   // ~actor_system waits for every actor; connections are closed before we get here.
   context_->stopping = true;
   if (actors_->cluster) caf::anon_send_exit(*actors_->cluster, caf::exit_reason::user_shutdown);

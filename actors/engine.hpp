@@ -125,6 +125,7 @@ class engine {
 
  private:
   void start_cluster();
+  void stop_actors();
   std::shared_ptr<engine_context> context_;
   std::unique_ptr<caf::actor_system_config> config_;
   std::unique_ptr<caf::actor_system> system_;

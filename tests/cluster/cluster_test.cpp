@@ -18,6 +18,7 @@
 #include <regex>
 #include <thread>
 
+#include <boost/asio.hpp>
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
@@ -573,4 +574,20 @@ TEST_CASE("behind nginx every compat and v1 stream is exact - resumes landing on
   std::int64_t remote = 0;
   for (auto* n : cluster.nodes()) remote += n->metric("askd_remote_watches_total");
   CHECK(remote > 0);
+}
+
+TEST_CASE("a taken cluster port stops askd at start with a message that says so") {
+  // Held by this process for the test's length.
+  auto taken = free_port();
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor holder(
+      io, {boost::asio::ip::make_address("127.0.0.1"), taken});
+  temp_dir dir;
+  std::ofstream(dir.path + "/askd.json") << R"({"cluster":{"insecure":true}})";
+  auto r = run_output(std::string(ASKD_BIN) + " --config " + dir.path + "/askd.json --port 0" +
+                      " --data-dir " + dir.path + " --cluster-listen 127.0.0.1:" +
+                      std::to_string(taken) + " 2>&1");
+  CHECK(r.code == 1);
+  CHECK(r.out.find("cannot listen for the cluster on 127.0.0.1:" + std::to_string(taken)) !=
+        std::string::npos);
 }
