@@ -180,8 +180,19 @@ void admit(self_ptr self, const node_hello& h, cluster_actor handle) {
   {
     std::lock_guard lock(st.peers->mutex);
     auto it = st.peers->up.find(h.name);
-    if (it != st.peers->up.end() && it->second.address() == handle.address()) return;
-    st.peers->up[h.name] = handle;  // a node that came back replaces its old self
+    if (it != st.peers->up.end()) {
+      if (it->second.address() == handle.address()) return;  // known already
+      // The same name from another address while the first is up: two nodes were given
+      // one name. A node that came back (same address) replaces its old self.
+      if (st.address_of[h.name] != h.address) {
+        core::log_error("cluster peer refused")
+            .kv("peer", h.name)
+            .kv("address", h.address)
+            .kv("why", "the name is taken by the member at " + st.address_of[h.name]);
+        return;
+      }
+    }
+    st.peers->up[h.name] = handle;
   }
   st.node_of[handle.address()] = h.name;
   st.address_of[h.name] = h.address;

@@ -432,7 +432,7 @@ TEST_CASE("nodes of the cluster's CA talk over TLS and a peer of another CA is r
   CHECK(eventually([&] { return a.state_of("b") == "up" && b.state_of("a") == "up"; }, 10s));
 }
 
-TEST_CASE("a peer of another askd build is refused with a clear log line - and so is a malformed one") {
+TEST_CASE("a peer of another askd build is refused with a clear log line - so are a malformed one and a taken name") {
   upstream up;
   askd_node a("a", free_port(), "", up);
   // A peer speaking BASP from this process, with our types but another version.
@@ -474,6 +474,12 @@ TEST_CASE("a peer of another askd build is refused with a clear log line - and s
         "a");
   CHECK(a.log().find("sent a malformed introduction") != std::string::npos);
   CHECK(a.state_of(std::string(5000, 'x')) == "");
+  // A second node given a member's name.
+  askd_node b("b", free_port(), a.address(), up);
+  REQUIRE(eventually([&] { return a.state_of("b") == "up"; }, 10s));
+  CHECK(introduce({"b", askd::actors::cluster_version(), "127.0.0.1:1", 1, {}}) == "a");
+  CHECK(a.log().find("the name is taken by the member at " + b.address()) != std::string::npos);
+  CHECK(a.state_of("b") == "up");
   CHECK(http_call(a.port(), "GET", "/health").status == 200);
 }
 
