@@ -84,8 +84,14 @@ class child_process {
   child_process(const child_process&) = delete;
   child_process& operator=(const child_process&) = delete;
 
+  // SIGSTOP makes a silent node: its sockets stay open, nothing answers.
+  void signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
+
   void stop(int sig) {
     if (pid_ <= 0) return;
+    ::kill(pid_, SIGCONT);  // a stopped process would not see the signal
     ::kill(pid_, sig);
     int status = 0;
     ::waitpid(pid_, &status, 0);
@@ -162,6 +168,7 @@ class askd_node {
   }
 
   void kill() { process_->stop(SIGKILL); }
+  void signal(int sig) { process_->signal(sig); }
   std::uint16_t port() const { return port_; }
   const std::string& name() const { return name_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(cluster_port_); }
@@ -354,6 +361,59 @@ TEST_CASE("when a repository's owner is killed the others rebuild it at the new 
   std::int64_t builds = 0;
   for (auto* n : others) builds += n->metric("askd_index_builds_total");
   CHECK(builds == 1);  // at the new owner only
+  // The node comes back under its name and address, and rejoins.
+  auto& slot = owner == cluster.a.get() ? cluster.a : owner == cluster.b.get() ? cluster.b : cluster.c;
+  auto port = owner == cluster.a.get() ? cluster.pa : owner == cluster.b.get() ? cluster.pb : cluster.pc;
+  slot = std::make_unique<askd_node>(lost, port, others[0]->address(), cluster.up);
+  CHECK(eventually([&] { return cluster.all_up(); }, 10s));
+  auto back = ask(*slot);
+  CHECK(back.status == 200);
+  CHECK(back.body == first.body);
+}
+
+TEST_CASE("a search in flight to an owner that goes silent is answered by the new owner") {
+  three_nodes cluster;
+  auto ask = [&](askd_node& n) {
+    return http_call(n.port(), "POST", "/api/chat/stream",
+                     local_body("How is the backoff delay computed?"), json_headers);
+  };
+  auto first = ask(*cluster.a);
+  REQUIRE(first.status == 200);
+  askd_node* owner = nullptr;
+  for (auto* n : cluster.nodes())
+    if (n->metric("askd_index_builds_total") == 1) owner = n;
+  REQUIRE(owner);
+  askd_node* asker = owner == cluster.a.get() ? cluster.b.get() : cluster.a.get();
+  // Stopped, the owner's sockets stay open: the search waits until the heartbeat timeout
+  // declares it down, then goes to whoever owns the key now.
+  owner->signal(SIGSTOP);
+  auto again = ask(*asker);
+  CHECK(again.status == 200);
+  CHECK(again.body == first.body);
+  CHECK(asker->log().find("msg=\"retrieval retried\"") != std::string::npos);
+  std::int64_t builds = 0;
+  for (auto* n : cluster.nodes())
+    if (n != owner) builds += n->metric("askd_index_builds_total");
+  CHECK(builds == 1);  // the new owner's
+  owner->signal(SIGCONT);
+}
+
+TEST_CASE("a WebSocket cancel on one node reaches the stream's node") {
+  three_nodes cluster;
+  auto started = http_call(cluster.a->port(), "POST", "/v1/streams",
+                           v1_body("a long one", R"({"deltas":2000,"gap_ms":20})"), json_headers);
+  REQUIRE(started.status == 201);
+  auto id = stream_id_of(started);
+  REQUIRE(eventually([&] { return cluster.up.mock->stats().active == 1; }));
+  // The stream's cancel, then one for a stream that is not there (its error ends the talk).
+  auto r = ws_converse(cluster.c->port(), "/ws/chat", "askd.v1", {},
+                       {R"({"type":"cancel","id":"1","stream_id":")" + id + R"("})",
+                        R"({"type":"cancel","id":"2","stream_id":"a.0123"})"},
+                       [](const std::string&) { return ws_step{{}, true}; }, 10s);
+  REQUIRE(r.frames.size() == 1);
+  CHECK(r.frames[0].find(R"("id":"2")") != std::string::npos);
+  CHECK(r.frames[0].find("no stream a.0123") != std::string::npos);
+  CHECK(eventually([&] { return cluster.up.mock->stats().active == 0; }));
 }
 
 TEST_CASE("a provider limit of 30 across three nodes admits at most 30 calls at once") {
@@ -440,6 +500,8 @@ TEST_CASE("a peer of another askd build is refused with a clear log line - so ar
   cfg.load<caf::io::middleman>();
   askd::actors::add_cluster_types(cfg);
   cfg.set("scheduler.max-threads", std::size_t{1});
+  // Heartbeats as the nodes send them: a node drops a peer silent past its timeout.
+  cfg.set("middleman.heartbeat-interval", caf::timespan{std::chrono::milliseconds(heartbeat_ms)});
   caf::actor_system system{cfg};
   caf::scoped_actor self{system};
   askd::actors::cluster_actor peer;
