@@ -1,5 +1,7 @@
 #include "actors/remote_retrieval.hpp"
 
+#include <algorithm>
+
 #include "actors/cluster.hpp"
 #include "core/log.hpp"
 
@@ -47,8 +49,11 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 // How long to wait before asking again after the owner's node was lost: the membership
-// must first see the loss (the same down message reaches the cluster actor).
-constexpr auto retry_pause = std::chrono::milliseconds(50);
+// must first see the loss (the same down message reaches the cluster actor). Doubled on
+// each further try, up to a second, should the owner keep failing.
+std::chrono::milliseconds retry_pause(int attempts) {
+  return std::chrono::milliseconds(std::min(1000, 50 << std::min(std::max(attempts - 1, 0), 5)));
+}
 
 struct retrieval_state {
   std::shared_ptr<engine_context> context;
@@ -77,7 +82,8 @@ void ask_owner(self_ptr self);
 void retry(self_ptr self, const std::string& why) {
   auto& st = self->state;
   st.asked = {};
-  if (clock::now() + retry_pause >= st.deadline)
+  auto pause = retry_pause(st.attempts);
+  if (clock::now() + pause >= st.deadline)
     return deliver(self, {{}, core::error::make(core::error_code::timeout,
                                                 "retrieval: no node could answer for the "
                                                 "repository in time (last: " + why + ")"),
@@ -85,8 +91,9 @@ void retry(self_ptr self, const std::string& why) {
   core::log_info("retrieval retried")
       .kv("repo", st.query.source.key.substr(0, st.query.source.key.find('\n')))
       .kv("node", st.asked_node)
-      .kv("why", why);
-  self->delayed_send(self, retry_pause, tick_atom::value);
+      .kv("why", why)
+      .kv("attempt", st.attempts);
+  self->delayed_send(self, pause, tick_atom::value);
 }
 
 void ask_owner(self_ptr self) {
