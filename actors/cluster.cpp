@@ -16,10 +16,9 @@ namespace askd::actors {
 
 const std::string& cluster_version() {
   // The askd version and the CAF it was built with: both shape what crosses the wire.
-  static const std::string v = std::string(ASKD_VERSION) + "/caf-" +
-                               std::to_string(CAF_MAJOR_VERSION) + "." +
-                               std::to_string(CAF_MINOR_VERSION) + "." +
-                               std::to_string(CAF_PATCH_VERSION);
+  static const std::string v =
+      std::string(ASKD_VERSION) + "/caf-" + std::to_string(CAF_MAJOR_VERSION) + "." +
+      std::to_string(CAF_MINOR_VERSION) + "." + std::to_string(CAF_PATCH_VERSION);
   return v;
 }
 
@@ -130,8 +129,8 @@ core::cluster_member member_of(const node_hello& h, core::member_state state,
 }  // namespace
 
 std::string hello_problem(const node_hello& h, const std::string& self_name) {
-  if (!core::is_node_name(h.name) || !core::parse_host_port(h.address) ||
-      h.version.size() > 64 || !(h.weight > 0 && h.weight <= 1000) || h.members.size() > 1024)
+  if (!core::is_node_name(h.name) || !core::parse_host_port(h.address) || h.version.size() > 64 ||
+      !(h.weight > 0 && h.weight <= 1000) || h.members.size() > 1024)
     return "sent a malformed introduction";
   if (h.version != cluster_version())
     return "runs askd " + h.version + ", this node " + cluster_version() +
@@ -323,8 +322,8 @@ caf::result<remote_chunks> serve_retrieval(self_ptr self, remote_search& s,
   auto& st = self->state;
   // The asking node checked the request it came from; a peer's bytes are checked again.
   if (auto why = remote_search_problem(s); !why.empty())
-    return to_remote(retrieval_reply{
-        {}, core::error::make(core::error_code::bad_request, "retrieval: " + why), {}});
+    return to_remote(retrieval_reply::failed(
+        core::error::make(core::error_code::bad_request, "retrieval: " + why)));
   core::chat_request request;
   request.repo_url = s.repo_url;
   request.type = s.type;
@@ -335,7 +334,7 @@ caf::result<remote_chunks> serve_retrieval(self_ptr self, remote_search& s,
   request.included_files = s.included_files;
   // Located under this node's configuration, as on the node that asked.
   auto source = rag::locate_repo(request, st.context->config);
-  if (!source) return to_remote(retrieval_reply{{}, source.err(), {}});
+  if (!source) return to_remote(retrieval_reply::failed(source.err()));
   retrieval_query q;
   q.request = std::make_shared<const core::chat_request>(request);
   q.source = std::move(*source);
@@ -354,8 +353,8 @@ caf::result<remote_chunks> serve_retrieval(self_ptr self, remote_search& s,
   self->request(st.services.registry, caf::infinite, retrieve_atom::value, std::move(q))
       .then([=](retrieval_reply& r) mutable { rp.deliver(to_remote(std::move(r))); },
             [=](caf::error& err) mutable {
-              rp.deliver(to_remote(retrieval_reply{
-                  {}, core::error::make(core::error_code::internal, caf::to_string(err)), {}}));
+              rp.deliver(to_remote(retrieval_reply::failed(
+                  core::error::make(core::error_code::internal, caf::to_string(err)))));
             });
   return rp;
 }
@@ -384,7 +383,8 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<engine_conte
       [=](load_atom, const std::string& node, const core::node_load& load) {
         if (from_member(self)) self->state.context->cluster->set_load(node, load);
       },
-      [=](retrieve_atom, remote_search& s, const caf::actor& progress) -> caf::result<remote_chunks> {
+      [=](retrieve_atom, remote_search& s,
+          const caf::actor& progress) -> caf::result<remote_chunks> {
         if (!from_member(self)) return not_a_member();
         return serve_retrieval(self, s, progress);
       },
@@ -395,7 +395,8 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<engine_conte
         if (!entry || !watcher) return false;
         auto port = std::make_shared<relay_port>(watcher, caf::actor_cast<cluster_actor>(self));
         self->monitor(watcher);
-        auto sink = spawn_sink(self->system(), st.context, port, entry->stream, entry->hub, a.after);
+        auto sink =
+            spawn_sink(self->system(), st.context, port, entry->stream, entry->hub, a.after);
         st.relays[watcher.address()] = relay_entry{sink, entry->hub, port};
         return true;
       },

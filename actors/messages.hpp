@@ -100,6 +100,12 @@ struct retrieval_reply {
   std::vector<rag::context_chunk> chunks;
   std::optional<core::error> failure;
   std::string degraded;  // set when the mode asked for could not run: what ran, and why
+
+  static retrieval_reply failed(core::error why) {
+    retrieval_reply r;
+    r.failure = std::move(why);
+    return r;
+  }
 };
 
 // What a round's retrieval did, for its listener's log line: how ("bm25:12ms",

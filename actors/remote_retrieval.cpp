@@ -84,10 +84,11 @@ void retry(self_ptr self, const std::string& why) {
   st.asked = {};
   auto pause = retry_pause(st.attempts);
   if (clock::now() + pause >= st.deadline)
-    return deliver(self, {{}, core::error::make(core::error_code::timeout,
-                                                "retrieval: no node could answer for the "
-                                                "repository in time (last: " + why + ")"),
-                          {}});
+    return deliver(
+        self, retrieval_reply::failed(core::error::make(core::error_code::timeout,
+                                                        "retrieval: no node could answer for the "
+                                                        "repository in time (last: " +
+                                                            why + ")")));
   core::log_info("retrieval retried")
       .kv("repo", st.query.source.key.substr(0, st.query.source.key.find('\n')))
       .kv("node", st.asked_node)
@@ -109,9 +110,9 @@ void ask_owner(self_ptr self) {
     self->request(st.registry, caf::infinite, retrieve_atom::value, std::move(q))
         .then([=](retrieval_reply& r) { deliver(self, std::move(r)); },
               [=](caf::error& err) {
-                deliver(self, {{}, core::error::make(core::error_code::internal,
-                                                     "retrieval: " + caf::to_string(err)),
-                               {}});
+                deliver(self,
+                        retrieval_reply::failed(core::error::make(
+                            core::error_code::internal, "retrieval: " + caf::to_string(err))));
               });
     return;
   }
@@ -124,10 +125,9 @@ void ask_owner(self_ptr self) {
       .then([=](remote_chunks& r) { deliver(self, from_remote(std::move(r))); },
             [=](caf::error& err) {
               if (err == caf::sec::request_timeout)
-                return deliver(self, {{}, core::error::make(core::error_code::timeout,
-                                                            "retrieval: node " + owner +
-                                                                " did not answer in time"),
-                                      {}});
+                return deliver(self, retrieval_reply::failed(core::error::make(
+                                         core::error_code::timeout,
+                                         "retrieval: node " + owner + " did not answer in time")));
               retry(self, caf::to_string(err));
             });
 }

@@ -16,7 +16,9 @@ void relay_port::deliver(const core::stream_event& event) {
   caf::anon_send(watcher_, events_atom::value, std::vector<core::stream_event>{event});
 }
 
-void relay_port::live() { caf::anon_send(watcher_, live_atom::value); }
+void relay_port::live() {
+  caf::anon_send(watcher_, live_atom::value);
+}
 
 void relay_port::closed(const core::stream_event& last) {
   caf::anon_send(watcher_, closed_atom::value, last);
@@ -143,9 +145,8 @@ remote_watch_actor::behavior_type remote_watch(watch_ptr self,
         }
         if (!st.paused && st.port->behind()) {
           st.paused = true;
-          st.port->pause([h = caf::actor_cast<caf::actor>(self)] {
-            caf::anon_send(h, resume_atom::value);
-          });
+          st.port->pause(
+              [h = caf::actor_cast<caf::actor>(self)] { caf::anon_send(h, resume_atom::value); });
         }
         ack(self);
       },
@@ -176,9 +177,8 @@ remote_watch_actor::behavior_type remote_watch(watch_ptr self,
 sink_actor spawn_remote_watch(caf::actor_system& system, std::shared_ptr<engine_context> context,
                               std::shared_ptr<sink_port> port, cluster_actor owner_node,
                               remote_attach what) {
-  return caf::actor_cast<sink_actor>(system.spawn(remote_watch, std::move(context),
-                                                  std::move(port), std::move(owner_node),
-                                                  std::move(what)));
+  return caf::actor_cast<sink_actor>(system.spawn(remote_watch, std::move(context), std::move(port),
+                                                  std::move(owner_node), std::move(what)));
 }
 
 }  // namespace askd::actors

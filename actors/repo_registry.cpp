@@ -333,11 +333,9 @@ repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engin
         }
         if (!e.building && !start_build()) {
           self->state.entries.erase(q.source.key);
-          return retrieval_reply{
-              {},
+          return retrieval_reply::failed(
               core::error::make(core::error_code::overloaded,
-                                "too many repositories are being indexed; retry shortly"),
-              {}};
+                                "too many repositories are being indexed; retry shortly"));
         }
         auto rp = self->make_response_promise<retrieval_reply>();
         self->state.entries[q.source.key].waiting.push_back(waiter{rp, std::move(q.search)});
@@ -369,7 +367,7 @@ repo_registry_actor::behavior_type registry(self_ptr self, std::shared_ptr<engin
             return;
           }
           self->state.entries.erase(it);  // the next request tries again
-          for (auto& w : waiting) w.promise.deliver(retrieval_reply{{}, r.failure, {}});
+          for (auto& w : waiting) w.promise.deliver(retrieval_reply::failed(*r.failure));
           return;
         }
         auto& e = it->second;

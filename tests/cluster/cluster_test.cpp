@@ -121,7 +121,10 @@ class askd_node {
   askd_node(const std::string& name, std::uint16_t cluster_port, const std::string& seeds,
             const upstream& up, const std::string& extra_json = {},
             const std::optional<tls_files>& tls = std::nullopt)
-      : name_(name), port_(free_port()), cluster_port_(cluster_port), log_(dir_.path + "/askd.log") {
+      : name_(name),
+        port_(free_port()),
+        cluster_port_(cluster_port),
+        log_(dir_.path + "/askd.log") {
     namespace fs = std::filesystem;
     fs::create_directories(dir_.path + "/data");
     std::string cluster = "\"heartbeat_ms\":" + std::to_string(heartbeat_ms) +
@@ -137,12 +140,18 @@ class askd_node {
         << "{\"cluster\":{" << cluster << "},\"server\":{\"shutdown_grace_ms\":0},"
         << "\"upstream\":{\"backoff_ms\":5}" << (extra_json.empty() ? "" : ",") << extra_json
         << "}";
-    std::vector<std::string> args = {ASKD_BIN,        "--config",
-                                     dir_.path + "/askd.json", "--port",
-                                     std::to_string(port_),    "--data-dir",
-                                     dir_.path + "/data",      "--allow-local",
-                                     ASKD_FIXTURES,            "--cluster-node",
-                                     name,                     "--cluster-listen",
+    std::vector<std::string> args = {ASKD_BIN,
+                                     "--config",
+                                     dir_.path + "/askd.json",
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--data-dir",
+                                     dir_.path + "/data",
+                                     "--allow-local",
+                                     ASKD_FIXTURES,
+                                     "--cluster-node",
+                                     name,
+                                     "--cluster-listen",
                                      address()};
     if (!seeds.empty()) {
       args.push_back("--cluster-seeds");
@@ -152,8 +161,7 @@ class askd_node {
         args,
         std::vector<std::string>{
             "OPENAI_API_KEY=sk-test",
-            "OPENAI_BASE_URL=http://127.0.0.1:" + std::to_string(up.port) + "/v1",
-            path_variable()},
+            "OPENAI_BASE_URL=http://127.0.0.1:" + std::to_string(up.port) + "/v1", path_variable()},
         log_);
     INFO(log());
     REQUIRE(eventually([&] { return answers_health(port_); }, 10s));
@@ -236,6 +244,16 @@ std::string v1_body(const std::string& question, const std::string& mock) {
 const std::vector<std::pair<std::string, std::string>> json_headers = {
     {"Content-Type", "application/json"}};
 
+// A background stream on `node` (POST /v1/streams) answering as askmock's `mock` says;
+// its id.
+std::string start_stream(const askd_node& node, const std::string& question,
+                         const std::string& mock) {
+  auto started =
+      http_call(node.port(), "POST", "/v1/streams", v1_body(question, mock), json_headers);
+  REQUIRE(started.status == 201);
+  return stream_id_of(started);
+}
+
 // The events of a finished v1 stream as text, from `after` on.
 std::string events_text(const std::vector<sse_event>& events) {
   std::string t;
@@ -248,10 +266,7 @@ std::string events_text(const std::vector<sse_event>& events) {
 TEST_CASE("a stream started on one node is resumed on a second and watched on a third byte-exact") {
   three_nodes cluster;
   // An answer that lasts about a second: 60 deltas 15 ms apart.
-  auto started = http_call(cluster.a->port(), "POST", "/v1/streams",
-                           v1_body("tell me", R"({"deltas":60,"gap_ms":15})"), json_headers);
-  REQUIRE(started.status == 201);
-  auto id = stream_id_of(started);
+  auto id = start_stream(*cluster.a, "tell me", R"({"deltas":60,"gap_ms":15})");
   CHECK(id.rfind("a.", 0) == 0);  // the id names its node
   // Running upstream: `meta` (event 1) is out.
   REQUIRE(eventually([&] { return cluster.up.mock->stats().active == 1; }));
@@ -282,11 +297,7 @@ TEST_CASE("a stream started on one node is resumed on a second and watched on a 
 TEST_CASE("an answer larger than the relay's window crosses nodes byte-exact") {
   three_nodes cluster;
   // ~300 KB in ~1,000 events: the owner waits for the watcher's acks many times over.
-  auto started = http_call(cluster.a->port(), "POST", "/v1/streams",
-                           v1_body("a big one", R"({"words":50000,"chunk":300,"gap_ms":1})"),
-                           json_headers);
-  REQUIRE(started.status == 201);
-  auto id = stream_id_of(started);
+  auto id = start_stream(*cluster.a, "a big one", R"({"words":50000,"chunk":300,"gap_ms":1})");
   auto on_b = http_call(cluster.b->port(), "GET", "/v1/streams/" + id);
   auto on_a = http_call(cluster.a->port(), "GET", "/v1/streams/" + id);
   REQUIRE(on_a.status == 200);
@@ -296,10 +307,7 @@ TEST_CASE("an answer larger than the relay's window crosses nodes byte-exact") {
 
 TEST_CASE("a DELETE on one node cancels the upstream call of the stream's node") {
   three_nodes cluster;
-  auto started = http_call(cluster.a->port(), "POST", "/v1/streams",
-                           v1_body("a long one", R"({"deltas":2000,"gap_ms":20})"), json_headers);
-  REQUIRE(started.status == 201);
-  auto id = stream_id_of(started);
+  auto id = start_stream(*cluster.a, "a long one", R"({"deltas":2000,"gap_ms":20})");
   REQUIRE(eventually([&] { return cluster.up.mock->stats().active == 1; }));
   CHECK(http_call(cluster.c->port(), "DELETE", "/v1/streams/" + id).status == 204);
   CHECK(eventually([&] { return cluster.up.mock->stats().active == 0; }));
@@ -334,8 +342,8 @@ TEST_CASE("three nodes asked about one repository at once index it once") {
 TEST_CASE("when a repository's owner is killed the others rebuild it at the new owner") {
   three_nodes cluster;
   auto ask = [&](askd_node& n) {
-    return http_call(n.port(), "POST", "/api/chat/stream", local_body("How is the backoff delay computed?"),
-                     json_headers);
+    return http_call(n.port(), "POST", "/api/chat/stream",
+                     local_body("How is the backoff delay computed?"), json_headers);
   };
   auto first = ask(*cluster.a);
   REQUIRE(first.status == 200);
@@ -362,8 +370,12 @@ TEST_CASE("when a repository's owner is killed the others rebuild it at the new 
   for (auto* n : others) builds += n->metric("askd_index_builds_total");
   CHECK(builds == 1);  // at the new owner only
   // The node comes back under its name and address, and rejoins.
-  auto& slot = owner == cluster.a.get() ? cluster.a : owner == cluster.b.get() ? cluster.b : cluster.c;
-  auto port = owner == cluster.a.get() ? cluster.pa : owner == cluster.b.get() ? cluster.pb : cluster.pc;
+  auto& slot = owner == cluster.a.get()   ? cluster.a
+               : owner == cluster.b.get() ? cluster.b
+                                          : cluster.c;
+  auto port = owner == cluster.a.get()   ? cluster.pa
+              : owner == cluster.b.get() ? cluster.pb
+                                         : cluster.pc;
   slot = std::make_unique<askd_node>(lost, port, others[0]->address(), cluster.up);
   CHECK(eventually([&] { return cluster.all_up(); }, 10s));
   auto back = ask(*slot);
@@ -400,16 +412,17 @@ TEST_CASE("a search in flight to an owner that goes silent is answered by the ne
 
 TEST_CASE("a WebSocket cancel on one node reaches the stream's node") {
   three_nodes cluster;
-  auto started = http_call(cluster.a->port(), "POST", "/v1/streams",
-                           v1_body("a long one", R"({"deltas":2000,"gap_ms":20})"), json_headers);
-  REQUIRE(started.status == 201);
-  auto id = stream_id_of(started);
+  auto id = start_stream(*cluster.a, "a long one", R"({"deltas":2000,"gap_ms":20})");
   REQUIRE(eventually([&] { return cluster.up.mock->stats().active == 1; }));
   // The stream's cancel, then one for a stream that is not there (its error ends the talk).
-  auto r = ws_converse(cluster.c->port(), "/ws/chat", "askd.v1", {},
-                       {R"({"type":"cancel","id":"1","stream_id":")" + id + R"("})",
-                        R"({"type":"cancel","id":"2","stream_id":"a.0123"})"},
-                       [](const std::string&) { return ws_step{{}, true}; }, 10s);
+  auto r = ws_converse(
+      cluster.c->port(), "/ws/chat", "askd.v1", {},
+      {R"({"type":"cancel","id":"1","stream_id":")" + id + R"("})",
+       R"({"type":"cancel","id":"2","stream_id":"a.0123"})"},
+      [](const std::string&) {
+        return ws_step{{}, true};
+      },
+      10s);
   REQUIRE(r.frames.size() == 1);
   CHECK(r.frames[0].find(R"("id":"2")") != std::string::npos);
   CHECK(r.frames[0].find("no stream a.0123") != std::string::npos);
@@ -426,9 +439,9 @@ TEST_CASE("a provider limit of 30 across three nodes admits at most 30 calls at 
   auto nodes = cluster.nodes();
   for (int i = 0; i < 90; ++i)
     threads.emplace_back([&, i] {
-      auto r = http_call(nodes[i % 3]->port(), "POST", "/api/chat/stream",
-                         v1_body("q" + std::to_string(i), R"({"deltas":10,"gap_ms":30})"),
-                         json_headers);
+      auto r =
+          http_call(nodes[i % 3]->port(), "POST", "/api/chat/stream",
+                    v1_body("q" + std::to_string(i), R"({"deltas":10,"gap_ms":30})"), json_headers);
       if (r.status == 200) ok++;
     });
   for (auto& t : threads) t.join();
@@ -440,7 +453,9 @@ TEST_CASE("a provider limit of 30 across three nodes admits at most 30 calls at 
 namespace {
 
 // Runs a command line; its exit code.
-int run(const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()); }
+int run(const std::string& command) {
+  return run_command(command + " >/dev/null 2>&1").code;
+}
 
 // A CA and a certificate it signs for each name, with the openssl command line tool.
 void make_certificates(const std::string& dir, const std::string& ca,
@@ -473,17 +488,15 @@ TEST_CASE("nodes of the cluster's CA talk over TLS and a peer of another CA is r
   askd_node b("b", pb, a.address(), up, {}, tls_for(certs.path, "b", "ca"));
   REQUIRE(eventually([&] { return a.state_of("b") == "up" && b.state_of("a") == "up"; }, 10s));
   // A stream crosses the TLS link byte-exact.
-  auto started = http_call(a.port(), "POST", "/v1/streams",
-                           v1_body("over tls", R"({"deltas":20,"gap_ms":5})"), json_headers);
-  REQUIRE(started.status == 201);
-  auto id = stream_id_of(started);
+  auto id = start_stream(a, "over tls", R"({"deltas":20,"gap_ms":5})");
   auto on_b = http_call(b.port(), "GET", "/v1/streams/" + id);
   auto on_a = http_call(a.port(), "GET", "/v1/streams/" + id);
   CHECK(on_b.status == 200);
   CHECK(on_b.body == on_a.body);
   // x's certificate is signed by another CA: the handshake fails, it never becomes a member.
   askd_node x("x", px, a.address() + "," + b.address(), up, {}, tls_for(certs.path, "x", "other"));
-  CHECK(eventually([&] { return x.log().find("cluster connect failed") != std::string::npos; }, 10s));
+  CHECK(
+      eventually([&] { return x.log().find("cluster connect failed") != std::string::npos; }, 10s));
   CHECK(a.state_of("x") == "");
   CHECK(b.state_of("x") == "");
   CHECK(x.state_of("a") == "");
@@ -492,7 +505,9 @@ TEST_CASE("nodes of the cluster's CA talk over TLS and a peer of another CA is r
   CHECK(eventually([&] { return a.state_of("b") == "up" && b.state_of("a") == "up"; }, 10s));
 }
 
-TEST_CASE("a peer of another askd build is refused with a clear log line - so are a malformed one and a taken name") {
+TEST_CASE(
+    "a peer of another askd build is refused with a clear log line - so are a malformed one and a "
+    "taken name") {
   upstream up;
   askd_node a("a", free_port(), "", up);
   // A peer speaking BASP from this process, with our types but another version.
@@ -565,7 +580,8 @@ class balancer {
         << "  client_body_temp_path " << dir_.path << "/tmp/body;\n"
         << "  proxy_temp_path " << dir_.path << "/tmp/proxy;\n"
         << "  map $http_upgrade $connection_upgrade { default upgrade; '' ''; }\n"
-        << "  upstream askd {\n" << upstreams << "  }\n"
+        << "  upstream askd {\n"
+        << upstreams << "  }\n"
         << "  server {\n    listen 127.0.0.1:" << port_ << ";\n"
         << "    location / {\n      proxy_pass http://askd;\n      proxy_http_version 1.1;\n"
         << "      proxy_set_header Host $host;\n"
@@ -591,26 +607,10 @@ class balancer {
   std::unique_ptr<child_process> process_;
 };
 
-struct run_result {
-  int code = -1;
-  std::string out;
-};
-
-run_result run_output(const std::string& command) {
-  run_result r;
-  FILE* p = ::popen(command.c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
 }  // namespace
 
-TEST_CASE("behind nginx every compat and v1 stream is exact - resumes landing on other nodes included") {
+TEST_CASE(
+    "behind nginx every compat and v1 stream is exact - resumes landing on other nodes included") {
   if (balancer::nginx_binary().empty()) {
     WARN("nginx is not installed (./dev test installs nginx-light): skipped");
     return;
@@ -635,8 +635,8 @@ TEST_CASE("behind nginx every compat and v1 stream is exact - resumes landing on
   auto url = " --url http://127.0.0.1:" + std::to_string(lb.port());
   for (std::string target : {"compat-http", "v1-sse --drop-after 5", "v1-ws --drop-after 5"}) {
     INFO(target);
-    auto r = run_output(std::string(ASKLOAD_BIN) + url + " --target " + target +
-                        " -c 12 -n 36 --verify --json --quiet --mix " + mix);
+    auto r = run_command(std::string(ASKLOAD_BIN) + url + " --target " + target +
+                         " -c 12 -n 36 --verify --json --quiet --mix " + mix);
     CHECK(r.code == 0);
     rapidjson::Document d;
     REQUIRE(askd::core::json::try_parse(r.out, d));
@@ -654,13 +654,12 @@ TEST_CASE("a taken cluster port stops askd at start with a message that says so"
   // Held by this process for the test's length.
   auto taken = free_port();
   boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor holder(
-      io, {boost::asio::ip::make_address("127.0.0.1"), taken});
+  boost::asio::ip::tcp::acceptor holder(io, {boost::asio::ip::make_address("127.0.0.1"), taken});
   temp_dir dir;
   std::ofstream(dir.path + "/askd.json") << R"({"cluster":{"insecure":true}})";
-  auto r = run_output(std::string(ASKD_BIN) + " --config " + dir.path + "/askd.json --port 0" +
-                      " --data-dir " + dir.path + " --cluster-listen 127.0.0.1:" +
-                      std::to_string(taken) + " 2>&1");
+  auto r = run_command(std::string(ASKD_BIN) + " --config " + dir.path + "/askd.json --port 0" +
+                       " --data-dir " + dir.path +
+                       " --cluster-listen 127.0.0.1:" + std::to_string(taken) + " 2>&1");
   CHECK(r.code == 1);
   CHECK(r.out.find("cannot listen for the cluster on 127.0.0.1:" + std::to_string(taken)) !=
         std::string::npos);

@@ -1,37 +1,17 @@
 // `ask` and `askload` as a user runs them: real processes against askd in this process.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "core/json.hpp"
 #include "tests/support/e2e_env.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/support/test_client.hpp"
 
 using namespace askd::test;
 
 namespace {
-
-struct run_result {
-  int code = -1;
-  std::string out;
-};
-
-// Runs a shell command line; its stdout and exit code.
-run_result run(const std::string& command) {
-  run_result r;
-  FILE* p = ::popen(command.c_str(), "r");
-  REQUIRE(p);
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 std::string shell_quote(const std::string& s) {
   std::string q = "'";
@@ -54,7 +34,7 @@ TEST_CASE("askload verifies every answer exactly on each of askd's four faces") 
   for (const char* target : {"compat-http", "compat-ws", "v1-sse", "v1-ws"}) {
     INFO(target);
     auto html = dir.path + "/" + target + ".html";
-    auto r = run(std::string(ASKLOAD_BIN) + " --url " + url(env.port) + " --target " + target +
+    auto r = run_command(std::string(ASKLOAD_BIN) + " --url " + url(env.port) + " --target " + target +
                  " -c 4 -n 12 --verify --json --quiet --mix " + mix + " --html " + html);
     CHECK(r.code == 0);
     rapidjson::Document d;
@@ -71,7 +51,7 @@ TEST_CASE("askload verifies every answer exactly on each of askd's four faces") 
 
 TEST_CASE("askload counts failures by class and exits 1") {
   e2e_env env([](askd::core::config& c) { c.auth.api_keys = {"k1"}; });
-  auto r = run(std::string(ASKLOAD_BIN) + " --url " + url(env.port) + " -c 2 -n 4 --json --quiet");
+  auto r = run_command(std::string(ASKLOAD_BIN) + " --url " + url(env.port) + " -c 2 -n 4 --json --quiet");
   CHECK(r.code == 1);
   rapidjson::Document d;
   askd::core::json::parse(r.out, d);
@@ -79,7 +59,7 @@ TEST_CASE("askload counts failures by class and exits 1") {
 }
 
 TEST_CASE("askload refuses a target off this machine unless told") {
-  auto r = run(std::string(ASKLOAD_BIN) + " --url http://10.1.2.3:8001 -n 1 2>&1");
+  auto r = run_command(std::string(ASKLOAD_BIN) + " --url http://10.1.2.3:8001 -n 1 2>&1");
   CHECK(r.code == 2);
   CHECK(r.out.find("--allow-remote") != std::string::npos);
 }
@@ -87,23 +67,23 @@ TEST_CASE("askload refuses a target off this machine unless told") {
 TEST_CASE("ask streams the local provider's answer and exits with codes scripts can use") {
   e2e_env env;
   auto base = std::string(ASK_BIN) + " --server " + url(env.port);
-  auto ok = run(base + " --repo " + ASKD_FIXTURES "/minirepo 'where is the config loaded?'");
+  auto ok = run_command(base + " --repo " + ASKD_FIXTURES "/minirepo 'where is the config loaded?'");
   CHECK(ok.code == 0);
   CHECK(ok.out.find("local") != std::string::npos);
 
-  auto compat = run(base + " --face compat --http --repo " + ASKD_FIXTURES "/minirepo 'config?'");
+  auto compat = run_command(base + " --face compat --http --repo " + ASKD_FIXTURES "/minirepo 'config?'");
   CHECK(compat.code == 0);
 
-  CHECK(run(base + " --repo / 'x' 2>/dev/null").code == 4);  // not an allowed root
-  CHECK(run(base + " --repo . --provider nope 'x' 2>/dev/null").code == 3);
-  CHECK(run(std::string(ASK_BIN) + " --server 127.0.0.1:1 --no-retry 'x' 2>/dev/null").code == 6);
-  CHECK(run(std::string(ASK_BIN) + " 2>/dev/null").code == 2);
+  CHECK(run_command(base + " --repo / 'x' 2>/dev/null").code == 4);  // not an allowed root
+  CHECK(run_command(base + " --repo . --provider nope 'x' 2>/dev/null").code == 3);
+  CHECK(run_command(std::string(ASK_BIN) + " --server 127.0.0.1:1 --no-retry 'x' 2>/dev/null").code == 6);
+  CHECK(run_command(std::string(ASK_BIN) + " 2>/dev/null").code == 2);
 }
 
 TEST_CASE("ask keeps the conversation across follow-up questions") {
   e2e_env env;
   // The second request must carry the first turn: question and answer.
-  auto r = run(std::string(ASK_BIN) + " --server " + url(env.port) +
+  auto r = run_command(std::string(ASK_BIN) + " --server " + url(env.port) +
                " --repo https://github.com/askd/example --provider openai --retrieval none " +
                shell_quote("one #mock{\"text\":\"first answer\"}") + " two");
   CHECK(r.code == 0);

@@ -1,5 +1,6 @@
 #include "tests/support/test_client.hpp"
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -8,6 +9,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -319,6 +321,18 @@ std::string post_bytes(const std::string& target, const std::string& body) {
   return "POST " + target +
          " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+run_result run_command(const std::string& command) {
+  run_result r;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (!p) throw std::runtime_error("popen failed: " + command);
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 }  // namespace askd::test

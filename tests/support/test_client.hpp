@@ -111,6 +111,14 @@ inline constexpr bool rss_is_meaningful = !under_asan;
 // How much longer to wait for heavy work (megabytes through askmock and askd).
 inline constexpr int slowdown = under_asan ? 5 : 1;
 
+// A shell command line's stdout and exit code (-1 when it did not exit normally): for
+// tests that run askd's programs (ask, askload, askd itself) or tools (openssl).
+struct run_result {
+  int code = -1;
+  std::string out;
+};
+run_result run_command(const std::string& command);
+
 // A port free on 127.0.0.1 right now (for a server that must know its port before it starts).
 std::uint16_t free_port();
 
