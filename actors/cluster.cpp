@@ -7,6 +7,7 @@
 
 #include "actors/remote_retrieval.hpp"
 #include "actors/remote_stream.hpp"
+#include "actors/replication.hpp"
 #include "actors/sink.hpp"
 #include "actors/stream.hpp"
 #include "core/log.hpp"
@@ -33,6 +34,11 @@ void add_cluster_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<remote_search>("askd::remote_search");
   cfg.add_message_type<remote_chunks>("askd::remote_chunks");
   cfg.add_message_type<remote_attach>("askd::remote_attach");
+  cfg.add_message_type<core::chat_message>("askd::chat_message");
+  cfg.add_message_type<std::vector<core::chat_message>>("askd::chat_messages");
+  cfg.add_message_type<core::retrieval_options>("askd::retrieval_options");
+  cfg.add_message_type<core::chat_request>("askd::chat_request");
+  cfg.add_message_type<replica_open>("askd::replica_open");
 }
 
 namespace {
@@ -61,6 +67,14 @@ struct cluster_state {
   std::map<caf::actor_addr, std::string> node_of;     // a peer's cluster actor → its name
   std::map<std::string, std::string> address_of;      // node name → address
   std::map<caf::actor_addr, relay_entry> relays;      // by watcher
+  replica_store replicas;  // copies of other nodes' streams (actors/replication.hpp)
+  // Watchers that asked for a stream this node holds a copy of, before it took it over.
+  struct pending_attach {
+    remote_attach what;
+    caf::actor watcher;
+    caf::typed_response_promise<caf::actor> answer;
+  };
+  std::map<std::string, std::vector<pending_attach>> pending;
   std::uint64_t generation = ~std::uint64_t{0};
   static inline const char* name = "cluster";
 };
@@ -286,6 +300,85 @@ void detach_watcher(self_ptr self, const caf::actor_addr& watcher) {
   st.relays.erase(it);
 }
 
+// Attaches `watcher` to a stream of this node's directory; false when it is not there for
+// that owner.
+bool attach_watcher(self_ptr self, const remote_attach& a, const caf::actor& watcher) {
+  auto& st = self->state;
+  auto entry = st.services.streams->find(a.stream_id, a.owner);
+  if (!entry || !watcher) return false;
+  auto port = std::make_shared<relay_port>(watcher, caf::actor_cast<cluster_actor>(self));
+  self->monitor(watcher);
+  auto sink = spawn_sink(self->system(), st.context, port, entry->stream, entry->hub, a.after);
+  st.relays[watcher.address()] = relay_entry{sink, entry->hub, port};
+  return true;
+}
+
+// Watchers waiting for `id` are attached now (it was taken over), or told it is not here.
+void settle_pending(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  auto it = st.pending.find(id);
+  if (it == st.pending.end()) return;
+  auto waiting = std::move(it->second);
+  st.pending.erase(it);
+  for (auto& p : waiting)
+    p.answer.deliver(attach_watcher(self, p.what, p.watcher) ? caf::actor_cast<caf::actor>(self)
+                                                             : caf::actor{});
+}
+
+// `node` was lost: the streams it owned that this node holds copies of are taken over
+// here, when this node sees at least half of the cluster (else the owner may be on the
+// larger side of a partition, still serving them: the copies are dropped).
+void take_over(self_ptr self, const std::string& node) {
+  auto& st = self->state;
+  auto copies = st.replicas.take_owned_by(node);
+  st.context->metrics.replicas_held = static_cast<std::int64_t>(st.replicas.size());
+  if (copies.empty()) return;
+  auto q = st.context->cluster->quorum_now();
+  for (auto& c : copies) {
+    auto id = c.stream_id;
+    if (q.half() && st.services.promote) {
+      st.services.promote(std::move(c));
+    } else {
+      core::log_warn("stream not taken over")
+          .kv("stream", id)
+          .kv("node", node)
+          .kv("why", "this node sees " + std::to_string(q.up) + " of " + std::to_string(q.base) +
+                         " nodes (less than half)");
+    }
+    settle_pending(self, id);
+  }
+}
+
+// For a stream of this node's that is not here (fenced: another node took it over while
+// this one was cut off), the node that has it: its replica, the best other live node for
+// the id. Asked by a node that still routes the id here. nullopt for anything else.
+std::optional<cluster_actor> taken_from_here(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  if (core::node_of_stream(id) != st.self_name) return std::nullopt;
+  auto node = replica_choice(*st.context->cluster, id);
+  if (node.empty()) return std::nullopt;
+  return st.peers->find(node);
+}
+
+// The name of the member the current message comes from ("" for none).
+std::string sender_node(self_ptr self) {
+  const auto& sender = self->current_sender();
+  if (!sender) return {};
+  std::lock_guard lock(self->state.peers->mutex);
+  for (const auto& [name, handle] : self->state.peers->up)
+    if (handle.node() == sender->node()) return name;
+  return {};
+}
+
+caf::error refused_replica(self_ptr self, const std::string& what, const std::string& id,
+                           const std::string& why) {
+  core::log_warn(what)
+      .kv("stream", core::clip(id, 128))
+      .kv("peer", sender_node(self))
+      .kv("why", why);
+  return caf::make_error(caf::sec::invalid_argument);
+}
+
 // A peer's cluster actor went down: its node is lost (or, for a watcher, its client).
 void on_down(self_ptr self, const caf::down_msg& msg) {
   auto& st = self->state;
@@ -314,6 +407,7 @@ void on_down(self_ptr self, const caf::down_msg& msg) {
   st.context->cluster->update(m);
   core::log_warn("cluster node lost").kv("node", name).kv("reason", m.detail);
   membership_changed(self);
+  take_over(self, name);
 }
 
 // Serves another node's search of a repository this node owns.
@@ -388,17 +482,48 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<engine_conte
         if (!from_member(self)) return not_a_member();
         return serve_retrieval(self, s, progress);
       },
-      [=](attach_atom, const remote_attach& a, const caf::actor& watcher) -> caf::result<bool> {
+      [=](attach_atom, const remote_attach& a,
+          const caf::actor& watcher) -> caf::result<caf::actor> {
         auto& st = self->state;
         if (!from_member(self)) return not_a_member();
-        auto entry = st.services.streams->find(a.stream_id, a.owner);
-        if (!entry || !watcher) return false;
-        auto port = std::make_shared<relay_port>(watcher, caf::actor_cast<cluster_actor>(self));
-        self->monitor(watcher);
-        auto sink =
-            spawn_sink(self->system(), st.context, port, entry->stream, entry->hub, a.after);
-        st.relays[watcher.address()] = relay_entry{sink, entry->hub, port};
-        return true;
+        if (attach_watcher(self, a, watcher)) return caf::actor_cast<caf::actor>(self);
+        if (auto next = taken_from_here(self, a.stream_id))
+          return self->delegate(*next, attach_atom::value, a, watcher);
+        // A copy not taken over yet (this node has not seen its owner's loss): the
+        // watcher waits for the takeover, within its request's timeout.
+        auto& waiting = st.pending[a.stream_id];
+        if (!watcher || !st.replicas.holds(a.stream_id) || waiting.size() >= 64) {
+          if (waiting.empty()) st.pending.erase(a.stream_id);
+          return caf::actor{};
+        }
+        waiting.push_back({a, watcher, self->make_response_promise<caf::actor>()});
+        return waiting.back().answer;
+      },
+      [=](replica_atom, replica_open& r) -> caf::result<std::uint64_t> {
+        auto& st = self->state;
+        auto node = sender_node(self);
+        if (node.empty()) return not_a_member();
+        auto id = r.stream_id;
+        if (!r.previous.empty() && st.peers->find(r.previous))
+          return refused_replica(self, "replica refused", id,
+                                 "its replica " + core::clip(r.previous, 64) + " is up here");
+        if (st.services.streams->find(id, r.owner))
+          return refused_replica(self, "replica refused", id, "this node serves that stream");
+        auto last = r.events.empty() ? 0 : r.events.back().seq;
+        if (auto why = st.replicas.open(std::move(r), node, clock::now()); !why.empty())
+          return refused_replica(self, "replica refused", id, why);
+        st.context->metrics.replicas_held = static_cast<std::int64_t>(st.replicas.size());
+        return last;
+      },
+      [=](replicate_atom, const std::string& id,
+          std::vector<core::stream_event>& events) -> caf::result<std::uint64_t> {
+        auto& st = self->state;
+        auto node = sender_node(self);
+        if (node.empty()) return not_a_member();
+        std::string why;
+        auto held = st.replicas.append(id, node, events, clock::now(), why);
+        if (!held) return refused_replica(self, "replica events refused", id, why);
+        return *held;
       },
       [=](ack_atom, const caf::actor& watcher, std::uint64_t bytes) {
         auto& st = self->state;
@@ -409,7 +534,11 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<engine_conte
       [=](cancel_atom, const std::string& id, const std::string& owner) -> caf::result<bool> {
         if (!from_member(self)) return not_a_member();
         auto entry = self->state.services.streams->find(id, owner);
-        if (!entry) return false;
+        if (!entry) {
+          if (auto next = taken_from_here(self, id))
+            return self->delegate(*next, cancel_atom::value, id, owner);
+          return false;
+        }
         self->send(entry->stream, cancel_atom::value);
         return true;
       },
@@ -424,6 +553,22 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<engine_conte
         }
         for (const auto& handle : up) self->send(handle, load_atom::value, st.self_name, load);
         connect_missing(self);
+        // Nodes lost long enough (every loss of a partition shows within one detection
+        // time) leave the quorum's base while this node sees a majority.
+        const auto& cfg = st.context->config;
+        st.context->cluster->settle(
+            clock::now(),
+            std::chrono::milliseconds(cfg.cluster.timeout_ms + cfg.cluster.heartbeat_ms));
+        // Copies of streams that ended (kept as long as their owner keeps them) or whose
+        // owner went quiet without an end.
+        auto linger = std::chrono::seconds(cfg.streams.linger_s);
+        if (st.replicas.expire(clock::now(), linger,
+                               linger + std::chrono::milliseconds(cfg.limits.request_timeout_ms)))
+          st.context->metrics.replicas_held = static_cast<std::int64_t>(st.replicas.size());
+        for (auto it = st.pending.begin(); it != st.pending.end();) {
+          auto id = (it++)->first;
+          if (!st.replicas.holds(id)) settle_pending(self, id);
+        }
         self->delayed_send(self, std::chrono::milliseconds(st.context->config.cluster.heartbeat_ms),
                            tick_atom::value);
       },

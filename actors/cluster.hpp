@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <functional>
 #include <string>
 
 #include "actors/cluster_messages.hpp"
@@ -39,6 +40,8 @@ struct cluster_services {
   repo_registry_actor registry;
   std::shared_ptr<stream_directory> streams;
   std::map<std::string, limiter_actor> limiters;  // by provider id: their shares
+  // Takes over a stream whose owner was lost, from its replica's copy (the engine's).
+  std::function<void(replica_open)> promote;
 };
 
 // Spawns the cluster actor; publishing it on cluster.listen is the engine's (it must

@@ -50,6 +50,15 @@ struct engine_metrics {
   std::atomic<std::int64_t> index_builds{0};  // fetch + index jobs started (reopening included)
   std::atomic<std::int64_t> remote_watches{0};  // clients here watching another node's stream
   std::atomic<std::int64_t> remote_retrievals{0};  // searches sent to a repository's owner node
+  // Failover (actors/replication.hpp): what this node sent its streams' replicas, and
+  // what it did as a replica.
+  std::atomic<std::int64_t> replica_batches{0};
+  std::atomic<std::int64_t> replica_events{0};
+  std::atomic<std::int64_t> replica_bytes{0};
+  std::atomic<std::int64_t> replicas_moved{0};  // a lost replica replaced by another node
+  std::atomic<std::int64_t> fenced{0};          // streams this node stopped serving
+  std::atomic<std::int64_t> takeovers{0};       // streams taken over from a lost node
+  std::atomic<std::int64_t> replicas_held{0};   // copies held for other nodes now
   std::array<std::atomic<std::int64_t>, 7> refused{};  // by refusal_slot(status)
 };
 

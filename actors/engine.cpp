@@ -12,6 +12,7 @@
 #include "actors/limiter.hpp"
 #include "actors/messages.hpp"
 #include "actors/remote_stream.hpp"
+#include "actors/replication.hpp"
 #include "actors/repo_registry.hpp"
 #include "actors/session.hpp"
 #include "actors/sink.hpp"
@@ -110,8 +111,8 @@ engine::engine(std::shared_ptr<engine_context> context)
   auto refs = std::make_shared<engine_refs>();
   refs->timers = spawn_never(*system_);
   if (cluster.enabled()) actors_->peers = std::make_shared<cluster_peers>();
-  refs->registry = spawn_repo_registry(*system_, context_,
-                                       &context_->limiters.emplace_back("indexing"), actors_->peers);
+  refs->registry = spawn_repo_registry(
+      *system_, context_, &context_->limiters.emplace_back("indexing"), actors_->peers);
   for (const auto& p : context_->config.generator.providers) {
     auto& gauges = context_->limiters.emplace_back("provider:" + p.id);
     actors_->gauges[p.id] = &gauges;
@@ -137,6 +138,7 @@ void engine::start_cluster() {
   services.registry = actors_->refs->registry;
   services.streams = actors_->directory;
   services.limiters = actors_->refs->limiters;
+  services.promote = [this](replica_open copy) { adopt(std::move(copy)); };
   context_->cluster->set_clustered();
   auto actor = spawn_cluster(*system_, context_, actors_->peers, std::move(services));
   actors_->cluster = actor;
@@ -156,7 +158,9 @@ void engine::start_cluster() {
   caf::anon_send(actor, tick_atom::value);
 }
 
-engine::~engine() { stop_actors(); }
+engine::~engine() {
+  stop_actors();
+}
 
 void engine::stop_actors() {
   // ~actor_system waits for every actor; connections are closed before we get here.
@@ -204,7 +208,20 @@ attachment engine::start_chat(core::chat_request request, rag::repo_source sourc
   auto stream = spawn_stream(*system_, context_, actors_->refs->timers, hub, std::move(options));
   if (!stream_id.empty()) {
     std::lock_guard lock(actors_->directory->mu);
-    actors_->directory->streams[stream_id] = {stream, hub, std::move(owner)};
+    actors_->directory->streams[stream_id] = {stream, hub, owner};
+  }
+  // In a cluster, a resumable stream is copied to its replica before clients see it.
+  const auto& view = *context_->cluster;
+  if (!stream_id.empty() && view.clustered() && streams.replicate &&
+      !replica_choice(view, stream_id).empty()) {
+    replica_open open;
+    open.stream_id = stream_id;
+    open.owner = owner;
+    open.background = kind == chat_kind::background;
+    open.request_id = request_id;
+    open.request = request;
+    start_replication(*system_, context_, actors_->peers, hub, stream, std::move(open), {},
+                      fence_hook(stream_id));
   }
   attachment a;
   if (port) {
@@ -227,38 +244,49 @@ std::string engine::new_stream_id() const {
 
 namespace {
 
-// The peer that owns a stream id, when it names another node of the cluster (an invalid
-// handle when that node is not up here); nullopt for this node's own streams.
-std::optional<cluster_actor> stream_node(const engine_actors& actors, const engine_context& context,
-                                         const std::string& stream_id) {
+// Where a stream that is not in this node's directory lives: the node its id names while
+// that node is up; else the node that took it over — its replica, the best live node for
+// the id (actors/replication.hpp), which may be this node still taking it over (its
+// cluster actor then answers). nullopt: nowhere (not clustered, no such node).
+std::optional<cluster_actor> route_of(const engine_actors& actors, const engine_context& context,
+                                      const std::string& stream_id) {
   if (!actors.peers) return std::nullopt;
   auto node = std::string(core::node_of_stream(stream_id));
-  if (node.empty() || node == context.cluster->self()) return std::nullopt;
-  auto peer = actors.peers->find(node);
-  if (!peer) return cluster_actor{};  // named, but not up here: no such stream
-  return peer;
+  if (node.empty()) return std::nullopt;
+  const auto& view = *context.cluster;
+  if (node != view.self())
+    if (auto peer = actors.peers->find(node)) return peer;
+  // Its node was lost, or it is this node's and gone from here (fenced: taken over).
+  auto target = node == view.self() ? replica_choice(view, stream_id) : view.owner_of(stream_id);
+  if (target.empty()) return std::nullopt;
+  if (target == view.self()) return actors.cluster;
+  return actors.peers->find(target);
 }
 
 }  // namespace
 
 attachment engine::attach(const std::string& stream_id, const std::string& owner,
                           std::uint64_t after, std::shared_ptr<sink_port> port) {
-  if (auto peer = stream_node(*actors_, *context_, stream_id)) {
-    if (!*peer) {
+  auto entry = actors_->directory->find(stream_id, owner);
+  if (!entry) {
+    auto route = route_of(*actors_, *context_, stream_id);
+    if (!route) {
       port->missing();
       return {};
     }
     context_->metrics.remote_watches++;
-    auto watch = spawn_remote_watch(*system_, context_, std::move(port), std::move(*peer),
-                                    remote_attach{stream_id, owner, after});
+    auto watch =
+        spawn_remote_watch(*system_, context_, std::move(port), std::move(*route),
+                           remote_attach{stream_id, owner, after},
+                           [actors = std::weak_ptr<engine_actors>(actors_), context = context_](
+                               const std::string& id) -> std::optional<cluster_actor> {
+                             auto a = actors.lock();
+                             return a ? route_of(*a, *context, id) : std::nullopt;
+                           });
     attachment a;
-    a.state_ = std::make_shared<attachment::state>(attachment::state{std::move(watch), stream_id, {}});
+    a.state_ =
+        std::make_shared<attachment::state>(attachment::state{std::move(watch), stream_id, {}});
     return a;
-  }
-  auto entry = actors_->directory->find(stream_id, owner);
-  if (!entry) {
-    port->missing();
-    return {};
   }
   auto sink = spawn_sink(*system_, context_, std::move(port), entry->stream, entry->hub, after);
   attachment a;
@@ -269,20 +297,84 @@ attachment engine::attach(const std::string& stream_id, const std::string& owner
 
 void engine::cancel(const std::string& stream_id, const std::string& owner,
                     std::function<void(bool)> done) {
-  if (auto peer = stream_node(*actors_, *context_, stream_id)) {
-    if (!*peer) return done(false);
-    auto timeout = std::chrono::milliseconds(context_->config.cluster.request_timeout_ms);
-    system_->spawn([peer = std::move(*peer), stream_id, owner, timeout,
-                    done = std::move(done)](caf::event_based_actor* self) {
-      self->request(peer, timeout, cancel_atom::value, stream_id, owner)
-          .then([=](bool found) { done(found); }, [=](caf::error&) { done(false); });
-    });
-    return;
+  if (auto entry = actors_->directory->find(stream_id, owner)) {
+    caf::anon_send(entry->stream, cancel_atom::value);
+    return done(true);
   }
-  auto entry = actors_->directory->find(stream_id, owner);
-  if (!entry) return done(false);
-  caf::anon_send(entry->stream, cancel_atom::value);
-  done(true);
+  auto route = route_of(*actors_, *context_, stream_id);
+  if (!route) return done(false);
+  auto timeout = std::chrono::milliseconds(context_->config.cluster.request_timeout_ms);
+  system_->spawn([peer = std::move(*route), stream_id, owner, timeout,
+                  done = std::move(done)](caf::event_based_actor* self) {
+    self->request(peer, timeout, cancel_atom::value, stream_id, owner)
+        .then([=](bool found) { done(found); }, [=](caf::error&) { done(false); });
+  });
+}
+
+std::function<void()> engine::fence_hook(const std::string& stream_id) {
+  return [dir = actors_->directory, stream_id] {
+    std::optional<stream_directory::entry> entry;
+    {
+      std::lock_guard lock(dir->mu);
+      auto it = dir->streams.find(stream_id);
+      if (it == dir->streams.end()) return;
+      entry = it->second;
+      dir->streams.erase(it);  // resumes here go to the node that has it now
+    }
+    // Gone at once (nothing lingers: it is served elsewhere), its provider call with it.
+    caf::anon_send_exit(entry->stream, caf::exit_reason::user_shutdown);
+  };
+}
+
+void engine::adopt(replica_open copy) {
+  context_->metrics.takeovers++;
+  const auto& streams = context_->config.streams;
+  auto resumed = std::make_shared<takeover>(takeover_of(copy.events));
+  auto id = copy.stream_id;
+  stream_options options;
+  options.id = id;
+  options.linger_s = streams.linger_s;
+  options.orphaned = copy.background ? stream_options::orphan::keep : stream_options::orphan::grace;
+  options.unwatched = true;
+  options.on_exit = [dir = actors_->directory, id] {
+    std::lock_guard lock(dir->mu);
+    dir->streams.erase(id);
+  };
+  // The events so far, under their own numbers (contiguous from 1: checked on receipt);
+  // an end goes through the stream, which lingers on it.
+  auto hub = std::make_shared<stream_hub>(streams.replay_bytes);
+  std::optional<core::stream_event> end;
+  for (const auto& e : copy.events) {
+    if (e.terminal()) {
+      end = e;
+      break;
+    }
+    hub->publish(e);
+  }
+  auto stream = spawn_stream(*system_, context_, actors_->refs->timers, hub, std::move(options));
+  {
+    std::lock_guard lock(actors_->directory->mu);
+    actors_->directory->streams[id] = {stream, hub, copy.owner};
+  }
+  core::log_info("stream taken over")
+      .kv("stream", id)
+      .kv("from", std::string(core::node_of_stream(id)))
+      .kv("events", static_cast<std::uint64_t>(copy.events.size()))
+      .kv("text_bytes", static_cast<std::uint64_t>(resumed->text.size()))
+      .kv("ended", end.has_value());
+  if (end) return caf::anon_send(stream, *end);
+  auto request = copy.request;
+  auto request_id = copy.request_id;
+  const auto& view = *context_->cluster;
+  if (streams.replicate && !replica_choice(view, id).empty()) {
+    auto log = std::move(copy.events);
+    start_replication(*system_, context_, actors_->peers, hub, stream, std::move(copy),
+                      std::move(log), fence_hook(id));
+  }
+  auto source = rag::locate_repo(request, context_->config);
+  if (!source) return caf::anon_send(stream, core::make_error(source.err()));
+  spawn_session(*system_, context_, std::move(request), std::move(*source), std::move(request_id),
+                id, actors_->refs, stream, std::move(hub), std::move(resumed));
 }
 
 std::size_t engine::streams() const {

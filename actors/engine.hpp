@@ -49,6 +49,11 @@ class sink_port {
   // While paused it fell further behind than the stream keeps (streams.replay_bytes):
   // nothing more comes. `dropped` is the last event it can no longer get.
   virtual void lost(std::uint64_t dropped) { (void)dropped; }
+  // The stream is no longer served through this port's node (its node was lost, or
+  // failover moved it): the connection ends without the stream's end, as a network drop
+  // would, so the client resumes from its last event through any node and reaches the
+  // node that has the stream now. Nothing else comes.
+  virtual void moved() {}
 };
 
 // How a chat's stream behaves when its clients leave (actors/stream.hpp).
@@ -126,6 +131,10 @@ class engine {
  private:
   void start_cluster();
   void stop_actors();
+  // Takes over a stream whose node was lost, from this node's copy of it.
+  void adopt(struct replica_open copy);
+  // What replication runs when this node may no longer serve `stream_id`.
+  std::function<void()> fence_hook(const std::string& stream_id);
   std::shared_ptr<engine_context> context_;
   std::unique_ptr<caf::actor_system_config> config_;
   std::unique_ptr<caf::actor_system> system_;

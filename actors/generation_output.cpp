@@ -20,6 +20,18 @@ std::size_t continuation_overlap(std::string_view sent, std::string_view next,
 void generation_output::offer(int attempt, std::string_view text) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (attempt != current_ || retired_ || text.empty()) return;
+  if (replaying_) {
+    auto rest = std::string_view(sent_).substr(replayed_);
+    auto n = std::mismatch(text.begin(), text.end(), rest.begin(), rest.end()).first - text.begin();
+    replayed_ += static_cast<std::size_t>(n);
+    text.remove_prefix(static_cast<std::size_t>(n));
+    if (text.empty()) return;  // all of it said before
+    // Past what was sent (or, had the answer changed, where it changed): new text.
+    if (replayed_ < sent_.size())
+      core::log_warn("replayed answer differs").kv("at", static_cast<std::uint64_t>(replayed_));
+    replaying_ = false;
+    return forward(text);
+  }
   if (leading_) {
     lead_ += text;
     return release_lead(false);
@@ -29,11 +41,18 @@ void generation_output::offer(int attempt, std::string_view text) {
   if (held_.size() >= max_overlap_bytes) release_held();
 }
 
+void generation_output::seed(std::string text, bool replay) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  sent_ = std::move(text);
+  replaying_ = replay && !sent_.empty();
+  replayed_ = 0;
+}
+
 void generation_output::begin(int attempt) {
   std::lock_guard<std::mutex> lock(mutex_);
   current_ = attempt;
   retired_ = false;
-  trimming_ = !sent_.empty();
+  trimming_ = !sent_.empty() && !replaying_;
   held_.clear();
   leading_ = !heading_.empty() && sent_.empty();
   lead_.clear();

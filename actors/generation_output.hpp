@@ -50,6 +50,12 @@ class generation_output {
   // first line is the model's own (an early "## Final Conclusion" stays, and counts).
   void drop_leading_heading(std::string heading) { heading_ = std::move(heading); }
 
+  // A takeover (actors/replication.hpp): `text` was sent already, by the lost node. The
+  // first attempt continues it (trimmed as any continuation) — or, `replay` (a provider
+  // that writes its answer again from the start: the local one), the bytes of its answer
+  // that repeat `text` are skipped and what follows them goes out.
+  void seed(std::string text, bool replay);
+
   // Everything sent so far (what a continuation goes on from), and its size.
   std::string sent() const;
   std::size_t sent_bytes() const;
@@ -66,6 +72,8 @@ class generation_output {
   std::string sent_;
   std::string held_;
   bool trimming_ = false;
+  std::size_t replayed_ = 0;  // bytes of sent_ an answer written again has repeated
+  bool replaying_ = false;
   std::string heading_;   // dropped at the start of the answer; "" for none
   bool leading_ = false;  // holding the answer's start in lead_ to find a heading
   std::string lead_;

@@ -28,6 +28,10 @@ void relay_port::lost(std::uint64_t dropped) {
   caf::anon_send(watcher_, lost_atom::value, dropped);
 }
 
+void relay_port::moved() {
+  caf::anon_send(watcher_, moved_atom::value);
+}
+
 void relay_port::pause(std::function<void()> resume) {
   {
     std::lock_guard lock(mutex_);
@@ -63,16 +67,27 @@ using remote_watch_actor = sink_actor::extend<
     caf::reacts_to<closed_atom, core::stream_event>,
     // owner -> watcher: the client fell further behind than the stream keeps.
     caf::reacts_to<lost_atom, std::uint64_t>,
+    // owner -> watcher: the stream is no longer served there (sink_port::moved).
+    caf::reacts_to<moved_atom>,
     // port -> watcher: its connection drained; ack what it wrote.
-    caf::reacts_to<resume_atom>>;
+    caf::reacts_to<resume_atom>,
+    // watcher -> itself: look again for the node that serves the stream now.
+    caf::reacts_to<tick_atom>>;
+
+using clock = std::chrono::steady_clock;
 
 struct watch_state {
   std::shared_ptr<engine_context> context;
   std::shared_ptr<sink_port> port;
   cluster_actor owner_node;
-  std::string stream_id;
+  remote_attach what;         // after: the last event the port has
+  stream_route route;         // where the stream lives now (after a node's loss)
+  caf::actor_addr lost;       // the node lost under it, while it looks for the next
+  clock::time_point give_up;  // ... until then
   std::uint64_t unacked = 0;  // bytes given to the port and not yet acknowledged
   bool paused = false;        // waiting for the port's connection to drain
+  bool confirmed = false;     // the attach was answered: acks go to the node it named
+  bool rerouted = false;      // attached again after a loss
   bool over = false;
   static inline const char* name = "remote_watch";
 };
@@ -83,7 +98,7 @@ using watch_ptr = remote_watch_actor::stateful_pointer<watch_state>;
 // waits only with a whole window unacknowledged, so it never waits on one held back.
 void ack(watch_ptr self) {
   auto& st = self->state;
-  if (st.unacked < relay_window_bytes / 4 || st.paused) return;
+  if (st.unacked < relay_window_bytes / 4 || st.paused || !st.confirmed) return;
   self->send(st.owner_node, ack_atom::value, caf::actor_cast<caf::actor>(self), st.unacked);
   st.unacked = 0;
 }
@@ -93,53 +108,120 @@ void finish(watch_ptr self) {
   self->quit();
 }
 
+void node_lost(watch_ptr self, const caf::actor_addr& node);
+
+// Asks the node in owner_node to attach this watcher after what.after.
+void attach(watch_ptr self) {
+  auto& st = self->state;
+  auto timeout = std::chrono::milliseconds(st.context->config.cluster.request_timeout_ms);
+  auto asked = st.owner_node;
+  self->request(asked, timeout, attach_atom::value, st.what, caf::actor_cast<caf::actor>(self))
+      .then(
+          [=](const caf::actor& server) {
+            auto& st = self->state;
+            if (st.over || st.owner_node.address() != asked.address()) return;
+            if (!server) {
+              // After a loss, no node has it (its replica was lost too): the client resumes
+              // and hears so.
+              if (st.rerouted)
+                st.port->moved();
+              else
+                st.port->missing();
+              return finish(self);
+            }
+            // Acks go to the node that serves it (another than asked after a takeover).
+            auto serving = caf::actor_cast<cluster_actor>(server);
+            if (serving.address() != st.owner_node.address()) {
+              self->demonitor(st.owner_node.address());
+              st.owner_node = serving;
+              self->monitor(st.owner_node);
+            }
+            st.confirmed = true;
+            ack(self);
+          },
+          [=](caf::error& err) {
+            auto& st = self->state;
+            if (st.over || st.owner_node.address() != asked.address()) return;
+            core::log_warn("remote attach failed")
+                .kv("stream", st.what.stream_id)
+                .kv("error", caf::to_string(err));
+            // Its node is gone (the down message may come after this answer): look again.
+            if (st.route && st.lost != asked.address()) return node_lost(self, asked.address());
+            if (st.rerouted)
+              st.port->moved();
+            else
+              st.port->missing();
+            finish(self);
+          });
+}
+
+// The node serving the stream was lost: the watcher attaches again, after the last event
+// its client has, where the stream lives now (its replica took it over) — once this
+// node's view has the loss; if none is found in time, the client is told it moved.
+void reroute(watch_ptr self) {
+  auto& st = self->state;
+  if (st.over) return;
+  auto next = st.route ? st.route(st.what.stream_id) : std::nullopt;
+  if (next && *next && next->address() != st.lost) {
+    st.owner_node = *next;
+    st.confirmed = false;
+    st.rerouted = true;
+    st.unacked = 0;
+    self->monitor(st.owner_node);
+    return attach(self);
+  }
+  if (clock::now() >= st.give_up) {
+    st.port->moved();
+    return finish(self);
+  }
+  self->delayed_send(self, std::chrono::milliseconds(50), tick_atom::value);
+}
+
+// The node serving (or asked for) the stream is lost: look for where it lives now.
+void node_lost(watch_ptr self, const caf::actor_addr& node) {
+  auto& st = self->state;
+  if (st.over) return;
+  core::log_warn("stream owner lost")
+      .kv("stream", st.what.stream_id)
+      .kv("node", std::string(core::node_of_stream(st.what.stream_id)));
+  st.lost = node;
+  st.give_up = clock::now() + std::chrono::milliseconds(st.context->config.cluster.timeout_ms +
+                                                        st.context->config.cluster.heartbeat_ms);
+  reroute(self);
+}
+
 remote_watch_actor::behavior_type remote_watch(watch_ptr self,
                                                std::shared_ptr<engine_context> context,
                                                std::shared_ptr<sink_port> port,
-                                               cluster_actor owner_node, remote_attach what) {
+                                               cluster_actor owner_node, remote_attach what,
+                                               stream_route route) {
   auto& st = self->state;
   st.context = std::move(context);
   st.port = std::move(port);
   st.owner_node = std::move(owner_node);
-  st.stream_id = what.stream_id;
+  st.what = std::move(what);
+  st.route = std::move(route);
   st.context->census.sinks++;
   self->attach_functor([ctx = st.context] { ctx->census.sinks--; });
   self->monitor(st.owner_node);
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;
-    if (st.over) return;
-    auto node = std::string(core::node_of_stream(st.stream_id));
-    core::log_warn("stream owner lost")
-        .kv("stream", st.stream_id)
-        .kv("node", node)
-        .kv("reason", caf::to_string(msg.reason));
-    auto err = core::error::make(core::error_code::upstream,
-                                 "the node serving this stream (" + node + ") was lost");
-    st.port->deliver(core::make_error(err));
-    finish(self);
+    if (st.over || msg.source != st.owner_node.address()) return;
+    if (!st.route) {
+      st.port->moved();
+      return finish(self);
+    }
+    node_lost(self, msg.source);
   });
-  auto timeout = std::chrono::milliseconds(st.context->config.cluster.request_timeout_ms);
-  self->request(st.owner_node, timeout, attach_atom::value, what, caf::actor_cast<caf::actor>(self))
-      .then(
-          [=](bool found) {
-            if (found || self->state.over) return;
-            self->state.port->missing();
-            finish(self);
-          },
-          [=](caf::error& err) {
-            if (self->state.over) return;
-            core::log_warn("remote attach failed")
-                .kv("stream", self->state.stream_id)
-                .kv("error", caf::to_string(err));
-            self->state.port->missing();
-            finish(self);
-          });
+  attach(self);
   return {
       [=](events_atom, std::vector<core::stream_event>& events) {
         auto& st = self->state;
         if (st.over) return;
         for (const auto& e : events) {
+          if (e.seq > 0 && e.seq <= st.what.after) continue;  // had before a reroute
           st.port->deliver(e);
+          if (e.seq > 0) st.what.after = e.seq;
           st.unacked += relay_cost(e);
           if (e.terminal()) return finish(self);  // the port has the end
         }
@@ -159,10 +241,15 @@ remote_watch_actor::behavior_type remote_watch(watch_ptr self,
         self->state.port->lost(dropped);
         finish(self);
       },
+      [=](moved_atom) {
+        self->state.port->moved();
+        finish(self);
+      },
       [=](resume_atom) {
         self->state.paused = false;
         ack(self);
       },
+      [=](tick_atom) { reroute(self); },
       [=](finished_atom) { finish(self); },
       [=](gone_atom) {
         auto& st = self->state;
@@ -176,9 +263,10 @@ remote_watch_actor::behavior_type remote_watch(watch_ptr self,
 
 sink_actor spawn_remote_watch(caf::actor_system& system, std::shared_ptr<engine_context> context,
                               std::shared_ptr<sink_port> port, cluster_actor owner_node,
-                              remote_attach what) {
+                              remote_attach what, stream_route route) {
   return caf::actor_cast<sink_actor>(system.spawn(remote_watch, std::move(context), std::move(port),
-                                                  std::move(owner_node), std::move(what)));
+                                                  std::move(owner_node), std::move(what),
+                                                  std::move(route)));
 }
 
 }  // namespace askd::actors

@@ -9,6 +9,9 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <optional>
+#include <string>
 #include <memory>
 #include <mutex>
 
@@ -37,6 +40,7 @@ class relay_port : public sink_port {
   bool behind() const override { return unacked_.load() >= relay_window_bytes; }
   void pause(std::function<void()> resume) override;
   void lost(std::uint64_t dropped) override;
+  void moved() override;
   // The watcher has written `bytes` more (cluster actor, on its ack).
   void acked(std::uint64_t bytes);
 
@@ -48,12 +52,17 @@ class relay_port : public sink_port {
   std::function<void()> resume_;
 };
 
-// The watcher's side: spawned by engine::attach for a stream id naming another node.
+// Where a stream lives now, as engine::attach routes it (nullopt: nowhere).
+using stream_route = std::function<std::optional<cluster_actor>(const std::string& stream_id)>;
+
+// The watcher's side: spawned by engine::attach for a stream that lives on another node.
 // Sends the owner `attach`; delivers what comes to `port`; a refusal is port->missing().
-// Quits after the terminal event, on the client's leaving (telling the owner), or when
-// the owner's node is lost (an `unavailable` error to the client).
+// When the serving node is lost, it attaches again where `route` says the stream lives
+// now (its replica took it over: actors/replication.hpp), after the last event the port
+// has — the client sees no break; with none found the port is told it moved. Quits after
+// the terminal event or on the client's leaving (telling the owner).
 sink_actor spawn_remote_watch(caf::actor_system& system, std::shared_ptr<engine_context> context,
                               std::shared_ptr<sink_port> port, cluster_actor owner_node,
-                              remote_attach what);
+                              remote_attach what, stream_route route = {});
 
 }  // namespace askd::actors

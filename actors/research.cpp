@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "actors/children.hpp"
+#include "actors/replication.hpp"
 #include "core/log.hpp"
 
 namespace askd::actors {
@@ -46,7 +47,16 @@ std::string places_examined(const std::vector<done_round>& rounds) {
   return out + "\n";
 }
 
-void start_round(self_ptr self) {
+rag::research_kind kind_named(const std::string& kind, rag::research_kind otherwise) {
+  for (auto k : {rag::research_kind::plan, rag::research_kind::update,
+                 rag::research_kind::conclusion})
+    if (kind == rag::to_string(k)) return k;
+  return otherwise;
+}
+
+// `in_flight`: the round a takeover goes on with (its clients saw its start).
+void start_round(self_ptr self, const takeover::round* in_flight = nullptr,
+                 const takeover* resumed = nullptr) {
   auto& st = self->state;
   const int max_rounds = st.request->max_rounds;
   rag::research_round r;
@@ -54,6 +64,7 @@ void start_round(self_ptr self) {
   r.round = static_cast<int>(st.rounds.size()) + 1;
   r.kind = st.conclude_next ? rag::research_kind::conclusion
                             : rag::research_kind_of(r.round, max_rounds);
+  if (in_flight) r.kind = kind_named(in_flight->kind, r.kind);
   r.topic = st.topic;
   // The conclusion answers the question itself, from everything the rounds found.
   if (!st.rounds.empty() && r.kind != rag::research_kind::conclusion)
@@ -83,6 +94,12 @@ void start_round(self_ptr self) {
     spec.local_preface = places_examined(st.rounds);
   spec.output = std::make_shared<generation_output>(st.env.hub);
   st.output = spec.output;
+  if (in_flight) {
+    spec.resumed = true;
+    spec.heading_sent = in_flight->heading_sent;
+    spec.sources_sent = resumed->sources_sent;
+    if (!resumed->text.empty()) spec.output->seed(resumed->text, st.env.provider->offline());
+  }
 
   st.rounds.push_back({r, rag::research_heading(r) + "\n\n", {}});
   core::log_info("research round")
@@ -110,7 +127,8 @@ void end(self_ptr self) {
 
 round_listener_actor::behavior_type research(self_ptr self, round_env env,
                                              std::shared_ptr<const core::chat_request> request,
-                                             round_listener_actor listener) {
+                                             round_listener_actor listener,
+                                             std::shared_ptr<const takeover> resumed) {
   auto& st = self->state;
   st.env = std::move(env);
   auto ctx = st.env.context;
@@ -134,7 +152,25 @@ round_listener_actor::behavior_type research(self_ptr self, round_env env,
                    core::error::make(core::error_code::internal, "research round crashed: " + why));
         self->quit();
       });
-  start_round(self);
+  if (resumed && !resumed->rounds.empty()) {
+    // The rounds the lost node completed, as start_round would have begun them; then the
+    // one in flight goes on.
+    const auto& rounds = resumed->rounds;
+    for (std::size_t i = 0; i + 1 < rounds.size(); ++i) {
+      rag::research_round r;
+      r.active = true;
+      r.round = rounds[i].number;
+      r.kind = kind_named(rounds[i].kind, rag::research_kind::update);
+      r.topic = st.topic;
+      r.query = st.rounds.empty() ? st.topic : rag::next_focus(st.rounds.back().text);
+      if (r.query.empty()) r.query = st.topic;
+      st.rounds.push_back({r, rounds[i].text, rounds[i].paths});
+    }
+    if (!st.rounds.empty()) st.conclude_next = rag::next_focus(st.rounds.back().text).empty();
+    start_round(self, &rounds.back(), resumed.get());
+  } else {
+    start_round(self);
+  }
   return {
       [=](retrieved_atom, round_retrieval& r) {
         auto& st = self->state;
@@ -181,9 +217,10 @@ round_listener_actor::behavior_type research(self_ptr self, round_env env,
 
 round_listener_actor spawn_research(caf::local_actor& parent, round_env env,
                                     std::shared_ptr<const core::chat_request> request,
-                                    round_listener_actor listener) {
+                                    round_listener_actor listener,
+                                    std::shared_ptr<const takeover> resumed) {
   return parent.spawn<caf::linked>(research, std::move(env), std::move(request),
-                                   std::move(listener));
+                                   std::move(listener), std::move(resumed));
 }
 
 }  // namespace askd::actors

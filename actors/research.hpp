@@ -18,10 +18,15 @@
 
 namespace askd::actors {
 
+struct takeover;
+
 // `request` is the client's; `listener` hears each round's retrieval, then one end for
 // the whole investigation (usage and attempts summed, degradations merged).
+// `resumed`: a research taken over from a lost node (actors/replication.hpp) goes on from
+// its round in flight, after the rounds the lost node completed.
 round_listener_actor spawn_research(caf::local_actor& parent, round_env env,
                                     std::shared_ptr<const core::chat_request> request,
-                                    round_listener_actor listener);
+                                    round_listener_actor listener,
+                                    std::shared_ptr<const takeover> resumed = nullptr);
 
 }  // namespace askd::actors

@@ -184,25 +184,29 @@ void retrieve_then_generate(self_ptr self) {
   q.search.k = static_cast<std::size_t>(request.retrieval.top_k);
   q.search.mode = request.retrieval.mode;
   q.search.embedder = request.retrieval.embedder;
-  q.search.on_progress = [hub = st.env.hub](const std::string& phase, std::int64_t done,
-                                            std::int64_t total) {
-    hub->publish(core::make_progress(phase, done, total));
-  };
+  bool quiet = st.spec.sources_sent;  // a takeover's clients have seen this retrieval
+  if (!quiet)
+    q.search.on_progress = [hub = st.env.hub](const std::string& phase, std::int64_t done,
+                                              std::int64_t total) {
+      hub->publish(core::make_progress(phase, done, total));
+    };
   auto started = clock::now();
   // Retrieval may wait for a clone and an index build: say so before the silence.
-  st.env.hub->publish(core::make_progress("retrieve", 0, 1));
+  if (!quiet) st.env.hub->publish(core::make_progress("retrieve", 0, 1));
   self->request(st.env.refs->registry, caf::infinite, retrieve_atom::value, std::move(q))
       .then(
           [=](retrieval_reply& r) {
             auto& st = self->state;
             if (st.over) return;
             if (r.failure) return fail(self, *r.failure);
-            st.env.hub->publish(core::make_progress("retrieve", 1, 1));
-            std::vector<core::source_ref> sources;
-            sources.reserve(r.chunks.size());
-            for (const auto& c : r.chunks)
-              sources.push_back({c.path, c.start_line, c.end_line, c.score});
-            st.env.hub->publish(core::make_sources(sources));
+            if (!st.spec.sources_sent) {
+              st.env.hub->publish(core::make_progress("retrieve", 1, 1));
+              std::vector<core::source_ref> sources;
+              sources.reserve(r.chunks.size());
+              for (const auto& c : r.chunks)
+                sources.push_back({c.path, c.start_line, c.end_line, c.score});
+              st.env.hub->publish(core::make_sources(sources));
+            }
             // The mode asked for, or what ran instead (a failing embedder: bm25).
             auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started);
             const auto& mode = st.spec.request->retrieval.mode;
@@ -242,10 +246,11 @@ generation_listener_actor::behavior_type round(self_ptr self, round_env env, rou
   // A research round begins: its stage, and the heading when askd writes it (after the
   // rounds before it, apart from their text).
   if (const auto& r = st.spec.research; r.active) {
-    st.env.hub->publish(core::make_stage(r.round, rag::to_string(r.kind)));
+    if (!st.spec.resumed) st.env.hub->publish(core::make_stage(r.round, rag::to_string(r.kind)));
     if (st.spec.heading_written) {
       auto heading = rag::research_heading(r);
-      st.env.hub->publish(core::make_delta((r.round > 1 ? "\n\n" : "") + heading + "\n\n"));
+      if (!st.spec.heading_sent)
+        st.env.hub->publish(core::make_delta((r.round > 1 ? "\n\n" : "") + heading + "\n\n"));
       st.spec.output->drop_leading_heading(std::move(heading));  // a model's copy of it
     }
   }

@@ -44,6 +44,12 @@ struct round_spec {
   // places) before its extract for `query`.
   std::string local_preface;
   std::shared_ptr<generation_output> output;  // where the round's text goes
+  // A round taken over from a lost node (actors/replication.hpp), whose clients have
+  // seen its beginning: its stage (and heading, `heading_sent`) is not written again,
+  // nor its retrieval's progress and sources when `sources_sent`.
+  bool resumed = false;
+  bool heading_sent = false;
+  bool sources_sent = false;
 };
 
 // Linked to `parent`: when the parent dies, the round and its generation die with it.

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "actors/children.hpp"
+#include "actors/replication.hpp"
 #include "actors/research.hpp"
 #include "actors/round.hpp"
 #include "actors/timer.hpp"
@@ -24,6 +25,7 @@ struct session_state {
   limiter_actor limiter;  // the provider's
   stream_actor stream;
   std::shared_ptr<stream_hub> hub;  // the stream's: every event is published there
+  std::shared_ptr<const takeover> resumed;  // taken over from a lost node: where it goes on
   std::shared_ptr<const providers::provider> provider;
   caf::actor_addr call;            // the round, or the research
   std::size_t context_chunks = 0;  // in the prompts, over all rounds
@@ -109,7 +111,7 @@ void answer(self_ptr self) {
   auto listener = caf::actor_cast<round_listener_actor>(self);
   const auto& request = st.request;
   if (request->deep_research) {
-    st.call = spawn_research(*self, std::move(env), request, listener).address();
+    st.call = spawn_research(*self, std::move(env), request, listener, st.resumed).address();
     return;
   }
   // A client-driven research round (deepwiki-open's): numbered by the history.
@@ -118,6 +120,12 @@ void answer(self_ptr self) {
   spec.query = spec.research.active ? spec.research.query : request->messages.back().content;
   spec.request = request;
   spec.output = std::make_shared<generation_output>(st.hub);
+  if (const auto& t = st.resumed) {
+    // The lost node's clients saw the stage, heading and sources of this (one) round.
+    spec.resumed = spec.heading_sent = true;
+    spec.sources_sent = t->sources_sent;
+    if (!t->text.empty()) spec.output->seed(t->text, st.provider->offline());
+  }
   st.call = spawn_round(*self, std::move(env), std::move(spec), listener).address();
 }
 
@@ -137,8 +145,9 @@ void admitted(self_ptr self, admission& a) {
     st.hub->publish(core::make_error(*a.refusal));
     return self->quit();
   }
-  st.hub->publish(core::make_meta(st.stream_id, st.request_id, st.request->provider,
-                                  st.request->model, st.request->repo_url));
+  if (!st.resumed)  // a takeover's clients have had it
+    st.hub->publish(core::make_meta(st.stream_id, st.request_id, st.request->provider,
+                                    st.request->model, st.request->repo_url));
   if (auto missing = st.provider->missing_key()) return end_with_error(self, *missing);
   answer(self);
 }
@@ -147,8 +156,10 @@ round_listener_actor::behavior_type session(self_ptr self, std::shared_ptr<engin
                                             core::chat_request request, rag::repo_source source,
                                             std::string request_id, std::string stream_id,
                                             std::shared_ptr<const engine_refs> refs,
-                                            stream_actor stream, std::shared_ptr<stream_hub> hub) {
+                                            stream_actor stream, std::shared_ptr<stream_hub> hub,
+                                            std::shared_ptr<const takeover> resumed) {
   auto& st = self->state;
+  st.resumed = std::move(resumed);
   st.context = std::move(context);
   st.request = std::make_shared<const core::chat_request>(std::move(request));
   st.source = std::move(source);
@@ -225,6 +236,14 @@ round_listener_actor::behavior_type session(self_ptr self, std::shared_ptr<engin
         done.finish_reason = summary.finish_reason;
         done.usage = summary.usage;
         done.degraded = summary.degraded;
+        if (st.resumed) {
+          auto add = [&](const char* what) {
+            if (std::find(done.degraded.begin(), done.degraded.end(), what) == done.degraded.end())
+              done.degraded.push_back(what);
+          };
+          if (!st.resumed->text.empty() || st.resumed->rounds.size() > 1) add("continued");
+          add("failover");
+        }
         st.attempts = summary.attempts;
         for (const auto& d : done.degraded) st.degraded += (st.degraded.empty() ? "" : ",") + d;
         done.ttft_ms = ttft_ms(st, st.hub->deltas());
@@ -248,10 +267,11 @@ round_listener_actor spawn_session(caf::actor_system& system,
                                    core::chat_request request, rag::repo_source source,
                                    std::string request_id, std::string stream_id,
                                    std::shared_ptr<const engine_refs> refs, stream_actor stream,
-                                   std::shared_ptr<stream_hub> hub) {
+                                   std::shared_ptr<stream_hub> hub,
+                                   std::shared_ptr<const takeover> resumed) {
   return system.spawn(session, std::move(context), std::move(request), std::move(source),
                       std::move(request_id), std::move(stream_id), std::move(refs),
-                      std::move(stream), std::move(hub));
+                      std::move(stream), std::move(hub), std::move(resumed));
 }
 
 }  // namespace askd::actors

@@ -13,15 +13,21 @@
 
 namespace askd::actors {
 
+struct takeover;
+
 // The session asks its provider's limiter for a place first (refused: the stream's only
 // event is an `overloaded` error), then publishes `meta` to the stream's hub and starts
 // work. It quits after publishing a terminal event, and dies (taking its provider call
 // with it) when the stream cancels it or limits.request_timeout_ms passes.
+// With `resumed`, the session takes over a stream whose node was lost (actors/
+// replication.hpp): its clients have seen `meta` and what the hub holds; the answer goes on
+// from there and `done.degraded` says `failover`.
 round_listener_actor spawn_session(caf::actor_system& system,
                                    std::shared_ptr<engine_context> context,
                                    core::chat_request request, rag::repo_source source,
                                    std::string request_id, std::string stream_id,
                                    std::shared_ptr<const engine_refs> refs, stream_actor stream,
-                                   std::shared_ptr<stream_hub> hub);
+                                   std::shared_ptr<stream_hub> hub,
+                                   std::shared_ptr<const takeover> resumed = nullptr);
 
 }  // namespace askd::actors

@@ -111,6 +111,7 @@ stream_actor::behavior_type stream(self_ptr self, std::shared_ptr<engine_context
     }
     remove_sink(self, msg.source);  // a sink died without detaching: treat it as gone
   });
+  if (st.options.unwatched) orphaned(self);
   return {
       [=](producer_atom, caf::actor producer) {
         // Cancelled before its producer registered (a DELETE right after the 201): stop it.

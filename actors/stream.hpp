@@ -27,6 +27,9 @@ struct stream_options {
   // after streams.detach_grace_s unless a sink comes back (v1), or never (background).
   enum class orphan { cancel, grace, keep } orphaned = orphan::cancel;
   int linger_s = 0;  // kept this long after the end (0: quit at the end)
+  // It starts with no sink (a stream taken over from a lost node): the rule above applies
+  // from the start, as if the last sink had just left.
+  bool unwatched = false;
   // Called when the stream is gone (its directory entry is removed there).
   std::function<void()> on_exit;
 };

@@ -21,6 +21,11 @@ bool stream_hub::publish(core::stream_event event) {
     if (!deltas_.first) deltas_.first = clock::now();
     deltas_.bytes += static_cast<std::int64_t>(event.text.size());
   }
+  if (hook_) {  // replicated: out on commit()
+    keep(event);
+    hook_(*kept_->back());
+    return true;
+  }
   for (auto& o : outlets_) {
     if (o.paused) continue;  // it reads this from kept_ when it resumes
     o.port->deliver(event);
@@ -34,23 +39,75 @@ bool stream_hub::publish(core::stream_event event) {
 }
 
 void stream_hub::keep(const core::stream_event& event) {
-  auto& kept = *kept_;
-  kept.push_back(std::make_shared<const core::stream_event>(event));
+  kept_->push_back(std::make_shared<const core::stream_event>(event));
   kept_bytes_ += cost(event);
-  while (kept.size() > 1 && kept_bytes_ > replay_bytes_) {
+  trim();
+}
+
+void stream_hub::trim() {
+  auto& kept = *kept_;
+  while (kept.size() > 1 && kept_bytes_ > replay_bytes_ && kept.front()->seq <= visible()) {
     kept_bytes_ -= cost(*kept.front());
     kept.pop_front();
     ++first_kept_;
   }
 }
 
+void stream_hub::gate(std::function<void(const core::stream_event&)> hook) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  committed_ = seq_;
+  hook_ = std::move(hook);
+}
+
+void stream_hub::ungate() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!hook_) return;
+  release(seq_);
+  hook_ = nullptr;
+}
+
+void stream_hub::commit(std::uint64_t seq) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  seq = std::min(seq, seq_);
+  if (!hook_ || fenced_ || seq <= committed_) return;
+  release(seq);
+}
+
+void stream_hub::release(std::uint64_t seq) {
+  committed_ = seq;
+  for (auto& o : outlets_)
+    if (!o.paused && !catch_up(o)) pause(o);
+  trim();
+  if (visible_end()) std::erase_if(outlets_, [](const outlet& o) { return !o.paused; });
+}
+
+void stream_hub::fence() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (fenced_) return;
+  fenced_ = true;
+  ended_ = true;
+  for (auto& o : outlets_) o.port->moved();
+  outlets_.clear();
+}
+
+bool stream_hub::fenced() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return fenced_;
+}
+
+std::uint64_t stream_hub::published() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return seq_;
+}
+
 bool stream_hub::catch_up(outlet& o) {
   if (!kept_) return true;
   const auto& kept = *kept_;
-  for (auto i = o.seen + 1 < first_kept_ ? 0 : o.seen + 1 - first_kept_; i < kept.size(); ++i) {
+  auto end = std::min<std::size_t>(kept.size(), visible() + 1 - first_kept_);
+  for (auto i = o.seen + 1 < first_kept_ ? 0 : o.seen + 1 - first_kept_; i < end; ++i) {
     o.port->deliver(*kept[i]);
     o.seen = kept[i]->seq;
-    if (i + 1 < kept.size() && o.port->behind()) return false;
+    if (i + 1 < end && o.port->behind()) return false;
   }
   return true;
 }
@@ -65,27 +122,31 @@ void stream_hub::pause(outlet& o) {
 stream_hub::attached stream_hub::attach(std::uint64_t key, std::shared_ptr<sink_port> port,
                                         std::uint64_t after) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (fenced_) {
+    port->moved();
+    return attached::refused;
+  }
   auto refuse = [&](std::string why) {
     port->deliver(
         core::make_error(core::error::make(core::error_code::bad_request, std::move(why))));
     return attached::refused;
   };
-  if (after > seq_)
+  if (after > visible())
     return refuse("event " + std::to_string(after) + " has not happened yet (the last is " +
-                  std::to_string(seq_) + ")");
-  if (after + 1 < first_kept_ && seq_ >= first_kept_)
+                  std::to_string(visible()) + ")");
+  if (after + 1 < first_kept_)
     // The events it lacks were dropped to keep the buffer bounded.
     return refuse("events up to " + std::to_string(first_kept_ - 1) +
                   " are no longer kept (streams.replay_bytes); resume from there or later");
   outlet o{key, std::move(port), after, false};
-  bool replayed = kept_ && o.seen < seq_;
+  bool replayed = kept_ && o.seen < visible();
   if (!catch_up(o)) {
     // The rest of the replay goes at the connection's pace; live events after it.
     outlets_.push_back(std::move(o));
     pause(outlets_.back());
-    return ended_ ? attached::finished : attached::live;
+    return visible_end() ? attached::finished : attached::live;
   }
-  if (ended_) {
+  if (visible_end()) {
     // Nothing new: it has seen the end already; it gets that end again to close on.
     if (!replayed && kept_ && !kept_->empty()) o.port->closed(*kept_->back());
     return attached::finished;
@@ -109,7 +170,7 @@ void stream_hub::resume(std::uint64_t key) {
   if (!catch_up(*it)) return pause(*it);
   it->paused = false;
   it->port->live();
-  if (ended_) outlets_.erase(it);  // it has had the terminal event
+  if (visible_end()) outlets_.erase(it);  // it has had the terminal event
 }
 
 void stream_hub::detach(std::uint64_t key) {

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -53,6 +54,23 @@ class stream_hub : public std::enable_shared_from_this<stream_hub> {
   void resume(std::uint64_t key);
 
   bool ended() const;
+
+  // Replication (actors/replication.hpp). From gate() on, each event published is handed
+  // to `hook` (under the hub's lock, on the publishing thread: it must not block) and
+  // reaches clients only when commit() says the replica has it: what any client has seen
+  // is then always on the replica too. Kept events not yet committed are never dropped.
+  void gate(std::function<void(const core::stream_event&)> hook);
+  // No replica after all: everything published goes out, and later events at once.
+  void ungate();
+  // The replica holds every event up to `seq`: they go out.
+  void commit(std::uint64_t seq);
+  // This node may no longer serve the stream (its replica was lost and none could be
+  // found, or another node took it over): every attached port and every later attach is
+  // told it moved (port->moved()), and nothing more is published here.
+  void fence();
+  bool fenced() const;
+  // The last sequence number published, and the last clients may see.
+  std::uint64_t published() const;
   // The deltas published so far: how many bytes, and when the first one was.
   struct delta_stats {
     std::int64_t bytes = 0;
@@ -70,6 +88,11 @@ class stream_hub : public std::enable_shared_from_this<stream_hub> {
     bool paused = false;
   };
   void keep(const core::stream_event& event);
+  void trim();
+  void release(std::uint64_t seq);  // committed up to seq: deliver it (with mutex_ held)
+  // What clients may see: all that was published, or what the replica has (gated).
+  std::uint64_t visible() const { return hook_ ? committed_ : seq_; }
+  bool visible_end() const { return ended_ && visible() == seq_; }
   // Gives `o` the kept events after o.seen until it is behind; true when it has them all.
   bool catch_up(outlet& o);
   void pause(outlet& o);
@@ -84,6 +107,9 @@ class stream_hub : public std::enable_shared_from_this<stream_hub> {
   std::size_t kept_bytes_ = 0;
   std::uint64_t first_kept_ = 1;  // the sequence number of kept_.front()
   delta_stats deltas_;
+  std::function<void(const core::stream_event&)> hook_;  // set: gated
+  std::uint64_t committed_ = 0;
+  bool fenced_ = false;
 };
 
 }  // namespace askd::actors

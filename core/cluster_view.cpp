@@ -114,6 +114,7 @@ cluster_view::cluster_view(std::string self, double weight, std::string address)
   me.since = std::chrono::system_clock::now();
   me.weight = weight;
   members_.push_back(std::move(me));
+  base_.push_back(self_);
 }
 
 namespace {
@@ -122,6 +123,8 @@ bool is_live(member_state s) { return s == member_state::self || s == member_sta
 
 void cluster_view::update(const cluster_member& m) {
   std::lock_guard lock(mutex_);
+  bool in_base = std::find(base_.begin(), base_.end(), m.name) != base_.end();
+  if (is_live(m.state) && !in_base) base_.push_back(m.name);
   auto it = std::find_if(members_.begin(), members_.end(),
                          [&](const cluster_member& x) { return x.name == m.name; });
   if (it == members_.end()) {
@@ -131,6 +134,9 @@ void cluster_view::update(const cluster_member& m) {
     return;
   }
   bool was_live = is_live(it->state);
+  if (is_live(m.state)) std::erase_if(lost_, [&](const auto& l) { return l.first == m.name; });
+  if (was_live && !is_live(m.state) && in_base)
+    lost_.emplace_back(m.name, std::chrono::steady_clock::now());
   auto since = it->state == m.state ? it->since : std::chrono::system_clock::now();
   auto load = it->load;
   *it = m;
@@ -148,6 +154,34 @@ void cluster_view::set_load(const std::string& name, const node_load& load) {
 std::vector<cluster_member> cluster_view::members() const {
   std::lock_guard lock(mutex_);
   return members_;
+}
+
+cluster_view::quorum cluster_view::quorum_now() const {
+  std::lock_guard lock(mutex_);
+  quorum q;
+  q.base = base_.size();
+  for (const auto& m : members_)
+    if (is_live(m.state) && std::find(base_.begin(), base_.end(), m.name) != base_.end()) ++q.up;
+  return q;
+}
+
+void cluster_view::settle(std::chrono::steady_clock::time_point now,
+                          std::chrono::steady_clock::duration after) {
+  std::lock_guard lock(mutex_);
+  auto in_base = [&](const std::string& name) {
+    return std::find(base_.begin(), base_.end(), name) != base_.end();
+  };
+  for (auto it = lost_.begin(); it != lost_.end();) {
+    std::size_t up = 0;
+    for (const auto& x : members_)
+      if (is_live(x.state) && in_base(x.name)) ++up;
+    if (now - it->second < after || up * 2 <= base_.size()) {
+      ++it;
+      continue;
+    }
+    std::erase(base_, it->first);
+    it = lost_.erase(it);
+  }
 }
 
 std::vector<weighted_node> cluster_view::live() const {

@@ -78,11 +78,33 @@ class cluster_view {
   bool clustered() const { return clustered_; }
   void set_clustered() { clustered_ = true; }
 
+  // Quorum, for failover (actors/replication.hpp). The base is the nodes this one counts
+  // on: every node that has been up, less each one lost that settle() found lost long
+  // enough while this node saw more than half of the base. So the survivors of one loss
+  // after another keep a quorum, and a node cut off alone — which loses every other node
+  // within one detection time — keeps counting the nodes it cannot see.
+  struct quorum {
+    std::size_t up = 0;    // live members of the base, this node included
+    std::size_t base = 0;
+    // More than half of the base is up: this node may hand a stream's replica to another
+    // node (it is on the larger side of any partition).
+    bool majority() const { return up * 2 > base; }
+    // At least half: this node may take over a stream whose owner it lost (the owner's
+    // side of an even split has no majority, so it cannot have moved the replica).
+    bool half() const { return up * 2 >= base; }
+  };
+  quorum quorum_now() const;
+  // Drops from the base each node lost for `after` or longer, while this node sees more
+  // than half of the base (the cluster actor calls it every heartbeat).
+  void settle(std::chrono::steady_clock::time_point now, std::chrono::steady_clock::duration after);
+
  private:
   mutable std::mutex mutex_;
   std::string self_;
   bool clustered_ = false;
   std::vector<cluster_member> members_;
+  std::vector<std::string> base_;  // the quorum's base (quorum_now)
+  std::vector<std::pair<std::string, std::chrono::steady_clock::time_point>> lost_;  // in base_
   std::uint64_t generation_ = 0;
 };
 

@@ -226,12 +226,13 @@ void parse_server_config(const std::string& text, const std::string& source, con
     if (const auto* s = root.object("limits")) parse_limits(*s, out.limits);
     if (const auto* s = root.object("streams")) {
       json::object_reader r(*s, "streams");
-      reject_unknown_keys(r, {"linger_s", "detach_grace_s", "replay_bytes", "ping_s"});
+      reject_unknown_keys(r, {"linger_s", "detach_grace_s", "replay_bytes", "ping_s", "replicate"});
       auto& v = out.streams;
       v.linger_s = int_in(r, "linger_s", v.linger_s, 0, 86400);
       v.detach_grace_s = int_in(r, "detach_grace_s", v.detach_grace_s, 0, 86400);
       v.replay_bytes = size_in(r, "replay_bytes", v.replay_bytes, 4096, 1LL << 32);
       v.ping_s = int_in(r, "ping_s", v.ping_s, 1, 3600);
+      if (auto b = r.boolean("replicate")) v.replicate = *b;
     }
     if (const auto* s = root.object("auth")) {
       json::object_reader r(*s, "auth");

@@ -83,6 +83,10 @@ struct streams_settings {
   int detach_grace_s = 60;             // a v1 stream with no client left is cancelled after this
   std::size_t replay_bytes = 4 << 20;  // events kept for resuming, per stream; oldest go first
   int ping_s = 15;                     // an SSE comment after this long without an event
+  // In a cluster of two or more: each v1/background stream's events are copied to a
+  // replica node before clients see them, and the replica takes the stream over when
+  // this node is lost (README, Cluster).
+  bool replicate = true;
 };
 
 // conf/askd.json "auth"

@@ -504,7 +504,10 @@ void askd_service::cluster(const request&, const std::shared_ptr<response>& res)
          ",\"provider_calls\":" + std::to_string(m.load.provider_calls) +
          ",\"queued\":" + std::to_string(m.load.queued) + "}}";
   }
-  j += "]}";
+  // Failover's quorum as this node judges it (actors/replication.hpp).
+  auto q = view.quorum_now();
+  j += "],\"quorum\":{\"up\":" + std::to_string(q.up) + ",\"base\":" + std::to_string(q.base) +
+       ",\"majority\":" + (q.majority() ? "true" : "false") + "}}";
   res->send(200, json_type, j);
 }
 
@@ -567,6 +570,24 @@ void askd_service::metrics(const request&, const std::shared_ptr<response>& res)
   metric("askd_remote_retrievals_total", "counter",
          "Searches sent to the node that owns the repository.");
   line("askd_remote_retrievals_total", m.remote_retrievals);
+  metric("askd_replica_batches_total", "counter",
+         "Batches of stream events this node sent its streams' replicas.");
+  line("askd_replica_batches_total", m.replica_batches);
+  metric("askd_replica_events_total", "counter", "Stream events this node sent replicas.");
+  line("askd_replica_events_total", m.replica_events);
+  metric("askd_replica_bytes_total", "counter",
+         "Bytes of stream events (text and data) this node sent replicas.");
+  line("askd_replica_bytes_total", m.replica_bytes);
+  metric("askd_replicas_moved_total", "counter",
+         "Replicas this node's streams lost and found again on another node.");
+  line("askd_replicas_moved_total", m.replicas_moved);
+  metric("askd_streams_fenced_total", "counter",
+         "Streams this node stopped serving: replica lost and none found, or taken over.");
+  line("askd_streams_fenced_total", m.fenced);
+  metric("askd_takeovers_total", "counter", "Streams taken over from a lost node.");
+  line("askd_takeovers_total", m.takeovers);
+  metric("askd_replicas_held", "gauge", "Copies of other nodes' streams held on this node.");
+  line("askd_replicas_held", m.replicas_held);
   metric("askd_cluster_nodes", "gauge", "Cluster members as this node sees them, by state.");
   {
     std::map<std::string, std::int64_t> by_state;

@@ -84,6 +84,12 @@ void sse_port::lost(std::uint64_t dropped) {
   res_->abort();
 }
 
+void sse_port::moved() {
+  core::log_info("stream moved").kv("id", request_id_).kv("face", "sse");
+  finished_ = true;
+  res_->abort();  // no end: the client resumes, and reaches the stream's node now
+}
+
 // `: ping` after ping_s without a write, so proxies and clients see the stream alive.
 void sse_port::schedule_ping() {
   auto self = shared_from_this();
@@ -154,6 +160,13 @@ void ws_v1_port::lost(std::uint64_t dropped) {
           std::to_string(dropped) + " are no longer kept (streams.replay_bytes)"));
   ws_->send(ws_v1_frame("error", stream_id_, 0, e.data, client_id_));
   over_ = true;
+}
+
+void ws_v1_port::moved() {
+  core::log_info("stream moved").kv("stream", stream_id_).kv("face", "ws");
+  over_ = true;
+  // 1012 (service restart): the client reconnects and resumes from its last event.
+  ws_->close(1012, "stream moved; resume");
 }
 
 }  // namespace askd::net

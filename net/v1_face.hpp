@@ -62,6 +62,7 @@ class sse_port : public actors::sink_port, public std::enable_shared_from_this<s
     pacer_.pause(*res_, shared_from_this(), std::move(resume));
   }
   void lost(std::uint64_t dropped) override;
+  void moved() override;
   // What to send when the stream is not there (engine::attach); set before attaching.
   void when_missing(std::function<void()> f) { on_missing_ = std::move(f); }
   void missing() override {
@@ -103,6 +104,7 @@ class ws_v1_port : public actors::sink_port, public std::enable_shared_from_this
     pacer_.pause(*ws_, shared_from_this(), std::move(resume));
   }
   void lost(std::uint64_t dropped) override;
+  void moved() override;
   // What to send when the stream is not there (engine::attach); set before attaching.
   void when_missing(std::function<void()> f) { on_missing_ = std::move(f); }
   void missing() override {

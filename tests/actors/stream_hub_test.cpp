@@ -297,3 +297,85 @@ TEST_CASE("a hub that keeps nothing never pauses a port") {
   CHECK(p->text() == "abc");
   CHECK(p->pauses == 0);
 }
+
+TEST_CASE("a gated hub gives clients only what its replica has - in order - and keeps the rest") {
+  stream_hub hub(64);  // a tiny replay buffer: uncommitted events are kept past it anyway
+  auto early = std::make_shared<recording_port>();
+  hub.attach(1, early, 0);
+  hub.publish(core::make_delta("a"));  // before the gate: out at once
+  std::vector<core::stream_event> replicated;
+  hub.gate([&](const core::stream_event& e) { replicated.push_back(e); });
+  for (auto piece : {"b", "c", "d"}) hub.publish(core::make_delta(piece));
+  hub.publish(core::make_done({}));
+  REQUIRE(replicated.size() == 4);  // handed to the replicator, numbered
+  CHECK(replicated.front().seq == 2);
+  CHECK(early->text() == "a");  // nothing past the commit point reaches a client
+  auto late = std::make_shared<recording_port>();
+  // A resume cannot ask past what the replica has.
+  CHECK(hub.attach(2, late, 3) == stream_hub::attached::refused);
+  late = std::make_shared<recording_port>();
+  CHECK(hub.attach(3, late, 1) == stream_hub::attached::live);
+  CHECK(late->text().empty());
+  hub.commit(3);
+  CHECK(early->text() == "abc");
+  CHECK(late->text() == "bc");
+  hub.commit(2);  // an older acknowledgement changes nothing
+  CHECK(early->got.size() == 3);
+  hub.commit(5);
+  CHECK(early->text() == "abcd");
+  CHECK(early->got.back().type == core::event_type::done);
+  CHECK(hub.ports() == 0);  // both had the end
+}
+
+TEST_CASE("a fenced hub tells its ports the stream moved - and later ones too") {
+  stream_hub hub(1 << 20);
+  auto port = std::make_shared<recording_port>();
+  hub.attach(1, port, 0);
+  hub.gate([](const core::stream_event&) {});
+  hub.publish(core::make_delta("never seen"));
+  hub.fence();
+  CHECK(port->moves == 1);
+  CHECK(port->text().empty());
+  CHECK(hub.fenced());
+  CHECK_FALSE(hub.publish(core::make_delta("more")));
+  auto later = std::make_shared<recording_port>();
+  CHECK(hub.attach(2, later, 0) == stream_hub::attached::refused);
+  CHECK(later->moves == 1);
+  CHECK(later->got.empty());
+}
+
+TEST_CASE("a hub ungated (no replica to be had) releases what it held and goes on at once") {
+  stream_hub hub(1 << 20);
+  auto port = std::make_shared<recording_port>();
+  hub.attach(1, port, 0);
+  hub.gate([](const core::stream_event&) {});
+  hub.publish(core::make_delta("held "));
+  CHECK(port->text().empty());
+  hub.ungate();
+  CHECK(port->text() == "held ");
+  hub.publish(core::make_delta("live"));
+  CHECK(port->text() == "held live");
+}
+
+TEST_CASE("a takeover's output continues the text sent before - or skips it when written again") {
+  SECTION("a model continues: the continuation's repeat of the end is trimmed") {
+    output_fixture f;
+    f.out.seed("The answer so far", false);
+    f.out.begin(1);
+    f.out.offer(1, "answer so far, and the rest.");
+    f.out.end_attempt();
+    CHECK(f.port->text() == ", and the rest.");
+    CHECK(f.out.sent() == "The answer so far, and the rest.");
+  }
+  SECTION("the local provider writes its answer again: what repeats is skipped") {
+    output_fixture f;
+    f.out.seed("one two ", true);
+    f.out.begin(1);
+    f.out.offer(1, "one ");
+    f.out.offer(1, "two th");
+    f.out.offer(1, "ree");
+    f.out.end_attempt();
+    CHECK(f.port->text() == "three");
+    CHECK(f.out.sent() == "one two three");
+  }
+}

@@ -185,6 +185,15 @@ class askd_node {
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
 
+  // The base of the quorum as this node judges it (GET /v1/cluster), -1 without one.
+  int quorum_base() const {
+    auto r = http_call(port_, "GET", "/v1/cluster", {}, {}, 5s);
+    rapidjson::Document d;
+    if (r.status != 200 || !askd::core::json::try_parse(r.body, d) || !d.HasMember("quorum"))
+      return -1;
+    return d["quorum"]["base"].GetInt();
+  }
+
   // The state this node sees `node` in ("" when it does not know it).
   std::string state_of(const std::string& node) const {
     auto r = http_call(port_, "GET", "/v1/cluster", {}, {}, 5s);
@@ -663,4 +672,227 @@ TEST_CASE("a taken cluster port stops askd at start with a message that says so"
   CHECK(r.code == 1);
   CHECK(r.out.find("cannot listen for the cluster on 127.0.0.1:" + std::to_string(taken)) !=
         std::string::npos);
+}
+
+// ---- failover (actors/replication.hpp) ----------------------------------------------------
+
+namespace {
+
+// The body of a raw HTTP/1.1 response read so far, its chunked framing removed; a chunk
+// cut off by the connection's end gives what came of it.
+std::string dechunk(const std::string& raw) {
+  auto at = raw.find("\r\n\r\n");
+  if (at == std::string::npos) return {};
+  std::string body;
+  for (auto pos = at + 4; pos < raw.size();) {
+    auto eol = raw.find("\r\n", pos);
+    if (eol == std::string::npos) break;
+    auto size = std::stoul(raw.substr(pos, eol - pos), nullptr, 16);
+    if (size == 0) break;
+    body += raw.substr(eol + 2, size);
+    pos = eol + 2 + size + 2;
+  }
+  return body;
+}
+
+// The events of an SSE body cut off anywhere: the complete ones.
+std::vector<sse_event> complete_events(std::string body) {
+  auto end = body.rfind("\n\n");
+  body.resize(end == std::string::npos ? 0 : end + 2);
+  return parse_sse(body);
+}
+
+// The answer's text: its deltas' texts in order.
+std::string text_of(const std::vector<sse_event>& events) {
+  std::string text;
+  for (const auto& e : events) {
+    if (e.event != "delta") continue;
+    rapidjson::Document d;
+    REQUIRE(askd::core::json::try_parse(e.data, d));
+    text += d["text"].GetString();
+  }
+  return text;
+}
+
+// A client reading a stream on `node` over a connection of its own, as far as it got.
+class watcher {
+ public:
+  watcher(const askd_node& node, const std::string& id) : c_(node.port()) {
+    c_.send("GET /v1/streams/" + id + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  }
+  // Reads until event `seq` has come (or `deadline`).
+  void read_past(std::uint64_t seq, std::chrono::milliseconds deadline = 10s) {
+    raw_ = c_.read_until("\nid: " + std::to_string(seq) + "\n", deadline);
+  }
+  // Reads until the connection ends (or `deadline`).
+  void read_to_end(std::chrono::milliseconds deadline = 15s) { raw_ = c_.read_all(deadline); }
+  std::vector<sse_event> events() const { return complete_events(dechunk(raw_)); }
+
+ private:
+  raw_connection c_;
+  std::string raw_;
+};
+
+// The node of `nodes` holding a copy of one stream of another node's.
+askd_node* replica_among(const std::vector<askd_node*>& nodes) {
+  askd_node* found = nullptr;
+  eventually([&] {
+    for (auto* n : nodes)
+      if (n->metric("askd_replicas_held") == 1) found = n;
+    return found != nullptr;
+  });
+  return found;
+}
+
+// What the first reader saw, then what a resume after its last event read: one answer,
+// numbered on without a gap.
+std::string joined_text(const std::vector<sse_event>& first, const std::vector<sse_event>& rest) {
+  REQUIRE(!first.empty());
+  REQUIRE(!rest.empty());
+  CHECK(std::stoull(rest.front().id) == std::stoull(first.back().id) + 1);
+  return text_of(first) + text_of(rest);
+}
+
+}  // namespace
+
+TEST_CASE("a stream whose node is killed mid-answer is read whole and once through the others") {
+  three_nodes cluster;
+  const std::string mock = R"({"deltas":80,"gap_ms":25})";
+  auto id = start_stream(*cluster.a, "tell me", mock);
+  auto* replica = replica_among({cluster.b.get(), cluster.c.get()});
+  REQUIRE(replica);
+  auto* other = replica == cluster.b.get() ? cluster.c.get() : cluster.b.get();
+  watcher w(*cluster.a, id);
+  // A client watching through the third node: its node attaches it again where the
+  // stream lives now, and it reads on without a break.
+  watcher through(*other, id);
+  w.read_past(30);
+  cluster.a->kill();
+  w.read_to_end(2s);
+  auto seen = w.events();
+  REQUIRE(seen.size() >= 30);
+  CHECK(seen.back().event != "done");
+  through.read_to_end(30s);
+  auto unbroken = through.events();
+  REQUIRE(!unbroken.empty());
+  CHECK(unbroken.back().event == "done");
+  for (std::size_t i = 0; i < unbroken.size(); ++i) CHECK(unbroken[i].id == std::to_string(i + 1));
+  // Resumed through the node that is not the replica: routed to the one that took it over.
+  auto rest = http_call(other->port(), "GET", "/v1/streams/" + id,
+                        {}, {{"Last-Event-ID", seen.back().id}}, 30s);
+  REQUIRE(rest.status == 200);
+  auto after = parse_sse(rest.body);
+  REQUIRE(!after.empty());
+  CHECK(after.back().event == "done");
+  CHECK(after.back().data.find("\"failover\"") != std::string::npos);
+  CHECK(after.back().data.find("\"continued\"") != std::string::npos);
+  auto text = joined_text(seen, after);
+  // The same question answered with nothing lost: the same text, no character twice.
+  auto reference = http_call(replica->port(), "POST", "/v1/chat/stream", v1_body("tell me", mock),
+                             json_headers, 30s);
+  REQUIRE(reference.status == 200);
+  CHECK(text == text_of(parse_sse(reference.body)));
+  CHECK(text_of(unbroken) == text);
+  // Read from the start on the new owner: the whole answer, under the same numbers.
+  auto whole = parse_sse(http_call(replica->port(), "GET", "/v1/streams/" + id).body);
+  CHECK(text_of(whole) == text);
+  CHECK(events_text({whole.begin(), whole.begin() + static_cast<long>(seen.size())}) ==
+        events_text(seen));
+  CHECK(replica->metric("askd_takeovers_total") == 1);
+  // The killed node comes back, rejoins, and takes new (replicated) work.
+  cluster.a = std::make_unique<askd_node>("a", cluster.pa, replica->address(), cluster.up);
+  REQUIRE(eventually([&] { return cluster.all_up(); }, 10s));
+  auto again = start_stream(*cluster.a, "again", R"({"deltas":5})");
+  auto done = parse_sse(http_call(cluster.a->port(), "GET", "/v1/streams/" + again).body);
+  REQUIRE(!done.empty());
+  CHECK(done.back().event == "done");
+  CHECK(cluster.a->metric("askd_replica_events_total") >= static_cast<std::int64_t>(done.size()));
+}
+
+TEST_CASE("a stream whose replica is lost gets another and survives its owner's loss after") {
+  three_nodes cluster;
+  const std::string mock = R"({"deltas":120,"gap_ms":25})";
+  auto id = start_stream(*cluster.a, "tell me more", mock);
+  auto* replica = replica_among({cluster.b.get(), cluster.c.get()});
+  REQUIRE(replica);
+  auto* last = replica == cluster.b.get() ? cluster.c.get() : cluster.b.get();
+  replica->kill();
+  // The owner copies the whole stream to the node left, and goes on.
+  REQUIRE(eventually([&] { return cluster.a->metric("askd_replicas_moved_total") == 1; }, 10s));
+  CHECK(last->metric("askd_replicas_held") == 1);
+  // The two left count on each other once the loss has lasted a detection time.
+  REQUIRE(eventually([&] { return last->quorum_base() == 2; }, 10s));
+  watcher w(*cluster.a, id);
+  w.read_past(60);
+  cluster.a->kill();
+  w.read_to_end(2s);
+  auto seen = w.events();
+  REQUIRE(seen.size() >= 60);
+  // One node of three is left: it takes the stream over (it saw the first loss with the
+  // owner, so it counts on two, and sees half of them).
+  auto rest = http_call(last->port(), "GET", "/v1/streams/" + id, {},
+                        {{"Last-Event-ID", seen.back().id}}, 30s);
+  REQUIRE(rest.status == 200);
+  auto after = parse_sse(rest.body);
+  REQUIRE(!after.empty());
+  CHECK(after.back().event == "done");
+  auto reference = http_call(last->port(), "POST", "/v1/chat/stream",
+                             v1_body("tell me more", mock), json_headers, 30s);
+  CHECK(joined_text(seen, after) == text_of(parse_sse(reference.body)));
+}
+
+TEST_CASE("an owner cut off from the cluster goes silent and never shows another continuation") {
+  three_nodes cluster;
+  const std::string mock = R"({"deltas":150,"gap_ms":20})";
+  auto id = start_stream(*cluster.a, "a partition", mock);
+  auto* replica = replica_among({cluster.b.get(), cluster.c.get()});
+  REQUIRE(replica);
+  auto* other = replica == cluster.b.get() ? cluster.c.get() : cluster.b.get();
+  watcher w(*cluster.a, id);
+  w.read_past(20);
+  // Stopped, the owner is cut off as by a partition: its sockets stay open, nothing answers.
+  cluster.a->signal(SIGSTOP);
+  for (auto* n : {cluster.b.get(), cluster.c.get()})
+    REQUIRE(eventually([&] { return n->state_of("a") == "down"; },
+                       std::chrono::milliseconds(heartbeat_ms + timeout_ms + 2000)));
+  REQUIRE(eventually([&] { return replica->metric("askd_takeovers_total") == 1; }));
+  // A client resumes through another node while the owner is away: the whole rest.
+  auto first = w.events();
+  REQUIRE(!first.empty());
+  auto rest = http_call(other->port(), "GET", "/v1/streams/" + id, {},
+                        {{"Last-Event-ID", first.back().id}}, 30s);
+  REQUIRE(rest.status == 200);
+  auto after = parse_sse(rest.body);
+  REQUIRE(!after.empty());
+  CHECK(after.back().event == "done");
+  auto whole = parse_sse(http_call(replica->port(), "GET", "/v1/streams/" + id).body);
+  CHECK(joined_text(first, after) == text_of(whole));
+  // The owner comes back: what its client reads there is a part of the same answer (it
+  // released nothing its replica lacked), and the connection ends without an end of
+  // its own (the stream was fenced: the client resumes elsewhere).
+  cluster.a->signal(SIGCONT);
+  w.read_to_end(10s);
+  auto on_a = w.events();
+  REQUIRE(!on_a.empty());
+  CHECK(on_a.back().event != "done");
+  CHECK(events_text(on_a) ==
+        events_text({whole.begin(), whole.begin() + static_cast<long>(on_a.size())}));
+  REQUIRE(eventually([&] { return cluster.a->metric("askd_streams_fenced_total") == 1; }, 10s));
+  // It rejoins; the stream is read through it from the node that has it.
+  REQUIRE(eventually([&] { return cluster.all_up(); }, 10s));
+  auto via_a = http_call(cluster.a->port(), "GET", "/v1/streams/" + id);
+  REQUIRE(via_a.status == 200);
+  CHECK(text_of(parse_sse(via_a.body)) == text_of(whole));
+}
+
+TEST_CASE("with streams.replicate off a stream is not copied and a resume after its node's loss is 404") {
+  three_nodes cluster(R"("streams":{"replicate":false})");
+  auto id = start_stream(*cluster.a, "no copy", R"({"deltas":60,"gap_ms":20})");
+  watcher w(*cluster.a, id);
+  w.read_past(10);
+  for (auto* n : {cluster.b.get(), cluster.c.get()}) CHECK(n->metric("askd_replicas_held") == 0);
+  CHECK(cluster.a->metric("askd_replica_events_total") == 0);
+  cluster.a->kill();
+  REQUIRE(eventually([&] { return cluster.b->state_of("a") == "down"; }));
+  CHECK(http_call(cluster.b->port(), "GET", "/v1/streams/" + id).status == 404);
 }

@@ -13,7 +13,9 @@ struct recording_port : actors::sink_port {
   std::vector<core::stream_event> got;
   int lives = 0;   // live() calls: replay over, events now as they come
   int closes = 0;  // closed() calls
+  int moves = 0;   // moved() calls
   void deliver(const core::stream_event& e) override { got.push_back(e); }
+  void moved() override { ++moves; }
   void live() override { ++lives; }
   void closed(const core::stream_event&) override { ++closes; }
   // The deltas' text, in order.
