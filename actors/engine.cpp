@@ -256,8 +256,11 @@ std::optional<cluster_actor> route_of(const engine_actors& actors, const engine_
   const auto& view = *context.cluster;
   if (node != view.self())
     if (auto peer = actors.peers->find(node)) return peer;
-  // Its node was lost, or it is this node's and gone from here (fenced: taken over).
-  auto target = node == view.self() ? replica_choice(view, stream_id) : view.owner_of(stream_id);
+  // Its node was lost, or it is this node's and gone from here (fenced: taken over): the
+  // best of the live nodes but that one (the view may not have the loss yet).
+  auto live = view.live();
+  std::erase_if(live, [&](const core::weighted_node& n) { return n.first == node; });
+  auto target = core::rendezvous_owner(stream_id, live);
   if (target.empty()) return std::nullopt;
   if (target == view.self()) return actors.cluster;
   return actors.peers->find(target);

@@ -724,6 +724,10 @@ class watcher {
   void read_past(std::uint64_t seq, std::chrono::milliseconds deadline = 10s) {
     raw_ = c_.read_until("\nid: " + std::to_string(seq) + "\n", deadline);
   }
+  // Reads until `needle` has come (or `deadline`).
+  void read_until(const std::string& needle, std::chrono::milliseconds deadline = 10s) {
+    raw_ = c_.read_until(needle, deadline);
+  }
   // Reads until the connection ends (or `deadline`).
   void read_to_end(std::chrono::milliseconds deadline = 15s) { raw_ = c_.read_all(deadline); }
   std::vector<sse_event> events() const { return complete_events(dechunk(raw_)); }
@@ -895,4 +899,49 @@ TEST_CASE("with streams.replicate off a stream is not copied and a resume after 
   cluster.a->kill();
   REQUIRE(eventually([&] { return cluster.b->state_of("a") == "down"; }));
   CHECK(http_call(cluster.b->port(), "GET", "/v1/streams/" + id).status == 404);
+}
+
+TEST_CASE("a deep research whose node is lost goes on from its round in flight on the replica") {
+  three_nodes cluster;
+  auto body = [](const std::string& path) {
+    auto question = std::string("How are callers throttled? #mock") +
+                    R"({"research":["retry backoff delay jitter","websocket session frames",)"
+                    R"("token bucket refill"],"chunk":8,"gap_ms":8})";
+    return "{\"repo_url\":" + askd::core::json::quote(ASKD_FIXTURES "/minirepo") +
+           ",\"type\":\"local\",\"provider\":\"openai\",\"deep_research\":true,"
+           "\"messages\":[{\"role\":\"user\",\"content\":" +
+           askd::core::json::quote(question) + "}]}" + (path.empty() ? "" : "");
+  };
+  auto started = http_call(cluster.a->port(), "POST", "/v1/streams", body(""), json_headers);
+  REQUIRE(started.status == 201);
+  auto id = stream_id_of(started);
+  auto* replica = replica_among({cluster.b.get(), cluster.c.get()});
+  REQUIRE(replica);
+  watcher w(*cluster.a, id);
+  // Killed in the middle of round 3's answer: a few deltas after its stage.
+  w.read_until("\"round\":3,");
+  REQUIRE(!w.events().empty());
+  w.read_past(std::stoull(w.events().back().id) + 8);
+  cluster.a->kill();
+  w.read_to_end(2s);
+  auto seen = w.events();
+  auto rest = http_call(replica->port(), "GET", "/v1/streams/" + id, {},
+                        {{"Last-Event-ID", seen.back().id}}, 30s);
+  INFO(rest.body << "\nseen " << seen.size() << " last " << seen.back().id << " " << seen.back().event);
+  REQUIRE(rest.status == 200);
+  auto after = parse_sse(rest.body);
+  REQUIRE(!after.empty());
+  CHECK(after.back().event == "done");
+  CHECK(after.back().data.find("\"failover\"") != std::string::npos);
+  std::vector<std::string> stages;
+  for (const auto* part : {&seen, &after})
+    for (const auto& e : *part)
+      if (e.event == "stage") stages.push_back(e.data);
+  // Rounds 1 to 3 were begun on the lost node, 4 and 5 on the replica; none twice.
+  REQUIRE(stages.size() == 5);
+  CHECK(stages[2].find("\"round\":3") != std::string::npos);
+  CHECK(stages[4].find("\"round\":5") != std::string::npos);
+  auto reference = http_call(replica->port(), "POST", "/v1/chat/stream", body(""), json_headers, 30s);
+  REQUIRE(reference.status == 200);
+  CHECK(joined_text(seen, after) == text_of(parse_sse(reference.body)));
 }
