@@ -59,8 +59,22 @@ struct engine_metrics {
   std::atomic<std::int64_t> fenced{0};          // streams this node stopped serving
   std::atomic<std::int64_t> takeovers{0};       // streams taken over from a lost node
   std::atomic<std::int64_t> replicas_held{0};   // copies held for other nodes now
+  // What group commit adds to an event: from its publishing to its release to clients
+  // (the replica's acknowledgement), in buckets of replica_commit_bounds_us.
+  std::array<std::atomic<std::int64_t>, 22> replica_commit_us{};
+  std::atomic<std::int64_t> replica_commit_sum_us{0};
   std::array<std::atomic<std::int64_t>, 7> refused{};  // by refusal_slot(status)
 };
+
+// The upper bounds (µs) of the replica commit buckets, √2 apart; the last is +Inf.
+inline constexpr std::int64_t replica_commit_bounds_us[] = {
+    25,   35,   50,   71,   100,  141,  200,   283,   400,   566,   800,
+    1131, 1600, 2263, 3200, 4525, 6400, 9051, 12800, 25600, 51200, -1};
+inline std::size_t replica_commit_bucket(std::int64_t us) {
+  std::size_t i = 0;
+  while (replica_commit_bounds_us[i] >= 0 && us > replica_commit_bounds_us[i]) ++i;
+  return i;
+}
 
 // The refusal statuses /metrics reports, in order; other statuses count as the last.
 inline constexpr int refusal_statuses[] = {400, 403, 404, 405, 429, 503, 0};

@@ -17,6 +17,20 @@ std::size_t continuation_overlap(std::string_view sent, std::string_view next,
   return 0;
 }
 
+namespace {
+
+// Whether more of a continuation's start could still change what it repeats of `sent`:
+// some end of `sent` longer than `held` begins with `held`. When none does, what is held
+// can go out now (trimmed) instead of waiting for max_overlap_bytes.
+bool overlap_open(std::string_view sent, std::string_view held) {
+  auto most = std::min(sent.size(), max_overlap_bytes);
+  for (auto len = held.size() + 1; len <= most; ++len)
+    if (sent.substr(sent.size() - len, held.size()) == held) return true;
+  return false;
+}
+
+}  // namespace
+
 void generation_output::offer(int attempt, std::string_view text) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (attempt != current_ || retired_ || text.empty()) return;
@@ -38,7 +52,7 @@ void generation_output::offer(int attempt, std::string_view text) {
   }
   if (!trimming_) return forward(text);
   held_ += text;
-  if (held_.size() >= max_overlap_bytes) release_held();
+  if (held_.size() >= max_overlap_bytes || !overlap_open(sent_, held_)) release_held();
 }
 
 void generation_output::seed(std::string text, bool replay) {

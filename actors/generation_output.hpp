@@ -4,8 +4,8 @@
 // goes straight to the stream's hub. The supervisor starts and ends attempts here, so
 // text from an attempt it has given up on is never taken, and what was sent is exact
 // when it decides how to go on. A continuation's first bytes are held back until
-// max_overlap_bytes have come (or the attempt ends), and what repeats the end of the
-// answer is trimmed. No CAF here.
+// max_overlap_bytes have come, the attempt ends, or no more of it could repeat more of
+// the answer's end; what repeats the end of the answer is trimmed. No CAF here.
 #pragma once
 
 #include <memory>

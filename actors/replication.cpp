@@ -263,6 +263,7 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 struct replication_queue {
   std::mutex mutex;
   std::vector<core::stream_event> events;
+  std::vector<clock::time_point> published;  // when each of `events` was
   bool flush_sent = false;
   caf::actor replicator;
 };
@@ -276,6 +277,7 @@ struct replicator_state {
   std::function<void()> on_fence;
   replica_open open;                    // the stream and its request; events empty
   std::vector<core::stream_event> log;  // every event published, from seq 1
+  std::vector<clock::time_point> published;  // when each event of the log was (for metrics)
   std::string replica;                  // "" while there is none
   cluster_actor handle;                 // the replica node's cluster actor
   std::uint64_t held = 0;               // the replica has every event up to here
@@ -314,6 +316,13 @@ void fence(self_ptr self, const std::string& why) {
 
 void held(self_ptr self, std::uint64_t seq) {
   auto& st = self->state;
+  auto now = clock::now();
+  auto& m = st.context->metrics;
+  for (auto i = st.held; i < std::min<std::uint64_t>(seq, st.published.size()); ++i) {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - st.published[i]).count();
+    m.replica_commit_us[replica_commit_bucket(us)]++;
+    m.replica_commit_sum_us += us;
+  }
   st.held = std::max(st.held, seq);
   st.hub->commit(st.held);
   // The replica has the end: nothing more to send (it keeps its copy for the linger).
@@ -396,12 +405,10 @@ void open_at(self_ptr self, const std::string& node, cluster_actor handle) {
                 .kv("stream", st.open.stream_id)
                 .kv("node", node)
                 .kv("error", self->system().render(err));
-            // Refused outright: the next choice. Not answered: it may hold a copy, so the
-            // stream counts as replicated from now on (it is fenced, never run unguarded).
-            if (err == caf::sec::request_timeout)
-              st.started = true;
-            else
-              st.lost.push_back(node);
+            // Not answered: it may hold a copy, so the stream counts as replicated from now
+            // on (fenced, never run unguarded). Refused (it still sees the lost replica up,
+            // or is full): asked again until timeout_ms.
+            if (err == caf::sec::request_timeout) st.started = true;
             self->delayed_send(self, std::chrono::milliseconds(100), tick_atom::value);
           });
 }
@@ -419,17 +426,17 @@ void pick(self_ptr self) {
   bool allowed = !st.started || view.quorum_now().majority();
   auto handle = node.empty() || !allowed ? std::nullopt : st.peers->find(node);
   if (handle) return open_at(self, node, *handle);
-  if (!st.started && node.empty()) {
-    // Nobody could hold it from the start: as on a single node.
+  auto waited = now - *st.looking_since;
+  bool late = waited > std::chrono::milliseconds(st.context->config.cluster.timeout_ms);
+  if (!st.started && (node.empty() || late)) {
+    // No node holds any of it: as on a single node.
     core::log_warn("stream not replicated").kv("stream", st.open.stream_id);
     st.over = true;
     st.hub->ungate();
     return self->quit();
   }
-  auto waited = now - *st.looking_since;
-  if (waited > std::chrono::milliseconds(st.context->config.cluster.timeout_ms))
-    return fence(self, st.started ? "its replica was lost and no other node could take its place"
-                                  : "no node could hold its replica");
+  if (late)
+    return fence(self, "its replica was lost and no other node could take its place in time");
   self->delayed_send(self, std::chrono::milliseconds(100), tick_atom::value);
 }
 
@@ -446,6 +453,8 @@ replicator_actor::behavior_type replicator(
   st.open = std::move(open);
   st.open.events.clear();
   st.log = std::move(log);
+  // Events before replication began were out already: they add nothing.
+  st.published.assign(st.log.size(), clock::now());
   st.on_fence = std::move(on_fence);
   self->monitor(st.stream);
   self->set_down_handler([=](caf::down_msg& msg) {
@@ -466,12 +475,15 @@ replicator_actor::behavior_type replicator(
       [=](flush_atom) {
         auto& st = self->state;
         std::vector<core::stream_event> events;
+        std::vector<clock::time_point> published;
         {
           std::lock_guard lock(st.queue->mutex);
           events.swap(st.queue->events);
+          published.swap(st.queue->published);
           st.queue->flush_sent = false;
         }
         for (auto& e : events) st.log.push_back(std::move(e));
+        st.published.insert(st.published.end(), published.begin(), published.end());
         send_more(self);
       },
       [=](tick_atom) { pick(self); },
@@ -487,8 +499,10 @@ void start_replication(caf::actor_system& system, std::shared_ptr<engine_context
   auto queue = std::make_shared<replication_queue>();
   // Gated first: nothing published from here on reaches a client before the replica has it.
   hub->gate([queue](const core::stream_event& e) {
+    auto now = clock::now();
     std::lock_guard lock(queue->mutex);
     queue->events.push_back(e);
+    queue->published.push_back(now);
     if (queue->flush_sent || !queue->replicator) return;
     queue->flush_sent = true;
     caf::anon_send(queue->replicator, flush_atom::value);

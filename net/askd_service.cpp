@@ -586,6 +586,22 @@ void askd_service::metrics(const request&, const std::shared_ptr<response>& res)
   line("askd_streams_fenced_total", m.fenced);
   metric("askd_takeovers_total", "counter", "Streams taken over from a lost node.");
   line("askd_takeovers_total", m.takeovers);
+  metric("askd_replica_commit_seconds", "histogram",
+         "From an event's publishing to its release to clients: what waiting for the "
+         "stream's replica adds (group commit).");
+  {
+    std::int64_t cumulative = 0;
+    for (std::size_t i = 0; i < std::size(actors::replica_commit_bounds_us); ++i) {
+      cumulative += m.replica_commit_us[i];
+      auto bound = actors::replica_commit_bounds_us[i];
+      out += "askd_replica_commit_seconds_bucket{le=\"" +
+             (bound < 0 ? std::string("+Inf") : core::json::format_number(bound / 1e6)) + "\"} " +
+             std::to_string(cumulative) + "\n";
+    }
+    out += "askd_replica_commit_seconds_sum " +
+           core::json::format_number(m.replica_commit_sum_us / 1e6) + "\n";
+    out += "askd_replica_commit_seconds_count " + std::to_string(cumulative) + "\n";
+  }
   metric("askd_replicas_held", "gauge", "Copies of other nodes' streams held on this node.");
   line("askd_replicas_held", m.replicas_held);
   metric("askd_cluster_nodes", "gauge", "Cluster members as this node sees them, by state.");

@@ -247,9 +247,11 @@ TEST_CASE("a failure after text is continued and the repeated start is trimmed")
   CHECK(req.messages[2].role == "assistant");
   CHECK(req.messages[2].content == "Hello there, wor");
   CHECK(req.messages[3].content == continue_instruction);
-  f.delta("there, world");  // repeats 10 bytes of the partial answer
-  f.delta("!");
+  f.delta("there, w");  // could repeat the partial answer's end
   CHECK(f.text() == "Hello there, wor");  // held back until the overlap is known
+  f.delta("orld");  // it repeated 10 bytes: trimmed
+  f.delta("!");
+  CHECK(f.text() == "Hello there, world!");
   f.finish();
   CHECK(f.text() == "Hello there, world!");
   REQUIRE(f.rec->finished);

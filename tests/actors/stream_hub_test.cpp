@@ -116,13 +116,25 @@ TEST_CASE("a continuation is held back until the overlap is known - then trimmed
   out.begin(1);
   out.offer(1, "Hello there, wor");
   out.end_attempt();
-  out.begin(2);  // continues: its start is held
-  out.offer(2, "there, world");
+  out.begin(2);  // continues: its start is held while it could repeat the answer's end
+  out.offer(2, "there, w");
   CHECK(port->text() == "Hello there, wor");
-  out.offer(2, std::string(max_overlap_bytes, '!'));  // enough held: released, trimmed
+  out.offer(2, "orld");  // it cannot repeat more: released at once, trimmed
+  CHECK(port->text() == "Hello there, world");
+  out.offer(2, std::string(max_overlap_bytes, '!'));
   CHECK(port->text() == "Hello there, world" + std::string(max_overlap_bytes, '!'));
   out.offer(2, "?");  // past the start: straight through
   CHECK(port->text().back() == '?');
+}
+
+TEST_CASE("a continuation that cannot repeat the answer's end is released at once") {
+  output_fixture f;
+  f.out.begin(1);
+  f.out.offer(1, "The answer so far");
+  f.out.end_attempt();
+  f.out.begin(2);
+  f.out.offer(2, " and");  // no end of the answer starts so: nothing to wait for
+  CHECK(f.port->text() == "The answer so far and");
 }
 
 TEST_CASE("a continuation that ends early releases what it held") {
@@ -133,10 +145,10 @@ TEST_CASE("a continuation that ends early releases what it held") {
   out.offer(1, "abc");
   out.end_attempt();
   out.begin(2);
-  out.offer(2, "def");
+  out.offer(2, "a");  // could still be the start of "abc" again: held
   CHECK(port->text() == "abc");
   out.end_attempt();
-  CHECK(port->text() == "abcdef");
+  CHECK(port->text() == "abca");
 }
 
 TEST_CASE("a failed attempt's late text is not taken - what it held still goes out") {
@@ -144,18 +156,18 @@ TEST_CASE("a failed attempt's late text is not taken - what it held still goes o
   f.out.begin(1);
   f.out.offer(1, "abc");
   f.out.end_attempt();
-  f.out.begin(2);         // a continuation: its start is held
-  f.out.offer(2, "def");  // held
-  f.out.retire(2);        // its deadline passed
-  f.out.offer(2, "ghi");  // still arriving from the curl thread: dropped
+  f.out.begin(2);       // a continuation: its start is held
+  f.out.offer(2, "a");  // held (it could be "abc" again)
+  f.out.retire(2);      // its deadline passed
+  f.out.offer(2, "bc");  // still arriving from the curl thread: dropped
   CHECK(f.port->text() == "abc");
   f.out.end_attempt();  // the supervisor hears of the failure
-  CHECK(f.port->text() == "abcdef");
-  CHECK(f.out.sent() == "abcdef");
+  CHECK(f.port->text() == "abca");
+  CHECK(f.out.sent() == "abca");
   f.out.begin(3);
-  f.out.offer(3, "jkl");  // held (continuing), then released at the end
+  f.out.offer(3, "b");  // held (continuing), then released at the end
   f.out.end_attempt();
-  CHECK(f.port->text() == "abcdefjkl");
+  CHECK(f.port->text() == "abcab");
 }
 
 TEST_CASE("a research round drops the heading a model writes after askd wrote it") {
