@@ -425,9 +425,9 @@ void pick(self_ptr self) {
   // majority and take the stream over.
   bool allowed = !st.started || view.quorum_now().majority();
   auto handle = node.empty() || !allowed ? std::nullopt : st.peers->find(node);
-  if (handle) return open_at(self, node, *handle);
   auto waited = now - *st.looking_since;
   bool late = waited > std::chrono::milliseconds(st.context->config.cluster.timeout_ms);
+  if (handle && !late) return open_at(self, node, *handle);
   if (!st.started && (node.empty() || late)) {
     // No node holds any of it: as on a single node.
     core::log_warn("stream not replicated").kv("stream", st.open.stream_id);
