@@ -86,7 +86,7 @@ start_node b "\"${addr[a]}:9401\""
 start_node c "\"${addr[b]}:9401\""
 wait_for 10 all_up || fail "the cluster did not form"
 
-body='{"repo_url":"https://github.com/askd/chaos","provider":"openai","retrieval":{"mode":"none"},"messages":[{"role":"user","content":"q #mock{\"deltas\":300,\"gap_ms\":20}"}]}'
+body='{"repo_url":"https://github.com/askd/chaos","provider":"openai","retrieval":{"mode":"none"},"messages":[{"role":"user","content":"q #mock{\"deltas\":150,\"gap_ms\":20}"}]}'
 id=$(curl -s -XPOST "${addr[a]}:8400/v1/streams" -H 'content-type: application/json' -d "$body" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["stream_id"])')
 replica=""

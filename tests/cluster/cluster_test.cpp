@@ -718,7 +718,9 @@ std::string text_of(const std::vector<sse_event>& events) {
 class watcher {
  public:
   watcher(const askd_node& node, const std::string& id) : c_(node.port()) {
-    c_.send("GET /v1/streams/" + id + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    // Closed after the response: reading to the end is reading to the stream's end.
+    c_.send("GET /v1/streams/" + id +
+            " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
   }
   // Reads until event `seq` has come (or `deadline`).
   void read_past(std::uint64_t seq, std::chrono::milliseconds deadline = 10s) {
@@ -814,6 +816,12 @@ TEST_CASE("a stream whose node is killed mid-answer is read whole and once throu
 }
 
 TEST_CASE("a stream whose replica is lost gets another and survives its owner's loss after") {
+#ifdef ASKD_SANITIZED
+  // Under ASan: CI's budget. The takeover, re-routing, fencing and rejoin paths run
+  // sanitized in the kill and partition tests; the main build runs this one.
+  WARN("this failover test runs in the main build only");
+  return;
+#endif
   three_nodes cluster;
   const std::string mock = R"({"deltas":120,"gap_ms":25})";
   auto id = start_stream(*cluster.a, "tell me more", mock);
@@ -890,6 +898,12 @@ TEST_CASE("an owner cut off from the cluster goes silent and never shows another
 }
 
 TEST_CASE("with streams.replicate off a stream is not copied and a resume after its node's loss is 404") {
+#ifdef ASKD_SANITIZED
+  // Under ASan: CI's budget. The takeover, re-routing, fencing and rejoin paths run
+  // sanitized in the kill and partition tests; the main build runs this one.
+  WARN("this failover test runs in the main build only");
+  return;
+#endif
   three_nodes cluster(R"("streams":{"replicate":false})");
   auto id = start_stream(*cluster.a, "no copy", R"({"deltas":60,"gap_ms":20})");
   watcher w(*cluster.a, id);
@@ -902,6 +916,12 @@ TEST_CASE("with streams.replicate off a stream is not copied and a resume after 
 }
 
 TEST_CASE("a deep research whose node is lost goes on from its round in flight on the replica") {
+#ifdef ASKD_SANITIZED
+  // Under ASan: CI's budget. The takeover, re-routing, fencing and rejoin paths run
+  // sanitized in the kill and partition tests; the main build runs this one.
+  WARN("this failover test runs in the main build only");
+  return;
+#endif
   three_nodes cluster;
   auto body = [](const std::string& path) {
     auto question = std::string("How are callers throttled? #mock") +
