@@ -154,14 +154,7 @@ std::string hello_problem(const node_hello& h, const std::string& self_name) {
 }
 
 std::string remote_search_problem(const remote_search& s) {
-  if (auto why = core::repo_url_problem(s.repo_url); !why.empty()) return why;
-  if (s.type != "github" && s.type != "gitlab" && s.type != "bitbucket" && s.type != "local")
-    return "type: one of github, gitlab, bitbucket, local";
-  for (const auto& [field, value] : {std::pair{"excluded_dirs", &s.excluded_dirs},
-                                     std::pair{"excluded_files", &s.excluded_files},
-                                     std::pair{"included_dirs", &s.included_dirs},
-                                     std::pair{"included_files", &s.included_files}})
-    if (auto why = core::filter_rules_problem(field, *value); !why.empty()) return why;
+  if (auto why = core::repository_fields_problem(s); !why.empty()) return why;
   if (s.query.size() > (1u << 20) || s.token.size() > 4096 || s.mode.size() > 16 ||
       s.embedder.size() > 256)
     return "a field is past its bound";

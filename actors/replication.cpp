@@ -60,14 +60,7 @@ std::string replica_open_problem(const replica_open& r) {
   if (r.owner.size() > 4096 || r.request_id.size() > 128 || r.previous.size() > 128)
     return "a field past its bound";
   const auto& q = r.request;
-  if (auto why = core::repo_url_problem(q.repo_url); !why.empty()) return why;
-  if (q.type != "github" && q.type != "gitlab" && q.type != "bitbucket" && q.type != "local")
-    return "type: one of github, gitlab, bitbucket, local";
-  for (const auto& [field, value] : {std::pair{"excluded_dirs", &q.excluded_dirs},
-                                     std::pair{"excluded_files", &q.excluded_files},
-                                     std::pair{"included_dirs", &q.included_dirs},
-                                     std::pair{"included_files", &q.included_files}})
-    if (auto why = core::filter_rules_problem(field, *value); !why.empty()) return why;
+  if (auto why = core::repository_fields_problem(q); !why.empty()) return why;
   if (q.messages.empty() || q.messages.size() > max_messages) return "messages: out of bounds";
   std::size_t bytes = 0;
   for (const auto& m : q.messages) {

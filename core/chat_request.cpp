@@ -127,11 +127,7 @@ result<chat_request> parse_chat_request(std::string_view body, const config& cfg
     req.excluded_files = r.string_or("excluded_files", "");
     req.included_dirs = r.string_or("included_dirs", "");
     req.included_files = r.string_or("included_files", "");
-    for (const auto& [field, value] : {std::pair{"excluded_dirs", &req.excluded_dirs},
-                                       std::pair{"excluded_files", &req.excluded_files},
-                                       std::pair{"included_dirs", &req.included_dirs},
-                                       std::pair{"included_files", &req.included_files}})
-      if (auto why = filter_rules_problem(field, *value); !why.empty()) return bad_request(why);
+    if (auto why = filter_fields_problem(req); !why.empty()) return bad_request(why);
 
     req.deep_research = r.boolean("deep_research").value_or(false);
     req.max_rounds = static_cast<int>(r.integer("max_rounds", 1, 20).value_or(5));

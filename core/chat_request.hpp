@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/config.hpp"
@@ -24,6 +25,28 @@ std::string filter_rules_problem(const std::string& field, const std::string& va
 
 // Why `repo_url` cannot be one (empty, past max_repo_url_bytes, a control character); "".
 std::string repo_url_problem(std::string_view repo_url);
+
+// Why any of a request's four filter fields (excluded_dirs, excluded_files, included_dirs,
+// included_files: a chat_request, or what a cluster node sends of one) is past its bounds.
+template <class Request>
+std::string filter_fields_problem(const Request& r) {
+  for (const auto& [field, value] : {std::pair{"excluded_dirs", &r.excluded_dirs},
+                                     std::pair{"excluded_files", &r.excluded_files},
+                                     std::pair{"included_dirs", &r.included_dirs},
+                                     std::pair{"included_files", &r.included_files}})
+    if (auto why = filter_rules_problem(field, *value); !why.empty()) return why;
+  return {};
+}
+
+// Why a request's repository fields (repo_url, type, the filters) sent by another cluster
+// node cannot be served ("" when they can): the bounds a client's request has.
+template <class Request>
+std::string repository_fields_problem(const Request& r) {
+  if (auto why = repo_url_problem(r.repo_url); !why.empty()) return why;
+  if (r.type != "github" && r.type != "gitlab" && r.type != "bitbucket" && r.type != "local")
+    return "type: one of github, gitlab, bitbucket, local";
+  return filter_fields_problem(r);
+}
 
 // "a, b\nc" → {"a", "b", "c"}: the rules of one filter field, newline- or
 // comma-separated, trimmed, empties dropped.
