@@ -187,41 +187,85 @@ std::optional<core::error> engine::precheck(const std::string& provider) {
   return refusal;
 }
 
-attachment engine::start_chat(core::chat_request request, rag::repo_source source,
-                              std::string request_id, std::shared_ptr<sink_port> port,
-                              chat_kind kind, std::string owner, std::string stream_id) {
+namespace {
+
+// Spawns the stream actor around `hub`; a resumable one (not compat) is in the directory
+// under `id` for `owner`. `unwatched`: it starts with no client (actors/stream.hpp).
+stream_actor open_stream(caf::actor_system& system, const std::shared_ptr<engine_context>& context,
+                         const engine_actors& actors, std::shared_ptr<stream_hub> hub,
+                         const std::string& id, chat_kind kind, std::string owner,
+                         bool unwatched = false) {
   stream_options options;
-  const auto& streams = context_->config.streams;
   if (kind != chat_kind::compat) {
-    options.id = stream_id.empty() ? new_stream_id() : std::move(stream_id);
-    options.linger_s = streams.linger_s;
+    options.id = id;
+    options.linger_s = context->config.streams.linger_s;
     options.orphaned =
         kind == chat_kind::v1 ? stream_options::orphan::grace : stream_options::orphan::keep;
-    options.on_exit = [dir = actors_->directory, id = options.id] {
+    options.unwatched = unwatched;
+    options.on_exit = [dir = actors.directory, id] {
       std::lock_guard lock(dir->mu);
       dir->streams.erase(id);
     };
   }
-  stream_id = options.id;
-  // Only resumable streams keep their events.
-  auto hub = std::make_shared<stream_hub>(stream_id.empty() ? 0 : streams.replay_bytes);
-  auto stream = spawn_stream(*system_, context_, actors_->refs->timers, hub, std::move(options));
-  if (!stream_id.empty()) {
-    std::lock_guard lock(actors_->directory->mu);
-    actors_->directory->streams[stream_id] = {stream, hub, owner};
+  auto stream = spawn_stream(system, context, actors.refs->timers, hub, std::move(options));
+  if (kind != chat_kind::compat) {
+    std::lock_guard lock(actors.directory->mu);
+    actors.directory->streams[id] = {stream, std::move(hub), std::move(owner)};
   }
-  // In a cluster, a resumable stream is copied to its replica before clients see it.
-  const auto& view = *context_->cluster;
-  if (!stream_id.empty() && view.clustered() && streams.replicate &&
-      !replica_choice(view, stream_id).empty()) {
+  return stream;
+}
+
+// What replication runs when this node may no longer serve `stream_id`.
+std::function<void()> fence_hook(const engine_actors& actors, const std::string& stream_id) {
+  return [dir = actors.directory, stream_id] {
+    std::optional<stream_directory::entry> entry;
+    {
+      std::lock_guard lock(dir->mu);
+      auto it = dir->streams.find(stream_id);
+      if (it == dir->streams.end()) return;
+      entry = it->second;
+      dir->streams.erase(it);  // resumes here go to the node that has it now
+    }
+    // Gone at once (nothing lingers: it is served elsewhere), its provider call with it.
+    caf::anon_send_exit(entry->stream, caf::exit_reason::user_shutdown);
+  };
+}
+
+// Copies the stream to its replica (actors/replication.hpp) when clustered, replication
+// is on and another node is live; `log` is what the hub carries already.
+void replicate(caf::actor_system& system, const std::shared_ptr<engine_context>& context,
+               const engine_actors& actors, std::shared_ptr<stream_hub> hub, stream_actor stream,
+               replica_open open, std::vector<core::stream_event> log) {
+  const auto& view = *context->cluster;
+  if (!view.clustered() || !context->config.streams.replicate ||
+      replica_choice(view, open.stream_id).empty())
+    return;
+  auto id = open.stream_id;
+  start_replication(system, context, actors.peers, std::move(hub), std::move(stream),
+                    std::move(open), std::move(log), fence_hook(actors, id));
+}
+
+}  // namespace
+
+attachment engine::start_chat(core::chat_request request, rag::repo_source source,
+                              std::string request_id, std::shared_ptr<sink_port> port,
+                              chat_kind kind, std::string owner, std::string stream_id) {
+  if (kind == chat_kind::compat)
+    stream_id.clear();  // not resumable: no id
+  else if (stream_id.empty())
+    stream_id = new_stream_id();
+  // Only resumable streams keep their events.
+  auto hub =
+      std::make_shared<stream_hub>(stream_id.empty() ? 0 : context_->config.streams.replay_bytes);
+  auto stream = open_stream(*system_, context_, *actors_, hub, stream_id, kind, owner);
+  if (!stream_id.empty()) {  // in a cluster, copied to its replica before clients see it
     replica_open open;
     open.stream_id = stream_id;
-    open.owner = owner;
+    open.owner = std::move(owner);
     open.background = kind == chat_kind::background;
     open.request_id = request_id;
     open.request = request;
-    start_replication(*system_, context_, actors_->peers, hub, stream, std::move(open), {},
-                      fence_hook(stream_id));
+    replicate(*system_, context_, *actors_, hub, stream, std::move(open), {});
   }
   attachment a;
   if (port) {
@@ -314,35 +358,11 @@ void engine::cancel(const std::string& stream_id, const std::string& owner,
   });
 }
 
-std::function<void()> engine::fence_hook(const std::string& stream_id) {
-  return [dir = actors_->directory, stream_id] {
-    std::optional<stream_directory::entry> entry;
-    {
-      std::lock_guard lock(dir->mu);
-      auto it = dir->streams.find(stream_id);
-      if (it == dir->streams.end()) return;
-      entry = it->second;
-      dir->streams.erase(it);  // resumes here go to the node that has it now
-    }
-    // Gone at once (nothing lingers: it is served elsewhere), its provider call with it.
-    caf::anon_send_exit(entry->stream, caf::exit_reason::user_shutdown);
-  };
-}
-
 void engine::adopt(replica_open copy) {
   context_->metrics.takeovers++;
   const auto& streams = context_->config.streams;
   auto resumed = std::make_shared<takeover>(takeover_of(copy.events));
   auto id = copy.stream_id;
-  stream_options options;
-  options.id = id;
-  options.linger_s = streams.linger_s;
-  options.orphaned = copy.background ? stream_options::orphan::keep : stream_options::orphan::grace;
-  options.unwatched = true;
-  options.on_exit = [dir = actors_->directory, id] {
-    std::lock_guard lock(dir->mu);
-    dir->streams.erase(id);
-  };
   // The events so far, under their own numbers (contiguous from 1: checked on receipt);
   // an end goes through the stream, which lingers on it.
   auto hub = std::make_shared<stream_hub>(streams.replay_bytes);
@@ -354,11 +374,9 @@ void engine::adopt(replica_open copy) {
     }
     hub->publish(e);
   }
-  auto stream = spawn_stream(*system_, context_, actors_->refs->timers, hub, std::move(options));
-  {
-    std::lock_guard lock(actors_->directory->mu);
-    actors_->directory->streams[id] = {stream, hub, copy.owner};
-  }
+  auto stream =
+      open_stream(*system_, context_, *actors_, hub, id,
+                  copy.background ? chat_kind::background : chat_kind::v1, copy.owner, true);
   core::log_info("stream taken over")
       .kv("stream", id)
       .kv("from", std::string(core::node_of_stream(id)))
@@ -368,12 +386,8 @@ void engine::adopt(replica_open copy) {
   if (end) return caf::anon_send(stream, *end);
   auto request = copy.request;
   auto request_id = copy.request_id;
-  const auto& view = *context_->cluster;
-  if (streams.replicate && !replica_choice(view, id).empty()) {
-    auto log = std::move(copy.events);
-    start_replication(*system_, context_, actors_->peers, hub, stream, std::move(copy),
-                      std::move(log), fence_hook(id));
-  }
+  auto log = std::move(copy.events);
+  replicate(*system_, context_, *actors_, hub, stream, std::move(copy), std::move(log));
   auto source = rag::locate_repo(request, context_->config);
   if (!source) return caf::anon_send(stream, core::make_error(source.err()));
   spawn_session(*system_, context_, std::move(request), std::move(*source), std::move(request_id),

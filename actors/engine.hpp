@@ -133,8 +133,6 @@ class engine {
   void stop_actors();
   // Takes over a stream whose node was lost, from this node's copy of it.
   void adopt(struct replica_open copy);
-  // What replication runs when this node may no longer serve `stream_id`.
-  std::function<void()> fence_hook(const std::string& stream_id);
   std::shared_ptr<engine_context> context_;
   std::unique_ptr<caf::actor_system_config> config_;
   std::unique_ptr<caf::actor_system> system_;
