@@ -158,6 +158,10 @@ std::vector<cluster_member> cluster_view::members() const {
 
 cluster_view::quorum cluster_view::quorum_now() const {
   std::lock_guard lock(mutex_);
+  return quorum_locked();
+}
+
+cluster_view::quorum cluster_view::quorum_locked() const {
   quorum q;
   q.base = base_.size();
   for (const auto& m : members_)
@@ -168,14 +172,8 @@ cluster_view::quorum cluster_view::quorum_now() const {
 void cluster_view::settle(std::chrono::steady_clock::time_point now,
                           std::chrono::steady_clock::duration after) {
   std::lock_guard lock(mutex_);
-  auto in_base = [&](const std::string& name) {
-    return std::find(base_.begin(), base_.end(), name) != base_.end();
-  };
   for (auto it = lost_.begin(); it != lost_.end();) {
-    std::size_t up = 0;
-    for (const auto& x : members_)
-      if (is_live(x.state) && in_base(x.name)) ++up;
-    if (now - it->second < after || up * 2 <= base_.size()) {
+    if (now - it->second < after || !quorum_locked().majority()) {
       ++it;
       continue;
     }

@@ -99,6 +99,8 @@ class cluster_view {
   void settle(std::chrono::steady_clock::time_point now, std::chrono::steady_clock::duration after);
 
  private:
+  quorum quorum_locked() const;  // with mutex_ held
+
   mutable std::mutex mutex_;
   std::string self_;
   bool clustered_ = false;
