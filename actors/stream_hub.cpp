@@ -95,11 +95,6 @@ bool stream_hub::fenced() const {
   return fenced_;
 }
 
-std::uint64_t stream_hub::published() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return seq_;
-}
-
 bool stream_hub::catch_up(outlet& o) {
   if (!kept_) return true;
   const auto& kept = *kept_;

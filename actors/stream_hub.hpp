@@ -69,8 +69,6 @@ class stream_hub : public std::enable_shared_from_this<stream_hub> {
   // told it moved (port->moved()), and nothing more is published here.
   void fence();
   bool fenced() const;
-  // The last sequence number published, and the last clients may see.
-  std::uint64_t published() const;
   // The deltas published so far: how many bytes, and when the first one was.
   struct delta_stats {
     std::int64_t bytes = 0;
