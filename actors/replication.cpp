@@ -4,6 +4,7 @@
 #include <set>
 
 #include "actors/cluster.hpp"
+#include "actors/remote_stream.hpp"
 #include "actors/stream_hub.hpp"
 #include "core/ids.hpp"
 #include "core/json.hpp"
@@ -331,7 +332,7 @@ void send_more(self_ptr self) {
   std::vector<core::stream_event> batch;
   std::size_t bytes = 0;
   for (auto i = static_cast<std::size_t>(st.held); i < st.log.size(); ++i) {
-    bytes += st.log[i].text.size() + st.log[i].data.size() + 32;
+    bytes += relay_cost(st.log[i]);  // what it costs on the wire, as a relay counts it
     batch.push_back(st.log[i]);
     if (bytes >= max_replica_batch_bytes) break;
   }

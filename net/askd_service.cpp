@@ -576,7 +576,7 @@ void askd_service::metrics(const request&, const std::shared_ptr<response>& res)
   metric("askd_replica_events_total", "counter", "Stream events this node sent replicas.");
   line("askd_replica_events_total", m.replica_events);
   metric("askd_replica_bytes_total", "counter",
-         "Bytes of stream events (text and data) this node sent replicas.");
+         "Bytes of stream events this node sent replicas (text, data and 32 per event).");
   line("askd_replica_bytes_total", m.replica_bytes);
   metric("askd_replicas_moved_total", "counter",
          "Replicas this node's streams lost and found again on another node.");
