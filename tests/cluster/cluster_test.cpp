@@ -759,6 +759,22 @@ std::string joined_text(const std::vector<sse_event>& first, const std::vector<s
   return text_of(first) + text_of(rest);
 }
 
+// A client that had `seen` resumes on `node` after its last event: what it reads, which
+// is the rest of the stream to its end.
+std::vector<sse_event> resumed_to_end(const askd_node& node, const std::string& id,
+                                      const std::vector<sse_event>& seen) {
+  REQUIRE(!seen.empty());
+  auto rest = http_call(node.port(), "GET", "/v1/streams/" + id, {},
+                        {{"Last-Event-ID", seen.back().id}}, 30s);
+  INFO(rest.body << "\nseen " << seen.size() << ", the last " << seen.back().id << " "
+                 << seen.back().event);
+  REQUIRE(rest.status == 200);
+  auto after = parse_sse(rest.body);
+  REQUIRE(!after.empty());
+  CHECK(after.back().event == "done");
+  return after;
+}
+
 }  // namespace
 
 TEST_CASE("a stream whose node is killed mid-answer is read whole and once through the others") {
@@ -784,12 +800,7 @@ TEST_CASE("a stream whose node is killed mid-answer is read whole and once throu
   CHECK(unbroken.back().event == "done");
   for (std::size_t i = 0; i < unbroken.size(); ++i) CHECK(unbroken[i].id == std::to_string(i + 1));
   // Resumed through the node that is not the replica: routed to the one that took it over.
-  auto rest = http_call(other->port(), "GET", "/v1/streams/" + id,
-                        {}, {{"Last-Event-ID", seen.back().id}}, 30s);
-  REQUIRE(rest.status == 200);
-  auto after = parse_sse(rest.body);
-  REQUIRE(!after.empty());
-  CHECK(after.back().event == "done");
+  auto after = resumed_to_end(*other, id, seen);
   CHECK(after.back().data.find("\"failover\"") != std::string::npos);
   CHECK(after.back().data.find("\"continued\"") != std::string::npos);
   auto text = joined_text(seen, after);
@@ -842,12 +853,7 @@ TEST_CASE("a stream whose replica is lost gets another and survives its owner's 
   REQUIRE(seen.size() >= 60);
   // One node of three is left: it takes the stream over (it saw the first loss with the
   // owner, so it counts on two, and sees half of them).
-  auto rest = http_call(last->port(), "GET", "/v1/streams/" + id, {},
-                        {{"Last-Event-ID", seen.back().id}}, 30s);
-  REQUIRE(rest.status == 200);
-  auto after = parse_sse(rest.body);
-  REQUIRE(!after.empty());
-  CHECK(after.back().event == "done");
+  auto after = resumed_to_end(*last, id, seen);
   auto reference = http_call(last->port(), "POST", "/v1/chat/stream",
                              v1_body("tell me more", mock), json_headers, 30s);
   CHECK(joined_text(seen, after) == text_of(parse_sse(reference.body)));
@@ -871,12 +877,7 @@ TEST_CASE("an owner cut off from the cluster goes silent and never shows another
   // A client resumes through another node while the owner is away: the whole rest.
   auto first = w.events();
   REQUIRE(!first.empty());
-  auto rest = http_call(other->port(), "GET", "/v1/streams/" + id, {},
-                        {{"Last-Event-ID", first.back().id}}, 30s);
-  REQUIRE(rest.status == 200);
-  auto after = parse_sse(rest.body);
-  REQUIRE(!after.empty());
-  CHECK(after.back().event == "done");
+  auto after = resumed_to_end(*other, id, first);
   auto whole = parse_sse(http_call(replica->port(), "GET", "/v1/streams/" + id).body);
   CHECK(joined_text(first, after) == text_of(whole));
   // The owner comes back: what its client reads there is a part of the same answer (it
@@ -945,13 +946,7 @@ TEST_CASE("a deep research whose node is lost goes on from its round in flight o
   cluster.a->kill();
   w.read_to_end(2s);
   auto seen = w.events();
-  auto rest = http_call(replica->port(), "GET", "/v1/streams/" + id, {},
-                        {{"Last-Event-ID", seen.back().id}}, 30s);
-  INFO(rest.body << "\nseen " << seen.size() << " last " << seen.back().id << " " << seen.back().event);
-  REQUIRE(rest.status == 200);
-  auto after = parse_sse(rest.body);
-  REQUIRE(!after.empty());
-  CHECK(after.back().event == "done");
+  auto after = resumed_to_end(*replica, id, seen);
   CHECK(after.back().data.find("\"failover\"") != std::string::npos);
   std::vector<std::string> stages;
   for (const auto* part : {&seen, &after})
