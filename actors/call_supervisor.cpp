@@ -32,11 +32,6 @@ struct supervisor_state {
 
 using self_ptr = call_supervisor_actor::stateful_pointer<supervisor_state>;
 
-void add_degraded(supervisor_state& st, const std::string& what) {
-  if (std::find(st.degraded.begin(), st.degraded.end(), what) == st.degraded.end())
-    st.degraded.push_back(what);
-}
-
 caf::actor_addr spawn_real_attempt(
     caf::local_actor& self, const std::shared_ptr<const providers::provider>& provider,
     const providers::generation_request& request, const std::shared_ptr<generation_output>& output,
@@ -141,7 +136,7 @@ void claim_fallback(self_ptr self, core::error err) {
     g.request.model = next.model;
     if (g.lean) g.lean->model = next.model;
     st.attempt = 0;
-    add_degraded(st, "fallback:" + g.provider->id());
+    add_degraded(st.degraded, "fallback:" + g.provider->id());
     st.context->metrics.fallbacks++;
     start_attempt(self);
   };
@@ -163,7 +158,7 @@ std::optional<std::chrono::milliseconds> retry_delay(self_ptr self, const core::
     // Without the context the prompt is shorter; a continuation would only be longer.
     if (continuing || st.lean || !st.generation.lean) return std::nullopt;
     st.lean = true;
-    add_degraded(st, "retrieval");
+    add_degraded(st.degraded, "retrieval");
   } else if (!err.retryable || st.attempt >= u.max_attempts) {
     return std::nullopt;
   } else if (err.retry_after_ms >= 0) {
@@ -176,7 +171,7 @@ std::optional<std::chrono::milliseconds> retry_delay(self_ptr self, const core::
     delay = backoff_delay(st.attempt, u.backoff_ms, jitter);
   }
   if (self->clock().now() + delay >= st.generation.deadline) return std::nullopt;
-  if (continuing) add_degraded(st, "continued");
+  if (continuing) add_degraded(st.degraded, "continued");
   return delay;
 }
 

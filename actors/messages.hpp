@@ -5,6 +5,8 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -57,6 +59,12 @@ struct call_summary {
   int attempts = 1;                   // provider calls it took (the supervisor fills it in)
   std::vector<std::string> degraded;  // what was given up to answer, e.g. "retrieval"
 };
+
+// Adds `what` to a list of what was given up (call_summary, done_info), once.
+inline void add_degraded(std::vector<std::string>& degraded, std::string_view what) {
+  if (std::find(degraded.begin(), degraded.end(), what) == degraded.end())
+    degraded.emplace_back(what);
+}
 
 // How an upstream transfer ended, from the curl thread to its provider_call: the
 // transport's result, a malformed stream (the decoder's error), the response's status,

@@ -186,9 +186,7 @@ round_listener_actor::behavior_type research(self_ptr self, round_env env,
         t.usage.completion_tokens += summary.usage.completion_tokens;
         t.usage_reported = t.usage_reported || summary.usage_reported;
         t.attempts += summary.attempts;
-        for (auto& d : summary.degraded)
-          if (std::find(t.degraded.begin(), t.degraded.end(), d) == t.degraded.end())
-            t.degraded.push_back(d);
+        for (const auto& d : summary.degraded) add_degraded(t.degraded, d);
         auto& done = st.rounds.back();
         auto answer = st.output->sent();
         done.text += answer;

@@ -237,12 +237,9 @@ round_listener_actor::behavior_type session(self_ptr self, std::shared_ptr<engin
         done.usage = summary.usage;
         done.degraded = summary.degraded;
         if (st.resumed) {
-          auto add = [&](const char* what) {
-            if (std::find(done.degraded.begin(), done.degraded.end(), what) == done.degraded.end())
-              done.degraded.push_back(what);
-          };
-          if (!st.resumed->text.empty() || st.resumed->rounds.size() > 1) add("continued");
-          add("failover");
+          if (!st.resumed->text.empty() || st.resumed->rounds.size() > 1)
+            add_degraded(done.degraded, "continued");
+          add_degraded(done.degraded, "failover");
         }
         st.attempts = summary.attempts;
         for (const auto& d : done.degraded) st.degraded += (st.degraded.empty() ? "" : ",") + d;
