@@ -141,29 +141,8 @@ cat > "$work/mix.jsonl" <<JSON
 {"repo_url":"https://github.com/askd/bench","provider":"openai","retrieval":{"mode":"none"},"messages":[{"role":"user","content":"q #mock{\"deltas\":50,\"gap_ms\":20}"}]}
 JSON
 start_all
-mkdir -p "$work/nginx/tmp"
-cat > "$work/nginx/nginx.conf" <<CONF
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/tmp/body;
-  proxy_temp_path $work/nginx/tmp/proxy;
-  upstream askd { server 127.0.0.1:8111; server 127.0.0.1:8112; server 127.0.0.1:8113; keepalive 256; }
-  server {
-    listen 127.0.0.1:8110;
-    location / { proxy_pass http://askd; proxy_http_version 1.1; proxy_set_header Host \$host;
-                 proxy_set_header Connection ""; proxy_buffering off; }
-  }
-}
-CONF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-sleep 0.5
-nginx_pid=$!
-bench_pids+=($nginx_pid)
+start_nginx_balancer "$work/nginx" 8110 "8111 8112 8113" "keepalive 256;" \
+  'proxy_set_header Connection "";'
 echo "| target | streams/s | ok | exact | TTFT p50 / p99 (ms) | CPU per stream, askd (+ nginx) (µs) |"
 echo "|---|---|---|---|---|---|"
 for target in "one node:8111" "three behind nginx:8110"; do

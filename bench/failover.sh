@@ -117,30 +117,8 @@ done
 echo
 fi
 
-mkdir -p "$work/nginx/tmp"
-cat > "$work/nginx/nginx.conf" <<CONF
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-worker_processes 1;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  client_body_temp_path $work/nginx/tmp/body;
-  proxy_temp_path $work/nginx/tmp/proxy;
-  upstream askd { server 127.0.0.1:8121; server 127.0.0.1:8122; server 127.0.0.1:8123; }
-  server {
-    listen 127.0.0.1:8120;
-    location / { proxy_pass http://askd; proxy_http_version 1.1; proxy_set_header Host \$host;
-                 proxy_buffering off; proxy_read_timeout 60s;
-                 proxy_next_upstream error timeout http_502 non_idempotent; }
-  }
-}
-CONF
-nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-nginx_pid=$!
-bench_pids+=($nginx_pid)
-sleep 0.3
+start_nginx_balancer "$work/nginx" 8120 "8121 8122 8123" "" \
+  "proxy_read_timeout 60s; proxy_next_upstream error timeout http_502 non_idempotent;"
 # An answer with no phrase in it twice: continuation trimming (what a resumed model
 # repeats of the answer's end is dropped) cannot mistake a repeat in the text for one.
 python3 - > "$work/mix.jsonl" <<'PY'

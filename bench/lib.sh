@@ -35,3 +35,34 @@ unlimited_askd_json() {
  "limits":{"max_queued_requests":20000,"providers":{"openai":{"max_concurrent":20000,"max_queued":20000}}}}
 JSON
 }
+
+# nginx in $1 (a directory it may fill) listening on 127.0.0.1:$2, round robin over the
+# loopback ports in $3 ("8111 8112 8113"); $4: more of the upstream block, $5: more of the
+# location. Its pid is in $nginx_pid.
+start_nginx_balancer() {
+  local dir=$1 servers="" p
+  for p in $3; do servers+="server 127.0.0.1:$p; "; done
+  mkdir -p "$dir/tmp"
+  cat > "$dir/nginx.conf" <<CONF
+$( [ "$(id -u)" = 0 ] && echo "user root;" )
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  client_body_temp_path $dir/tmp/body;
+  proxy_temp_path $dir/tmp/proxy;
+  upstream askd { $servers$4 }
+  server {
+    listen 127.0.0.1:$2;
+    location / { proxy_pass http://askd; proxy_http_version 1.1; proxy_set_header Host \$host;
+                 proxy_buffering off; $5 }
+  }
+}
+CONF
+  nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' &
+  nginx_pid=$!
+  bench_pids+=($nginx_pid)
+  sleep 0.3
+}
