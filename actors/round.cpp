@@ -7,6 +7,7 @@
 #include "actors/children.hpp"
 #include "actors/local_call.hpp"
 #include "core/log.hpp"
+#include "core/text.hpp"
 #include "core/tokens.hpp"
 #include "rag/extractive.hpp"
 #include "rag/prompt.hpp"
@@ -203,8 +204,12 @@ void retrieve_then_generate(self_ptr self) {
               st.env.hub->publish(core::make_progress("retrieve", 1, 1));
               std::vector<core::source_ref> sources;
               sources.reserve(r.chunks.size());
+              bool text = st.spec.request->source_text;
               for (const auto& c : r.chunks)
-                sources.push_back({c.path, c.start_line, c.end_line, c.score});
+                sources.push_back({c.path, c.start_line, c.end_line, c.score,
+                                   text ? std::string(std::string_view(c.text).substr(
+                                              0, core::utf8_cut(c.text, core::max_source_text_bytes)))
+                                        : std::string()});
               st.env.hub->publish(core::make_sources(sources));
             }
             // The mode asked for, or what ran instead (a failing embedder: bm25).

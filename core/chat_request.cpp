@@ -82,7 +82,8 @@ std::vector<std::string> split_list(std::string_view s) {
   return out;
 }
 
-result<chat_request> parse_chat_request(std::string_view body, const config& cfg) {
+result<chat_request> parse_chat_request(std::string_view body, const config& cfg,
+                                        const parse_options& options) {
   chat_request req;
   try {
     rapidjson::Document doc;
@@ -117,6 +118,10 @@ result<chat_request> parse_chat_request(std::string_view body, const config& cfg
     req.provider = r.string_or("provider", cfg.generator.default_provider);
     req.model = r.string_or("model", "");
     req.language = r.string_or("language", cfg.languages.default_code);
+    if (!cfg.languages.name_of(req.language) && options.language_fallback) {
+      if (options.replaced_language) *options.replaced_language = req.language;
+      req.language = cfg.languages.default_code;
+    }
     if (!cfg.languages.name_of(req.language)) {
       std::vector<std::string> codes;
       for (const auto& [code, name] : cfg.languages.supported) codes.push_back(code);
@@ -130,6 +135,7 @@ result<chat_request> parse_chat_request(std::string_view body, const config& cfg
     if (auto why = filter_fields_problem(req); !why.empty()) return bad_request(why);
 
     req.deep_research = r.boolean("deep_research").value_or(false);
+    req.source_text = r.boolean("source_text").value_or(false);
     req.max_rounds = static_cast<int>(r.integer("max_rounds", 1, 20).value_or(5));
     if (const auto* ret = r.object("retrieval")) {
       json::object_reader rr(*ret, "retrieval");

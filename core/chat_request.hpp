@@ -79,6 +79,9 @@ struct chat_request {
   retrieval_options retrieval;
   std::string ref;
   std::vector<std::string> fallback;
+  // The text of each retrieved excerpt in the `sources` event (clipped), for clients
+  // that show what was cited (askd's page, the OpenAI face).
+  bool source_text = false;
 };
 
 // The longest repo_url askd reads.
@@ -87,6 +90,14 @@ inline constexpr std::size_t max_repo_url_bytes = 2048;
 // Parses a request body and checks every rule of PROTOCOL.md's validation table that
 // needs only the request and the configuration. Fills in defaults (provider, model,
 // language). On failure the error is `bad_request` with the detail the client sees.
-result<chat_request> parse_chat_request(std::string_view body, const config& cfg);
+struct parse_options {
+  // deepwiki-open answers a language it does not know in its default language (its
+  // pages pass ?language= from the URL unchecked): the compat face does the same and
+  // says which code it replaced here. v1 refuses an unknown language.
+  bool language_fallback = false;
+  std::string* replaced_language = nullptr;
+};
+result<chat_request> parse_chat_request(std::string_view body, const config& cfg,
+                                        const parse_options& options = {});
 
 }  // namespace askd::core

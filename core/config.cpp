@@ -169,7 +169,7 @@ void parse_limits(const rapidjson::Value& v, limits_settings& out) {
 void parse_server_config(const std::string& text, const std::string& source, config& out) {
   with_root(text, source, [&](const json::object_reader& root) {
     reject_unknown_keys(root, {"server", "engine", "upstream", "limits", "streams", "auth", "log",
-                               "repos", "cluster", "data_dir"});
+                               "repos", "cluster", "wiki_cache", "data_dir"});
     if (const auto* s = root.object("server")) {
       json::object_reader r(*s, "server");
       reject_unknown_keys(
@@ -233,6 +233,13 @@ void parse_server_config(const std::string& text, const std::string& source, con
       v.replay_bytes = size_in(r, "replay_bytes", v.replay_bytes, 4096, 1LL << 32);
       v.ping_s = int_in(r, "ping_s", v.ping_s, 1, 3600);
       if (auto b = r.boolean("replicate")) v.replicate = *b;
+    }
+    if (const auto* s = root.object("wiki_cache")) {
+      json::object_reader r(*s, "wiki_cache");
+      reject_unknown_keys(r, {"max_entries", "max_mb"});
+      auto& v = out.wiki_cache;
+      v.max_entries = size_in(r, "max_entries", v.max_entries, 1, 1000000);
+      v.max_mb = size_in(r, "max_mb", v.max_mb, 1, 1LL << 20);
     }
     if (const auto* s = root.object("auth")) {
       json::object_reader r(*s, "auth");
@@ -633,6 +640,12 @@ config load_config(const load_options& options) {
                          ": expected \"default\" or one of the providers of " +
                          cfg.generator.source);
   for (const auto& dir : options.allow_local) cfg.repos.local_roots.push_back(dir);
+  for (const auto& o : options.cors_origins) {
+    if (!is_origin(o))
+      throw config_error("--cors-origin: expected an origin like http://localhost:3000, got " +
+                         json::quote(o));
+    cfg.server.cors_origins.push_back(o);
+  }
   // Roots are compared with canonical request paths, so they are made canonical too.
   for (auto& root : cfg.repos.local_roots) {
     std::error_code ec;

@@ -233,6 +233,13 @@ struct language_settings {
   const std::string* name_of(const std::string& code) const;
 };
 
+// deepwiki-open's wiki cache (/api/wiki_cache), under <data_dir>/wikicache: past either
+// bound the least recently written wikis go. One wiki is at most server.max_body_bytes.
+struct wiki_cache_settings {
+  std::size_t max_entries = 1000;
+  std::uint64_t max_mb = 512;
+};
+
 struct config {
   std::string source;  // where askd.json came from
   server_settings server;
@@ -244,6 +251,7 @@ struct config {
   log_settings log;
   repos_settings repos;
   cluster_settings cluster;
+  wiki_cache_settings wiki_cache;
   std::string data_dir = "~/.askd";
   generator_settings generator;
   embedder_config embedders;
@@ -261,6 +269,7 @@ struct load_options {
   std::optional<std::string> data_dir;
   std::optional<std::string> log_level;
   std::vector<std::string> allow_local;  // --allow-local, added to repos.local_roots
+  std::vector<std::string> cors_origins;  // --cors-origin, added to server.cors_origins
   std::optional<std::string> cluster_listen;  // --cluster-listen
   std::optional<std::string> cluster_seeds;   // --cluster-seeds, comma-separated
   std::optional<std::string> cluster_node;    // --cluster-node

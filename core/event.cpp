@@ -44,7 +44,9 @@ stream_event make_sources(const std::vector<source_ref>& sources) {
     e.data += "{\"path\":" + json::quote(s.path) +
               ",\"start_line\":" + std::to_string(s.start_line) +
               ",\"end_line\":" + std::to_string(s.end_line) +
-              ",\"score\":" + json::format_number(s.score) + "}";
+              ",\"score\":" + json::format_number(s.score);
+    if (!s.text.empty()) e.data += ",\"text\":" + json::quote(s.text);
+    e.data += '}';
   }
   e.data += "]}";
   return e;

@@ -52,7 +52,11 @@ struct source_ref {
   int start_line = 0;
   int end_line = 0;
   double score = 0;
+  std::string text;  // the excerpt, clipped (requests with source_text only)
 };
+
+// The longest excerpt text a `sources` event carries per source.
+inline constexpr std::size_t max_source_text_bytes = 2000;
 stream_event make_sources(const std::vector<source_ref>& sources);
 // A long phase's progress (the v1 `progress` event): clone, index, embed, retrieve.
 stream_event make_progress(std::string_view phase, std::int64_t done, std::int64_t total);

@@ -11,6 +11,7 @@
 #include "core/text.hpp"
 #include "net/compat_face.hpp"
 #include "net/v1_face.hpp"
+#include "net/web_assets.hpp"
 #include "rag/repo_source.hpp"
 
 namespace askd::net {
@@ -22,19 +23,6 @@ constexpr const char* json_type = "application/json";
 bool is_json(std::string_view content_type) {
   return core::iequals(core::trim_ascii(content_type.substr(0, content_type.find(';'))),
                        "application/json");
-}
-
-// One line per refused request, so a 400 at 3 a.m. can be explained.
-void log_refusal(actors::engine& engine, const std::string& id, const request& req, int status,
-                 std::string_view detail) {
-  engine.metrics().refused[actors::refusal_slot(status)]++;
-  core::log_info("refused")
-      .kv("id", id)
-      .kv("method", req.method)
-      .kv("path", req.path)
-      .kv("peer", req.peer)
-      .kv("status", status)
-      .kv("detail", detail);
 }
 
 std::string build_models_json(const core::config& cfg) {
@@ -77,7 +65,7 @@ class compat_ws_handler : public websocket_handler {
     if (started_) return;
     started_ = true;
     auto id = core::new_request_id();
-    auto admitted = service_->admit_chat(upgrade_, message, id);
+    auto admitted = service_->admit_chat(upgrade_, message, id, true);
     if (!admitted) {
       ws_->send("Error: " + admitted.err().message);
       return ws_->close(1000);
@@ -197,6 +185,19 @@ class v1_ws_handler : public websocket_handler {
 
 }  // namespace
 
+// One line per refused request, so a 400 at 3 a.m. can be explained.
+void askd_service::log_refusal(std::string_view id, const request& req, int status,
+                               std::string_view detail) {
+  engine_.metrics().refused[actors::refusal_slot(status)]++;
+  core::log_info("refused")
+      .kv("id", id)
+      .kv("method", req.method)
+      .kv("path", req.path)
+      .kv("peer", req.peer)
+      .kv("status", status)
+      .kv("detail", detail);
+}
+
 void send_detail(response& res, int status, std::string_view detail, header_list extra) {
   res.send(status, json_type, "{\"detail\":" + core::json::quote(detail) + "}", std::move(extra));
 }
@@ -210,8 +211,13 @@ void send_refusal(response& res, core::error_code code, std::string_view detail,
 }
 
 // The API, as PROTOCOL.md lists it. /ws/chat is served by upgrade() below.
+// Open routes hold no data: the page, the health check, and deepwiki-open's auth check.
 const askd_service::route askd_service::routes[] = {
-    {"GET", "/health", &askd_service::health, false},
+    {"GET", "/", &askd_service::web_page, false, true},
+    {"GET", "/web/*", &askd_service::web_page, false, true},
+    {"GET", "/health", &askd_service::health, false, true},
+    {"GET", "/auth/status", &askd_service::auth_status, false, true},
+    {"POST", "/auth/validate", &askd_service::auth_validate, true, true},
     {"GET", "/models/config", &askd_service::models_config, false},
     {"GET", "/lang/config", &askd_service::lang_config, false},
     {"GET", "/metrics", &askd_service::metrics, false},
@@ -222,6 +228,15 @@ const askd_service::route askd_service::routes[] = {
     {"POST", "/v1/streams", &askd_service::v1_start, true},
     {"GET", "/v1/streams/*", &askd_service::v1_watch, false},
     {"DELETE", "/v1/streams/*", &askd_service::v1_cancel, false},
+    {"GET", "/v1/repos", &askd_service::v1_repos, false},
+    {"GET", "/local_repo/structure", &askd_service::local_structure, false},
+    {"GET", "/api/wiki_cache", &askd_service::wiki_cache_get, false},
+    {"POST", "/api/wiki_cache", &askd_service::wiki_cache_put, true},
+    {"DELETE", "/api/wiki_cache", &askd_service::wiki_cache_delete, false},
+    {"GET", "/api/processed_projects", &askd_service::processed_projects, false},
+    {"POST", "/export/wiki", &askd_service::export_wiki, true},
+    {"POST", "/v1/chat/completions", &askd_service::openai_chat, true, false, errors::openai},
+    {"GET", "/v1/models", &askd_service::openai_models, false, false, errors::openai},
 };
 
 namespace {
@@ -246,7 +261,9 @@ askd_service::askd_service(const core::config& cfg, actors::engine& engine)
       engine_(engine),
       rate_(cfg.limits.client_rate, cfg.limits.client_burst),
       models_json_(build_models_json(cfg)),
-      loopback_only_(core::is_loopback_host(cfg.server.host)) {
+      loopback_only_(core::is_loopback_host(cfg.server.host)),
+      wiki_(cfg.data_dir + "/wikicache", cfg.wiki_cache.max_entries,
+            cfg.wiki_cache.max_mb << 20) {
   for (const auto& p : cfg.server.trusted_proxies) trusted_proxies_.push_back(*core::parse_network(p));
 }
 
@@ -295,24 +312,34 @@ std::int64_t askd_service::rate_wait_ms(const request& req) {
   return rate_.take(key, std::chrono::steady_clock::now());
 }
 
+bool askd_service::key_matches(std::string_view key) const {
+  bool found = false;
+  for (const auto& k : cfg_.auth.api_keys)  // every key compared, in constant time each
+    found |= core::equal_in_constant_time(k, key);
+  return found;
+}
+
 std::optional<std::string> askd_service::caller_key(const request& req) const {
   if (cfg_.auth.api_keys.empty()) return std::string();
   auto h = req.header("authorization");
   constexpr std::string_view bearer = "Bearer ";
-  if (h.size() <= bearer.size() || h.substr(0, bearer.size()) != bearer) return std::nullopt;
-  auto key = h.substr(bearer.size());
-  bool found = false;
-  for (const auto& k : cfg_.auth.api_keys)  // every key compared, in constant time each
-    found |= core::equal_in_constant_time(k, key);
-  if (!found) return std::nullopt;
-  return std::string(key);
+  if (h.size() > bearer.size() && h.substr(0, bearer.size()) == bearer &&
+      key_matches(h.substr(bearer.size())))
+    return std::string(h.substr(bearer.size()));
+  // deepwiki-open's frontend sends its "authorization code" (an askd API key here) as a
+  // query parameter when it deletes a cached wiki, and no header.
+  if (req.method == "DELETE" && req.path == "/api/wiki_cache")
+    if (auto code = req.query_param("authorization_code"); !code.empty() && key_matches(code))
+      return code;
+  return std::nullopt;
 }
 
 core::result<askd_service::admitted> askd_service::admit_chat(const request& http,
                                                               std::string_view body,
-                                                              const std::string& id) {
+                                                              const std::string& id,
+                                                              bool compat) {
   auto refused = [&](core::error err) -> core::result<admitted> {
-    log_refusal(engine_, id, http, core::http_status(err.code), err.message);
+    log_refusal(id, http, core::http_status(err.code), err.message);
     return err;
   };
   if (draining_) {
@@ -326,8 +353,17 @@ core::result<askd_service::admitted> askd_service::admit_chat(const request& htt
     err.retry_after_ms = wait;
     return refused(std::move(err));
   }
-  auto req = core::parse_chat_request(body, cfg_);
+  std::string replaced;
+  core::parse_options options;
+  options.language_fallback = compat;
+  options.replaced_language = &replaced;
+  auto req = core::parse_chat_request(body, cfg_, options);
   if (!req) return refused(req.err());
+  if (!replaced.empty())
+    core::log_info("language replaced")
+        .kv("id", id)
+        .kv("language", core::clip(replaced, 40))
+        .kv("with", req->language);
   if (auto full = engine_.precheck(req->provider)) return refused(*full);
   auto source = rag::locate_repo(*req, cfg_);
   if (!source) return refused(source.err());
@@ -362,7 +398,7 @@ void askd_service::handle(request req, std::shared_ptr<response> res) {
   // Who may call comes first: a page on another site, or one that reached a loopback
   // askd through a rebound DNS name, gets nothing, not even a 404.
   if (auto why = caller_refusal(req)) {
-    log_refusal(engine_, "-", req, 403, *why);
+    log_refusal("-", req, 403, *why);
     return send_detail(*res, 403, *why);
   }
   auto origin = req.header("origin");
@@ -372,16 +408,23 @@ void askd_service::handle(request req, std::shared_ptr<response> res) {
                       {"Access-Control-Expose-Headers", "X-Request-Id, Retry-After, Location"}});
   std::string allow;
   const route* match = nullptr;
+  bool open = false;
+  auto style = errors::detail;
   for (const auto& r : routes) {
     if (!route_matches(r.path, req.path)) continue;
     if (req.method == r.method) match = &r;
     allow += (allow.empty() ? "" : ", ") + std::string(r.method);
+    open = open || r.open;
+    style = r.style;
   }
+  // Refusals in the face's own shape: OpenAI's SDKs read {"error": {...}}.
+  auto refuse = [&](int status, const std::string& detail, header_list extra = {}) {
+    log_refusal("-", req, status, detail);
+    if (style == errors::openai) return send_openai_error(*res, status, detail, std::move(extra));
+    send_detail(*res, status, detail, std::move(extra));
+  };
   if (req.path == "/ws/chat") allow = "GET";
-  if (allow.empty()) {
-    log_refusal(engine_, "-", req, 404, "Not Found");
-    return send_detail(*res, 404, "Not Found");
-  }
+  if (allow.empty()) return refuse(404, "Not Found");
   if (req.method == "OPTIONS") {  // a CORS preflight from an allowed origin, or a plain OPTIONS
     header_list h{{"Allow", allow + ", OPTIONS"}};
     if (!origin.empty()) {
@@ -392,25 +435,19 @@ void askd_service::handle(request req, std::shared_ptr<response> res) {
     }
     return res->send(204, "text/plain", "", std::move(h));
   }
-  if (req.path != "/health" && !caller_key(req)) {
-    log_refusal(engine_, "-", req, 401, "missing or unknown API key");
-    return send_detail(*res, 401, "An API key is required: Authorization: Bearer <key>",
-                       {{"WWW-Authenticate", "Bearer"}});
-  }
-  if (match && match->json_body && !is_json(req.header("content-type"))) {
+  if (!open && !caller_key(req))
+    return refuse(401, "An API key is required: Authorization: Bearer <key>",
+                  {{"WWW-Authenticate", "Bearer"}});
+  if (match && match->json_body && !is_json(req.header("content-type")))
     // A form or text/plain POST is what a page on any site may send without asking
     // first (no CORS preflight): a chat is only ever JSON.
-    auto detail = "Content-Type must be application/json, got " +
-                  core::json::quote(core::clip(req.header("content-type"), 100));
-    log_refusal(engine_, "-", req, 415, detail);
-    return send_detail(*res, 415, detail);
-  }
+    return refuse(415, "Content-Type must be application/json, got " +
+                           core::json::quote(core::clip(req.header("content-type"), 100)));
   if (match) return (this->*match->fn)(req, res);
   if (req.path == "/ws/chat" && req.method == "GET")
     return send_detail(*res, 426, "This endpoint speaks WebSocket only",
                        {{"Upgrade", "websocket"}});
-  log_refusal(engine_, "-", req, 405, "Method Not Allowed");
-  send_detail(*res, 405, "Method Not Allowed", {{"Allow", allow}});
+  refuse(405, "Method Not Allowed", {{"Allow", allow}});
 }
 
 upgrade_decision askd_service::upgrade(const request& req) {
@@ -418,7 +455,7 @@ upgrade_decision askd_service::upgrade(const request& req) {
   // Browsers do not apply CORS to WebSockets: any page may open one, so its Origin is
   // checked here as for any request.
   if (auto why = caller_refusal(req)) {
-    log_refusal(engine_, "-", req, 403, *why);
+    log_refusal("-", req, 403, *why);
     d.status = 403;
     d.detail = *why;
     return d;
@@ -426,7 +463,7 @@ upgrade_decision askd_service::upgrade(const request& req) {
   if (req.path != "/ws/chat") return d;  // 404
   auto owner = caller_key(req);
   if (!owner) {
-    log_refusal(engine_, "-", req, 401, "missing or unknown API key");
+    log_refusal("-", req, 401, "missing or unknown API key");
     d.status = 401;
     d.detail = "An API key is required: Authorization: Bearer <key>";
     return d;
@@ -475,6 +512,28 @@ void askd_service::health(const request&, const std::shared_ptr<response>& res) 
           "\",\"timestamp\":" + core::json::quote(core::iso8601(std::chrono::system_clock::now())) +
           ",\"service\":\"askd\"}",
       {});
+}
+
+// askd's own page (web/). Served without an API key: it holds no data, and asks for a
+// key itself when the server needs one. Its scripts come only from this server.
+void askd_service::web_page(const request& req, const std::shared_ptr<response>& res) {
+  auto asset = find_web_asset(req.path);
+  if (!asset) {
+    log_refusal("-", req, 404, "Not Found");
+    return send_detail(*res, 404, "Not Found");
+  }
+  header_list h{{"ETag", asset->etag},
+                {"Cache-Control", "no-cache"},
+                {"X-Content-Type-Options", "nosniff"},
+                {"Referrer-Policy", "no-referrer"}};
+  if (req.path == "/") {
+    h.emplace_back("Content-Security-Policy",
+                   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                   "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    h.emplace_back("X-Frame-Options", "DENY");
+  }
+  if (req.header("if-none-match") == asset->etag) return res->send(304, "", "", std::move(h));
+  res->send(200, asset->content_type, asset->body, std::move(h));
 }
 
 void askd_service::models_config(const request&, const std::shared_ptr<response>& res) {
@@ -647,7 +706,7 @@ void refuse_http(response& res, const core::error& err, const std::string& id) {
 
 void askd_service::compat_chat(const request& req, const std::shared_ptr<response>& res) {
   auto id = core::new_request_id();
-  auto admitted = admit_chat(req, req.body, id);
+  auto admitted = admit_chat(req, req.body, id, true);
   if (!admitted) return refuse_http(*res, admitted.err(), id);
   auto attachment = engine_.start_chat(std::move(admitted->request), std::move(admitted->source),
                                        id, std::make_shared<compat_http_port>(res, id));
@@ -687,7 +746,7 @@ void askd_service::v1_watch(const request& req, const std::shared_ptr<response>&
   if (!from.empty()) {
     auto parsed = core::json::parse_count(from);
     if (!parsed) {
-      log_refusal(engine_, "-", req, 400, "bad Last-Event-ID");
+      log_refusal("-", req, 400, "bad Last-Event-ID");
       return send_detail(
           *res, 400,
           "Last-Event-ID / after: expected an event number, got " + core::json::quote(from));
@@ -698,7 +757,7 @@ void askd_service::v1_watch(const request& req, const std::shared_ptr<response>&
   auto port =
       std::make_shared<sse_port>(res, id, cfg_.streams.ping_s, true, cfg_.server.write_queue_bytes);
   port->when_missing([this, res, id, req, stream_id] {
-    log_refusal(engine_, id, req, 404, "no such stream");
+    log_refusal(id, req, 404, "no such stream");
     send_detail(*res, 404,
                 "No stream " + stream_id + " (unknown, or expired after " +
                     std::to_string(cfg_.streams.linger_s) + " s)");
@@ -711,7 +770,7 @@ void askd_service::v1_cancel(const request& req, const std::shared_ptr<response>
   auto stream_id = last_segment(req.path);
   engine_.cancel(stream_id, *caller_key(req), [this, res, req, stream_id](bool found) {
     if (found) return res->send(204, "text/plain", "");
-    log_refusal(engine_, "-", req, 404, "no such stream");
+    log_refusal("-", req, 404, "no such stream");
     send_detail(*res, 404, "No stream " + stream_id + " (unknown or expired)");
   });
 }

@@ -13,7 +13,9 @@
 #include "core/config.hpp"
 #include "core/net_address.hpp"
 #include "core/rate_limit.hpp"
+#include "net/blocking_pool.hpp"
 #include "net/http_server.hpp"
+#include "net/wiki_store.hpp"
 #include "rag/repo_source.hpp"
 
 namespace askd::net {
@@ -54,22 +56,33 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
     core::chat_request request;
     rag::repo_source source;
   };
+  // `compat`: deepwiki-open's face, where an unsupported language falls back to the
+  // default (logged) as deepwiki-open does; v1 refuses it.
   core::result<admitted> admit_chat(const request& http, std::string_view body,
-                                    const std::string& request_id);
+                                    const std::string& request_id, bool compat = false);
   const core::config& config() const { return cfg_; }
+  // One line per refused request (and its count in /metrics), so a 400 at 3 a.m. can be
+  // explained.
+  void log_refusal(std::string_view id, const request& req, int status, std::string_view detail);
   actors::engine& engine() { return engine_; }
 
  private:
   using route_fn = void (askd_service::*)(const request&, const std::shared_ptr<response>&);
+  // How a route's refusals are written: {"detail"} as deepwiki's FastAPI does, or
+  // OpenAI's {"error": {...}}.
+  enum class errors { detail, openai };
   struct route {
     const char* method;
     const char* path;  // a trailing * matches one more path segment
     route_fn fn;
-    bool json_body;  // the body must be application/json (415 otherwise)
+    bool json_body;     // the body must be application/json (415 otherwise)
+    bool open = false;  // answered without an API key
+    errors style = errors::detail;
   };
   static const route routes[];
 
   void health(const request&, const std::shared_ptr<response>&);
+  void web_page(const request&, const std::shared_ptr<response>&);
   void models_config(const request&, const std::shared_ptr<response>&);
   void metrics(const request&, const std::shared_ptr<response>&);
   void cluster(const request&, const std::shared_ptr<response>&);
@@ -79,7 +92,25 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
   void v1_start(const request&, const std::shared_ptr<response>&);
   void v1_watch(const request&, const std::shared_ptr<response>&);
   void v1_cancel(const request&, const std::shared_ptr<response>&);
+  void v1_repos(const request&, const std::shared_ptr<response>&);
+  // deepwiki-open's frontend (net/wiki_face.cpp).
+  void auth_status(const request&, const std::shared_ptr<response>&);
+  void auth_validate(const request&, const std::shared_ptr<response>&);
+  void local_structure(const request&, const std::shared_ptr<response>&);
+  void wiki_cache_get(const request&, const std::shared_ptr<response>&);
+  void wiki_cache_put(const request&, const std::shared_ptr<response>&);
+  void wiki_cache_delete(const request&, const std::shared_ptr<response>&);
+  void processed_projects(const request&, const std::shared_ptr<response>&);
+  void export_wiki(const request&, const std::shared_ptr<response>&);
+  // The OpenAI-compatible face (net/openai_face.cpp).
+  void openai_chat(const request&, const std::shared_ptr<response>&);
+  void openai_models(const request&, const std::shared_ptr<response>&);
+  // Runs `job` on the blocking pool; answers 503 itself when the pool is full.
+  void off_io(const request& req, const std::shared_ptr<response>& res, std::function<void()> job);
   bool origin_allowed(const request& req) const;
+  // Whether `key` is one of auth.api_keys (each compared in constant time).
+  bool key_matches(std::string_view key) const;
+  std::string wiki_language(const std::string& code, const request& req) const;
 
   const core::config& cfg_;
   actors::engine& engine_;
@@ -89,10 +120,19 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
   std::atomic<bool> draining_{false};
   bool loopback_only_;  // bound to loopback: only loopback Host names are answered
   std::vector<core::network> trusted_proxies_;
+  wiki_store wiki_;
+  // Declared last, so destroyed first: its destructor runs the jobs still queued, which
+  // use the members above.
+  blocking_pool blocking_{2, 256};
 };
 
 // {"detail": "..."} with a status, as deepwiki's FastAPI answers errors.
 void send_detail(response& res, int status, std::string_view detail, header_list extra = {});
+
+// OpenAI's error shape, {"error": {"message", "type", "param", "code"}}, with the type
+// and code its SDKs expect for the status (net/openai_face.cpp).
+void send_openai_error(response& res, int status, std::string_view message,
+                       header_list extra = {});
 
 // A refusal before any stream: the detail with the status of the error's class,
 // Retry-After (whole seconds, rounded up) when it has one, and the request id.

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "core/text.hpp"
+
 namespace askd::rag {
 namespace fs = std::filesystem;
 namespace {
@@ -46,6 +48,7 @@ struct walker {
   gitignore ignore;
   scan_result out;
   std::string stamp;
+  std::vector<std::string>* listing = nullptr;  // stat_only: the paths, not the stamp
 
   bool stopped() const { return is_set(cancel) || out.stats.truncated; }
 
@@ -106,6 +109,14 @@ struct walker {
     auto size = static_cast<std::uint64_t>(st.st_size);
     if (size > settings.max_file_bytes) {
       ++out.stats.too_large;
+      return;
+    }
+    if (stat_only && listing) {
+      if (listing->size() >= settings.max_files) {
+        out.stats.truncated = true;
+        return;
+      }
+      listing->push_back(rel);
       return;
     }
     if (stat_only) {
@@ -229,6 +240,41 @@ std::string tree_stamp(const fs::path& root, const file_filter& filter,
   w.walk(dir.get(), "", false, 0);
   if (is_set(cancel)) return {};
   return w.stamp;
+}
+
+repo_listing list_repo(const fs::path& root, const file_filter& filter,
+                       const core::repo_settings& settings) {
+  auto dir = open_dir(root);
+  if (!dir) throw std::runtime_error(root.string() + " is not a readable directory");
+  repo_listing out;
+  walker w{filter, settings, nullptr, true, {}, {}, {}};
+  w.listing = &out.paths;
+  w.walk(dir.get(), "", false, 0);
+  out.truncated = w.out.stats.truncated;
+  // The README: the root's first, else the first found (any case of README.md).
+  auto is_readme = [](std::string_view path) {
+    auto name = path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1);
+    return name.size() == 9 && core::iequals(name, "readme.md");
+  };
+  const std::string* readme = nullptr;
+  for (const auto& p : out.paths)
+    if (is_readme(p) && (!readme || (p.find('/') == std::string::npos &&
+                                     readme->find('/') != std::string::npos)))
+      readme = &p;
+  if (readme) {
+    // Opened one directory at a time with O_NOFOLLOW, like every read here.
+    auto at = open_dir(root);
+    std::string_view rest = *readme;
+    for (auto slash = rest.find('/'); at && slash != std::string_view::npos; slash = rest.find('/')) {
+      at = open_dir_at(at.get(), std::string(rest.substr(0, slash)));
+      rest = rest.substr(slash + 1);
+    }
+    if (at) {
+      auto r = read_file_at(at.get(), std::string(rest), settings.max_file_bytes, nullptr);
+      if (r.result == file_read::outcome::ok && is_valid_utf8(r.bytes)) out.readme = std::move(r.bytes);
+    }
+  }
+  return out;
 }
 
 std::uint64_t dir_bytes(const fs::path& dir) {

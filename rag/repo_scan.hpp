@@ -59,6 +59,18 @@ std::string tree_stamp(const std::filesystem::path& root, const file_filter& fil
                        const core::repo_settings& settings,
                        const std::atomic<bool>* cancel = nullptr);
 
+// The paths scan_repo would consider (filters, .gitignore, size limit; nothing read), in
+// walk order, at most settings.max_files; and the README.md (the root's, else the first
+// found, any case), for deepwiki-open's /local_repo/structure. Throws std::runtime_error
+// when `root` cannot be read.
+struct repo_listing {
+  std::vector<std::string> paths;
+  bool truncated = false;
+  std::string readme;
+};
+repo_listing list_repo(const std::filesystem::path& root, const file_filter& filter,
+                       const core::repo_settings& settings);
+
 bool is_valid_utf8(std::string_view s);
 
 // The total size of the regular files under `dir`, links not followed (0 when it cannot

@@ -25,6 +25,8 @@ constexpr const char* usage =
     "  --data-dir DIR     where repositories and indexes are kept (default ~/.askd)\n"
     "  --allow-local DIR  serve local repositories under DIR (repeatable; adds to\n"
     "                     repos.local_roots)\n"
+    "  --cors-origin URL  a browser origin that may call askd, e.g. http://localhost:3000\n"
+    "                     for deepwiki-open's frontend (repeatable; adds to server.cors_origins)\n"
     "  --log-level L      debug, info, warn or error\n"
     "  --cluster-listen HOST:PORT   join a cluster: where other nodes reach this one\n"
     "  --cluster-seeds H:P,H:P      nodes to join through (any one that answers)\n"
@@ -78,6 +80,8 @@ askd::core::load_options parse_args(int argc, char** argv) {
       o.port = static_cast<std::uint16_t>(p);
     } else if (a == "--allow-local") {
       o.allow_local.push_back(next());
+    } else if (a == "--cors-origin") {
+      o.cors_origins.push_back(next());
     } else if (a == "--data-dir") {
       o.data_dir = next();
     } else if (a == "--cluster-listen") {

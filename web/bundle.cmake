@@ -1,0 +1,32 @@
+# Installs the page's pinned npm packages (package-lock.json) into NPM_DIR and
+# concatenates the files vendor.list names into OUT_DIR/vendor.js and vendor.css.
+# Run by net/CMakeLists.txt: cmake -DSRC=web -DNPM_DIR=... -DOUT_DIR=... -P bundle.cmake
+find_program(NPM npm)
+if(NOT NPM)
+  message(FATAL_ERROR "askd's web page bundles its libraries from npm, and npm is not installed "
+                      "(./dev installs it: apt-get install nodejs npm)")
+endif()
+file(MAKE_DIRECTORY ${NPM_DIR})
+configure_file(${SRC}/package.json ${NPM_DIR}/package.json COPYONLY)
+configure_file(${SRC}/package-lock.json ${NPM_DIR}/package-lock.json COPYONLY)
+execute_process(COMMAND ${NPM} ci --no-audit --no-fund --silent
+                WORKING_DIRECTORY ${NPM_DIR} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "npm ci for askd's web page failed (${rc}) in ${NPM_DIR}")
+endif()
+file(STRINGS ${SRC}/vendor.list lines)
+set(js "")
+set(css "")
+foreach(line IN LISTS lines)
+  if(line MATCHES "^(js|css) (.+)$")
+    set(kind ${CMAKE_MATCH_1})
+    set(path ${CMAKE_MATCH_2})
+    file(READ ${NPM_DIR}/node_modules/${path} content)
+    string(APPEND ${kind} "/* ${path} */\n${content}\n")
+  endif()
+endforeach()
+file(MAKE_DIRECTORY ${OUT_DIR})
+file(WRITE ${OUT_DIR}/vendor.js.tmp "${js}")
+file(WRITE ${OUT_DIR}/vendor.css.tmp "${css}")
+configure_file(${OUT_DIR}/vendor.js.tmp ${OUT_DIR}/vendor.js COPYONLY)
+configure_file(${OUT_DIR}/vendor.css.tmp ${OUT_DIR}/vendor.css COPYONLY)
