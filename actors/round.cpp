@@ -10,6 +10,7 @@
 #include "core/text.hpp"
 #include "core/tokens.hpp"
 #include "rag/extractive.hpp"
+#include "rag/local_wiki.hpp"
 #include "rag/prompt.hpp"
 
 namespace askd::actors {
@@ -69,6 +70,10 @@ constexpr std::int64_t max_question_tokens_for_retrieval = 8000;
 // wrote it), ending with what it would look at next (but the conclusion).
 std::vector<std::string> local_answer(const round_spec& spec,
                                       const std::vector<rag::context_chunk>& context) {
+  // deepwiki-open's frontend asking for its wiki's structure gets one built from the
+  // file tree it sent (rag/local_wiki.hpp).
+  if (!spec.research.active)
+    if (auto wiki = rag::local_wiki_structure(spec.query)) return {std::move(*wiki)};
   auto pieces = rag::extractive_answer(spec.query, context, rag::repo_name(spec.request->repo_url));
   const auto& r = spec.research;
   if (!r.active) return pieces;

@@ -11,6 +11,7 @@
 #include "rag/chunker.hpp"
 #include "rag/durable.hpp"
 #include "rag/extractive.hpp"
+#include "rag/local_wiki.hpp"
 #include "rag/lexical_index.hpp"
 #include "rag/repo_source.hpp"
 #include "rag/vector_index.hpp"
@@ -303,4 +304,38 @@ TEST_CASE("an index reaches the disk body first, header next, rename last") {
   CHECK(steps[1] == "rename v.f32");
   CHECK(steps[2].rfind("sync_dir ", 0) == 0);
   CHECK(vector_index::open(dir.path + "/v.f32"));
+}
+
+TEST_CASE("the local provider answers deepwiki-open's wiki-structure prompt from its file tree") {
+  // The prompt as deepwiki-open's repository page writes it (abridged).
+  auto prompt = [](bool comprehensive) {
+    return std::string("Analyze this GitHub repository askd/minirepo and create a wiki structure for it.\n\n"
+                       "1. The complete file tree of the project:\n<file_tree>\nREADME.md\nkeep.txt\n"
+                       "src/http/websocket_session.cpp\nsrc/retry_policy.cpp\nsrc/a<b>&.py\n"
+                       "docs/guide.md\n</file_tree>\n\n2. The README file of the project:\n<readme>\n"
+                       "# minirepo\n\nA small repository used by askd's tests.\n</readme>\n\n"
+                       "Return your analysis in the following XML format:\n\n<wiki_structure>\n") +
+           (comprehensive ? "  <sections>\n" : "") + "  <title>[Overall title]</title>\n</wiki_structure>";
+  };
+  auto x = askd::rag::local_wiki_structure(prompt(false));
+  REQUIRE(x);
+  CHECK(x->rfind("<wiki_structure>\n  <title>askd/minirepo wiki</title>", 0) == 0);
+  CHECK(x->find("<description>A small repository used by askd&apos;s tests.</description>") ==
+            std::string::npos);  // apostrophes need no escaping in text
+  CHECK(x->find("<description>A small repository used by askd's tests.</description>") !=
+        std::string::npos);
+  // An overview with the root's files, then the largest directory first.
+  CHECK(x->find("<page id=\"page-1\">\n      <title>Overview</title>") != std::string::npos);
+  CHECK(x->find("<file_path>README.md</file_path>") != std::string::npos);
+  CHECK(x->find("<page id=\"page-2\">\n      <title>Src</title>") != std::string::npos);
+  CHECK(x->find("<page id=\"page-3\">\n      <title>Docs</title>") != std::string::npos);
+  CHECK(x->find("<file_path>src/a&lt;b&gt;&amp;.py</file_path>") != std::string::npos);
+  CHECK(x->find("<sections>") == std::string::npos);
+  CHECK(x->substr(x->size() - 18) == "</wiki_structure>\n");
+  auto comprehensive = askd::rag::local_wiki_structure(prompt(true));
+  REQUIRE(comprehensive);
+  CHECK(comprehensive->find("<section_ref>") == std::string::npos);
+  CHECK(comprehensive->find("<page_ref>page-3</page_ref>") != std::string::npos);
+  CHECK(comprehensive->find("<parent_section>section-2</parent_section>") != std::string::npos);
+  CHECK(!askd::rag::local_wiki_structure("How does the <file_tree> work?"));
 }
