@@ -140,6 +140,11 @@ int main(int argc, char** argv) {
         .kv("key_set", def ? (def->api_key_env.empty() || !def->api_key.empty()) : false);
     for (const auto& root : cfg.repos.local_roots)
       askd::core::log_info("local root").kv("dir", root);
+    // askd's own page, at the address a browser on this machine can open.
+    auto host = cfg.server.host;
+    if (host == "0.0.0.0" || host == "::" || host.empty()) host = "127.0.0.1";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    askd::core::log_info("web page").kv("url", "http://" + host + ":" + std::to_string(port) + "/");
     if (fd_limit < cfg.server.max_connections + 64)
       askd::core::log_warn("fd limit below what max_connections needs")
           .kv("fd_limit", fd_limit)
