@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <unordered_map>
 
 #include "core/chat_request.hpp"
 #include "core/ids.hpp"
@@ -379,16 +380,17 @@ void askd_service::export_wiki(const request& req, const std::shared_ptr<respons
     for (const auto& p : pages.GetArray())
       body += "- [" + str(p, "title") + "](#" + str(p, "id") + ")\n";
     body += "\n";
+    // Titles by id, looked up once each: a body of many pages each naming many related
+    // pages must not cost pages x related comparisons.
+    std::unordered_map<std::string, std::string> titles;
+    for (const auto& p : pages.GetArray()) titles.emplace(str(p, "id"), str(p, "title"));
     for (const auto& p : pages.GetArray()) {
       body += "<a id='" + str(p, "id") + "'></a>\n\n## " + str(p, "title") + "\n\n";
       std::string related;
       for (const auto& id : p["relatedPages"].GetArray())
-        for (const auto& q : pages.GetArray())
-          if (str(q, "id") == id.GetString()) {
-            related += (related.empty() ? "" : ", ") + std::string("[") + str(q, "title") +
-                       "](#" + id.GetString() + ")";
-            break;
-          }
+        if (auto it = titles.find(id.GetString()); it != titles.end())
+          related += (related.empty() ? "" : ", ") + std::string("[") + it->second + "](#" +
+                     id.GetString() + ")";
       if (!related.empty()) body += "### Related Pages\n\nRelated topics: " + related + "\n\n";
       body += str(p, "content") + "\n\n---\n\n";
     }

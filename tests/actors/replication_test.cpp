@@ -100,7 +100,7 @@ TEST_CASE("a takeover reads the answer so far and a research's rounds from the e
   SECTION("a plain answer") {
     auto t = takeover_of(
         numbered({core::make_meta("a.1", "r", "p", "m", "x"), core::make_progress("retrieve", 0, 1),
-                  core::make_sources({{"src/a.cpp", 1, 9, 0.5}}), core::make_delta("Hello "),
+                  core::make_sources({{"src/a.cpp", 1, 9, 0.5, ""}}), core::make_delta("Hello "),
                   core::make_delta("world")}));
     CHECK(t.text == "Hello world");
     CHECK(t.sources_sent);
@@ -112,7 +112,7 @@ TEST_CASE("a takeover reads the answer so far and a research's rounds from the e
         core::make_meta("a.1", "r", "p", "m", "x"),
         core::make_stage(1, "plan"),
         core::make_delta("## Research Plan\n\n"),
-        core::make_sources({{"src/a.cpp", 1, 9, 0.5}, {"src/a.cpp", 20, 30, 0.4}}),
+        core::make_sources({{"src/a.cpp", 1, 9, 0.5, ""}, {"src/a.cpp", 20, 30, 0.4, ""}}),
         core::make_delta("Plan text.\nNext: retries"),
         core::make_stage(2, "update"),
         core::make_delta("\n\n## Research Update 2\n\n"),
