@@ -111,6 +111,7 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
   // Whether `key` is one of auth.api_keys (each compared in constant time).
   bool key_matches(std::string_view key) const;
   std::string wiki_language(const std::string& code, const request& req) const;
+  std::optional<wiki_key> wiki_query_key(const request& req, const std::shared_ptr<response>& res);
 
   const core::config& cfg_;
   actors::engine& engine_;

@@ -191,14 +191,22 @@ std::string askd_service::wiki_language(const std::string& code, const request& 
   return cfg_.languages.default_code;
 }
 
-void askd_service::wiki_cache_get(const request& req, const std::shared_ptr<response>& res) {
-  wiki_key k;
+// The query's key, or nullopt when it was refused (422: a part missing).
+std::optional<wiki_key> askd_service::wiki_query_key(const request& req,
+                                                     const std::shared_ptr<response>& res) {
   try {
-    k = key_from_query(req);
+    return key_from_query(req);
   } catch (const invalid& e) {
     log_refusal("-", req, 422, e.what());
-    return send_detail(*res, 422, e.what());
+    send_detail(*res, 422, e.what());
+    return std::nullopt;
   }
+}
+
+void askd_service::wiki_cache_get(const request& req, const std::shared_ptr<response>& res) {
+  auto query = wiki_query_key(req, res);
+  if (!query) return;
+  auto k = *query;
   k.language = wiki_language(k.language, req);
   if (auto why = wiki_key_problem(k); !why.empty()) {
     log_refusal("-", req, 400, why);
@@ -294,13 +302,9 @@ void askd_service::wiki_cache_put(const request& req, const std::shared_ptr<resp
 }
 
 void askd_service::wiki_cache_delete(const request& req, const std::shared_ptr<response>& res) {
-  wiki_key k;
-  try {
-    k = key_from_query(req);
-  } catch (const invalid& e) {
-    log_refusal("-", req, 422, e.what());
-    return send_detail(*res, 422, e.what());
-  }
+  auto query = wiki_query_key(req, res);
+  if (!query) return;
+  const auto& k = *query;
   if (!cfg_.languages.name_of(k.language)) {
     log_refusal("-", req, 400, "Language is not supported");
     return send_detail(*res, 400, "Language is not supported");
