@@ -196,3 +196,154 @@ TEST_CASE("a page on an origin in server.cors_origins reads answers over fetch a
   CHECK(r.ws.find("retry") != std::string::npos);
   CHECK(env.settles());
 }
+
+namespace {
+
+// The value at a dotted path ("first.state") of a page's JSON answer; null when absent.
+const rapidjson::Value* at(const rapidjson::Value& v, const std::string& path) {
+  const rapidjson::Value* cur = &v;
+  std::size_t from = 0;
+  while (cur && from <= path.size()) {
+    auto dot = path.find('.', from);
+    auto key = path.substr(from, dot == std::string::npos ? std::string::npos : dot - from);
+    if (!cur->IsObject() || !cur->HasMember(key.c_str())) return nullptr;
+    cur = &(*cur)[key.c_str()];
+    if (dot == std::string::npos) break;
+    from = dot + 1;
+  }
+  return cur;
+}
+std::string text_at(const rapidjson::Value& v, const std::string& path) {
+  auto* x = at(v, path);
+  return x && x->IsString() ? x->GetString() : "<" + path + " missing>";
+}
+double number_at(const rapidjson::Value& v, const std::string& path) {
+  auto* x = at(v, path);
+  return x && x->IsNumber() ? x->GetDouble() : -1;
+}
+bool flag_at(const rapidjson::Value& v, const std::string& path) {
+  auto* x = at(v, path);
+  return x && x->IsBool() && x->GetBool();
+}
+
+}  // namespace
+
+TEST_CASE("askd's own page: ask, sources, resume after going offline, stop") {
+  if (!have_browser()) return;
+  e2e_env env;
+  // Exactly known and slow: 8-byte deltas 60 ms apart (~3.5 s), time enough to go offline
+  // for a second in the middle. No apostrophes: the argument travels in shell quotes.
+  const std::string answer =
+      "## Heading\n\nThe retry policy waits longer after each failure, as `backoff` "
+      "computes it:\n\n```cpp\nint backoff(int attempt) {\n  return 100 << attempt;  // ms\n}"
+      "\n```\n\nThen the token bucket refills at a steady rate:\n\n- a caller takes a token per "
+      "request\n- an empty bucket means wait\n\nNothing else throttles the callers."
+      // A quoted file may hold markup meant to run: the page must leave it inert.
+      "<img src=\"data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7\" "
+      "onload=\"window.pwned=1\"><script>window.pwned=2</script>";
+  auto mock = [](const std::string& directive) { return " #mock" + directive; };
+  namespace fs = std::filesystem;
+  // Kept after the test for people to look at (the build's own directory).
+  auto shots = (fs::path(ASKD_NPM_DIR).parent_path() / "web-shots").string();
+  using askd::core::json::quote;
+  auto arg = "{\"repo\":" + quote(ASKD_FIXTURES "/minirepo") + ",\"provider\":\"openai\"" +
+             ",\"question\":" +
+             quote("How does the retry policy back off?" +
+                   mock("{\"text\":" + quote(answer) + ",\"chunk\":8,\"gap_ms\":60}")) +
+             ",\"answer\":" + quote(answer) + ",\"slow_question\":" +
+             quote("And the websocket session?" + mock(R"({"deltas":400,"gap_ms":40})")) +
+             ",\"local_question\":\"How is the backoff delay computed?\"" +
+             ",\"refused_repo\":\"/etc\",\"shots_dir\":" + quote(shots) + "}";
+  REQUIRE(arg.find('\'') == std::string::npos);
+  auto json = run_page("web_page.mjs", env.port, arg);
+  rapidjson::Document d;
+  askd::core::json::parse(json, d);
+  INFO("screenshots in " << shots << "; the page saw: " << json);
+  if (auto* failure = at(d, "failure")) FAIL("the page script stopped: " << failure->GetString());
+  CHECK(d["console_errors"].Empty());  // a CSP violation would be one
+  CHECK(text_at(d, "csp").find("script-src 'self'") != std::string::npos);
+  CHECK(text_at(d, "default_provider") == "local");
+
+  // The answer went offline for a second mid-stream and came back whole: the page
+  // reconnected with Last-Event-ID and askd replayed what it had missed.
+  CHECK(text_at(d, "offline_state") == "reconnecting");
+  CHECK(text_at(d, "first.state") == "done");
+  CHECK(flag_at(d, "first.text_exact"));
+  CHECK(flag_at(d, "first.grew_after_offline"));
+  CHECK(number_at(d, "first.drops") >= 1);
+  CHECK(number_at(d, "first.reconnects") >= 1);
+  CHECK(number_at(d, "first.turn_reconnects") == number_at(d, "first.reconnects"));
+  CHECK(text_at(d, "first.progress_phase") == "retrieve");  // askd's progress was shown
+  CHECK(flag_at(d, "first.progress_hidden"));               // and put away for the answer
+  // Rendered as Markdown, its code highlighted, and its pixels not blank.
+  CHECK(flag_at(d, "first.rendered.same_text"));
+  CHECK(askd::core::json::write(*at(d, "first.rendered.h2")) == R"(["Heading"])");
+  CHECK(number_at(d, "first.rendered.paragraphs") >= 3);
+  CHECK(number_at(d, "first.rendered.code_blocks") == 1);
+  CHECK(number_at(d, "first.rendered.highlighted_tokens") >= 1);
+  // The quoted markup is shown as text: no element of it was built, nothing ran.
+  CHECK(flag_at(d, "first.rendered.hostile.shown_as_text"));
+  CHECK(number_at(d, "first.rendered.hostile.images") == 0);
+  CHECK(number_at(d, "first.rendered.hostile.handlers") == 0);
+  CHECK(number_at(d, "first.rendered.hostile.scripts") == 0);
+  CHECK(text_at(d, "first.rendered.hostile.pwned") == "no");
+  CHECK(flag_at(d, "first.answer_pixels.differ"));
+  CHECK(number_at(d, "first.answer_pixels.shown") > 2 * number_at(d, "first.answer_pixels.blank"));
+
+  // Sources from the fixture repository, each opening its excerpt (mouse and keyboard).
+  CHECK(number_at(d, "sources.count") >= 1);
+  const auto& excerpt = d["sources"]["excerpts"][0];
+  CHECK(text_at(d, "sources.first_label").rfind(text_at(excerpt, "title"), 0) == 0);
+  CHECK(number_at(excerpt, "lines") >= 1);
+  CHECK(number_at(excerpt, "text") >= 1);
+  CHECK(flag_at(d, "sources.closed_by_escape"));
+  CHECK(text_at(d, "sources.state_after_escape") == "done");  // Esc closed, stopped nothing
+  CHECK(flag_at(d, "sources.keyboard_opened"));
+  CHECK(text_at(d, "sources.keyboard_label") ==
+        "Open the excerpt " + text_at(d, "sources.keyboard_title"));
+
+  // Stop: the follow-up carried the conversation; DELETE stopped askd's stream, and no
+  // text came after.
+  CHECK(number_at(d, "stop.history_sent") == 3);
+  CHECK(text_at(d, "stop.state") == "stopped");
+  CHECK(number_at(d, "stop.delete_status") == 204);
+  CHECK(number_at(d, "stop.text_at_stop") > 0);
+  CHECK_FALSE(flag_at(d, "stop.grew_after_stop"));
+  CHECK(text_at(d, "stop.server_end") == "cancelled");
+  CHECK(flag_at(d, "stop.ask_enabled"));
+  CHECK(flag_at(d, "stop.stop_disabled"));
+
+  // The dark theme, chosen and remembered; a new profile follows the system's.
+  CHECK(text_at(d, "theme.dark_attr") == "dark");
+  CHECK(text_at(d, "theme.dark_bg") != text_at(d, "theme.light_bg"));
+  CHECK(flag_at(d, "theme.screens_differ"));
+  CHECK(text_at(d, "theme.after_reload") == "dark");
+  CHECK(flag_at(d, "local.follows_system_dark"));
+
+  // No key, no model: the local provider answers by default.
+  CHECK(text_at(d, "local.provider") == "local");
+  CHECK(text_at(d, "local.state") == "done");
+  CHECK(flag_at(d, "local.extractive"));
+  CHECK(number_at(d, "local.sources") >= 1);
+  // A repository askd does not allow: its refusal shown, the question kept to ask again.
+  CHECK(text_at(d, "refused.status") == "error");
+  CHECK(text_at(d, "refused.notice").find("/etc") != std::string::npos);
+  CHECK(flag_at(d, "refused.question_kept"));
+  CHECK_FALSE(flag_at(d, "refused.turn"));
+
+  // Deep research with the local provider: its stages shown round by round to the last.
+  CHECK(text_at(d, "research.state") == "done");
+  CHECK(flag_at(d, "research.shown"));
+  CHECK(number_at(d, "research.round") == 5);
+  CHECK(text_at(d, "research.kind") == "conclusion");
+  CHECK(askd::core::json::write(*at(d, "research.steps")) ==
+        R"(["done","done","done","done","current"])");
+  CHECK(askd::core::json::write(*at(d, "research.headings")) ==
+        R"(["Research Plan","Research Update 2","Research Update 3","Research Update 4",)"
+        R"("Final Conclusion"])");
+
+  // Each screenshot a PNG with something on it.
+  for (auto name : {"reconnecting", "answered", "excerpt", "stopped", "dark", "local-dark-narrow"})
+    CHECK(number_at(d["shots"], name) > 20000);
+  CHECK(env.settles());
+}
