@@ -11,21 +11,13 @@
 
 #include "core/json.hpp"
 #include "tests/support/e2e_env.hpp"
+#include "tests/support/node_script.hpp"
 #include "tests/support/test_client.hpp"
 
 using namespace askd::test;
 
 namespace {
 
-std::string run(const std::string& command) {
-  std::string out;
-  auto* p = ::popen(command.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  while (auto n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
 
 const std::string chromium = "/usr/bin/chromium";
 const std::string playwright = ASKD_NPM_DIR "/node_modules/playwright-core";
@@ -33,7 +25,7 @@ const std::string playwright = ASKD_NPM_DIR "/node_modules/playwright-core";
 // Whether the browser can run here; says why not.
 bool have_browser() {
   namespace fs = std::filesystem;
-  if (fs::exists(chromium) && fs::exists(playwright) && !run("command -v node").empty())
+  if (fs::exists(chromium) && fs::exists(playwright) && have_node())
     return true;
   WARN("SKIPPED: needs " << chromium << ", node and " << playwright
                          << " (./dev test installs them; they could not be installed here)");
@@ -42,12 +34,10 @@ bool have_browser() {
 
 // Runs tests/browser/<script> with askd's port, `body` and the browser; its JSON answer.
 std::string run_page(const std::string& script, std::uint16_t port, const std::string& body) {
-  auto out = run("node " ASKD_TESTS_DIR "/browser/" + script + " " + std::to_string(port) + " '" +
-                 body + "' " + playwright + " " + chromium + " 2>&1");
+  auto out = run_command("node " ASKD_TESTS_DIR "/browser/" + script + " " + std::to_string(port) +
+                         " " + shell_quote(body) + " " + playwright + " " + chromium + " 2>&1").out;
   INFO("browser: " << out);
-  // The script's answer is its last line.
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  auto line = out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
+  auto line = last_line(out);
   REQUIRE(line.rfind("{\"", 0) == 0);
   return line;
 }

@@ -12,6 +12,7 @@
 #include "core/json.hpp"
 #include "net/http_server.hpp"
 #include "tests/support/e2e_env.hpp"
+#include "tests/support/node_script.hpp"
 #include "tests/support/test_client.hpp"
 
 using namespace askd::test;
@@ -315,22 +316,13 @@ TEST_CASE("the compat face answers an unknown language in the default one; v1 re
 
 namespace {
 
-std::string run(const std::string& command) {
-  std::string out;
-  auto* p = ::popen(command.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  while (auto n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  ::pclose(p);
-  return out;
-}
 
 const std::string openai_sdk = ASKD_NPM_DIR "/node_modules/openai";
 
 }  // namespace
 
 TEST_CASE("OpenAI's SDK asks askd about a repository, streamed and not") {
-  if (!std::filesystem::exists(openai_sdk) || run("command -v node").empty()) {
+  if (!std::filesystem::exists(openai_sdk) || !have_node()) {
     WARN("SKIPPED: needs node and " << openai_sdk << " (./dev test installs them)");
     return;
   }
@@ -345,12 +337,10 @@ TEST_CASE("OpenAI's SDK asks askd about a repository, streamed and not") {
              json::quote("How are retries done? #mock{\"text\":" + json::quote(answer) +
                          ",\"chunk\":7}") +
              "}";
-  std::string quoted;  // one shell word
-  for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  auto out = run("node " ASKD_TESTS_DIR "/openai/sdk.mjs " + openai_sdk + " '" + quoted + "' 2>&1");
+  auto out =
+      run_command("node " ASKD_TESTS_DIR "/openai/sdk.mjs " + openai_sdk + " " + shell_quote(arg) + " 2>&1").out;
   INFO("sdk: " << out);
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  auto line = out.substr(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
+  auto line = last_line(out);
   REQUIRE(line.rfind("{\"", 0) == 0);
   auto d = parsed(line);
 

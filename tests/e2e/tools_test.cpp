@@ -13,12 +13,6 @@ using namespace askd::test;
 
 namespace {
 
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 std::string url(std::uint16_t port) {
   return "http://127.0.0.1:" + std::to_string(port);
 }

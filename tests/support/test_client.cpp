@@ -323,6 +323,12 @@ std::string post_bytes(const std::string& target, const std::string& body) {
          std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
+std::string shell_quote(const std::string& text) {
+  std::string q = "'";
+  for (char c : text) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
 run_result run_command(const std::string& command) {
   run_result r;
   FILE* p = ::popen(command.c_str(), "r");

@@ -118,6 +118,8 @@ struct run_result {
   std::string out;
 };
 run_result run_command(const std::string& command);
+// `text` as one single-quoted shell word.
+std::string shell_quote(const std::string& text);
 
 // A port free on 127.0.0.1 right now (for a server that must know its port before it starts).
 std::uint16_t free_port();
