@@ -202,12 +202,23 @@ void send_detail(response& res, int status, std::string_view detail, header_list
   res.send(status, json_type, "{\"detail\":" + core::json::quote(detail) + "}", std::move(extra));
 }
 
+header_list refusal_headers(const std::string& request_id, std::int64_t retry_after_ms) {
+  header_list h;
+  if (!request_id.empty()) h.emplace_back("X-Request-Id", request_id);
+  if (retry_after_ms >= 0)
+    h.emplace_back("Retry-After", std::to_string((retry_after_ms + 999) / 1000));
+  return h;
+}
+
+void askd_service::refuse(const request& req, response& res, int status, std::string_view detail,
+                          header_list extra) {
+  log_refusal("-", req, status, detail);
+  send_detail(res, status, detail, std::move(extra));
+}
+
 void send_refusal(response& res, core::error_code code, std::string_view detail,
                   std::int64_t retry_after_ms, const std::string& request_id) {
-  header_list extra{{"X-Request-Id", request_id}};
-  if (retry_after_ms >= 0)
-    extra.emplace_back("Retry-After", std::to_string((retry_after_ms + 999) / 1000));
-  send_detail(res, core::http_status(code), detail, std::move(extra));
+  send_detail(res, core::http_status(code), detail, refusal_headers(request_id, retry_after_ms));
 }
 
 // The API, as PROTOCOL.md lists it. /ws/chat is served by upgrade() below.
@@ -398,8 +409,7 @@ void askd_service::handle(request req, std::shared_ptr<response> res) {
   // Who may call comes first: a page on another site, or one that reached a loopback
   // askd through a rebound DNS name, gets nothing, not even a 404.
   if (auto why = caller_refusal(req)) {
-    log_refusal("-", req, 403, *why);
-    return send_detail(*res, 403, *why);
+    return refuse(req, *res, 403, *why);
   }
   auto origin = req.header("origin");
   if (!origin.empty())
@@ -519,8 +529,7 @@ void askd_service::health(const request&, const std::shared_ptr<response>& res) 
 void askd_service::web_page(const request& req, const std::shared_ptr<response>& res) {
   auto asset = find_web_asset(req.path);
   if (!asset) {
-    log_refusal("-", req, 404, "Not Found");
-    return send_detail(*res, 404, "Not Found");
+    return refuse(req, *res, 404, "Not Found");
   }
   header_list h{{"ETag", asset->etag},
                 {"Cache-Control", "no-cache"},

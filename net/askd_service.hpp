@@ -64,6 +64,9 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
   // One line per refused request (and its count in /metrics), so a 400 at 3 a.m. can be
   // explained.
   void log_refusal(std::string_view id, const request& req, int status, std::string_view detail);
+  // log_refusal, then the detail sent as {"detail"} (a refusal with no request id).
+  void refuse(const request& req, response& res, int status, std::string_view detail,
+              header_list extra = {});
   actors::engine& engine() { return engine_; }
 
  private:
@@ -130,10 +133,17 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
 // {"detail": "..."} with a status, as deepwiki's FastAPI answers errors.
 void send_detail(response& res, int status, std::string_view detail, header_list extra = {});
 
+// A refusal's headers: its request id (when it has one) and Retry-After in whole
+// seconds, rounded up (when it has one: retry_after_ms >= 0).
+header_list refusal_headers(const std::string& request_id, std::int64_t retry_after_ms);
+
 // OpenAI's error shape, {"error": {"message", "type", "param", "code"}}, with the type
 // and code its SDKs expect for the status (net/openai_face.cpp).
 void send_openai_error(response& res, int status, std::string_view message,
                        header_list extra = {});
+// send_refusal's twin in OpenAI's shape.
+void send_openai_refusal(response& res, core::error_code code, std::string_view message,
+                         std::int64_t retry_after_ms, const std::string& request_id);
 
 // A refusal before any stream: the detail with the status of the error's class,
 // Retry-After (whole seconds, rounded up) when it has one, and the request id.

@@ -278,13 +278,9 @@ class openai_port : public actors::sink_port {
   // Before the stream started (or with nothing sent yet, not streaming): the error's HTTP
   // status. Once streaming: an error chunk, as OpenAI sends one, and the end.
   void failed(const core::stream_event& event) {
+    if (!stream_ || !started_)
+      return send_openai_refusal(*res_, event.code, event.text, event.retry_after_ms, request_id_);
     int status = core::http_status(event.code);
-    if (!stream_ || !started_) {
-      header_list h{{"X-Request-Id", request_id_}};
-      if (event.retry_after_ms >= 0)
-        h.emplace_back("Retry-After", std::to_string((event.retry_after_ms + 999) / 1000));
-      return res_->send(status, json_type, openai_error_json(status, event.text), std::move(h));
-    }
     res_->write("data: " + openai_error_json(status, event.text) + "\n\n");
     res_->finish();
   }
@@ -309,6 +305,12 @@ void send_openai_error(response& res, int status, std::string_view message, head
   res.send(status, json_type, openai_error_json(status, message), std::move(extra));
 }
 
+void send_openai_refusal(response& res, core::error_code code, std::string_view message,
+                         std::int64_t retry_after_ms, const std::string& request_id) {
+  send_openai_error(res, core::http_status(code), message,
+                    refusal_headers(request_id, retry_after_ms));
+}
+
 void askd_service::openai_chat(const request& req, const std::shared_ptr<response>& res) {
   auto id = core::new_request_id();
   openai_request oa;
@@ -322,11 +324,7 @@ void askd_service::openai_chat(const request& req, const std::shared_ptr<respons
   auto admitted = admit_chat(req, oa.chat_body, id);
   if (!admitted) {
     const auto& err = admitted.err();
-    int status = core::http_status(err.code);
-    header_list h{{"X-Request-Id", id}};
-    if (err.retry_after_ms >= 0)
-      h.emplace_back("Retry-After", std::to_string((err.retry_after_ms + 999) / 1000));
-    return res->send(status, json_type, openai_error_json(status, err.message), std::move(h));
+    return send_openai_refusal(*res, err.code, err.message, err.retry_after_ms, id);
   }
   auto attachment =
       engine_.start_chat(std::move(admitted->request), std::move(admitted->source), id,

@@ -120,8 +120,7 @@ void askd_service::auth_status(const request&, const std::shared_ptr<response>& 
 void askd_service::auth_validate(const request& req, const std::shared_ptr<response>& res) {
   if (auto wait = rate_wait_ms(req)) {
     log_refusal("-", req, 429, "client rate");
-    return send_detail(*res, 429, "Too many requests; retry shortly",
-                       {{"Retry-After", std::to_string((wait + 999) / 1000)}});
+    return send_detail(*res, 429, "Too many requests; retry shortly", refusal_headers("", wait));
   }
   std::string code;
   try {
@@ -129,8 +128,7 @@ void askd_service::auth_validate(const request& req, const std::shared_ptr<respo
     core::json::parse(req.body, d);
     code = core::json::object_reader(d, "").required_string("code");
   } catch (const std::exception& e) {
-    log_refusal("-", req, 422, e.what());
-    return send_detail(*res, 422, e.what());
+    return refuse(req, *res, 422, e.what());
   }
   bool ok = cfg_.auth.api_keys.empty() || key_matches(code);
   if (!ok) core::log_warn("auth code refused").kv("peer", req.peer);
@@ -197,8 +195,7 @@ std::optional<wiki_key> askd_service::wiki_query_key(const request& req,
   try {
     return key_from_query(req);
   } catch (const invalid& e) {
-    log_refusal("-", req, 422, e.what());
-    send_detail(*res, 422, e.what());
+    refuse(req, *res, 422, e.what());
     return std::nullopt;
   }
 }
@@ -209,8 +206,7 @@ void askd_service::wiki_cache_get(const request& req, const std::shared_ptr<resp
   auto k = *query;
   k.language = wiki_language(k.language, req);
   if (auto why = wiki_key_problem(k); !why.empty()) {
-    log_refusal("-", req, 400, why);
-    return send_detail(*res, 400, why);
+    return refuse(req, *res, 400, why);
   }
   off_io(req, res, [this, res, k] {
     auto stored = wiki_.get(k);
@@ -273,8 +269,7 @@ void askd_service::wiki_cache_put(const request& req, const std::shared_ptr<resp
     if (!token.empty() && cfg_.auth.api_keys.empty()) {
       auto why = "A wiki made with an access token is not kept on a server without API keys "
                  "(auth.api_keys): anyone could read it by its name";
-      log_refusal("-", req, 403, why);
-      return send_detail(*res, 403, why);
+      return refuse(req, *res, 403, why);
     }
     // What deepwiki-open keeps, but never the token.
     stored = "{\"wiki_structure\":" + core::json::write(*structure) +
@@ -286,8 +281,7 @@ void askd_service::wiki_cache_put(const request& req, const std::shared_ptr<resp
              "},\"provider\":" + core::json::quote(provider) +
              ",\"model\":" + core::json::quote(model) + "}";
   } catch (const std::exception& e) {
-    log_refusal("-", req, 422, e.what());
-    return send_detail(*res, 422, e.what());
+    return refuse(req, *res, 422, e.what());
   }
   off_io(req, res, [this, res, k, stored = std::move(stored)] {
     try {
@@ -306,17 +300,14 @@ void askd_service::wiki_cache_delete(const request& req, const std::shared_ptr<r
   if (!query) return;
   const auto& k = *query;
   if (!cfg_.languages.name_of(k.language)) {
-    log_refusal("-", req, 400, "Language is not supported");
-    return send_detail(*res, 400, "Language is not supported");
+    return refuse(req, *res, 400, "Language is not supported");
   }
   if (auto why = wiki_key_problem(k); !why.empty()) {
-    log_refusal("-", req, 400, why);
-    return send_detail(*res, 400, why);
+    return refuse(req, *res, 400, why);
   }
   off_io(req, res, [this, res, req, k] {
     if (!wiki_.remove(k)) {
-      log_refusal("-", req, 404, "Wiki cache not found");
-      return send_detail(*res, 404, "Wiki cache not found");
+      return refuse(req, *res, 404, "Wiki cache not found");
     }
     core::log_info("wiki cache deleted").kv("file", wiki_file_name(k)).kv("peer", req.peer);
     res->send(200, json_type,
@@ -360,8 +351,7 @@ void askd_service::export_wiki(const request& req, const std::shared_ptr<respons
     for (rapidjson::SizeType i = 0; i < pages->Size(); ++i)
       check_page((*pages)[i], "pages[" + std::to_string(i) + "]");
   } catch (const std::exception& e) {
-    log_refusal("-", req, 422, e.what());
-    return send_detail(*res, 422, e.what());
+    return refuse(req, *res, 422, e.what());
   }
   const auto& pages = d["pages"];
   auto now = std::chrono::system_clock::now();
