@@ -166,7 +166,7 @@ typename Inspector::result_type inspect(Inspector& f, chat_request& x) {
   return f(caf::meta::type_name("chat_request"), x.repo_url, x.messages, x.file_path, x.token,
            x.type, x.provider, x.model, x.language, x.excluded_dirs, x.excluded_files,
            x.included_dirs, x.included_files, x.deep_research, x.max_rounds, x.retrieval, x.ref,
-           x.fallback, x.source_text);
+           x.fallback, x.source_text, x.cache);
 }
 
 template <class Inspector>

@@ -12,6 +12,7 @@
 #include <semaphore>
 #include <string>
 
+#include "actors/answer_cache.hpp"
 #include "core/cluster_view.hpp"
 #include "core/config.hpp"
 #include "providers/curl_engine.hpp"
@@ -113,6 +114,9 @@ struct engine_context {
   // flight (embedder.max_concurrent), shared by every repository's searches.
   std::map<std::string, std::shared_ptr<const providers::embedder>> embedders;
   std::unique_ptr<std::counting_semaphore<>> embed_limit;
+  // Answers given again (actors/answer_cache.hpp): made by the engine from
+  // config.answer_cache when not set; none (a test's context): every question goes upstream.
+  std::shared_ptr<answer_cache> answers;
   std::atomic<std::int64_t> queued_requests{
       0};  // all providers: for limits.max_queued_requests  // set at shutdown: long jobs (index
            // builds) give up

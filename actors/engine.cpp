@@ -91,6 +91,8 @@ engine::engine(std::shared_ptr<engine_context> context)
   // streams pausing ~20 ms between tokens, workers never block and burn a core in
   // wakeups. Spin briefly, then block until work is enqueued.
   config_->set("work-stealing.moderate-poll-attempts", size_t{0});
+  if (!context_->answers)
+    context_->answers = std::make_shared<answer_cache>(context_->config.answer_cache);
   const auto& cluster = context_->config.cluster;
   if (!context_->cluster)
     context_->cluster = std::make_shared<core::cluster_view>(

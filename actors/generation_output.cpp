@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "actors/answer_cache.hpp"
 #include "core/log.hpp"
 #include "rag/research.hpp"
 
@@ -84,6 +85,11 @@ void generation_output::retire(int attempt) {
   if (attempt == current_) retired_ = true;
 }
 
+void generation_output::record_to(std::shared_ptr<answer_flight> flight) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  flight_ = std::move(flight);
+}
+
 std::string generation_output::sent() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return sent_;
@@ -98,6 +104,7 @@ void generation_output::forward(std::string_view text) {
   if (text.empty()) return;
   sent_ += text;
   hub_->publish(core::make_delta(std::string(text)));
+  if (flight_) flight_->record(text);
 }
 
 void generation_output::release_lead(bool final) {

@@ -17,6 +17,8 @@
 
 namespace askd::actors {
 
+class answer_flight;
+
 // A continuation's first bytes held back to find what it repeats.
 inline constexpr std::size_t max_overlap_bytes = 256;
 
@@ -56,6 +58,10 @@ class generation_output {
   // that repeat `text` are skipped and what follows them goes out.
   void seed(std::string text, bool replay);
 
+  // Every piece of text sent from now on is also recorded in `flight` (the answer cache's
+  // single flight this output leads, actors/answer_cache.hpp).
+  void record_to(std::shared_ptr<answer_flight> flight);
+
   // Everything sent so far (what a continuation goes on from), and its size.
   std::string sent() const;
   std::size_t sent_bytes() const;
@@ -67,6 +73,7 @@ class generation_output {
 
   mutable std::mutex mutex_;
   std::shared_ptr<stream_hub> hub_;
+  std::shared_ptr<answer_flight> flight_;
   int current_ = 0;       // 0: no attempt is taking text
   bool retired_ = false;  // the current attempt has failed; its text is no longer taken
   std::string sent_;

@@ -48,6 +48,7 @@ using retrieved_atom = caf::atom_constant<caf::atom("retrieved")>;
 using yield_atom = caf::atom_constant<caf::atom("yield")>;
 using ack_atom = caf::atom_constant<caf::atom("ack")>;
 using capacity_atom = caf::atom_constant<caf::atom("capacity")>;
+using lead_atom = caf::atom_constant<caf::atom("lead")>;
 
 // ---- message payloads ----------------------------------------------------------------
 
@@ -58,6 +59,10 @@ struct call_summary {
   bool usage_reported = false;
   int attempts = 1;                   // provider calls it took (the supervisor fills it in)
   std::vector<std::string> degraded;  // what was given up to answer, e.g. "retrieval"
+  // How the answer cache served it (actors/answer_cache.hpp): "" (not asked: off, the
+  // local provider), "miss" (its own upstream call), "hit" (replayed), "shared" (streamed
+  // from an identical question's call in flight). A research: "hit" when every round was.
+  std::string cache;
 };
 
 // Adds `what` to a list of what was given up (call_summary, done_info), once.
@@ -155,6 +160,13 @@ using round_listener_actor = generation_listener_actor::extend<
     // round -> listener: its retrieval is over; the generation follows.
     caf::reacts_to<retrieved_atom, round_retrieval>>;
 
+// One round (actors/round.hpp): a generation's listener that may be following another
+// round's generation of the same question (actors/answer_cache.hpp).
+using round_actor = generation_listener_actor::extend<
+    // answer cache -> follower: the generation it followed went without an answer: go on
+    // alone, from the text it has.
+    caf::reacts_to<lead_atom>>;
+
 // Owns one generation's provider calls (actors/call_supervisor.hpp): to its provider
 // calls it is their listener, to the session a generation that reports like one call.
 using call_supervisor_actor = generation_listener_actor;
@@ -247,7 +259,7 @@ struct engine_refs {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_summary& x) {
   return f(caf::meta::type_name("call_summary"), x.finish_reason, x.usage, x.usage_reported,
-           x.attempts, x.degraded);
+           x.attempts, x.degraded, x.cache);
 }
 
 }  // namespace askd::actors

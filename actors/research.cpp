@@ -185,6 +185,8 @@ round_listener_actor::behavior_type research(self_ptr self, round_env env,
         t.usage.prompt_tokens += summary.usage.prompt_tokens;
         t.usage.completion_tokens += summary.usage.completion_tokens;
         t.usage_reported = t.usage_reported || summary.usage_reported;
+        // The answer was replayed ("hit") when every round's was; "partial" when some were.
+        t.cache = st.rounds.size() == 1 || t.cache == summary.cache ? summary.cache : "partial";
         t.attempts += summary.attempts;
         for (const auto& d : summary.degraded) add_degraded(t.degraded, d);
         auto& done = st.rounds.back();

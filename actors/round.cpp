@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "actors/answer_cache.hpp"
 #include "actors/call_supervisor.hpp"
 #include "actors/children.hpp"
 #include "actors/local_call.hpp"
@@ -18,6 +19,22 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+// A round's part in an answer cache flight. A round gone without its answer (cancelled,
+// killed with its session) lets go here, when its state goes: the flight it led goes on
+// without it (its followers alone), the one it followed forgets it.
+struct flight_hold {
+  std::shared_ptr<answer_flight> flight;
+  bool following = false;
+  const generation_output* output = nullptr;  // the follower's
+  flight_hold() = default;
+  flight_hold(const flight_hold&) = delete;
+  flight_hold& operator=(const flight_hold&) = delete;
+  ~flight_hold() { let_go(); }
+  void let_go() {
+    if (auto f = std::move(flight)) following ? f->leave(output) : f->abandon();
+  }
+};
+
 struct round_state {
   round_env env;
   round_spec spec;
@@ -25,11 +42,17 @@ struct round_state {
   caf::actor_addr call;            // the call supervisor or local_call
   round_retrieval report;          // what retrieval did, sent when the prompt is built
   std::string retrieval_degraded;  // "retrieval:bm25" when the mode asked for could not run
+  // The answer cache: the flight this round leads (its generation is recorded for
+  // identical questions) or follows; and, when following, how it would go on alone.
+  flight_hold flight;
+  std::function<void()> go_alone;
+  std::string cache;  // call_summary::cache
+  bool continued = false;  // followed a flight that was abandoned after some text
   bool over = false;
   static inline const char* name = "round";
 };
 
-using self_ptr = generation_listener_actor::stateful_pointer<round_state>;
+using self_ptr = round_actor::stateful_pointer<round_state>;
 
 // The round is over: what its output still holds goes out, and the slot goes back
 // (the local provider's; a supervisor gave its own back already) — the session keeps
@@ -45,6 +68,7 @@ void fail(self_ptr self, core::error err) {
   auto& st = self->state;
   if (st.over) return;
   finish(self);
+  if (!st.flight.following) st.flight.let_go();
   self->send(st.listener, failed_atom::value, std::move(err));
   self->quit();
 }
@@ -99,6 +123,62 @@ void report_context(self_ptr self, const std::vector<rag::context_chunk>& contex
     if (std::find(r.paths.begin(), r.paths.end(), c.path) == r.paths.end())
       r.paths.push_back(c.path);
   self->send(self->state.listener, retrieved_atom::value, r);
+}
+
+// The answer cache (actors/answer_cache.hpp), asked once the prompt is known. True when
+// the round is answered from it: replayed (a finished message to itself follows), or
+// following an identical question's generation in flight (`alone` runs if that one goes
+// without an answer). False: the round asks upstream, recording its answer when it leads.
+bool from_cache(self_ptr self, const providers::generation_request& prompt,
+                std::function<void()> alone) {
+  auto& st = self->state;
+  const auto& cache = st.env.context->answers;
+  const auto& request = *st.spec.request;
+  // A takeover's answer was begun by the lost node: it goes on from there.
+  if (!cache || !cache->enabled() || !request.cache || st.spec.resumed ||
+      st.spec.output->sent_bytes())
+    return false;
+  auto found = cache->find(answer_cache::key_of(st.env.provider->id(), prompt.model,
+                                                prompt.messages, request.token));
+  auto& output = *st.spec.output;
+  if (found.hit) {
+    st.cache = "hit";
+    output.begin(1);
+    found.hit->each_delta([&](std::string_view d) { output.offer(1, d); });
+    call_summary s;
+    s.finish_reason = found.hit->finish_reason;
+    s.usage = found.hit->usage;
+    s.usage_reported = found.hit->usage_reported;
+    s.attempts = 0;
+    self->send(self, finished_atom::value, std::move(s));
+    return true;
+  }
+  if (!found.flight) return false;
+  if (found.lead) {
+    st.cache = "miss";
+    st.flight.flight = found.flight;
+    output.record_to(found.flight);
+    return false;
+  }
+  auto me = caf::actor_cast<round_actor>(self);
+  bool joined = found.flight->join(st.spec.output, [me](const std::optional<flight_end>& end) {
+    if (!end) return caf::anon_send(me, lead_atom::value);
+    call_summary s;
+    s.finish_reason = end->finish_reason;
+    s.usage = end->usage;
+    s.usage_reported = end->usage_reported;
+    s.degraded = end->degraded;
+    s.attempts = 0;
+    caf::anon_send(me, finished_atom::value, std::move(s));
+  });
+  if (!joined) return false;  // it ended meanwhile, or is too long to be shared: alone
+  cache->shared++;
+  st.cache = "shared";
+  st.flight.flight = found.flight;
+  st.flight.following = true;
+  st.flight.output = st.spec.output.get();
+  st.go_alone = std::move(alone);
+  return true;
 }
 
 // Builds the prompt around `context` (best first) and starts the generation.
@@ -165,10 +245,15 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
     inputs.context.clear();
     gen.lean = providers::generation_request{rag::assemble_prompt(inputs), request.model};
   }
-  with_slot(self, [=, gen = std::move(gen)]() mutable {
-    self->state.call =
-        spawn_call_supervisor(*self, self->state.env.context, std::move(gen), listener).address();
-  });
+  auto prompt = gen.request;
+  auto start = [=, gen = std::move(gen)]() mutable {
+    with_slot(self, [=, gen = std::move(gen)]() mutable {
+      self->state.call =
+          spawn_call_supervisor(*self, self->state.env.context, std::move(gen), listener)
+              .address();
+    });
+  };
+  if (!from_cache(self, prompt, start)) start();
 }
 
 // Retrieval first when the repository is indexable, then generation.
@@ -237,7 +322,7 @@ void retrieve_then_generate(self_ptr self) {
           });
 }
 
-generation_listener_actor::behavior_type round(self_ptr self, round_env env, round_spec spec,
+round_actor::behavior_type round(self_ptr self, round_env env, round_spec spec,
                                                round_listener_actor listener) {
   auto& st = self->state;
   st.env = std::move(env);
@@ -272,16 +357,35 @@ generation_listener_actor::behavior_type round(self_ptr self, round_env env, rou
         finish(self);
         if (!st.retrieval_degraded.empty())
           summary.degraded.insert(summary.degraded.begin(), st.retrieval_degraded);
+        summary.cache = st.cache;
+        if (st.continued) add_degraded(summary.degraded, "continued");
+        if (st.flight.flight && !st.flight.following)
+          std::exchange(st.flight.flight, nullptr)
+              ->finish({summary.finish_reason, summary.usage, summary.usage_reported,
+                        summary.degraded});
         self->send(st.listener, finished_atom::value, std::move(summary));
         self->quit();
       },
       [=](failed_atom, core::error& err) { fail(self, std::move(err)); },
+      [=](lead_atom) {
+        auto& st = self->state;
+        if (st.over || !st.flight.following) return;
+        // What it has so far came from the other generation; this one continues it.
+        st.flight.flight.reset();
+        st.flight.following = false;
+        st.cache = "miss";
+        st.continued = st.spec.output->sent_bytes() > 0;
+        core::log_info("answer cache: shared answer went on alone")
+            .kv("id", st.env.request_id)
+            .kv("sent_bytes", static_cast<std::uint64_t>(st.spec.output->sent_bytes()));
+        st.go_alone();
+      },
   };
 }
 
 }  // namespace
 
-generation_listener_actor spawn_round(caf::local_actor& parent, round_env env, round_spec spec,
+round_actor spawn_round(caf::local_actor& parent, round_env env, round_spec spec,
                                       round_listener_actor listener) {
   return parent.spawn<caf::linked>(round, std::move(env), std::move(spec), std::move(listener));
 }

@@ -53,7 +53,7 @@ struct round_spec {
 };
 
 // Linked to `parent`: when the parent dies, the round and its generation die with it.
-generation_listener_actor spawn_round(caf::local_actor& parent, round_env env, round_spec spec,
+round_actor spawn_round(caf::local_actor& parent, round_env env, round_spec spec,
                                       round_listener_actor listener);
 
 }  // namespace askd::actors

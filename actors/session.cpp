@@ -32,6 +32,7 @@ struct session_state {
   std::string retrieval = "none";  // what retrieval did (the last round's), for the log line
   int attempts = 0;                // provider calls made (from the supervisor's summary)
   std::string degraded;            // what was given up, comma-separated
+  std::string cache;               // how the answer cache served it (call_summary::cache)
   clock::time_point started;
   caf::actor_clock::time_point deadline;
   bool ended = false;
@@ -70,8 +71,9 @@ void log_request(const session_state& st, std::string_view outcome, const core::
       .kv("retrieval", st.retrieval)
       .kv("attempts", st.attempts)
       .kv("degraded", st.degraded.empty() ? std::string("none") : st.degraded)
-      .kv("context_chunks", static_cast<std::uint64_t>(st.context_chunks))
-      .kv("outcome", outcome);
+      .kv("context_chunks", static_cast<std::uint64_t>(st.context_chunks));
+  if (!st.cache.empty()) line.kv("cache", st.cache);
+  line.kv("outcome", outcome);
   if (err) line.kv("error", err->message);
 }
 
@@ -242,6 +244,8 @@ round_listener_actor::behavior_type session(self_ptr self, std::shared_ptr<engin
           add_degraded(done.degraded, "failover");
         }
         st.attempts = summary.attempts;
+        st.cache = summary.cache;
+        done.cached = summary.cache == "hit";
         for (const auto& d : done.degraded) st.degraded += (st.degraded.empty() ? "" : ",") + d;
         done.ttft_ms = ttft_ms(st, st.hub->deltas());
         done.total_ms = ms_since(st.started);

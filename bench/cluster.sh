@@ -33,7 +33,7 @@ declare -A pid
 start_node() {  # name http_port cluster_port seeds
   mkdir -p "$work/$1"
   cat > "$work/$1/askd.json" <<JSON
-{"server":{"port":$2,"max_connections":20000},"log":{"level":"info"},
+{"server":{"port":$2,"max_connections":20000},"log":{"level":"info"},"answer_cache":{"enabled":false},
  "limits":{"max_queued_requests":20000,"providers":{"default":{"max_concurrent":20000,"max_queued":20000}}},
  "cluster":{"node":"$1","listen":"127.0.0.1:$3","seeds":[$4],"insecure":true,
             "heartbeat_ms":200,"timeout_ms":1000,"reconnect_ms":200},

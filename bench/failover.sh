@@ -39,7 +39,7 @@ start_node() {  # name seeds replicate
   local p; p=$(port_of "$1")
   mkdir -p "$work/$1"
   cat > "$work/$1/askd.json" <<JSON
-{"server":{"port":$p,"max_connections":20000,"shutdown_grace_ms":0},"log":{"level":"info"},
+{"server":{"port":$p,"max_connections":20000,"shutdown_grace_ms":0},"log":{"level":"info"},"answer_cache":{"enabled":false},
  "limits":{"max_queued_requests":20000,"providers":{"default":{"max_concurrent":20000,"max_queued":20000}}},
  "streams":{"replicate":$3},
  "cluster":{"node":"$1","listen":"127.0.0.1:$((p + 1100))","seeds":[$2],"insecure":true,

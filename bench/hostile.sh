@@ -20,7 +20,7 @@ work=$(mktemp -d)
 
 askd_json() {  # $1: body budget
   cat <<JSON
-{"server":{"port":$ASKD_PORT,"max_connections":20000,"body_budget_bytes":$1},"log":{"level":"warn"},
+{"server":{"port":$ASKD_PORT,"max_connections":20000,"body_budget_bytes":$1},"log":{"level":"warn"},"answer_cache":{"enabled":false},
  "streams":{"replay_bytes":8388608},
  "limits":{"max_queued_requests":20000,"providers":{"openai":{"max_concurrent":20000,"max_queued":20000}}}}
 JSON

@@ -29,9 +29,11 @@ start_askd() {
 }
 
 # askd.json with limits that do not cap the measurement (server.port = ASKD_PORT).
+# The answer cache is off: these benchmarks measure askd relaying every stream's own
+# upstream call (their streams all ask the same question); bench/answer_cache.sh measures it.
 unlimited_askd_json() {
   cat <<JSON
-{"server":{"port":$ASKD_PORT,"max_connections":20000},"log":{"level":"warn"},
+{"server":{"port":$ASKD_PORT,"max_connections":20000},"log":{"level":"warn"},"answer_cache":{"enabled":false},
  "limits":{"max_queued_requests":20000,"providers":{"openai":{"max_concurrent":20000,"max_queued":20000}}}}
 JSON
 }

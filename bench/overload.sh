@@ -23,7 +23,7 @@ source bench/lib.sh
 start_askmock
 work=$(mktemp -d)
 cat > "$work/askd.json" <<JSON
-{"server":{"port":$ASKD_PORT,"max_connections":20000,"io_threads":${IO_THREADS:-1}},"log":{"level":"warn"},
+{"server":{"port":$ASKD_PORT,"max_connections":20000,"io_threads":${IO_THREADS:-1}},"log":{"level":"warn"},"answer_cache":{"enabled":false},
  "limits":{"providers":{"openai":{"max_concurrent":$CAPACITY,"max_queued":0}}}}
 JSON
 cat > "$work/body.json" <<JSON

@@ -136,6 +136,7 @@ result<chat_request> parse_chat_request(std::string_view body, const config& cfg
 
     req.deep_research = r.boolean("deep_research").value_or(false);
     req.source_text = r.boolean("source_text").value_or(false);
+    req.cache = r.boolean("cache").value_or(true);
     req.max_rounds = static_cast<int>(r.integer("max_rounds", 1, 20).value_or(5));
     if (const auto* ret = r.object("retrieval")) {
       json::object_reader rr(*ret, "retrieval");

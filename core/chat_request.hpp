@@ -82,6 +82,9 @@ struct chat_request {
   // The text of each retrieved excerpt in the `sources` event (clipped), for clients
   // that show what was cited (askd's page, the OpenAI face).
   bool source_text = false;
+  // false: answered by its own upstream call, never from the answer cache, and not
+  // stored in it (actors/answer_cache.hpp).
+  bool cache = true;
 };
 
 // The longest repo_url askd reads.

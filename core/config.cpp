@@ -169,7 +169,7 @@ void parse_limits(const rapidjson::Value& v, limits_settings& out) {
 void parse_server_config(const std::string& text, const std::string& source, config& out) {
   with_root(text, source, [&](const json::object_reader& root) {
     reject_unknown_keys(root, {"server", "engine", "upstream", "limits", "streams", "auth", "log",
-                               "repos", "cluster", "wiki_cache", "data_dir"});
+                               "repos", "cluster", "wiki_cache", "answer_cache", "data_dir"});
     if (const auto* s = root.object("server")) {
       json::object_reader r(*s, "server");
       reject_unknown_keys(
@@ -240,6 +240,14 @@ void parse_server_config(const std::string& text, const std::string& source, con
       auto& v = out.wiki_cache;
       v.max_entries = size_in(r, "max_entries", v.max_entries, 1, 1000000);
       v.max_mb = size_in(r, "max_mb", v.max_mb, 1, 1LL << 20);
+    }
+    if (const auto* s = root.object("answer_cache")) {
+      json::object_reader r(*s, "answer_cache");
+      reject_unknown_keys(r, {"enabled", "max_mb", "ttl_s"});
+      auto& v = out.answer_cache;
+      if (auto b = r.boolean("enabled")) v.enabled = *b;
+      v.max_mb = size_in(r, "max_mb", v.max_mb, 1, 1LL << 20);
+      v.ttl_s = int_in(r, "ttl_s", v.ttl_s, 1, 7 * 86400);
     }
     if (const auto* s = root.object("auth")) {
       json::object_reader r(*s, "auth");

@@ -240,6 +240,17 @@ struct wiki_cache_settings {
   std::uint64_t max_mb = 512;
 };
 
+// Answers replayed for the same question (actors/answer_cache.hpp): an answer whose
+// generation had the same provider, model, prompt and repository token is streamed again
+// from memory for `ttl_s`, the least recently used going first past `max_mb`; identical
+// questions asked while one is being answered share its upstream call. Off: every
+// question goes upstream. A request opts out with "cache": false.
+struct answer_cache_settings {
+  bool enabled = true;
+  std::uint64_t max_mb = 64;
+  int ttl_s = 600;
+};
+
 struct config {
   std::string source;  // where askd.json came from
   server_settings server;
@@ -252,6 +263,7 @@ struct config {
   repos_settings repos;
   cluster_settings cluster;
   wiki_cache_settings wiki_cache;
+  answer_cache_settings answer_cache;
   std::string data_dir = "~/.askd";
   generator_settings generator;
   embedder_config embedders;

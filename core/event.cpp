@@ -106,7 +106,8 @@ stream_event make_done(const done_info& info) {
     if (i) d += ',';
     d += json::quote(info.degraded[i]);
   }
-  d += "]}";
+  d += "],\"cached\":";
+  d += info.cached ? "true}" : "false}";
   return e;
 }
 

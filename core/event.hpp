@@ -40,6 +40,7 @@ struct done_info {
   std::int64_t ttft_ms = -1;
   std::int64_t total_ms = 0;
   std::vector<std::string> degraded;  // what was given up, e.g. "retrieval", "fallback:local"
+  bool cached = false;  // replayed from the answer cache (actors/answer_cache.hpp)
 };
 
 // The first event of an admitted request: the stream starts here (a face sends its

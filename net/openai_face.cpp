@@ -109,7 +109,7 @@ struct openai_request {
 constexpr const char* passed_fields[] = {
     "type",          "language",       "deep_research",  "max_rounds",    "retrieval",
     "ref",           "filePath",       "excluded_dirs",  "excluded_files", "included_dirs",
-    "included_files"};
+    "included_files", "cache"};
 
 openai_request translate(const request& http, const core::config& cfg) {
   rapidjson::Document d;
@@ -239,6 +239,7 @@ class openai_port : public actors::sink_port {
     core::json::try_parse(event.data, d);
     std::int64_t prompt = 0, completion = 0;
     std::string finish = "stop", degraded = "[]";
+    bool cached = false;
     if (d.IsObject()) {
       if (d.HasMember("usage") && d["usage"].IsObject()) {
         const auto& u = d["usage"];
@@ -251,12 +252,14 @@ class openai_port : public actors::sink_port {
           std::string_view(d["finish_reason"].GetString()) == "length")
         finish = "length";
       if (d.HasMember("degraded")) degraded = core::json::write(d["degraded"]);
+      cached = d.HasMember("cached") && d["cached"].IsBool() && d["cached"].GetBool();
     }
     auto usage = "{\"prompt_tokens\":" + std::to_string(prompt) +
                  ",\"completion_tokens\":" + std::to_string(completion) +
                  ",\"total_tokens\":" + std::to_string(prompt + completion) + "}";
+    auto cache = std::string(",\"cached\":") + (cached ? "true" : "false");
     auto askd = ",\"askd\":{\"request_id\":" + core::json::quote(request_id_) +
-                ",\"degraded\":" + degraded + "}";
+                ",\"degraded\":" + degraded + cache + "}";
     if (stream_) {
       chunk("{}", ("\"" + finish + "\"").c_str(), askd);
       if (include_usage_)
@@ -271,7 +274,7 @@ class openai_port : public actors::sink_port {
                    core::json::quote(text_) + ",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"" +
                    finish + "\"}],\"usage\":" + usage + ",\"askd\":{\"request_id\":" +
                    core::json::quote(request_id_) + ",\"sources\":" + sources_ +
-                   ",\"degraded\":" + degraded + "}}",
+                   ",\"degraded\":" + degraded + cache + "}}",
                {{"X-Request-Id", request_id_}});
   }
 

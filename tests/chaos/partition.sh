@@ -58,7 +58,7 @@ start_node() {  # name seeds
   local ns=ask$1$tag
   mkdir -p "$work/$1/data"
   cat > "$work/$1/askd.json" <<JSON
-{"server":{"host":"${addr[$1]}","port":8400,"shutdown_grace_ms":0},"log":{"level":"info"},
+{"server":{"host":"${addr[$1]}","port":8400,"shutdown_grace_ms":0},"log":{"level":"info"},"answer_cache":{"enabled":false},
  "cluster":{"node":"$1","listen":"${addr[$1]}:9401","seeds":[$2],"insecure":true,
             "heartbeat_ms":200,"timeout_ms":1000,"reconnect_ms":200},
  "data_dir":"$work/$1/data"}

@@ -73,8 +73,9 @@ TEST_CASE("a client over its request rate is refused with 429 and Retry-After") 
     c.limits.client_rate = 0.5;
     c.limits.client_burst = 2;
   });
-  CHECK(http_call(env.port, "POST", "/chat/completions/stream", chat_body("q")).status == 200);
-  CHECK(http_call(env.port, "POST", "/chat/completions/stream", chat_body("q")).status == 200);
+  // Two questions (one asked twice would be answered from the answer cache).
+  CHECK(http_call(env.port, "POST", "/chat/completions/stream", chat_body("q1")).status == 200);
+  CHECK(http_call(env.port, "POST", "/chat/completions/stream", chat_body("q2")).status == 200);
   auto r = http_call(env.port, "POST", "/chat/completions/stream", chat_body("q"));
   CHECK(r.status == 429);
   CHECK(r.header("retry-after") == "2");
@@ -163,7 +164,9 @@ TEST_CASE(
       auto t0 = std::chrono::steady_clock::now();
       got[i] = http_call(
           env.port, "POST", "/chat/completions/stream",
-          chat_body("q", R"({"text":")" + text + R"(","chunk":8,"first_ms":1000,"gap_ms":10})"));
+          // Each its own question: identical ones would share one upstream call.
+          chat_body("q" + std::to_string(i),
+                    R"({"text":")" + text + R"(","chunk":8,"first_ms":1000,"gap_ms":10})"));
       ms[i] =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     });
