@@ -49,6 +49,9 @@ TEST_CASE("the embedded configuration loads") {
   CHECK(c.generator.find("openai")->base_url == "https://api.openai.com/v1");
   CHECK(c.generator.find("openai")->api_key.empty());
   CHECK(c.languages.default_code == "en");
+  CHECK(c.answer_cache.enabled);
+  CHECK(c.answer_cache.max_mb == 64);
+  CHECK(c.answer_cache.ttl_s == 600);
 }
 
 TEST_CASE("server config errors name the file - the key and the expectation") {
@@ -58,6 +61,14 @@ TEST_CASE("server config errors name the file - the key and the expectation") {
   CHECK(server_error(R"({"server":{"prot":1}})").find("server.prot") != std::string::npos);
   CHECK(server_error(R"({"log":{"level":"loud"}})").find("log.level") != std::string::npos);
   CHECK(server_error(R"({"server":)").find("conf/askd.json") == 0);
+  CHECK(server_error(R"({"answer_cache":{"ttl_s":0}})").find("answer_cache.ttl_s") !=
+        std::string::npos);
+  CHECK(server_error(R"({"answer_cache":{"max_mb":0}})").find("answer_cache.max_mb") !=
+        std::string::npos);
+  CHECK(server_error(R"({"answer_cache":{"enabled":"yes"}})").find("answer_cache.enabled") !=
+        std::string::npos);
+  CHECK(server_error(R"({"answer_cache":{"size":1}})").find("answer_cache.size") !=
+        std::string::npos);
 }
 
 TEST_CASE("generator config errors name the provider and key") {
