@@ -203,8 +203,9 @@ void parse_server_config(const std::string& text, const std::string& source, con
     }
     if (const auto* s = root.object("engine")) {
       json::object_reader r(*s, "engine");
-      reject_unknown_keys(r, {"workers"});
+      reject_unknown_keys(r, {"workers", "curl_threads"});
       out.engine.workers = int_in(r, "workers", out.engine.workers, 0, 256);
+      out.engine.curl_threads = int_in(r, "curl_threads", out.engine.curl_threads, 0, 256);
     }
     if (const auto* s = root.object("upstream")) {
       json::object_reader r(*s, "upstream");

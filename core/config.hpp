@@ -45,6 +45,9 @@ struct server_settings {
 // conf/askd.json "engine"
 struct engine_settings {
   int workers = 0;  // CAF scheduler threads; 0 = one per core but one (at least one)
+  // Upstream (curl) threads, each with its own transfers: 0 = one per two cores (at least
+  // one). Each carries ~30k deltas a second on its own (bench/RESULTS.md, capacity model).
+  int curl_threads = 0;
 };
 
 // conf/askd.json "upstream": how provider calls are made.

@@ -34,7 +34,11 @@ askd_server::askd_server(core::config cfg) : parts_(std::make_unique<parts>()) {
         std::make_shared<const providers::embedder>(e, p.context->config.upstream);
   p.context->embed_limit =
       std::make_unique<std::counting_semaphore<>>(p.context->config.embedders.max_concurrent);
-  p.curl = std::make_unique<providers::curl_engine>();
+  // Upstream threads: engine.curl_threads, or one per two cores.
+  auto curl_threads = p.context->config.engine.curl_threads;
+  if (curl_threads <= 0)
+    curl_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / 2));
+  p.curl = std::make_unique<providers::curl_engine>(static_cast<unsigned>(curl_threads));
   p.context->curl = p.curl.get();
   p.engine = std::make_unique<actors::engine>(p.context);
   const auto& c = p.context->config;
@@ -101,6 +105,10 @@ std::size_t askd_server::connections() const {
 }
 std::size_t askd_server::upstream_calls() const {
   return parts_->curl ? parts_->curl->active() : 0;
+}
+
+std::size_t askd_server::upstream_threads() const {
+  return parts_->curl ? parts_->curl->threads() : 0;
 }
 
 }  // namespace askd::net

@@ -31,6 +31,8 @@ class askd_server {
   std::int64_t limiter_occupancy() const;
   std::size_t connections() const;
   std::size_t upstream_calls() const;
+  // Threads of the upstream (curl) engine: engine.curl_threads, or its default.
+  std::size_t upstream_threads() const;
 
   struct parts;
 

@@ -14,7 +14,46 @@
 
 namespace askd::providers {
 
-struct curl_engine::transfer {
+class curl_engine::shard {
+ public:
+  shard();
+  ~shard();
+  shard(const shard&) = delete;
+  shard& operator=(const shard&) = delete;
+  void start(transfer_id id, upstream_request request, std::shared_ptr<transfer_listener> listener);
+  void cancel(transfer_id id);
+  std::size_t active() const { return active_.load(std::memory_order_relaxed); }
+
+ private:
+  struct transfer;
+  struct command {
+    transfer_id id;
+    std::unique_ptr<transfer> start;  // null for a cancel
+  };
+
+  void run();
+  void wake();
+  void add(transfer_id id, std::unique_ptr<transfer> t);
+  void remove(transfer_id id);
+  void collect_finished();
+
+  static int on_socket(void* easy, int fd, int what, void* self, void* socket_data);
+  static int on_timer(void* multi, long timeout_ms, void* self);
+
+  void* multi_ = nullptr;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  using clock = std::chrono::steady_clock;
+  clock::time_point deadline_ = clock::time_point::max();  // when curl wants its timeout call
+  std::thread thread_;
+  std::mutex mutex_;
+  std::vector<command> commands_;
+  bool stopping_ = false;
+  std::atomic<std::size_t> active_{0};
+  std::unordered_map<transfer_id, std::unique_ptr<transfer>> transfers_;  // its thread only
+};
+
+struct curl_engine::shard::transfer {
   transfer_id id = 0;
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
@@ -81,9 +120,36 @@ core::error transport_error(CURLcode code, const char* detail, const std::string
 
 }  // namespace
 
-curl_engine::curl_engine() {
+curl_engine::curl_engine(unsigned threads) {
   static std::once_flag global_init;
   std::call_once(global_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  threads = std::clamp(threads, 1u, 256u);
+  for (unsigned i = 0; i < threads; ++i) shards_.push_back(std::make_unique<shard>());
+}
+
+curl_engine::~curl_engine() = default;
+
+curl_engine::transfer_id curl_engine::start(upstream_request request,
+                                            std::shared_ptr<transfer_listener> listener) {
+  auto n = next_.fetch_add(1, std::memory_order_relaxed);
+  auto index = n % shards_.size();
+  auto id = ((n + 1) << 8) | index;
+  shards_[index]->start(id, std::move(request), std::move(listener));
+  return id;
+}
+
+void curl_engine::cancel(transfer_id id) {
+  auto index = id & 0xff;
+  if (index < shards_.size()) shards_[index]->cancel(id);
+}
+
+std::size_t curl_engine::active() const {
+  std::size_t n = 0;
+  for (const auto& s : shards_) n += s->active();
+  return n;
+}
+
+curl_engine::shard::shard() {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (epoll_fd_ < 0 || wake_fd_ < 0) throw std::runtime_error("curl_engine: epoll/eventfd failed");
@@ -93,14 +159,14 @@ curl_engine::curl_engine() {
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
 
   multi_ = curl_multi_init();
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &curl_engine::on_socket);
+  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &shard::on_socket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &curl_engine::on_timer);
+  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &shard::on_timer);
   curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
   thread_ = std::thread([this] { run(); });
 }
 
-curl_engine::~curl_engine() {
+curl_engine::shard::~shard() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
@@ -114,23 +180,21 @@ curl_engine::~curl_engine() {
   ::close(epoll_fd_);
 }
 
-curl_engine::transfer_id curl_engine::start(upstream_request request,
-                                            std::shared_ptr<transfer_listener> listener) {
+void curl_engine::shard::start(transfer_id id, upstream_request request,
+                               std::shared_ptr<transfer_listener> listener) {
   auto t = std::make_unique<transfer>();
-  t->id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  t->id = id;
   t->request = std::move(request);
   t->listener = std::move(listener);
-  auto id = t->id;
   active_.fetch_add(1, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     commands_.push_back(command{id, std::move(t)});
   }
   wake();
-  return id;
 }
 
-void curl_engine::cancel(transfer_id id) {
+void curl_engine::shard::cancel(transfer_id id) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     commands_.push_back(command{id, nullptr});
@@ -138,14 +202,14 @@ void curl_engine::cancel(transfer_id id) {
   wake();
 }
 
-void curl_engine::wake() {
+void curl_engine::shard::wake() {
   std::uint64_t one = 1;
   auto rc = ::write(wake_fd_, &one, sizeof one);
   (void)rc;  // EAGAIN means a wakeup is already pending
 }
 
-int curl_engine::on_socket(void* /*easy*/, int fd, int what, void* self, void* socket_data) {
-  auto* engine = static_cast<curl_engine*>(self);
+int curl_engine::shard::on_socket(void* /*easy*/, int fd, int what, void* self, void* socket_data) {
+  auto* engine = static_cast<shard*>(self);
   if (what == CURL_POLL_REMOVE) {
     ::epoll_ctl(engine->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     curl_multi_assign(engine->multi_, fd, nullptr);
@@ -166,14 +230,14 @@ int curl_engine::on_socket(void* /*easy*/, int fd, int what, void* self, void* s
   return 0;
 }
 
-int curl_engine::on_timer(void* /*multi*/, long timeout_ms, void* self) {
-  auto* engine = static_cast<curl_engine*>(self);
+int curl_engine::shard::on_timer(void* /*multi*/, long timeout_ms, void* self) {
+  auto* engine = static_cast<shard*>(self);
   engine->deadline_ = timeout_ms < 0 ? clock::time_point::max()
                                      : clock::now() + std::chrono::milliseconds(timeout_ms);
   return 0;
 }
 
-void curl_engine::add(transfer_id id, std::unique_ptr<transfer> t) {
+void curl_engine::shard::add(transfer_id id, std::unique_ptr<transfer> t) {
   CURL* e = curl_easy_init();
   t->easy = e;
   auto& r = t->request;
@@ -222,7 +286,7 @@ void curl_engine::add(transfer_id id, std::unique_ptr<transfer> t) {
   curl_multi_add_handle(multi_, e);
 }
 
-void curl_engine::remove(transfer_id id) {
+void curl_engine::shard::remove(transfer_id id) {
   auto it = transfers_.find(id);
   if (it == transfers_.end()) return;  // already finished
   curl_multi_remove_handle(multi_, it->second->easy);
@@ -230,7 +294,7 @@ void curl_engine::remove(transfer_id id) {
   active_.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void curl_engine::collect_finished() {
+void curl_engine::shard::collect_finished() {
   int left = 0;
   while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
     if (msg->msg != CURLMSG_DONE) continue;
@@ -250,7 +314,7 @@ void curl_engine::collect_finished() {
   }
 }
 
-void curl_engine::run() {
+void curl_engine::shard::run() {
   constexpr int max_events = 256;
   epoll_event events[max_events];
   int running = 0;

@@ -1,6 +1,7 @@
-// providers/curl_engine.hpp — one thread runs every upstream HTTP call (providers,
-// embedders) on one curl multi handle, driven by epoll and curl_multi_socket_action,
-// so a wakeup costs O(ready sockets), not O(open calls). Callers get a listener's
+// providers/curl_engine.hpp — engine threads (one by default, `engine.curl_threads`) run
+// every upstream HTTP call (providers, embedders), each on its own curl multi handle,
+// driven by epoll and curl_multi_socket_action, so a wakeup costs O(ready sockets), not
+// O(open calls). Callers get a listener's
 // callbacks on that thread; they must never block it (a provider call decodes there
 // and hands each delta to its stream, whose ports write without blocking; the end of
 // a transfer goes to the actor as a message).
@@ -48,8 +49,12 @@ class transfer_listener {
 
 class curl_engine {
  public:
-  curl_engine();
-  ~curl_engine();  // aborts every transfer (no callbacks) and joins the thread
+  // `threads` engine threads (at least 1, at most 256), each with its own curl multi
+  // handle, epoll and thread: a transfer runs on one of them from start to end, new
+  // transfers going to each in turn. One thread carries about 30k deltas a second
+  // (bench/RESULTS.md, capacity model); more spread the streams over more cores.
+  explicit curl_engine(unsigned threads = 1);
+  ~curl_engine();  // aborts every transfer (no callbacks) and joins the threads
   curl_engine(const curl_engine&) = delete;
   curl_engine& operator=(const curl_engine&) = delete;
 
@@ -57,41 +62,19 @@ class curl_engine {
 
   // Starts a call; thread-safe.
   transfer_id start(upstream_request request, std::shared_ptr<transfer_listener> listener);
-  // Removes the call's handle as soon as the engine thread wakes (microseconds): the
+  // Removes the call's handle as soon as its engine thread wakes (microseconds): the
   // connection is closed and no more callbacks come. Thread-safe; unknown ids are ignored.
   void cancel(transfer_id id);
 
   // Calls in flight (for metrics and tests).
-  std::size_t active() const { return active_.load(std::memory_order_relaxed); }
+  std::size_t active() const;
+  std::size_t threads() const { return shards_.size(); }
 
  private:
-  struct transfer;
-  struct command {
-    transfer_id id;
-    std::unique_ptr<transfer> start;  // null for a cancel
-  };
-
-  void run();
-  void wake();
-  void add(transfer_id id, std::unique_ptr<transfer> t);
-  void remove(transfer_id id);
-  void collect_finished();
-
-  static int on_socket(void* easy, int fd, int what, void* self, void* socket_data);
-  static int on_timer(void* multi, long timeout_ms, void* self);
-
-  void* multi_ = nullptr;
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;
-  using clock = std::chrono::steady_clock;
-  clock::time_point deadline_ = clock::time_point::max();  // when curl wants its timeout call
-  std::thread thread_;
-  std::mutex mutex_;
-  std::vector<command> commands_;
-  bool stopping_ = false;
-  std::atomic<transfer_id> next_id_{1};
-  std::atomic<std::size_t> active_{0};
-  std::unordered_map<transfer_id, std::unique_ptr<transfer>> transfers_;  // engine thread only
+  class shard;  // one thread, one multi handle
+  std::vector<std::unique_ptr<shard>> shards_;
+  // A transfer's id carries its shard in its low 8 bits.
+  std::atomic<std::uint64_t> next_{0};
 };
 
 }  // namespace askd::providers

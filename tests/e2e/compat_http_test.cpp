@@ -269,6 +269,39 @@ TEST_CASE("200 concurrent streams each get their own answer - whole") {
   CHECK(env.settles());
 }
 
+TEST_CASE("with three upstream threads streams spread over them - whole - and a leaving client stops its own call") {
+  e2e_env env([](askd::core::config& c) { c.engine.curl_threads = 3; });
+  REQUIRE(env.askd->upstream_threads() == 3);
+  constexpr int n = 60, leaving = 6;
+  std::vector<std::string> got(n);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < n; ++i) {
+    clients.emplace_back([&, i] {
+      if (i % (n / leaving) == 0) {  // a long answer whose client leaves after its start
+        raw_connection c(env.port);
+        c.send(post_bytes("/chat/completions/stream",
+                          chat_body("long " + std::to_string(i),
+                                    R"({"words":1000,"chunk":4,"gap_ms":20})")));
+        got[i] = c.read_until("the ", std::chrono::seconds(5)).find("the ") != std::string::npos ? "left" : "no start";
+        return;
+      }
+      auto text = "answer " + std::to_string(i);
+      got[i] = http_call(env.port, "POST", "/chat/completions/stream",
+                         chat_body("q" + std::to_string(i),
+                                   R"({"text":")" + text + R"(","chunk":3,"gap_ms":5})"))
+                   .body;
+    });
+  }
+  for (auto& t : clients) t.join();
+  for (int i = 0; i < n; ++i) {
+    INFO("stream " << i);
+    CHECK(got[i] == (i % (n / leaving) == 0 ? std::string("left") : "answer " + std::to_string(i)));
+  }
+  CHECK(env.settles());  // every call ended on its own thread: the leavers' cancelled there
+  CHECK(env.mock->stats().disconnects == leaving);
+  CHECK(env.mock->stats().completed == n - leaving);
+}
+
 TEST_CASE("an upstream that never sends a first token is timed out with a clear error") {
   e2e_env env([](askd::core::config& c) { c.upstream.first_token_timeout_ms = 200; });
   auto r = http_call(env.port, "POST", "/chat/completions/stream",
