@@ -1057,7 +1057,11 @@ std::uint16_t http_server::listen(const std::string& host, std::uint16_t port) {
 
 void http_server::run() {
   impl_->work.emplace(impl_->ioc.get_executor());
-  for (int i = 0; i < impl_->threads; ++i) impl_->pool.emplace_back([this] { impl_->ioc.run(); });
+  for (int i = 0; i < impl_->threads; ++i)
+    impl_->pool.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "askd.io");  // in top -H, perf and /proc
+      impl_->ioc.run();
+    });
 }
 
 void http_server::stop_accepting() {

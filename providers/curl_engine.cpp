@@ -315,6 +315,7 @@ void curl_engine::shard::collect_finished() {
 }
 
 void curl_engine::shard::run() {
+  pthread_setname_np(pthread_self(), "askd.curl");  // in top -H, perf and /proc
   constexpr int max_events = 256;
   epoll_event events[max_events];
   int running = 0;
