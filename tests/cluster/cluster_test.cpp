@@ -705,17 +705,6 @@ std::vector<sse_event> complete_events(std::string body) {
   return parse_sse(body);
 }
 
-// The answer's text: its deltas' texts in order.
-std::string text_of(const std::vector<sse_event>& events) {
-  std::string text;
-  for (const auto& e : events) {
-    if (e.event != "delta") continue;
-    rapidjson::Document d;
-    REQUIRE(askd::core::json::try_parse(e.data, d));
-    text += d["text"].GetString();
-  }
-  return text;
-}
 
 // A client reading a stream on `node` over a connection of its own, as far as it got.
 class watcher {
@@ -759,7 +748,7 @@ std::string joined_text(const std::vector<sse_event>& first, const std::vector<s
   REQUIRE(!first.empty());
   REQUIRE(!rest.empty());
   CHECK(std::stoull(rest.front().id) == std::stoull(first.back().id) + 1);
-  return text_of(first) + text_of(rest);
+  return sse_text(first) + sse_text(rest);
 }
 
 // A client that had `seen` resumes on `node` after its last event: what it reads, which
@@ -811,11 +800,11 @@ TEST_CASE("a stream whose node is killed mid-answer is read whole and once throu
   auto reference = http_call(replica->port(), "POST", "/v1/chat/stream", v1_body("tell me", mock),
                              json_headers, 30s);
   REQUIRE(reference.status == 200);
-  CHECK(text == text_of(parse_sse(reference.body)));
-  CHECK(text_of(unbroken) == text);
+  CHECK(text == sse_text(parse_sse(reference.body)));
+  CHECK(sse_text(unbroken) == text);
   // Read from the start on the new owner: the whole answer, under the same numbers.
   auto whole = parse_sse(http_call(replica->port(), "GET", "/v1/streams/" + id).body);
-  CHECK(text_of(whole) == text);
+  CHECK(sse_text(whole) == text);
   CHECK(events_text({whole.begin(), whole.begin() + static_cast<long>(seen.size())}) ==
         events_text(seen));
   CHECK(replica->metric("askd_takeovers_total") == 1);
@@ -859,7 +848,7 @@ TEST_CASE("a stream whose replica is lost gets another and survives its owner's 
   auto after = resumed_to_end(*last, id, seen);
   auto reference = http_call(last->port(), "POST", "/v1/chat/stream",
                              v1_body("tell me more", mock), json_headers, 30s);
-  CHECK(joined_text(seen, after) == text_of(parse_sse(reference.body)));
+  CHECK(joined_text(seen, after) == sse_text(parse_sse(reference.body)));
 }
 
 TEST_CASE("an owner cut off from the cluster goes silent and never shows another continuation") {
@@ -882,7 +871,7 @@ TEST_CASE("an owner cut off from the cluster goes silent and never shows another
   REQUIRE(!first.empty());
   auto after = resumed_to_end(*other, id, first);
   auto whole = parse_sse(http_call(replica->port(), "GET", "/v1/streams/" + id).body);
-  CHECK(joined_text(first, after) == text_of(whole));
+  CHECK(joined_text(first, after) == sse_text(whole));
   // The owner comes back: what its client reads there is a part of the same answer (it
   // released nothing its replica lacked), and the connection ends without an end of
   // its own (the stream was fenced: the client resumes elsewhere).
@@ -898,7 +887,7 @@ TEST_CASE("an owner cut off from the cluster goes silent and never shows another
   REQUIRE(eventually([&] { return cluster.all_up(); }, 10s));
   auto via_a = http_call(cluster.a->port(), "GET", "/v1/streams/" + id);
   REQUIRE(via_a.status == 200);
-  CHECK(text_of(parse_sse(via_a.body)) == text_of(whole));
+  CHECK(sse_text(parse_sse(via_a.body)) == sse_text(whole));
 }
 
 TEST_CASE("with streams.replicate off a stream is not copied and a resume after its node's loss is 404") {
@@ -961,5 +950,5 @@ TEST_CASE("a deep research whose node is lost goes on from its round in flight o
   CHECK(stages[4].find("\"round\":5") != std::string::npos);
   auto reference = http_call(replica->port(), "POST", "/v1/chat/stream", body(""), json_headers, 30s);
   REQUIRE(reference.status == 200);
-  CHECK(joined_text(seen, after) == text_of(parse_sse(reference.body)));
+  CHECK(joined_text(seen, after) == sse_text(parse_sse(reference.body)));
 }

@@ -16,19 +16,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string field(const std::string& json, const char* name) {
-  rapidjson::Document d;
-  askd::core::json::parse(json, d);
-  askd::core::json::object_reader r(d, "");
-  return r.string_or(name, "");
-}
 
-std::string text_of(const std::vector<sse_event>& events) {
-  std::string text;
-  for (const auto& e : events)
-    if (e.event == "delta") text += field(e.data, "text");
-  return text;
-}
 
 // `body` (a JSON object's text) with `fields` (`"k":v` pairs) added at its start.
 std::string with(const std::string& body, const std::string& fields) {
@@ -64,8 +52,8 @@ TEST_CASE("a repeated question is replayed from the answer cache - same events -
   auto first = ask(env, chat_body("how are streams relayed?", paced));
   auto second = ask(env, chat_body("how are streams relayed?", paced));
   CHECK(env.mock->stats().requests == 1);
-  CHECK(text_of(first) == answer);
-  CHECK(text_of(second) == answer);
+  CHECK(sse_text(first) == answer);
+  CHECK(sse_text(second) == answer);
   CHECK_FALSE(cached(first));
   CHECK(cached(second));
   // The same events, delta for delta; only the ids in meta differ.
@@ -74,7 +62,7 @@ TEST_CASE("a repeated question is replayed from the answer cache - same events -
     CHECK(first[i].event == second[i].event);
     CHECK(first[i].data == second[i].data);
   }
-  CHECK(field(first.front().data, "stream_id") != field(second.front().data, "stream_id"));
+  CHECK(json_field(first.front().data, "stream_id") != json_field(second.front().data, "stream_id"));
   CHECK(metric(env.port, "askd_answer_cache_hits_total") == 1);
   CHECK(metric(env.port, "askd_answer_cache_misses_total") == 1);
   CHECK(metric(env.port, "askd_answer_cache_stores_total") == 1);
@@ -135,7 +123,7 @@ TEST_CASE("identical questions at once share one upstream call - each gets the w
   for (auto& t : askers) t.join();
   CHECK(env.mock->stats().requests == 1);
   for (const auto& events : got) {
-    CHECK(text_of(events) == answer);
+    CHECK(sse_text(events) == answer);
     CHECK(events.back().event == "done");
     CHECK_FALSE(cached(events));
   }
@@ -161,7 +149,7 @@ TEST_CASE("a follower whose leader's client leaves goes on alone - its text exac
     leader.close();
     t.join();
     INFO(follower.back().data);
-    CHECK(text_of(follower) == answer);
+    CHECK(sse_text(follower) == answer);
     CHECK(follower.back().event == "done");
     CHECK(follower.back().data.find("continued") != std::string::npos);
   }

@@ -46,13 +46,6 @@ std::string research_body(const std::string& mock, const std::string& provider,
 const std::string leads =
     R"({"research":["retry backoff delay jitter","websocket session frames","token bucket refill"]})";
 
-std::string json_field(const std::string& json, const char* name) {
-  rapidjson::Document d;
-  core::json::parse(json, d);
-  if (d.HasMember(name) && d[name].IsInt()) return std::to_string(d[name].GetInt());
-  return core::json::object_reader(d, "").string_or(name, "");
-}
-
 struct research_stream {
   std::vector<std::string> stages;  // "1:plan", "2:update", ...
   std::string text;

@@ -16,19 +16,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string field(const std::string& json, const char* name) {
-  rapidjson::Document d;
-  askd::core::json::parse(json, d);
-  askd::core::json::object_reader r(d, "");
-  return r.string_or(name, "");
-}
 
-std::string deltas_of(const std::vector<sse_event>& events) {
-  std::string text;
-  for (const auto& e : events)
-    if (e.event == "delta") text += field(e.data, "text");
-  return text;
-}
 
 // The body of a chunked HTTP response as far as it has arrived (headers skipped).
 std::string dechunk(const std::string& raw) {
@@ -81,7 +69,7 @@ std::vector<sse_event> follow_with_drops(std::uint16_t port, const std::string& 
     for (auto& e : events) {
       if (std::stoull(e.id) <= last) continue;  // never happens: checked below
       last = std::stoull(e.id);
-      if (e.event == "meta") stream_id = field(e.data, "stream_id");
+      if (e.event == "meta") stream_id = json_field(e.data, "stream_id");
       seen.push_back(e);
       if (e.event == "done" || e.event == "error") return seen;
     }
@@ -112,11 +100,11 @@ TEST_CASE("v1 SSE sends typed events with ids - meta first - done last") {
   REQUIRE(events.size() >= 3);
   check_sequence(events);
   CHECK(events.front().event == "meta");
-  CHECK(field(events.front().data, "stream_id").size() == 32);
-  CHECK(field(events.front().data, "provider") == "openai");
+  CHECK(json_field(events.front().data, "stream_id").size() == 32);
+  CHECK(json_field(events.front().data, "provider") == "openai");
   CHECK(events.back().event == "done");
   CHECK(events.back().data.find("\"finish_reason\":\"stop\"") != std::string::npos);
-  CHECK(deltas_of(events) == answer);
+  CHECK(sse_text(events) == answer);
   // A refusal before the stream is a JSON status, not an event.
   auto bad = http_call(env.port, "POST", "/v1/chat/stream", "{}");
   CHECK(bad.status == 400);
@@ -134,13 +122,13 @@ TEST_CASE("a client dropping at every event and resuming reads the answer exactl
     });
     INFO("dropped before event " << drop);
     check_sequence(events);
-    CHECK(deltas_of(events) == answer);
+    CHECK(sse_text(events) == answer);
     CHECK(events.back().event == "done");
   }
   // And dropping after every single event of one answer.
   auto events = follow_with_drops(env.port, chat_body("q", paced()), [] { return 1; });
   check_sequence(events);
-  CHECK(deltas_of(events) == answer);
+  CHECK(sse_text(events) == answer);
 }
 
 TEST_CASE("200 concurrent streams dropped at random points read their answers exactly") {
@@ -155,7 +143,7 @@ TEST_CASE("200 concurrent streams dropped at random points read their answers ex
       auto events = follow_with_drops(env.port, chat_body("q", paced(text)), [&] {
         return std::uniform_int_distribution<int>(1, 6)(rng);
       });
-      if (deltas_of(events) == text && events.back().event == "done") ++exact;
+      if (sse_text(events) == text && events.back().event == "done") ++exact;
     });
   for (auto& t : clients) t.join();
   CHECK(exact == n);
@@ -165,7 +153,7 @@ TEST_CASE("200 concurrent streams dropped at random points read their answers ex
 TEST_CASE("a finished stream can be replayed within its linger - then it is 404") {
   e2e_env env([](askd::core::config& c) { c.streams.linger_s = 2; });
   auto r = http_call(env.port, "POST", "/v1/chat/stream", chat_body("q", paced()));
-  auto id = field(parse_sse(r.body).front().data, "stream_id");
+  auto id = json_field(parse_sse(r.body).front().data, "stream_id");
   auto again = http_call(env.port, "GET", "/v1/streams/" + id + "?after=2");
   CHECK(again.status == 200);
   auto events = parse_sse(again.body);
@@ -191,7 +179,7 @@ TEST_CASE("a background stream runs without clients - two watchers each get ever
   e2e_env env;
   auto started = http_call(env.port, "POST", "/v1/streams", chat_body("q", paced()));
   REQUIRE(started.status == 201);
-  auto id = field(started.body, "stream_id");
+  auto id = json_field(started.body, "stream_id");
   CHECK(started.header("location") == "/v1/streams/" + id);
   std::vector<sse_event> a, b;
   std::thread ta([&] { a = parse_sse(http_call(env.port, "GET", "/v1/streams/" + id).body); });
@@ -200,7 +188,7 @@ TEST_CASE("a background stream runs without clients - two watchers each get ever
   tb.join();
   for (const auto* events : {&a, &b}) {
     check_sequence(*events);
-    CHECK(deltas_of(*events) == answer);
+    CHECK(sse_text(*events) == answer);
     CHECK(events->back().event == "done");
   }
 }
@@ -214,14 +202,14 @@ TEST_CASE("a watcher that stops reading is cut off without holding back the othe
   // queue, and slow enough for a reader on a busy machine.
   auto started = http_call(env.port, "POST", "/v1/streams",
                            chat_body("q", R"({"words":1000000,"chunk":16384,"gap_ms":5})"));
-  auto id = field(started.body, "stream_id");
+  auto id = json_field(started.body, "stream_id");
   raw_connection stalled(env.port, 4096);
   stalled.send(get_bytes("/v1/streams/" + id, 0));
   auto reader = http_call(env.port, "GET", "/v1/streams/" + id, {}, {}, 60s);
   auto events = parse_sse(reader.body);
   REQUIRE(!events.empty());
   CHECK(events.back().event == "done");
-  CHECK(deltas_of(events).size() > 4'000'000);
+  CHECK(sse_text(events).size() > 4'000'000);
   // The stalled one was cut off: reading it now ends well before the whole answer.
   auto got = stalled.read_all(10s);
   CHECK(got.size() < 4'000'000);
@@ -231,7 +219,7 @@ TEST_CASE("DELETE cancels a stream - its upstream call stops and watchers see do
   e2e_env env;
   auto started = http_call(env.port, "POST", "/v1/streams",
                            chat_body("q", R"({"words":1000,"chunk":4,"gap_ms":20})"));
-  auto id = field(started.body, "stream_id");
+  auto id = json_field(started.body, "stream_id");
   REQUIRE(eventually([&] { return env.mock->stats().active == 1; }));
   std::vector<sse_event> watched;
   std::thread watcher(
@@ -270,7 +258,7 @@ TEST_CASE("askd.v1 WebSocket carries concurrent chats - resume - cancel - and ba
                          auto id = f.string_or("id", "");
                          if (type == "meta") stream_of[id] = f.string_or("stream_id", "");
                          if (type == "delta")
-                           text[id] += field(askd::core::json::write(*f.object("data")), "text");
+                           text[id] += json_field(askd::core::json::write(*f.object("data")), "text");
                          if (type == "done") ++ended;
                          return ws_step{{}, ended == 2};
                        });
@@ -331,12 +319,12 @@ TEST_CASE("with API keys every endpoint but health needs one - and streams stay 
   CHECK(ws_call(env.port, "/ws/chat", chat_body("q")).refused_status == 401);
   auto started = http_call(env.port, "POST", "/v1/streams", chat_body("q", paced()), {a});
   REQUIRE(started.status == 201);
-  auto id = field(started.body, "stream_id");
+  auto id = json_field(started.body, "stream_id");
   CHECK(http_call(env.port, "GET", "/v1/streams/" + id, {}, {b}).status == 404);
   CHECK(http_call(env.port, "DELETE", "/v1/streams/" + id, {}, {b}).status == 404);
   auto mine = http_call(env.port, "GET", "/v1/streams/" + id, {}, {a});
   CHECK(mine.status == 200);
-  CHECK(deltas_of(parse_sse(mine.body)) == answer);
+  CHECK(sse_text(parse_sse(mine.body)) == answer);
 }
 
 TEST_CASE("v1 reports retrieval progress and the sources of the answer before its text") {
@@ -357,7 +345,7 @@ TEST_CASE("v1 reports retrieval progress and the sources of the answer before it
   bool indexed = false;
   for (const auto& e : events)
     if (e.event == "progress" && e.data.find("\"phase\":\"index\"") != std::string::npos &&
-        field(e.data, "phase") == "index")
+        json_field(e.data, "phase") == "index")
       indexed = true;
   CHECK(indexed);
 }
@@ -369,7 +357,7 @@ TEST_CASE("a quiet v1 stream sends ping comments - which SSE clients ignore") {
   auto ping = r.body.find(": ping\n\n");
   CHECK(ping != std::string::npos);
   CHECK(ping < r.body.find("event: delta"));
-  CHECK(deltas_of(parse_sse(r.body)) == "after a pause");
+  CHECK(sse_text(parse_sse(r.body)) == "after a pause");
 }
 
 TEST_CASE("askd.v1 compresses frames when the client offers permessage-deflate") {
@@ -385,7 +373,7 @@ TEST_CASE("askd.v1 compresses frames when the client offers permessage-deflate")
         askd::core::json::parse(frame, d);
         askd::core::json::object_reader f(d, "");
         if (f.string_or("type", "") == "delta")
-          text += field(askd::core::json::write(*f.object("data")), "text");
+          text += json_field(askd::core::json::write(*f.object("data")), "text");
         return ws_step{{}, f.string_or("type", "") == "done"};
       },
       30s, true);
@@ -408,11 +396,11 @@ TEST_CASE("a WebSocket resume whose replay is more than the socket may queue arr
   // the socket resumes it.
   auto body = chat_body("q", R"({"words":100000,"chunk":4096})");
   auto started = http_call(env.port, "POST", "/v1/streams", body);
-  auto id = field(started.body, "stream_id");
+  auto id = json_field(started.body, "stream_id");
   auto events = parse_sse(http_call(env.port, "GET", "/v1/streams/" + id, {}, {}, 30s).body);
   REQUIRE(!events.empty());
   CHECK(events.back().event == "done");
-  CHECK(deltas_of(events) == *askmock::scripted_answer(body));
+  CHECK(sse_text(events) == *askmock::scripted_answer(body));
   // The replay is ten times what the socket may queue: it is paced by the socket's
   // drain (read from the stream's kept events), not queued whole and cut off.
   bool saw_done = false;

@@ -1,5 +1,7 @@
 #include "tests/support/test_client.hpp"
 
+#include "core/json.hpp"
+
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -204,6 +206,23 @@ ws_reply ws_call(std::uint16_t port, const std::string& target, const std::strin
                  std::chrono::seconds deadline) {
   return ws_converse(
       port, target, "", {}, {first}, [](const std::string&) { return ws_step{}; }, deadline);
+}
+
+std::string json_field(const std::string& json, const char* name) {
+  rapidjson::Document d;
+  if (!core::json::try_parse(json, d) || !d.IsObject()) return {};
+  auto it = d.FindMember(name);
+  if (it == d.MemberEnd()) return {};
+  if (it->value.IsInt64()) return std::to_string(it->value.GetInt64());
+  return it->value.IsString() ? std::string(it->value.GetString(), it->value.GetStringLength())
+                              : std::string();
+}
+
+std::string sse_text(const std::vector<sse_event>& events) {
+  std::string text;
+  for (const auto& e : events)
+    if (e.event == "delta") text += json_field(e.data, "text");
+  return text;
 }
 
 std::vector<sse_event> parse_sse(const std::string& body) {

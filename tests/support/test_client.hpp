@@ -66,6 +66,10 @@ struct sse_event {
 };
 // The events of an SSE body (comments and `retry:` lines skipped).
 std::vector<sse_event> parse_sse(const std::string& body);
+// The answer's text: the `text` of every `delta` event, in order.
+std::string sse_text(const std::vector<sse_event>& events);
+// A string or integer member of a JSON object's text, as text ("" when missing or another type).
+std::string json_field(const std::string& json, const char* name);
 
 // A raw connection for tests that misbehave on purpose (leave mid-stream, send junk).
 class raw_connection {
