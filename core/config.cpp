@@ -180,7 +180,7 @@ void parse_server_config(const std::string& text, const std::string& source, con
       v.host = r.string_or("host", v.host);
       if (v.host.empty()) throw json::field_error("server.host", "an address", "an empty string");
       v.port = static_cast<std::uint16_t>(int_in(r, "port", v.port, 0, 65535));
-      v.io_threads = int_in(r, "io_threads", v.io_threads, 1, 64);
+      v.io_threads = int_in(r, "io_threads", v.io_threads, 0, 64);
       v.max_body_bytes = size_in(r, "max_body_bytes", v.max_body_bytes, 1024, 1LL << 30);
       v.max_connections = size_in(r, "max_connections", v.max_connections, 1, 1000000);
       v.header_timeout_ms = int_in(r, "header_timeout_ms", v.header_timeout_ms, 100, 3600000);

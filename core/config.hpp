@@ -23,7 +23,7 @@ struct config_error : std::runtime_error {
 struct server_settings {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8001;
-  int io_threads = 1;
+  int io_threads = 0;  // asio threads; 0 = one per eight cores (at least one)
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_connections = 10000;
   int header_timeout_ms = 30000;            // to receive a whole request

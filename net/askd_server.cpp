@@ -18,6 +18,7 @@ namespace askd::net {
 struct askd_server::parts {
   std::shared_ptr<actors::engine_context> context;
   std::unique_ptr<providers::curl_engine> curl;
+  int io_threads = 1;
   std::unique_ptr<actors::engine> engine;
   std::shared_ptr<askd_service> service;
   std::unique_ptr<http_server> server;
@@ -50,7 +51,12 @@ askd_server::askd_server(core::config cfg) : parts_(std::make_unique<parts>()) {
   limits.write_queue_bytes = c.server.write_queue_bytes;
   limits.header_timeout = std::chrono::milliseconds(c.server.header_timeout_ms);
   limits.idle_timeout = std::chrono::milliseconds(c.server.idle_timeout_ms);
-  p.server = std::make_unique<http_server>(p.service, limits, c.server.io_threads);
+  // io threads: server.io_threads, or one per eight cores (bench/RESULTS.md, capacity model).
+  auto io_threads = c.server.io_threads;
+  if (io_threads <= 0)
+    io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / 8));
+  p.io_threads = io_threads;
+  p.server = std::make_unique<http_server>(p.service, limits, io_threads);
 }
 
 askd_server::~askd_server() {
@@ -106,6 +112,8 @@ std::size_t askd_server::connections() const {
 std::size_t askd_server::upstream_calls() const {
   return parts_->curl ? parts_->curl->active() : 0;
 }
+
+int askd_server::io_threads() const { return parts_->io_threads; }
 
 std::size_t askd_server::upstream_threads() const {
   return parts_->curl ? parts_->curl->threads() : 0;

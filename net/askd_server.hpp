@@ -31,6 +31,8 @@ class askd_server {
   std::int64_t limiter_occupancy() const;
   std::size_t connections() const;
   std::size_t upstream_calls() const;
+  // Threads serving connections: server.io_threads, or its default.
+  int io_threads() const;
   // Threads of the upstream (curl) engine: engine.curl_threads, or its default.
   std::size_t upstream_threads() const;
 

@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
         .kv("addr", cfg.server.host + ":" + std::to_string(port))
         .kv("config", cfg.source)
         .kv("fd_limit", fd_limit)
-        .kv("io_threads", static_cast<std::int64_t>(cfg.server.io_threads))
+        .kv("io_threads", static_cast<std::int64_t>(server.io_threads()))
         .kv("curl_threads", static_cast<std::uint64_t>(server.upstream_threads()))
         .kv("default_provider", cfg.generator.default_provider)
         .kv("base_url", def ? def->base_url : "")
@@ -150,8 +150,6 @@ int main(int argc, char** argv) {
     if (fd_limit < cfg.server.max_connections + 64)
       askd::core::log_warn("fd limit below what max_connections needs")
           .kv("fd_limit", fd_limit)
-        .kv("io_threads", static_cast<std::int64_t>(cfg.server.io_threads))
-        .kv("curl_threads", static_cast<std::uint64_t>(server.upstream_threads()))
           .kv("max_connections", static_cast<std::uint64_t>(cfg.server.max_connections))
           .kv("effect", "past the limit new connections fail; raise ulimit -n");
     // Only the providers askd would pick by itself warn: the others are simply not set up.
