@@ -208,8 +208,8 @@ class ws_session : public websocket,
           if (!proto.empty()) res.set(http::field::sec_websocket_protocol, proto);
         }));
     accept_ = std::move(decision.accept);
-    upgrade_ = std::move(upgrade);
-    ws_.async_accept(upgrade_,
+    upgrade_ = std::make_unique<http::request<http::string_body>>(std::move(upgrade));
+    ws_.async_accept(*upgrade_,
                      beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
   }
 
@@ -226,7 +226,8 @@ class ws_session : public websocket,
                [self = shared_from_this(), code, r = std::move(reason)]() mutable {
                  if (self->close_queued_ || self->gone_) return;
                  self->close_queued_ = true;
-                 self->close_reason_ = ws::close_reason(static_cast<ws::close_code>(code), r);
+                 self->close_code_ = code;
+                 self->close_text_ = std::move(r);
                  self->pump();
                });
   }
@@ -256,16 +257,21 @@ class ws_session : public websocket,
     if (ec) return hard_close();
     handler_ = accept_(shared_from_this());
     accept_ = nullptr;
-    upgrade_ = {};  // its header fields would stay allocated for the socket's whole life
+    upgrade_.reset();  // it would stay allocated for the socket's whole life
     do_read();
     pump();
   }
 
   // A message is read in parts, each charged to the server's body budget until the
   // message is whole and handed over: many sockets each sending a large message slowly
-  // cannot take more memory than the budget.
+  // cannot take more memory than the budget. The read waiting for a message's first part
+  // prepares only idle_read_bytes (Beast's frame buffer in the stream takes the socket's
+  // bytes; this one gets the payload): most sockets sit idle, and the 1.5 KB Beast would
+  // prepare was a fifth of an idle socket's memory (bench/memory.sh). Later parts read
+  // up to 64 KB, and the buffer is freed once the message is handed over.
+  static constexpr std::size_t idle_read_bytes = 128;
   void do_read() {
-    ws_.async_read_some(buffer_, 64 * 1024,
+    ws_.async_read_some(buffer_, buffer_.size() || charged_ ? 64 * 1024 : idle_read_bytes,
                         beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
   }
   void on_read(beast::error_code ec, std::size_t n) {
@@ -277,7 +283,8 @@ class ws_session : public websocket,
     charged_ += n;
     if (!ws_.is_message_done()) return do_read();
     if (handler_ && !close_queued_) handler_->on_text(beast::buffers_to_string(buffer_.data()));
-    buffer_.consume(buffer_.size());
+    buffer_.clear();
+    buffer_.shrink_to_fit();
     server_.give_body(std::exchange(charged_, 0));
     do_read();
   }
@@ -285,11 +292,13 @@ class ws_session : public websocket,
   void refuse_message(std::uint16_t code, const char* why) {
     core::log_info("websocket closed").kv("peer", peer_).kv("code", std::uint64_t{code})
         .kv("reason", why);
-    buffer_.consume(buffer_.size());
+    buffer_.clear();
+    buffer_.shrink_to_fit();
     server_.give_body(std::exchange(charged_, 0));
     if (close_queued_) return;
     close_queued_ = true;
-    close_reason_ = ws::close_reason(static_cast<ws::close_code>(code), why);
+    close_code_ = code;
+    close_text_ = why;
     pump();
   }
 
@@ -324,7 +333,7 @@ class ws_session : public websocket,
                       beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
     } else if (close_queued_ && !close_sent_) {
       writing_ = close_sent_ = true;
-      ws_.async_close(close_reason_,
+      ws_.async_close(ws::close_reason(static_cast<ws::close_code>(close_code_), close_text_),
                       beast::bind_front_handler(&ws_session::on_close, shared_from_this()));
     }
   }
@@ -363,7 +372,7 @@ class ws_session : public websocket,
   std::string peer_;
   std::uint64_t id_ = 0;
   beast::flat_buffer buffer_;
-  http::request<http::string_body> upgrade_;
+  std::unique_ptr<http::request<http::string_body>> upgrade_;  // until the handshake is done
   std::function<std::shared_ptr<websocket_handler>(std::shared_ptr<websocket>)> accept_;
   std::shared_ptr<websocket_handler> handler_;
   // Frames to write, from head_ on. A vector: an empty std::deque already holds ~600 B,
@@ -378,7 +387,9 @@ class ws_session : public websocket,
   bool close_queued_ = false;
   bool close_sent_ = false;
   bool gone_ = false;
-  ws::close_reason close_reason_;
+  // The close to send: a ws::close_reason is 128 bytes, kept by every idle socket.
+  std::uint16_t close_code_ = 0;
+  std::string close_text_;
 };
 
 // ---------------------------------------------------------------------------------------
@@ -409,7 +420,8 @@ class http_session : public connection, public std::enable_shared_from_this<http
                header_list extra) {
     if (id != response_id_ || !handling_ || started_ || closed_) return;
     started_ = true;
-    full_.emplace(static_cast<http::status>(status), 11);
+    full_ = std::make_unique<http::response<http::string_body>>(static_cast<http::status>(status),
+                                                                11);
     full_->set(http::field::server, "askd");
     full_->set(http::field::content_type, content_type);
     for (auto& [k, v] : common_headers_) full_->set(k, v);
@@ -426,13 +438,14 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void do_start(std::uint64_t id, int status, header_list headers) {
     if (id != response_id_ || !handling_ || started_ || closed_) return;
     started_ = streaming_ = true;
-    head_.emplace(static_cast<http::status>(status), 11);
+    head_ = std::make_unique<http::response<http::empty_body>>(static_cast<http::status>(status),
+                                                               11);
     head_->set(http::field::server, "askd");
     for (auto& [k, v] : common_headers_) head_->set(k, v);
     for (auto& [k, v] : headers) head_->set(k, v);
     head_->keep_alive(keep_alive_);
     head_->chunked(true);
-    head_sr_.emplace(*head_);
+    head_sr_ = std::make_unique<http::response_serializer<http::empty_body>>(*head_);
     head_pending_ = true;
     pump();
   }
@@ -594,7 +607,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
   }
 
   void do_read() {
-    parser_.emplace();
+    parser_ = std::make_unique<http::request_parser<http::string_body>>();
     parser_->body_limit(server_.limits.max_body_bytes);
     parser_->header_limit(16 * 1024);
     stream_.expires_after(first_request_ ? server_.limits.header_timeout
@@ -635,9 +648,10 @@ class http_session : public connection, public std::enable_shared_from_this<http
     }
     // curl and others wait up to a second for this before sending a large body.
     if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
-      continue_.emplace(http::status::continue_, 11);
+      continue_ = std::make_unique<http::response<http::empty_body>>(http::status::continue_, 11);
       http::async_write(stream_, *continue_,
                         [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          self->continue_.reset();
                           if (ec) return self->hard_close();
                           self->read_body();
                         });
@@ -672,6 +686,10 @@ class http_session : public connection, public std::enable_shared_from_this<http
     }
     stream_.expires_never();
     auto msg = parser_->release();
+    // Nothing of the connection's reading is needed until the next request: a long
+    // response (a stream) holds neither the parser nor an empty read buffer.
+    parser_.reset();
+    if (buffer_.size() == 0) buffer_.shrink_to_fit();
     keep_alive_ = msg.keep_alive();
 
     request req;
@@ -709,19 +727,26 @@ class http_session : public connection, public std::enable_shared_from_this<http
   std::shared_ptr<response> make_response();
 
   // A read kept open while a response is produced: EOF or an error means the client left.
+  // It waits for the socket to become readable and reads only then, so an open stream
+  // holds no read buffer meanwhile (it was 4 KB of each stream's memory, bench/memory.sh).
   void watch() {
     if (watching_ || closed_ || buffer_.size() > 64 * 1024) return;
     watching_ = true;
-    stream_.async_read_some(buffer_.prepare(4096),
-                            beast::bind_front_handler(&http_session::on_watch, shared_from_this()));
+    stream_.socket().async_wait(
+        tcp::socket::wait_read,
+        beast::bind_front_handler(&http_session::on_watch, shared_from_this()));
   }
-  void on_watch(beast::error_code ec, std::size_t n) {
+  void on_watch(beast::error_code ec) {
     watching_ = false;
-    if (!ec) {
-      buffer_.commit(n);  // a pipelined request; kept for after this response
-      if (handling_) return watch();
-      if (!closed_) do_read();  // the response completed while this read was in flight
-      return;
+    if (!ec && !closed_) {
+      // The socket is non-blocking: this takes what is there (EOF is an error here).
+      auto n = stream_.socket().read_some(buffer_.prepare(4096), ec);
+      if (!ec) buffer_.commit(n);  // a pipelined request; kept for after this response
+      if (!ec || ec == asio::error::would_block || ec == asio::error::try_again) {
+        if (handling_) return watch();
+        do_read();  // the response completed while this read was in flight
+        return;
+      }
     }
     // Happens when our own cancel ends the watch after a response completed.
     if (ec == asio::error::operation_aborted && !handling_ && !closed_) return do_read();
@@ -743,7 +768,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
       writing_ = true;
       http::async_write_header(
           stream_, *head_sr_,
-          beast::bind_front_handler(&http_session::on_written, shared_from_this()));
+          beast::bind_front_handler(&http_session::on_head_written, shared_from_this()));
       return;
     }
     if (raw_.empty() && pending_.empty() && !finish_queued_) {
@@ -804,6 +829,13 @@ class http_session : public connection, public std::enable_shared_from_this<http
     if (ec) return hard_close();
     if (last_written_) return response_complete();
     pump();
+  }
+
+  // The chunks that follow are framed here: the header and its serializer are done.
+  void on_head_written(beast::error_code ec, std::size_t n) {
+    head_sr_.reset();
+    head_.reset();
+    on_written(ec, n);
   }
 
   void on_full_written(beast::error_code ec, std::size_t) {
@@ -875,8 +907,10 @@ class http_session : public connection, public std::enable_shared_from_this<http
   std::string peer_;
   std::uint64_t id_ = 0;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  std::optional<http::response<http::empty_body>> continue_;
+  // Each only while it is used (the parser while a request is read, the others until
+  // their message is written), so a connection holding a stream keeps none of them.
+  std::unique_ptr<http::request_parser<http::string_body>> parser_;
+  std::unique_ptr<http::response<http::empty_body>> continue_;
   bool first_request_ = true;
   bool keep_alive_ = true;
   bool closed_ = false;
@@ -898,9 +932,9 @@ class http_session : public connection, public std::enable_shared_from_this<http
   bool last_written_ = false;
   bool writing_ = false;
   bool response_done_ = false;
-  std::optional<http::response<http::string_body>> full_;
-  std::optional<http::response<http::empty_body>> head_;
-  std::optional<http::response_serializer<http::empty_body>> head_sr_;
+  std::unique_ptr<http::response<http::string_body>> full_;
+  std::unique_ptr<http::response<http::empty_body>> head_;
+  std::unique_ptr<http::response_serializer<http::empty_body>> head_sr_;
   std::string pending_;
   std::string inflight_;
   std::string raw_;  // framed bytes a direct write left unsent: they go first

@@ -79,6 +79,13 @@ struct curl_engine::shard::transfer {
 
 namespace {
 
+// Each transfer's receive buffer (CURLOPT_BUFFERSIZE; libcurl's default is 16 KB, one per
+// easy handle, for the whole transfer): the largest single piece of memory per open
+// stream (bench/memory.sh). An upstream's events are a few hundred bytes and arrive one
+// flush at a time, so 2 KB holds most in one read; a longer event is split over reads,
+// which every decoder takes in any split. A fast burst costs a few more reads.
+constexpr long receive_buffer_bytes = 2048;
+
 bool iequals_prefix(std::string_view line, std::string_view prefix) {
   if (line.size() < prefix.size()) return false;
   for (std::size_t i = 0; i < prefix.size(); ++i)
@@ -250,6 +257,7 @@ void curl_engine::shard::add(transfer_id id, std::unique_ptr<transfer> t) {
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error_text);
+  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, receive_buffer_bytes);
   if (!r.body.empty() || r.method == "POST") {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
