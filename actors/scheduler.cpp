@@ -6,9 +6,8 @@
 #include <caf/policy/work_stealing.hpp>
 #include <caf/scheduler/coordinator.hpp>
 
-#include <mutex>
-#include <thread>
 #include <unordered_set>
+#include <vector>
 
 namespace askd::actors {
 namespace {
@@ -61,6 +60,7 @@ class coordinator : public caf::scheduler::coordinator<caf::policy::work_stealin
   using super::super;
 
   quiet_clock& clock() noexcept override { return clock_; }
+  timer_service& timers() { return *timers_; }
 
  protected:
   void start() override {
@@ -82,9 +82,78 @@ class coordinator : public caf::scheduler::coordinator<caf::policy::work_stealin
  private:
   quiet_clock clock_;
   std::thread thread_;
+  std::shared_ptr<timer_service> timers_ = std::make_shared<timer_service>();
 };
 
 }  // namespace
+
+timer_service::timer_service() : thread_([this] { run(); }) {}
+
+timer_service::~timer_service() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+std::uint64_t timer_service::add(clock::time_point when, caf::strong_actor_ptr target,
+                                 caf::message_id response) {
+  bool sooner;
+  std::uint64_t id;
+  {
+    std::lock_guard lock(mu_);
+    id = ++next_id_;
+    auto it = schedule_.emplace(when, std::make_pair(id, entry{std::move(target), response}));
+    by_id_.emplace(id, it);
+    sooner = when < sleeping_until_;
+    if (sooner) sleeping_until_ = when;  // one wake for several sooner entries
+  }
+  if (sooner) wake_.notify_one();
+  return id;
+}
+
+void timer_service::cancel(std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return;
+  schedule_.erase(it->second);
+  by_id_.erase(it);
+}
+
+void timer_service::run() {
+  caf::detail::set_thread_name("askd.timers");
+  std::vector<entry> due;
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    auto now = clock::now();
+    while (!schedule_.empty() && schedule_.begin()->first <= now) {
+      by_id_.erase(schedule_.begin()->second.first);
+      due.push_back(std::move(schedule_.begin()->second.second));
+      schedule_.erase(schedule_.begin());
+    }
+    if (!due.empty()) {
+      lock.unlock();
+      for (auto& e : due)
+        e.target->enqueue(caf::make_mailbox_element(nullptr, e.response, {}, true), nullptr);
+      due.clear();
+      lock.lock();
+      continue;  // more may have come due meanwhile
+    }
+    // Until the earliest entry (or one sooner is added); with none, until one is added.
+    sleeping_until_ = schedule_.empty() ? clock::time_point::max() : schedule_.begin()->first;
+    if (sleeping_until_ == clock::time_point::max())
+      wake_.wait(lock);
+    else
+      wake_.wait_until(lock, sleeping_until_);
+  }
+}
+
+timer_service* timer_service_of(caf::actor_system& system) {
+  auto* c = dynamic_cast<coordinator*>(&system.scheduler());
+  return c ? &c->timers() : nullptr;
+}
 
 void use_quiet_clock(caf::actor_system_config& cfg) {
   cfg.module_factories.push_back(
