@@ -14,6 +14,7 @@
 #include "actors/remote_stream.hpp"
 #include "actors/replication.hpp"
 #include "actors/repo_registry.hpp"
+#include "actors/scheduler.hpp"
 #include "actors/session.hpp"
 #include "actors/sink.hpp"
 #include "actors/stream.hpp"
@@ -91,6 +92,7 @@ engine::engine(std::shared_ptr<engine_context> context)
   // streams pausing ~20 ms between tokens, workers never block and burn a core in
   // wakeups. Spin briefly, then block until work is enqueued.
   config_->set("work-stealing.moderate-poll-attempts", size_t{0});
+  use_quiet_clock(*config_);  // no clock wake for each actor that ends (actors/scheduler.hpp)
   if (!context_->answers)
     context_->answers = std::make_shared<answer_cache>(context_->config.answer_cache);
   const auto& cluster = context_->config.cluster;

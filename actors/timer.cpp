@@ -1,5 +1,7 @@
 #include "actors/timer.hpp"
 
+#include "actors/scheduler.hpp"
+
 namespace askd::actors {
 
 never_actor spawn_never(caf::actor_system& system) {
@@ -9,6 +11,19 @@ never_actor spawn_never(caf::actor_system& system) {
         [=](wait_atom) -> caf::result<bool> { return self->make_response_promise<bool>(); },
     };
   });
+}
+
+bool has_timer_service(caf::actor_system& system) {
+  return timer_service_of(system) != nullptr;
+}
+
+void arm_timer(caf::scheduled_actor* self, caf::timespan delay, caf::behavior on_due) {
+  auto service = timer_service_of(self->home_system())->shared_from_this();
+  // The response to a request that was never sent: the service delivers it when due.
+  auto response = self->new_request_id(caf::message_priority::normal).response_id();
+  self->add_multiplexed_response_handler(response, std::move(on_due));
+  auto id = service->add(self->clock().now() + delay, self->ctrl(), response);
+  self->attach_functor([service, id] { service->cancel(id); });
 }
 
 }  // namespace askd::actors

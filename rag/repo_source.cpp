@@ -41,7 +41,11 @@ bool is_inside_path(std::string_view rel) {
 
 core::result<repo_source> locate_repo(const core::chat_request& request, const core::config& cfg) {
   repo_source src;
-  file_filter filter(cfg.repo, request);
+  // The filter's rules are only part of the index key, and a request without retrieval
+  // opens no index: it skips the filter (conf/repo.json's default rules normalised
+  // again, a tenth of a no-retrieval stream's instructions).
+  bool indexed = request.retrieval.mode != "none";
+  auto rules = [&] { return indexed ? file_filter(cfg.repo, request).fingerprint() : "none\n"; };
   if (!is_local_repo(request)) {
     std::string url = request.repo_url;
     while (!url.empty() && url.back() == '/') url.pop_back();
@@ -76,7 +80,7 @@ core::result<repo_source> locate_repo(const core::chat_request& request, const c
     auto token_part =
         request.token.empty() ? std::string() : "\ntoken:" + stable_hash(request.token);
     src.checkout = cfg.data_dir + "/repos/" + stable_hash(url + token_part);
-    src.key = "remote:" + url + token_part + "\n" + filter.fingerprint();
+    src.key = "remote:" + url + token_part + "\n" + rules();
     return src;
   }
   std::string raw = request.repo_url;
@@ -102,7 +106,7 @@ core::result<repo_source> locate_repo(const core::chat_request& request, const c
                              "repo_url: " + core::clip(request.repo_url) + " is not a directory");
   src.local = true;
   src.path = canon.string();
-  src.key = "local:" + src.path + "\n" + filter.fingerprint();
+  src.key = "local:" + src.path + "\n" + rules();
   return src;
 }
 

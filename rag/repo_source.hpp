@@ -27,7 +27,8 @@ struct repo_source {
   std::string type;      // github | gitlab | bitbucket
   std::string checkout;  // where a remote is cloned: <data_dir>/repos/<hash>
   // The index key: location, filter rules and, for a private repository, a hash of its
-  // token, so an index built with a token is never served to a request without it.
+  // token, so an index built with a token is never served to a request without it. A
+  // request without retrieval (mode "none") opens no index: its key has no rules.
   std::string key;
 };
 
