@@ -3,8 +3,9 @@
 # askmock, retrieval none, compat HTTP face, answer cache on) pinned to CPU 0, askmock
 # and askload on CPU 1.
 #   1. Hit against miss: N distinct questions (64 deltas, 20 ms apart, as the relay
-#      benchmark's), each asked once (misses), then the same N again (hits): askd's CPU
-#      per stream, first byte and first token.
+#      benchmark's), each asked once (misses), then the same N again (hits), at
+#      concurrency C, then 200 of them one at a time (hit-alone): askd's CPU per stream,
+#      first byte and first token (askload's clock: it includes askload's own time).
 #   2. Repeated questions under load: STREAMS streams at concurrency C whose questions are
 #      drawn from DISTINCT (Zipf, s=1) — the upstream calls askmock saw, and askd's hits,
 #      shared flights and misses — every answer verified against askmock's script.
@@ -63,6 +64,7 @@ r0=$(mock_requests)
 run miss "$OUT/distinct.jsonl" "$N" "$C"
 r1=$(mock_requests)
 run hit "$OUT/distinct.jsonl" "$N" "$C"
+run hit-alone "$OUT/distinct.jsonl" 200 1  # one at a time: first byte without queueing
 r2=$(mock_requests)
 h0=$(metric askd_answer_cache_hits_total) s0=$(metric askd_answer_cache_shared_total) m0=$(metric askd_answer_cache_misses_total)
 run zipf "$OUT/zipf.jsonl" "$STREAMS" 100
@@ -77,7 +79,7 @@ out, n, streams, distinct, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
 up_miss, up_hit, up_zipf, hits, shared, misses, nbytes, entries = map(int, sys.argv[6:14])
 print("| run | streams | ok | exact | upstream calls | askd CPU µs / stream | first byte p50 / p99 ms | first token p50 / p99 ms | total p50 ms |")
 print("|---|---|---|---|---|---|---|---|---|")
-for name, count, up in (("miss", n, up_miss), ("hit", n, up_hit), ("zipf", streams, up_zipf)):
+for name, count, up in (("miss", n, up_miss), ("hit", n, up_hit), ("hit-alone", 200, 0), ("zipf", streams, up_zipf)):
     d = json.load(open(f"{out}/{name}.json"))
     ticks = int(open(f"{out}/{name}.ticks").read())
     ms = d["ms"]

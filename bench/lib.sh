@@ -19,10 +19,11 @@ start_askmock() {
 }
 
 # askd on ASKD_PORT with config dir $1, its openai provider pointed at askmock, logging to
-# $2; returns when /health answers. Its pid is in $askd_pid.
+# $2; returns when /health answers. Its pid is in $askd_pid. ASKD_BIN: another build's
+# askd, to compare (one from before answer_cache existed needs NO_CACHE_KEY=1 below).
 start_askd() {
   OPENAI_BASE_URL=http://127.0.0.1:$MOCK_PORT/v1 OPENAI_API_KEY=sk-bench \
-    ${ASKD_PIN:-} build/apps/askd/askd --config "$1" > "$2" 2>&1 &
+    ${ASKD_PIN:-} ${ASKD_BIN:-build/apps/askd/askd} --config "$1" > "$2" 2>&1 &
   askd_pid=$!
   bench_pids+=($askd_pid)
   for _ in $(seq 100); do curl -sf "127.0.0.1:$ASKD_PORT/health" >/dev/null && return; sleep 0.05; done
@@ -32,7 +33,7 @@ start_askd() {
 # The answer cache is off: these benchmarks measure askd relaying every stream's own
 # upstream call (their streams all ask the same question); bench/answer_cache.sh measures it.
 unlimited_askd_json() {
-  cat <<JSON
+  cat <<JSON | if [ -n "${NO_CACHE_KEY:-}" ]; then sed 's/"answer_cache":{"enabled":false},//'; else cat; fi
 {"server":{"port":$ASKD_PORT,"max_connections":20000},"log":{"level":"warn"},"answer_cache":{"enabled":false},
  "limits":{"max_queued_requests":20000,"providers":{"openai":{"max_concurrent":20000,"max_queued":20000}}}}
 JSON

@@ -5,15 +5,16 @@
 # CPU from /proc/<pid>/task/*/stat, by thread name (askd.curl, askd.io, CAF's workers
 # and clock, the rest). Shapes: 1 delta (the per-stream cost) and 64 deltas 20 ms apart
 # (the relay benchmark's); the difference over 63 is the cost of one more delta.
-#   bench/threads.sh            (STREAMS=2000 C=100 RUNS=3; NGINX=1 measures nginx too)
+#   bench/threads.sh            (STREAMS=2000 C=100 RUNS=3; WITH_NGINX=0 skips nginx)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STREAMS=${STREAMS:-2000}
 C=${C:-100}
 RUNS=${RUNS:-3}
-NGINX=${NGINX:-1}
+WITH_NGINX=${WITH_NGINX:-1}
 PEERS=${PEERS:-$(cd .. && pwd)/shared/bench/peers}
 OUT=${OUT:-$(mktemp -d /tmp/threads.XXXXXX)}
+mkdir -p "$OUT"
 MOCK_PORT=9100 ASKD_PORT=9204 NGINX_PORT=9203
 ./dev build askd askmock askload >/dev/null
 MOCK_KEY="" MOCK_PIN="taskset -c 1" ASKD_PIN="taskset -c 0"
@@ -23,7 +24,7 @@ start_askmock
 cfg=$(mktemp -d)
 unlimited_askd_json > "$cfg/askd.json"
 start_askd "$cfg" "$OUT/askd.log"
-if [ "$NGINX" = 1 ]; then
+if [ "$WITH_NGINX" = 1 ]; then
   ngx=$(mktemp -d); mkdir -p "$ngx/logs"
   taskset -c 0 /usr/sbin/nginx -p "$ngx" -c "$PEERS/nginx_relay.conf" -g 'daemon off;' &
   nginx_pid=$!; bench_pids+=($nginx_pid)
@@ -51,7 +52,7 @@ PY
 
 for run in $(seq "$RUNS"); do
   for shape in d1 d64; do
-    targets=(askd); [ "$NGINX" = 1 ] && targets+=(nginx)
+    targets=(askd); [ "$WITH_NGINX" = 1 ] && targets+=(nginx)
     for target in "${targets[@]}"; do
       if [ "$target" = askd ]; then
         pids=$askd_pid port=$ASKD_PORT face=compat-http body=compat path=()
@@ -67,16 +68,16 @@ for run in $(seq "$RUNS"); do
   done
 done
 
-/usr/bin/python3 - "$OUT" "$STREAMS" "$RUNS" "$(getconf CLK_TCK)" "$NGINX" <<'PY'
+/usr/bin/python3 - "$OUT" "$STREAMS" "$RUNS" "$(getconf CLK_TCK)" "$WITH_NGINX" <<'PY'
 import json, statistics, sys
 out, streams, runs, hz, nginx = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
 def role(name):
     if name.startswith("askd.curl"): return "curl"
     if name.startswith("askd.io"): return "io"
-    if name.startswith("caf.clock"): return "caf clock"
+    if name == "caf.multiplexer": return "CAF workers"  # CAF 0.17 names its workers so
+    if name in ("caf.clock", "askd.clock", "askd.timers"): return "clocks and timers"
     if name.startswith("nginx"): return "nginx"
-    if name == "askd": return "CAF workers + main"
-    return "other"
+    return "other (main, " + name + ")" if name != "askd" else "askd (main thread; before askd.curl/askd.io had names, all)"
 def per_role(target, shape, run):
     def read(f):
         return {l.split()[0]: int(l.split()[1]) for l in open(f)}

@@ -23,7 +23,7 @@ struct config_error : std::runtime_error {
 struct server_settings {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8001;
-  int io_threads = 0;  // asio threads; 0 = one per eight cores (at least one)
+  int io_threads = 0;  // asio threads; 0 = one per four cores (at least one)
   std::size_t max_body_bytes = 1 << 20;
   std::size_t max_connections = 10000;
   int header_timeout_ms = 30000;            // to receive a whole request
@@ -45,8 +45,8 @@ struct server_settings {
 // conf/askd.json "engine"
 struct engine_settings {
   int workers = 0;  // CAF scheduler threads; 0 = one per core but one (at least one)
-  // Upstream (curl) threads, each with its own transfers: 0 = one per two cores (at least
-  // one). Each carries ~30k deltas a second on its own (bench/RESULTS.md, capacity model).
+  // Upstream (curl) threads, each with its own transfers: 0 = three per four cores (at
+  // least one). Each carries ~30k deltas a second on its own (bench/RESULTS.md, capacity model).
   int curl_threads = 0;
 };
 

@@ -35,10 +35,11 @@ askd_server::askd_server(core::config cfg) : parts_(std::make_unique<parts>()) {
         std::make_shared<const providers::embedder>(e, p.context->config.upstream);
   p.context->embed_limit =
       std::make_unique<std::counting_semaphore<>>(p.context->config.embedders.max_concurrent);
-  // Upstream threads: engine.curl_threads, or one per two cores.
+  // Upstream threads: engine.curl_threads, or three per four cores (they relay the deltas,
+  // ~80% of the work of a stream: bench/RESULTS.md, capacity model).
   auto curl_threads = p.context->config.engine.curl_threads;
   if (curl_threads <= 0)
-    curl_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / 2));
+    curl_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency() * 3 / 4));
   p.curl = std::make_unique<providers::curl_engine>(static_cast<unsigned>(curl_threads));
   p.context->curl = p.curl.get();
   p.engine = std::make_unique<actors::engine>(p.context);
@@ -51,10 +52,11 @@ askd_server::askd_server(core::config cfg) : parts_(std::make_unique<parts>()) {
   limits.write_queue_bytes = c.server.write_queue_bytes;
   limits.header_timeout = std::chrono::milliseconds(c.server.header_timeout_ms);
   limits.idle_timeout = std::chrono::milliseconds(c.server.idle_timeout_ms);
-  // io threads: server.io_threads, or one per eight cores (bench/RESULTS.md, capacity model).
+  // io threads: server.io_threads, or one per four cores (requests are read, parsed and
+  // admitted there: bench/RESULTS.md, capacity model).
   auto io_threads = c.server.io_threads;
   if (io_threads <= 0)
-    io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / 8));
+    io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / 4));
   p.io_threads = io_threads;
   p.server = std::make_unique<http_server>(p.service, limits, io_threads);
 }

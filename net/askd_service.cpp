@@ -701,26 +701,33 @@ void askd_service::metrics(const request&, const std::shared_ptr<response>& res)
   line("askd_actors{kind=\"call_supervisor\"}", ctx.census.supervisors);
   line("askd_actors{kind=\"provider_call\"}", ctx.census.provider_calls);
   if (const auto& cache = ctx.answers) {
-    metric("askd_answer_cache_hits_total", "counter", "Answers replayed from the answer cache.");
-    line("askd_answer_cache_hits_total", cache->hits);
-    metric("askd_answer_cache_misses_total", "counter",
-           "Generations asked upstream and recorded for the answer cache.");
-    line("askd_answer_cache_misses_total", cache->misses);
-    metric("askd_answer_cache_shared_total", "counter",
-           "Generations that followed an identical question's upstream call in flight.");
-    line("askd_answer_cache_shared_total", cache->shared);
-    metric("askd_answer_cache_stores_total", "counter", "Answers kept in the answer cache.");
-    line("askd_answer_cache_stores_total", cache->stores);
-    metric("askd_answer_cache_evictions_total", "counter",
-           "Answers dropped for room (answer_cache.max_mb).");
-    line("askd_answer_cache_evictions_total", cache->evictions);
-    metric("askd_answer_cache_expired_total", "counter",
-           "Answers dropped past answer_cache.ttl_s.");
-    line("askd_answer_cache_expired_total", cache->expired);
-    metric("askd_answer_cache_bytes", "gauge", "Bytes the answer cache holds.");
-    line("askd_answer_cache_bytes", cache->bytes());
-    metric("askd_answer_cache_entries", "gauge", "Answers the answer cache holds.");
-    line("askd_answer_cache_entries", cache->entries());
+    struct {
+      const char* name;
+      const char* type;
+      const char* help;
+      std::int64_t value;
+    } const answer_metrics[] = {
+        {"askd_answer_cache_hits_total", "counter", "Answers replayed from the answer cache.",
+         cache->hits},
+        {"askd_answer_cache_misses_total", "counter",
+         "Generations asked upstream and recorded for the answer cache.", cache->misses},
+        {"askd_answer_cache_shared_total", "counter",
+         "Generations that followed an identical question's upstream call in flight.",
+         cache->shared},
+        {"askd_answer_cache_stores_total", "counter", "Answers kept in the answer cache.",
+         cache->stores},
+        {"askd_answer_cache_evictions_total", "counter",
+         "Answers dropped for room (answer_cache.max_mb).", cache->evictions},
+        {"askd_answer_cache_expired_total", "counter", "Answers dropped past answer_cache.ttl_s.",
+         cache->expired},
+        {"askd_answer_cache_bytes", "gauge", "Bytes the answer cache holds.", cache->bytes()},
+        {"askd_answer_cache_entries", "gauge", "Answers the answer cache holds.",
+         cache->entries()},
+    };
+    for (const auto& m : answer_metrics) {
+      metric(m.name, m.type, m.help);
+      line(m.name, m.value);
+    }
   }
   metric("askd_upstream_transfers", "gauge", "Upstream HTTP transfers in flight.");
   line("askd_upstream_transfers", ctx.curl ? static_cast<std::int64_t>(ctx.curl->active()) : 0);

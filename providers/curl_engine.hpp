@@ -1,4 +1,4 @@
-// providers/curl_engine.hpp — engine threads (one by default, `engine.curl_threads`) run
+// providers/curl_engine.hpp — engine threads (`engine.curl_threads`) run
 // every upstream HTTP call (providers, embedders), each on its own curl multi handle,
 // driven by epoll and curl_multi_socket_action, so a wakeup costs O(ready sockets), not
 // O(open calls). Callers get a listener's
