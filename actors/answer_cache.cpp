@@ -51,9 +51,7 @@ void answer_flight::close(const std::optional<flight_end>& end) {
     if (end && end->degraded.empty() && !overflow_ && !answer_.text.empty() &&
         (end->finish_reason == "stop" || end->finish_reason == "length")) {
       kept = std::make_shared<cached_answer>(std::move(answer_));
-      kept->finish_reason = end->finish_reason;
-      kept->usage = end->usage;
-      kept->usage_reported = end->usage_reported;
+      kept->end = *end;
     }
     answer_ = {};
   }
@@ -93,14 +91,12 @@ answer_cache::lookup answer_cache::find(const std::string& key, clock::time_poin
   if (now >= next_sweep_) {  // answers past their time go, asked for or not
     next_sweep_ = now + std::max<clock::duration>(ttl_ / 4, std::chrono::seconds(1));
     for (auto it = entries_.begin(); it != entries_.end();) {
-      if (it->second.expires > now) {
-        ++it;
-        continue;
+      auto next = std::next(it);
+      if (it->second.expires <= now) {
+        drop(it);
+        expired++;
       }
-      bytes_ -= it->second.answer->bytes();
-      lru_.erase(it->second.lru);
-      it = entries_.erase(it);
-      expired++;
+      it = next;
     }
   }
   if (auto it = entries_.find(key); it != entries_.end()) {
@@ -110,9 +106,7 @@ answer_cache::lookup answer_cache::find(const std::string& key, clock::time_poin
       hits++;
       return out;
     }
-    bytes_ -= it->second.answer->bytes();
-    lru_.erase(it->second.lru);
-    entries_.erase(it);
+    drop(it);
     expired++;
   }
   if (auto it = flights_.find(key); it != flights_.end()) {
@@ -133,23 +127,22 @@ void answer_cache::landed(const std::string& key, const answer_flight* flight,
   if (auto it = flights_.find(key); it != flights_.end() && it->second.get() == flight)
     flights_.erase(it);
   if (!answer) return;
-  if (auto it = entries_.find(key); it != entries_.end()) {  // kept meanwhile (a follower's)
-    bytes_ -= it->second.answer->bytes();
-    lru_.erase(it->second.lru);
-    entries_.erase(it);
-  }
+  if (auto it = entries_.find(key); it != entries_.end()) drop(it);  // kept meanwhile
   auto size = answer->bytes();
   while (!lru_.empty() && bytes_ + size > max_bytes_) {
-    auto victim = entries_.find(lru_.back());
-    bytes_ -= victim->second.answer->bytes();
-    entries_.erase(victim);
-    lru_.pop_back();
+    drop(entries_.find(lru_.back()));
     evictions++;
   }
   lru_.push_front(key);
   entries_.emplace(key, entry{std::move(answer), clock::now() + ttl_, lru_.begin()});
   bytes_ += size;
   stores++;
+}
+
+void answer_cache::drop(std::unordered_map<std::string, entry>::iterator it) {
+  bytes_ -= it->second.answer->bytes();
+  lru_.erase(it->second.lru);
+  entries_.erase(it);
 }
 
 std::int64_t answer_cache::bytes() const {

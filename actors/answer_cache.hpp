@@ -45,13 +45,20 @@ namespace askd::actors {
 class generation_output;
 class answer_cache;
 
+// How a generation ended: a flight's leader, as its followers hear it, and a kept
+// answer's end (then nothing degraded).
+struct flight_end {
+  std::string finish_reason;
+  core::token_usage usage;
+  bool usage_reported = false;
+  std::vector<std::string> degraded;
+};
+
 // An answer as its generation sent it: the text, cut where its deltas were cut.
 struct cached_answer {
   std::string text;
   std::vector<std::uint32_t> ends;  // each delta's end in `text`
-  std::string finish_reason;
-  core::token_usage usage;
-  bool usage_reported = false;
+  flight_end end;
   // What it holds against answer_cache.max_mb (its key included).
   std::size_t bytes() const { return text.size() + ends.size() * 4 + 64 + 160; }
   // Each delta, in order.
@@ -63,14 +70,6 @@ struct cached_answer {
       from = end;
     }
   }
-};
-
-// How a flight's leader ended, as its followers hear it.
-struct flight_end {
-  std::string finish_reason;
-  core::token_usage usage;
-  bool usage_reported = false;
-  std::vector<std::string> degraded;
 };
 
 // One generation answered for everyone who asked the same thing while it ran.
@@ -165,6 +164,8 @@ class answer_cache {
     std::list<std::string>::iterator lru;  // in lru_, most recently used first
   };
   std::unordered_map<std::string, entry> entries_;
+  // Forgets a kept answer (with mutex_ held).
+  void drop(std::unordered_map<std::string, entry>::iterator it);
   std::list<std::string> lru_;
   std::size_t bytes_ = 0;
   clock::time_point next_sweep_{};

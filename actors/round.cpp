@@ -125,32 +125,46 @@ void report_context(self_ptr self, const std::vector<rag::context_chunk>& contex
   self->send(self->state.listener, retrieved_atom::value, r);
 }
 
-// The answer cache (actors/answer_cache.hpp), asked once the prompt is known. True when
-// the round is answered from it: replayed (a finished message to itself follows), or
-// following an identical question's generation in flight (`alone` runs if that one goes
-// without an answer). False: the round asks upstream, recording its answer when it leads.
-bool from_cache(self_ptr self, const providers::generation_request& prompt,
-                std::function<void()> alone) {
+// What a round answered without an upstream call of its own reports: how the
+// generation it replayed or followed ended.
+call_summary summary_of(const flight_end& end) {
+  call_summary s;
+  s.finish_reason = end.finish_reason;
+  s.usage = end.usage;
+  s.usage_reported = end.usage_reported;
+  s.degraded = end.degraded;
+  s.attempts = 0;
+  return s;
+}
+
+// The answer cache's key for the round's generation; "" when the cache is not asked.
+std::string cache_key(self_ptr self, const providers::generation_request& prompt) {
   auto& st = self->state;
   const auto& cache = st.env.context->answers;
   const auto& request = *st.spec.request;
   // A takeover's answer was begun by the lost node: it goes on from there.
   if (!cache || !cache->enabled() || !request.cache || st.spec.resumed ||
       st.spec.output->sent_bytes())
-    return false;
-  auto found = cache->find(answer_cache::key_of(st.env.provider->id(), prompt.model,
-                                                prompt.messages, request.token));
+    return {};
+  return answer_cache::key_of(st.env.provider->id(), prompt.model, prompt.messages,
+                              request.token);
+}
+
+// The answer cache (actors/answer_cache.hpp), asked with `key` (cache_key). True when
+// the round is answered from it: replayed (a finished message to itself follows), or
+// following an identical question's generation in flight (`alone` runs if that one goes
+// without an answer). False: the round asks upstream, recording its answer when it leads.
+bool from_cache(self_ptr self, const std::string& key, std::function<void()> alone) {
+  auto& st = self->state;
+  if (key.empty()) return false;
+  const auto& cache = st.env.context->answers;
+  auto found = cache->find(key);
   auto& output = *st.spec.output;
   if (found.hit) {
     st.cache = "hit";
     output.begin(1);
     found.hit->each_delta([&](std::string_view d) { output.offer(1, d); });
-    call_summary s;
-    s.finish_reason = found.hit->finish_reason;
-    s.usage = found.hit->usage;
-    s.usage_reported = found.hit->usage_reported;
-    s.attempts = 0;
-    self->send(self, finished_atom::value, std::move(s));
+    self->send(self, finished_atom::value, summary_of(found.hit->end));
     return true;
   }
   if (!found.flight) return false;
@@ -163,13 +177,7 @@ bool from_cache(self_ptr self, const providers::generation_request& prompt,
   auto me = caf::actor_cast<round_actor>(self);
   bool joined = found.flight->join(st.spec.output, [me](const std::optional<flight_end>& end) {
     if (!end) return caf::anon_send(me, lead_atom::value);
-    call_summary s;
-    s.finish_reason = end->finish_reason;
-    s.usage = end->usage;
-    s.usage_reported = end->usage_reported;
-    s.degraded = end->degraded;
-    s.attempts = 0;
-    caf::anon_send(me, finished_atom::value, std::move(s));
+    caf::anon_send(me, finished_atom::value, summary_of(*end));
   });
   if (!joined) return false;  // it ended meanwhile, or is too long to be shared: alone
   cache->shared++;
@@ -245,7 +253,7 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
     inputs.context.clear();
     gen.lean = providers::generation_request{rag::assemble_prompt(inputs), request.model};
   }
-  auto prompt = gen.request;
+  auto key = cache_key(self, gen.request);  // before `gen` moves into `start`
   auto start = [=, gen = std::move(gen)]() mutable {
     with_slot(self, [=, gen = std::move(gen)]() mutable {
       self->state.call =
@@ -253,7 +261,7 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
               .address();
     });
   };
-  if (!from_cache(self, prompt, start)) start();
+  if (!from_cache(self, key, start)) start();
 }
 
 // Retrieval first when the repository is indexable, then generation.

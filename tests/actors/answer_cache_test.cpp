@@ -78,8 +78,8 @@ TEST_CASE("a clean answer is kept delta by delta - replayed until its time is up
   std::vector<std::string> deltas;
   hit.hit->each_delta([&](std::string_view d) { deltas.emplace_back(d); });
   CHECK(deltas == std::vector<std::string>{"one ", "two ", "three"});
-  CHECK(hit.hit->finish_reason == "stop");
-  CHECK(hit.hit->usage.completion_tokens == 4);
+  CHECK(hit.hit->end.finish_reason == "stop");
+  CHECK(hit.hit->end.usage.completion_tokens == 4);
   CHECK(cache.hits == 1);
   CHECK(cache.bytes() == static_cast<std::int64_t>(hit.hit->bytes()));
   // Past ttl_s it is gone, and the next asker leads a new flight.
