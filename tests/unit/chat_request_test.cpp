@@ -80,6 +80,19 @@ TEST_CASE("validation details say what is wrong and what was expected") {
             .find("fallback[0]") != std::string::npos);
   CHECK(detail(R"({"repo_url":"x","max_rounds":0,"messages":[{"role":"user","content":"a"}]})")
             .find("max_rounds") != std::string::npos);
+  CHECK(detail(R"({"repo_url":"x","cache":"no","messages":[{"role":"user","content":"a"}]})")
+            .find("cache") != std::string::npos);
+}
+
+TEST_CASE("the answer cache is asked unless a request says cache false") {
+  auto cfg = test::embedded_config();
+  auto on = parse_chat_request(R"({"repo_url":"x","messages":[{"role":"user","content":"a"}]})", cfg);
+  auto off = parse_chat_request(
+      R"({"repo_url":"x","cache":false,"messages":[{"role":"user","content":"a"}]})", cfg);
+  REQUIRE(on);
+  REQUIRE(off);
+  CHECK(on->cache);
+  CHECK_FALSE(off->cache);
 }
 
 TEST_CASE("a provider without custom models refuses a model it does not list") {
