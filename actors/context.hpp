@@ -23,7 +23,7 @@ namespace askd::actors {
 
 struct actor_census {
   std::atomic<std::int64_t> sessions{0};
-  std::atomic<std::int64_t> streams{0};
+  std::atomic<std::int64_t> streams{0};  // stream actors, and compat sessions (their stream)
   std::atomic<std::int64_t> sinks{0};
   std::atomic<std::int64_t> provider_calls{0};
   std::atomic<std::int64_t> supervisors{0};

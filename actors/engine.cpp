@@ -38,12 +38,24 @@ struct attachment::state {
   sink_actor sink;
   std::string stream_id;
   std::weak_ptr<stream_hub> hub;  // the port leaves it at once (a paced one may outlive the sink)
+  // A compat stream has no stream or sink actor: its session is the stream, and the
+  // client leaving stops it (nobody can resume it). Weak: a session that has ended is
+  // not kept in memory by its connection.
+  caf::actor_addr session;
 };
+
+namespace {
+// The hub key of a compat stream's one port (a sink's port is keyed by the sink's id).
+constexpr std::uint64_t compat_port_key = 1;
+}  // namespace
 
 void attachment::client_gone() const {
   if (!state_) return;
-  if (auto hub = state_->hub.lock(); hub && state_->sink) hub->detach(state_->sink.id());
+  auto key = state_->sink ? state_->sink.id() : compat_port_key;
+  if (auto hub = state_->hub.lock()) hub->detach(key);
   if (state_->sink) caf::anon_send(state_->sink, gone_atom::value);
+  if (auto session = caf::actor_cast<caf::actor>(state_->session))
+    caf::anon_send_exit(session, caf::exit_reason::user_shutdown);
 }
 
 const std::string& attachment::stream_id() const {
@@ -193,29 +205,26 @@ std::optional<core::error> engine::precheck(const std::string& provider) {
 
 namespace {
 
-// Spawns the stream actor around `hub`; a resumable one (not compat) is in the directory
-// under `id` for `owner`. `unwatched`: it starts with no client (actors/stream.hpp).
+// Spawns the stream actor around a resumable (v1, background) stream's `hub`, in the
+// directory under `id` for `owner`. `unwatched`: it starts with no client
+// (actors/stream.hpp). A compat stream has none: its session carries it (start_chat).
 stream_actor open_stream(caf::actor_system& system, const std::shared_ptr<engine_context>& context,
                          const engine_actors& actors, std::shared_ptr<stream_hub> hub,
                          const std::string& id, chat_kind kind, std::string owner,
                          bool unwatched = false) {
   stream_options options;
-  if (kind != chat_kind::compat) {
-    options.id = id;
-    options.linger_s = context->config.streams.linger_s;
-    options.orphaned =
-        kind == chat_kind::v1 ? stream_options::orphan::grace : stream_options::orphan::keep;
-    options.unwatched = unwatched;
-    options.on_exit = [dir = actors.directory, id] {
-      std::lock_guard lock(dir->mu);
-      dir->streams.erase(id);
-    };
-  }
+  options.id = id;
+  options.linger_s = context->config.streams.linger_s;
+  options.orphaned =
+      kind == chat_kind::v1 ? stream_options::orphan::grace : stream_options::orphan::keep;
+  options.unwatched = unwatched;
+  options.on_exit = [dir = actors.directory, id] {
+    std::lock_guard lock(dir->mu);
+    dir->streams.erase(id);
+  };
   auto stream = spawn_stream(system, context, actors.refs->timers, hub, std::move(options));
-  if (kind != chat_kind::compat) {
-    std::lock_guard lock(actors.directory->mu);
-    actors.directory->streams[id] = {stream, std::move(hub), std::move(owner)};
-  }
+  std::lock_guard lock(actors.directory->mu);
+  actors.directory->streams[id] = {stream, std::move(hub), std::move(owner)};
   return stream;
 }
 
@@ -254,15 +263,27 @@ void replicate(caf::actor_system& system, const std::shared_ptr<engine_context>&
 attachment engine::start_chat(core::chat_request request, rag::repo_source source,
                               std::string request_id, std::shared_ptr<sink_port> port,
                               chat_kind kind, std::string owner, std::string stream_id) {
-  if (kind == chat_kind::compat)
-    stream_id.clear();  // not resumable: no id
-  else if (stream_id.empty())
-    stream_id = new_stream_id();
-  // Only resumable streams keep their events.
-  auto hub =
-      std::make_shared<stream_hub>(stream_id.empty() ? 0 : context_->config.streams.replay_bytes);
+  if (kind == chat_kind::compat) {
+    // No stream actor and no sink: nothing can attach to a compat stream or resume it
+    // (no id, nothing kept), so its session carries it: two actors and their messages
+    // fewer per request (bench/RESULTS.md). The port is attached before the session
+    // exists, so it sees every event.
+    auto hub = std::make_shared<stream_hub>(0);
+    attachment a;
+    a.state_ = std::make_shared<attachment::state>();
+    if (port) {
+      hub->attach(compat_port_key, std::move(port), 0);
+      a.state_->hub = hub;
+    }
+    auto session = spawn_session(*system_, context_, std::move(request), std::move(source),
+                                 std::move(request_id), {}, actors_->refs, {}, std::move(hub));
+    a.state_->session = session.address();
+    return a;
+  }
+  if (stream_id.empty()) stream_id = new_stream_id();
+  auto hub = std::make_shared<stream_hub>(context_->config.streams.replay_bytes);
   auto stream = open_stream(*system_, context_, *actors_, hub, stream_id, kind, owner);
-  if (!stream_id.empty()) {  // in a cluster, copied to its replica before clients see it
+  {  // in a cluster, copied to its replica before clients see it
     replica_open open;
     open.stream_id = stream_id;
     open.owner = std::move(owner);
@@ -276,9 +297,9 @@ attachment engine::start_chat(core::chat_request request, rag::repo_source sourc
     // Attached before the producer exists, so it sees every event.
     auto sink = spawn_sink(*system_, context_, std::move(port), stream, hub);
     a.state_ =
-        std::make_shared<attachment::state>(attachment::state{std::move(sink), stream_id, hub});
+        std::make_shared<attachment::state>(attachment::state{std::move(sink), stream_id, hub, {}});
   } else {
-    a.state_ = std::make_shared<attachment::state>(attachment::state{{}, stream_id, {}});
+    a.state_ = std::make_shared<attachment::state>(attachment::state{{}, stream_id, {}, {}});
   }
   spawn_session(*system_, context_, std::move(request), std::move(source), std::move(request_id),
                 stream_id, actors_->refs, stream, std::move(hub));
@@ -336,13 +357,13 @@ attachment engine::attach(const std::string& stream_id, const std::string& owner
                            });
     attachment a;
     a.state_ =
-        std::make_shared<attachment::state>(attachment::state{std::move(watch), stream_id, {}});
+        std::make_shared<attachment::state>(attachment::state{std::move(watch), stream_id, {}, {}});
     return a;
   }
   auto sink = spawn_sink(*system_, context_, std::move(port), entry->stream, entry->hub, after);
   attachment a;
   a.state_ = std::make_shared<attachment::state>(
-      attachment::state{std::move(sink), stream_id, entry->hub});
+      attachment::state{std::move(sink), stream_id, entry->hub, {}});
   return a;
 }
 

@@ -22,8 +22,8 @@ struct session_state {
   std::string stream_id;  // "" for compat streams
   rag::repo_source source;
   std::shared_ptr<const engine_refs> refs;
-  limiter_actor limiter;  // the provider's
-  stream_actor stream;
+  limiter_actor limiter;            // the provider's
+  stream_actor stream;              // none for compat: the session is the stream (engine.cpp)
   std::shared_ptr<stream_hub> hub;  // the stream's: every event is published there
   std::shared_ptr<const takeover> resumed;  // taken over from a lost node: where it goes on
   std::shared_ptr<const providers::provider> provider;
@@ -174,17 +174,30 @@ round_listener_actor::behavior_type session(self_ptr self, std::shared_ptr<engin
   st.context->census.sessions++;
   auto ctx = st.context;
   self->attach_functor([ctx] { ctx->census.sessions--; });
-  // Registered before any event goes out, so the stream can always cancel us; and if
-  // the stream is gone first (its client left), we stop too.
-  self->send(st.stream, producer_atom::value, caf::actor_cast<caf::actor>(self));
-  self->monitor(st.stream);
-  self->set_down_handler([=](caf::down_msg&) {
-    auto& st = self->state;
-    if (st.ended) return;
-    st.ended = true;
-    log_request(st, "cancelled", nullptr);
-    self->quit(caf::exit_reason::user_shutdown);
-  });
+  if (st.stream) {
+    // Registered before any event goes out, so the stream can always cancel us; and if
+    // the stream is gone first (its client left), we stop too.
+    self->send(st.stream, producer_atom::value, caf::actor_cast<caf::actor>(self));
+    self->monitor(st.stream);
+    self->set_down_handler([=](caf::down_msg&) {
+      auto& st = self->state;
+      if (st.ended) return;
+      st.ended = true;
+      log_request(st, "cancelled", nullptr);
+      self->quit(caf::exit_reason::user_shutdown);
+    });
+  } else {
+    // A compat stream is this session (engine::start_chat): counted as a stream (the
+    // drain waits for it), cancelled by its connection's exit message, and, like a
+    // stream whose producer is gone, ended with an error if we go without its end.
+    ctx->census.streams++;
+    self->attach_functor([ctx, hub = st.hub] {
+      ctx->census.streams--;
+      if (!hub->ended())
+        hub->publish(core::make_error(
+            core::error::make(core::error_code::internal, "the answer stopped unexpectedly")));
+    });
+  }
   on_child_exit(
       self,
       [=](const caf::actor_addr& child) { return !self->state.ended && child == self->state.call; },

@@ -61,12 +61,6 @@ void orphaned(self_ptr self) {
   auto& st = self->state;
   using orphan = stream_options::orphan;
   if (st.ended || !st.sinks.empty() || st.options.orphaned == orphan::keep) return;
-  if (st.options.orphaned == orphan::cancel) {
-    // Nobody can come back for a compat stream: stop at once, and keep nothing.
-    if (st.producer) self->send_exit(st.producer, caf::exit_reason::user_shutdown);
-    st.ended = true;
-    return self->quit();
-  }
   auto token = st.orphaned;
   start_timer(self, st.timers, std::chrono::seconds(st.context->config.streams.detach_grace_s),
               [=] {

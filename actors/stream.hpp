@@ -1,7 +1,8 @@
-// actors/stream.hpp — one per answer, around its hub (actors/stream_hub.hpp: numbering,
-// fan-out to the attached ports, the events kept for resuming): attaches and detaches
-// sinks, cancels the producer, and lingers after the end so clients can still resume.
-// What happens when the last sink leaves depends on the face.
+// actors/stream.hpp — one per resumable answer, around its hub (actors/stream_hub.hpp:
+// numbering, fan-out to the attached ports, the events kept for resuming): attaches and
+// detaches sinks, cancels the producer, and lingers after the end so clients can still
+// resume. What happens when the last sink leaves depends on the face. Only resumable
+// streams (v1, background) have one: a compat stream is carried by its session alone.
 #pragma once
 
 #include <memory>
@@ -22,10 +23,11 @@
 namespace askd::actors {
 
 struct stream_options {
-  std::string id;  // the stream id (unguessable); "" for the compat face
-  // When the last sink leaves before the end: cancel at once (compat: nobody can resume),
-  // after streams.detach_grace_s unless a sink comes back (v1), or never (background).
-  enum class orphan { cancel, grace, keep } orphaned = orphan::cancel;
+  std::string id;  // the stream id (unguessable)
+  // When the last sink leaves before the end: cancel after streams.detach_grace_s unless
+  // a sink comes back (v1), or never (background). A compat stream has no stream actor:
+  // its client leaving stops its session (engine::start_chat).
+  enum class orphan { grace, keep } orphaned = orphan::grace;
   int linger_s = 0;  // kept this long after the end (0: quit at the end)
   // It starts with no sink (a stream taken over from a lost node): the rule above applies
   // from the start, as if the last sink had just left.

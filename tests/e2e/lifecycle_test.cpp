@@ -18,6 +18,11 @@ TEST_CASE("a client that leaves mid-answer cancels the upstream call and every a
   // Both deltas are through (as two chunks or one): "RR" is the second.
   REQUIRE(c.read_until("RR", 10s).find("RR") != std::string::npos);
   REQUIRE(env.mock->stats().active == 1);
+  // A compat stream is carried by its session: no stream actor and no sink, yet counted
+  // as a stream (a drain waits for it).
+  CHECK(env.askd->census().sessions == 1);
+  CHECK(env.askd->census().streams == 1);
+  CHECK(env.askd->census().sinks == 0);
   auto left = std::chrono::steady_clock::now();
   c.close();
   REQUIRE(eventually([&] { return env.mock->stats().disconnects == 1; }));
