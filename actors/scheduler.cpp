@@ -10,6 +10,94 @@
 #include <vector>
 
 namespace askd::actors {
+
+// CAF's work-stealing policy, under a name of askd's own: its workers are the ones below.
+struct stealing : caf::policy::work_stealing {};
+
+}  // namespace askd::actors
+
+namespace caf::scheduler {
+
+// askd's scheduler threads: CAF 0.17's worker without the logger's bookkeeping. CAF's own
+// run loop casts every job it resumes to an actor (a cross-cast, dynamic_cast through
+// virtual bases) and tells the logger which actor the thread runs, twice per job
+// (thread_local_aid: a lock and a hash), even with logging compiled out
+// (CAF_LOG_LEVEL_QUIET, as Debian builds it): about 20k instructions per compat stream,
+// 5% of it (bench/RESULTS.md). These threads set no current logger, so the pushes CAF
+// does inside each actor's resume are skipped too; with logging compiled out nothing
+// reads them. The loop is CAF's otherwise.
+template <>
+class worker<askd::actors::stealing> : public execution_unit {
+ public:
+  using policy = askd::actors::stealing;
+  using job_ptr = resumable*;
+  using coordinator_ptr = coordinator<policy>*;
+  using policy_data = policy::worker_data;
+
+  worker(size_t worker_id, coordinator_ptr parent, const policy_data& init, size_t throughput)
+      : execution_unit(&parent->system()),
+        max_throughput_(throughput),
+        id_(worker_id),
+        parent_(parent),
+        data_(init) {}
+  worker(const worker&) = delete;
+  worker& operator=(const worker&) = delete;
+
+  void start() {
+    this_thread_ = std::thread{[this] {
+      detail::set_thread_name("askd.worker");
+      system().thread_started();
+      run();
+      system().thread_terminates();
+    }};
+  }
+  // From any other thread.
+  void external_enqueue(job_ptr job) { policy_.external_enqueue(this, job); }
+  // From a job this worker runs.
+  void exec_later(job_ptr job) override { policy_.internal_enqueue(this, job); }
+  coordinator_ptr parent() { return parent_; }
+  size_t id() const { return id_; }
+  std::thread& get_thread() { return this_thread_; }
+  policy_data& data() { return data_; }
+  size_t max_throughput() { return max_throughput_; }
+
+ private:
+  void run() {
+    for (;;) {
+      auto job = policy_.dequeue(this);
+      policy_.before_resume(this, job);
+      auto res = job->resume(this, max_throughput_);
+      policy_.after_resume(this, job);
+      switch (res) {
+        case resumable::resume_later:
+          policy_.resume_job_later(this, job);  // it stays in the loop: keep our reference
+          break;
+        case resumable::done:
+          policy_.after_completion(this, job);
+          intrusive_ptr_release(job);
+          break;
+        case resumable::awaiting_message:
+          intrusive_ptr_release(job);  // enqueued again when a message comes
+          break;
+        case resumable::shutdown_execution_unit:
+          policy_.after_completion(this, job);
+          policy_.before_shutdown(this);
+          return;
+      }
+    }
+  }
+
+  size_t max_throughput_;  // messages an actor may take per resume
+  std::thread this_thread_;
+  size_t id_;
+  coordinator_ptr parent_;
+  policy_data data_;
+  policy policy_;
+};
+
+}  // namespace caf::scheduler
+
+namespace askd::actors {
 namespace {
 
 // CAF's clock, but an actor's cancel_timeouts reaches the clock thread only when that
@@ -52,11 +140,11 @@ class quiet_clock : public caf::detail::thread_safe_actor_clock {
   std::unordered_set<caf::abstract_actor*> timed_;  // live actors that set a timeout
 };
 
-// CAF's work-stealing coordinator with the clock above. The base class's own clock
-// thread still starts, and stays idle: nothing reaches that clock.
-class coordinator : public caf::scheduler::coordinator<caf::policy::work_stealing> {
+// CAF's work-stealing coordinator with the clock above and the workers above. The base
+// class's own clock thread still starts, and stays idle: nothing reaches that clock.
+class coordinator : public caf::scheduler::coordinator<stealing> {
  public:
-  using super = caf::scheduler::coordinator<caf::policy::work_stealing>;
+  using super = caf::scheduler::coordinator<stealing>;
   using super::super;
 
   quiet_clock& clock() noexcept override { return clock_; }

@@ -9,7 +9,8 @@
 // benchmark). This clock remembers which actors
 // set a timeout and passes only their cancellation on.
 //
-// It also runs the engine's timer service (actors/timer.hpp).
+// Its workers (`askd.worker`) run CAF's loop without the logger's per-job cast and
+// bookkeeping (scheduler.cpp). It also runs the engine's timer service (actors/timer.hpp).
 #pragma once
 
 #include <caf/actor_control_block.hpp>

@@ -74,7 +74,7 @@ out, streams, runs, hz, nginx = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
 def role(name):
     if name.startswith("askd.curl"): return "curl"
     if name.startswith("askd.io"): return "io"
-    if name == "caf.multiplexer": return "CAF workers"  # CAF 0.17 names its workers so
+    if name in ("askd.worker", "caf.multiplexer"): return "CAF workers"  # CAF's own name, before askd's workers
     if name in ("caf.clock", "askd.clock", "askd.timers"): return "clocks and timers"
     if name.startswith("nginx"): return "nginx"
     return "other (main, " + name + ")" if name != "askd" else "askd (main thread; before askd.curl/askd.io had names, all)"
