@@ -169,8 +169,11 @@ class ws_session : public websocket,
                    public connection,
                    public std::enable_shared_from_this<ws_session> {
  public:
-  ws_session(http_server::impl& server, beast::tcp_stream&& stream, std::string peer)
-      : server_(server), ws_(std::move(stream)), peer_(std::move(peer)) {}
+  // The socket alone, out of the HTTP session's tcp_stream: the WebSocket stream keeps its
+  // own timer (the timeouts below), so the tcp_stream's two timers and its layer in every
+  // pending read were memory an idle socket paid for nothing (bench/memory.sh).
+  ws_session(http_server::impl& server, tcp::socket&& socket, std::string peer)
+      : server_(server), ws_(std::move(socket)), peer_(std::move(peer)) {}
 
   ~ws_session() override {
     server_.give_body(charged_);
@@ -200,7 +203,7 @@ class ws_session : public websocket,
       core::log_info("websocket failed").kv("peer", peer_).kv("reason", "invalid close code")
           .kv("code", static_cast<std::uint64_t>(ws_.reason().code));
       beast::error_code ec;
-      beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
+      ws_.next_layer().shutdown(tcp::socket::shutdown_both, ec);
     });
     ws_.set_option(
         ws::stream_base::decorator([proto = decision.subprotocol](ws::response_type& res) {
@@ -359,8 +362,8 @@ class ws_session : public websocket,
     drained_.clear();
     server_.give_body(std::exchange(charged_, 0));
     beast::error_code ec;
-    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
-    beast::get_lowest_layer(ws_).close();
+    ws_.next_layer().shutdown(tcp::socket::shutdown_both, ec);
+    ws_.next_layer().close(ec);
     if (handler_) {
       auto h = std::move(handler_);
       h->on_closed();
@@ -368,7 +371,7 @@ class ws_session : public websocket,
   }
 
   http_server::impl& server_;
-  ws::stream<beast::tcp_stream> ws_;
+  ws::stream<tcp::socket> ws_;
   std::string peer_;
   std::uint64_t id_ = 0;
   beast::flat_buffer buffer_;
@@ -708,7 +711,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     if (ws::is_upgrade(msg)) {
       auto decision = server_.svc->upgrade(req);
       if (!decision.accept) return refuse(decision.status, decision.detail);
-      auto session = std::make_shared<ws_session>(server_, std::move(stream_), peer_);
+      auto session = std::make_shared<ws_session>(server_, stream_.release_socket(), peer_);
       // The ws_session now owns the socket; this session ends here.
       server_.connections.fetch_add(1, std::memory_order_relaxed);  // the ws_session's own
       session->run(std::move(msg), std::move(decision));
