@@ -49,7 +49,7 @@ printf '{"repo_url":"https://github.com/askd/bench","provider":"openai","retriev
 printf '{"model":"mock","stream":true,"messages":[{"role":"user","content":"%s"}]}\n' \
   "${msg//\"/\\\"}" > "$OUT/openai.jsonl"
 
-EVENTS=raw_syscalls:sys_enter,syscalls:sys_enter_futex,context-switches
+EVENTS=${EVENTS:-raw_syscalls:sys_enter,syscalls:sys_enter_futex,context-switches}
 load() {  # $1 port, $2 face, $3 body, then askload's extra flags
   local port=$1 face=$2 body=$3; shift 3
   build/apps/askload/askload --url "http://127.0.0.1:$port" --target "$face" "$@" \

@@ -3,6 +3,8 @@
 // on a strand, every async step do_x() followed by its completion on_x().
 #include "net/http_server.hpp"
 
+#include <charconv>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -94,7 +96,12 @@ namespace {
 // The head of a chunk of `size` bytes in chunked transfer encoding ("1a\r\n"), written
 // into `buf`; its length.
 std::size_t chunk_head(char (&buf)[20], std::size_t size) {
-  return static_cast<std::size_t>(std::snprintf(buf, sizeof buf, "%zx\r\n", size));
+  // to_chars, not snprintf: this runs once per delta, and snprintf's ~500 instructions
+  // were a few percent of a delta's user-space cost.
+  auto end = std::to_chars(buf, buf + 16, size, 16).ptr;
+  *end++ = '\r';
+  *end++ = '\n';
+  return static_cast<std::size_t>(end - buf);
 }
 
 std::string detail_json(std::string_view detail) {
