@@ -104,6 +104,13 @@ engine::engine(std::shared_ptr<engine_context> context)
   // streams pausing ~20 ms between tokens, workers never block and burn a core in
   // wakeups. Spin briefly, then block until work is enqueued.
   config_->set("work-stealing.moderate-poll-attempts", size_t{0});
+  // A blocked worker still wakes every relaxed-sleep-duration (CAF: 10 ms) to try stealing
+  // from the others: 100 wakes a second per idle worker, a futex and a context switch
+  // each, which showed as CAF's share of every delta while streams only wait for tokens
+  // (bench/RESULTS.md). Work sent to a blocked worker wakes it at once; this only delays
+  // an idle worker's help with a busy one's queue, which the busy one runs meanwhile.
+  config_->set("work-stealing.relaxed-sleep-duration",
+               caf::timespan{std::chrono::milliseconds(100)});
   use_quiet_clock(*config_);  // no clock wake for each actor that ends (actors/scheduler.hpp)
   if (!context_->answers)
     context_->answers = std::make_shared<answer_cache>(context_->config.answer_cache);
