@@ -84,12 +84,20 @@ class slot_table {
   }
 
   bool holds(const Key& k) const { return holders_.count(k) != 0; }
+  bool has_slot(const Key& k) const { return is(k, state::active); }
+  // Whether `k` claimed and waits for its turn.
+  bool waiting(const Key& k) const { return is(k, state::claiming); }
   std::size_t active() const { return active_; }
   // Holders with a place but no slot: waiting for one, or not yet asking.
   std::size_t queued() const { return holders_.size() - active_; }
 
  private:
   enum class state { placed, claiming, active };
+
+  bool is(const Key& k, state s) const {
+    auto it = holders_.find(k);
+    return it != holders_.end() && it->second == s;
+  }
 
   // Free slots go to those claiming, in order.
   std::vector<Key> grant_waiting() {

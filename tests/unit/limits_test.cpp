@@ -38,6 +38,19 @@ TEST_CASE("a reserved holder does not block a claim behind it") {
   CHECK(t.release("late") == std::vector<std::string>{"early"});
 }
 
+TEST_CASE("a slot table says who has a slot and who waits for one") {
+  slot_table<std::string> t(1, 2);
+  CHECK(t.claim("a") == claim::granted);
+  CHECK(t.claim("b") == claim::waiting);
+  CHECK(t.reserve("c"));
+  CHECK((t.has_slot("a") && !t.waiting("a")));
+  CHECK((t.waiting("b") && !t.has_slot("b")));
+  CHECK((!t.waiting("c") && !t.has_slot("c")));
+  CHECK((!t.waiting("x") && !t.has_slot("x")));
+  t.yield("a");
+  CHECK((t.has_slot("b") && !t.has_slot("a") && t.holds("a")));
+}
+
 TEST_CASE("a client's bucket allows its burst - then its rate - and says how long to wait") {
   rate_limiter r(2.0, 3);  // 2 per second, 3 at once
   auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
