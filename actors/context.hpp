@@ -9,12 +9,14 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <semaphore>
 #include <string>
 
 #include "actors/answer_cache.hpp"
 #include "core/cluster_view.hpp"
 #include "core/config.hpp"
+#include "core/slot_table.hpp"
 #include "providers/curl_engine.hpp"
 #include "providers/embedder.hpp"
 #include "providers/provider.hpp"
@@ -85,7 +87,12 @@ inline std::size_t refusal_slot(int status) {
   return std::size(refusal_statuses) - 1;
 }
 
-// One limiter's occupancy, for /metrics: written by the limiter, read by scrapes.
+// One limiter's occupancy, for /metrics and engine::precheck (read without a lock), and a
+// provider limiter's table (actors/limiter.hpp). The table is shared by the limiter actor
+// and its holders' threads: a place, a free slot when nobody waits, and a slot or place
+// given back are decided under `lock` where they are asked for, with no message; the
+// actor keeps the claims that wait and answers them. The indexing limit keeps its table
+// in the repo registry and uses only the gauges.
 struct limiter_gauges {
   explicit limiter_gauges(std::string n) : name(std::move(n)) {}
   std::string name;  // "provider:openai", "indexing"
@@ -95,6 +102,13 @@ struct limiter_gauges {
   // Slots this node may use now: its share of max_concurrent in a cluster; -1 = the
   // configured limit (a single node).
   std::atomic<std::int64_t> capacity{-1};
+
+  std::mutex lock;
+  core::slot_table<std::uint64_t> table{1, 0};  // holders by actor id
+  core::provider_limit limit;
+  // The limiter actor's id while it runs (0 before and after): how a handle finds its
+  // table, and whether decisions may still be taken here.
+  std::atomic<std::uint64_t> actor{0};
 };
 
 struct engine_context {

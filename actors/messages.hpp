@@ -49,6 +49,7 @@ using yield_atom = caf::atom_constant<caf::atom("yield")>;
 using ack_atom = caf::atom_constant<caf::atom("ack")>;
 using capacity_atom = caf::atom_constant<caf::atom("capacity")>;
 using lead_atom = caf::atom_constant<caf::atom("lead")>;
+using waiters_atom = caf::atom_constant<caf::atom("waiters")>;
 
 // ---- message payloads ----------------------------------------------------------------
 
@@ -226,7 +227,9 @@ using repo_registry_actor = caf::typed_actor<
     caf::reacts_to<progress_atom, std::string, std::string, std::int64_t, std::int64_t>>;
 
 // A concurrency cap with a bounded queue (core::slot_table): one per provider. Holders
-// are monitored, so a holder that dies gives its place and slot back.
+// take and give back places and slots on their own threads when nobody waits
+// (actors/limiter.hpp); these messages are the rest. A holder that dies gives its place
+// and slot back (a functor attached to it).
 using limiter_actor = caf::typed_actor<
     // holder -> limiter: take a place in the queue; answered at once (admitted or refused).
     caf::replies_to<reserve_atom, caf::actor>::with<admission>,
@@ -239,7 +242,10 @@ using limiter_actor = caf::typed_actor<
     // (to claim again: a research's next round).
     caf::reacts_to<yield_atom, caf::actor>,
     // cluster -> limiter: this node's share of the cluster's max_concurrent changed.
-    caf::reacts_to<capacity_atom, std::int64_t>>;
+    caf::reacts_to<capacity_atom, std::int64_t>,
+    // a holder's thread -> limiter: the table gave these holders (actor ids) a slot, or
+    // they left while waiting: answer the claims whose turn came, forget those gone.
+    caf::reacts_to<waiters_atom, std::vector<std::uint64_t>>>;
 
 // The local provider's answer being written: one piece per message, so a cancel lands
 // between pieces.
