@@ -3,6 +3,7 @@
 #include <random>
 
 #include "actors/children.hpp"
+#include "actors/limiter.hpp"
 #include "actors/local_call.hpp"
 #include "actors/provider_call.hpp"
 #include "actors/timer.hpp"
@@ -71,9 +72,9 @@ void release_slot(self_ptr self) {
   const auto& g = st.generation;
   if (!g.limiter || !g.holder) return;
   if (st.next_fallback == 0)
-    self->send(g.limiter, yield_atom::value, g.holder);
+    give_back(st.context, g.limiter, yield_atom::value, g.holder);
   else
-    self->send(g.limiter, release_atom::value, g.holder);
+    give_back(st.context, g.limiter, release_atom::value, g.holder);
 }
 
 void give_up(self_ptr self, core::error err) {
@@ -115,7 +116,7 @@ void claim_fallback(self_ptr self, core::error err) {
   if (st.next_fallback >= g.fallbacks.size()) return give_up(self, std::move(err));
   auto next = g.fallbacks[st.next_fallback++];
   // The slot of the provider that failed goes back before another is taken.
-  if (g.limiter) self->send(g.limiter, release_atom::value, g.holder);
+  if (g.limiter) give_back(st.context, g.limiter, release_atom::value, g.holder);
   auto take = [=](admission& a) mutable {
     auto& st = self->state;
     if (st.over) return;
@@ -144,7 +145,7 @@ void claim_fallback(self_ptr self, core::error err) {
     admission granted;
     return take(granted);
   }
-  self->request(next.limiter, caf::infinite, claim_atom::value, g.holder).then(take);
+  admit(self, st.context, next.limiter, claim_atom::value, g.holder, take);
 }
 
 // Whether and when to try again after `err`; nullopt: do not.

@@ -231,15 +231,17 @@ using repo_registry_actor = caf::typed_actor<
 // (actors/limiter.hpp); these messages are the rest. A holder that dies gives its place
 // and slot back (a functor attached to it).
 using limiter_actor = caf::typed_actor<
-    // holder -> limiter: take a place in the queue; answered at once (admitted or refused).
+    // holder -> limiter, when its own thread could not admit it (maybe no room): take a
+    // place in the queue; answered at once (admitted or refused).
     caf::replies_to<reserve_atom, caf::actor>::with<admission>,
-    // holder -> limiter: take a slot (and a place, if none); answered when granted, or at
-    // once when refused.
+    // holder -> limiter, when it waits in the queue or maybe no place is left: take a slot
+    // (and a place, if none); answered when granted, or at once when refused.
     caf::replies_to<claim_atom, caf::actor>::with<admission>,
-    // holder -> limiter: done; the place and slot go to the next in line.
+    // holder -> limiter (its own thread does it when it finds the table): done; the place
+    // and slot go to the next in line.
     caf::reacts_to<release_atom, caf::actor>,
-    // holder -> limiter: the slot goes to the next in line; the holder keeps its place
-    // (to claim again: a research's next round).
+    // holder -> limiter (likewise): the slot goes to the next in line; the holder keeps its
+    // place (to claim again: a research's next round).
     caf::reacts_to<yield_atom, caf::actor>,
     // cluster -> limiter: this node's share of the cluster's max_concurrent changed.
     caf::reacts_to<capacity_atom, std::int64_t>,

@@ -6,6 +6,7 @@
 #include "actors/answer_cache.hpp"
 #include "actors/call_supervisor.hpp"
 #include "actors/children.hpp"
+#include "actors/limiter.hpp"
 #include "actors/local_call.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
@@ -61,7 +62,7 @@ void finish(self_ptr self) {
   auto& st = self->state;
   st.over = true;
   st.spec.output->end_attempt();
-  self->send(st.env.limiter, yield_atom::value, st.env.holder);
+  give_back(st.env.context, st.env.limiter, yield_atom::value, st.env.holder);
 }
 
 void fail(self_ptr self, core::error err) {
@@ -78,12 +79,11 @@ void fail(self_ptr self, core::error err) {
 template <class F>
 void with_slot(self_ptr self, F start) {
   auto& env = self->state.env;
-  self->request(env.limiter, caf::infinite, claim_atom::value, env.holder)
-      .then([=](admission& a) mutable {
-        if (self->state.over) return;
-        if (a.refusal) return fail(self, *a.refusal);
-        start();
-      });
+  admit(self, env.context, env.limiter, claim_atom::value, env.holder, [=](admission& a) mutable {
+    if (self->state.over) return;
+    if (a.refusal) return fail(self, *a.refusal);
+    start();
+  });
 }
 
 // A question this long is answered without retrieval (deepwiki-open's rule).

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "actors/children.hpp"
+#include "actors/limiter.hpp"
 #include "actors/replication.hpp"
 #include "actors/research.hpp"
 #include "actors/round.hpp"
@@ -78,11 +79,12 @@ void log_request(const session_state& st, std::string_view outcome, const core::
 }
 
 // The provider's place and slot go back before the client hears the end, so a client
-// that asks again at once finds them free (the limiter's monitor would also free them,
-// a moment later, when the session is gone).
+// that asks again at once finds them free (what the limiter attached to the session
+// would also free them, a moment later, when the session is gone).
 void release_slot(self_ptr self) {
   auto& st = self->state;
-  if (st.limiter) self->send(st.limiter, release_atom::value, caf::actor_cast<caf::actor>(self));
+  if (st.limiter)
+    give_back(st.context, st.limiter, release_atom::value, caf::actor_cast<caf::actor>(self));
 }
 
 void end_with_error(self_ptr self, const core::error& err) {
@@ -233,8 +235,8 @@ round_listener_actor::behavior_type session(self_ptr self, std::shared_ptr<engin
                                            "provider " + st.request->provider + " vanished"));
   } else {
     st.limiter = limiter->second;
-    self->request(st.limiter, caf::infinite, reserve_atom::value, caf::actor_cast<caf::actor>(self))
-        .then([=](admission& a) { admitted(self, a); });
+    admit(self, st.context, st.limiter, reserve_atom::value, caf::actor_cast<caf::actor>(self),
+          [=](admission& a) { admitted(self, a); });
   }
 
   return {
