@@ -28,12 +28,12 @@ std::string check_provider(const config& cfg, const std::string& field, const st
                            const std::string& model) {
   const auto* p = cfg.generator.find(id);
   if (!p)
-    return field + ": unknown provider \"" + id +
-           "\"; valid providers: " + list_of(provider_ids(cfg.generator));
+    return field + ": unknown provider " + json::shown(id) +
+           "; valid providers: " + list_of(provider_ids(cfg.generator));
   if (!model.empty() && !p->supports_custom_model && !p->find_model(model)) {
     std::vector<std::string> models;
     for (const auto& m : p->models) models.push_back(m.id);
-    return "model: \"" + model + "\" is not allowed for provider " + id +
+    return "model: " + json::shown(model) + " is not allowed for provider " + id +
            "; valid models: " + list_of(models);
   }
   return {};
@@ -101,7 +101,7 @@ result<chat_request> parse_chat_request(std::string_view body, const config& cfg
       chat_message cm{m.required_string("role"), m.required_string("content")};
       if (cm.role != "user" && cm.role != "assistant" && cm.role != "system")
         throw json::field_error(m.path_of("role"), "one of user, assistant, system",
-                                json::quote(cm.role));
+                                json::shown(cm.role));
       req.messages.push_back(std::move(cm));
     }
     if (req.messages.empty()) return bad_request("No messages provided");
@@ -114,7 +114,7 @@ result<chat_request> parse_chat_request(std::string_view body, const config& cfg
     if (req.type != "github" && req.type != "gitlab" && req.type != "bitbucket" &&
         req.type != "local")
       throw json::field_error("type", "one of github, gitlab, bitbucket, local",
-                              json::quote(req.type));
+                              json::shown(req.type));
     req.provider = r.string_or("provider", cfg.generator.default_provider);
     req.model = r.string_or("model", "");
     req.language = r.string_or("language", cfg.languages.default_code);
@@ -125,8 +125,8 @@ result<chat_request> parse_chat_request(std::string_view body, const config& cfg
     if (!cfg.languages.name_of(req.language)) {
       std::vector<std::string> codes;
       for (const auto& [code, name] : cfg.languages.supported) codes.push_back(code);
-      return bad_request("language: unsupported language \"" + req.language +
-                         "\"; valid languages: " + list_of(codes));
+      return bad_request("language: unsupported language " + json::shown(req.language) +
+                         "; valid languages: " + list_of(codes));
     }
     req.excluded_dirs = r.string_or("excluded_dirs", "");
     req.excluded_files = r.string_or("excluded_files", "");
@@ -144,14 +144,14 @@ result<chat_request> parse_chat_request(std::string_view body, const config& cfg
       if (req.retrieval.mode != "bm25" && req.retrieval.mode != "vector" &&
           req.retrieval.mode != "hybrid" && req.retrieval.mode != "none")
         throw json::field_error("retrieval.mode", "one of bm25, vector, hybrid, none",
-                                json::quote(req.retrieval.mode));
+                                json::shown(req.retrieval.mode));
       req.retrieval.top_k = static_cast<int>(rr.integer("top_k", 1, 200).value_or(20));
       req.retrieval.embedder = rr.string_or("embedder", "");
       if (!req.retrieval.embedder.empty() && !cfg.embedders.find(req.retrieval.embedder)) {
         std::vector<std::string> ids;
         for (const auto& e : cfg.embedders.embedders) ids.push_back(e.id);
         return bad_request("retrieval.embedder: unknown embedder " +
-                           json::quote(req.retrieval.embedder) +
+                           json::shown(req.retrieval.embedder) +
                            "; valid embedders: " + list_of(ids));
       }
     }

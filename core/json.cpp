@@ -1,5 +1,6 @@
 #include "core/json.hpp"
 
+#include <cstring>
 #include <sstream>
 
 #include <rapidjson/error/en.h>
@@ -16,34 +17,32 @@ field_error::field_error(std::string p, std::string e, std::string g)
       expected(std::move(e)),
       got(std::move(g)) {}
 
-bool nests_deeper_than(std::string_view text, int limit) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;  // the escaped character, whatever it is
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return true;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
+bool is_ascii(std::string_view text) {
+  std::size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, text.data() + i, 8);
+    if (word & 0x8080808080808080ull) return false;
   }
-  return false;
+  for (; i < text.size(); ++i)
+    if (static_cast<unsigned char>(text[i]) & 0x80) return false;
+  return true;
 }
 
 void parse(std::string_view text, rapidjson::Document& doc) {
-  if (nests_deeper_than(text, max_depth))
+  // Only text with bytes past ASCII can hold bad UTF-8: the rest skips the check.
+  auto outcome = is_ascii(text) ? parse_into(text, doc)
+                                : parse_into<rapidjson::kParseValidateEncodingFlag>(text, doc);
+  if (outcome.too_deep)
     throw syntax_error("JSON nested deeper than " + std::to_string(max_depth) + " levels");
-  if (!try_parse<rapidjson::kParseValidateEncodingFlag>(text, doc)) {
-    throw syntax_error("invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) + ": " +
-                       rapidjson::GetParseError_En(doc.GetParseError()));
-  }
+  if (!outcome)
+    throw syntax_error("invalid JSON at offset " + std::to_string(outcome.offset) + ": " +
+                       rapidjson::GetParseError_En(outcome.code));
+}
+
+std::string shown(std::string_view s) {
+  if (s.size() <= 40) return quote(s);
+  return quote(s.substr(0, utf8_cut(s, 40))) + "...";
 }
 
 std::string describe(const rapidjson::Value& v) {
@@ -59,11 +58,8 @@ std::string describe(const rapidjson::Value& v) {
       return "an object";
     case rapidjson::kArrayType:
       return "an array";
-    case rapidjson::kStringType: {
-      std::string_view s(v.GetString(), v.GetStringLength());
-      if (s.size() <= 40) return quote(s);
-      return quote(s.substr(0, utf8_cut(s, 40))) + "...";
-    }
+    case rapidjson::kStringType:
+      return shown(std::string_view(v.GetString(), v.GetStringLength()));
     case rapidjson::kNumberType:
       return write(v);
   }
@@ -152,6 +148,20 @@ void append_escaped(std::string& out, std::string_view text) {
   out.reserve(out.size() + text.size() + 8);
   std::size_t run = 0;  // start of the current run of bytes that need no escaping
   for (std::size_t i = 0; i < text.size(); ++i) {
+    // Eight bytes at a time while none is a control byte, a quote or a backslash (a
+    // byte is below 0x20 when subtracting 0x20 borrows into its high bit and the byte's
+    // own high bit was clear; a zero byte after XOR is the quote or the backslash).
+    constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (i + 8 <= text.size()) {
+      std::uint64_t w;
+      std::memcpy(&w, text.data() + i, 8);
+      auto q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+      auto special = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+                     ((bs - ones) & ~bs);
+      if (special & highs) break;
+      i += 8;
+    }
+    if (i >= text.size()) break;
     auto c = static_cast<unsigned char>(text[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(text.data() + run, i - run);

@@ -125,3 +125,25 @@ TEST_CASE("filter rules are bounded in number and length per field") {
         "included_files: a rule is at most 512 bytes, rule 2 has 513");
   CHECK(detail(body("excluded_dirs", longest + "y")).rfind("excluded_dirs: ", 0) == 0);
 }
+
+TEST_CASE("a refusal never echoes a huge field back - values are cut after 40 bytes") {
+  const std::string huge(100000, 'z');
+  const std::string base = R"({"repo_url":"https://github.com/a/b",)";
+  const std::string user = R"("messages":[{"role":"user","content":"hi"}])";
+  const std::string cases[] = {
+      base + R"("messages":[{"role":")" + huge + R"(","content":"hi"}]})",
+      base + user + R"(,"type":")" + huge + R"("})",
+      base + user + R"(,"provider":")" + huge + R"("})",
+      base + user + R"(,"provider":"local","model":")" + huge + R"("})",
+      base + user + R"(,"language":")" + huge + R"("})",
+      base + user + R"(,"retrieval":{"mode":")" + huge + R"("}})",
+      base + user + R"(,"retrieval":{"embedder":")" + huge + R"("}})",
+      base + user + R"(,"fallback":[")" + huge + R"("]})",
+  };
+  for (const auto& body : cases) {
+    auto d = detail(body);
+    INFO(d.substr(0, 200));
+    CHECK(d.size() < 400);
+    CHECK(d.find("\"" + std::string(40, 'z') + "\"...") != std::string::npos);
+  }
+}

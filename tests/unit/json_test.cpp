@@ -2,6 +2,10 @@
 // nested 150,000 levels deep once overflowed the stack and killed askd (issue 17).
 #include <catch2/catch.hpp>
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #include "core/chat_request.hpp"
 #include "core/json.hpp"
 #include "providers/openai.hpp"
@@ -16,14 +20,100 @@ std::string nested(std::size_t depth, char open = '[', char close = ']') {
 }
 }  // namespace
 
-TEST_CASE("nesting depth counts brackets outside strings only") {
-  CHECK_FALSE(core::json::nests_deeper_than(nested(64), 64));
-  CHECK(core::json::nests_deeper_than(nested(65), 64));
-  CHECK_FALSE(core::json::nests_deeper_than("[\"" + std::string(500, '[') + "\"]", 64));
+TEST_CASE("nesting depth counts brackets outside strings only - inside the one parse") {
+  auto depth_of = [](const std::string& text) {
+    rapidjson::Document doc;
+    return core::json::parse_into(text, doc);
+  };
+  CHECK(depth_of(nested(64)));
+  CHECK(depth_of(nested(65)).too_deep);
+  CHECK(depth_of("[\"" + std::string(500, '[') + "\"]"));
   // An escaped quote does not end the string; an escaped backslash does not escape it.
-  CHECK_FALSE(core::json::nests_deeper_than("[\"\\\"" + std::string(500, '{') + "\"]", 64));
-  CHECK(core::json::nests_deeper_than("[\"\\\\\"" + nested(70) + "]", 64));
-  CHECK_FALSE(core::json::nests_deeper_than(std::string(10000, ']'), 64));
+  CHECK(depth_of("[\"\\\"" + std::string(500, '{') + "\"]"));
+  CHECK(depth_of("[\"\\\\\"," + nested(70) + "]").too_deep);
+  // Closing brackets alone are a syntax error, not a depth one.
+  auto closing = depth_of(std::string(10000, ']'));
+  CHECK_FALSE(closing);
+  CHECK_FALSE(closing.too_deep);
+  // Objects count as arrays do.
+  std::string objects;
+  for (int i = 0; i < 65; ++i) objects += "{\"a\":";
+  objects += "1" + std::string(65, '}');
+  CHECK(depth_of(objects).too_deep);
+  CHECK(depth_of(objects.substr(5, objects.size() - 6)));
+}
+
+TEST_CASE("a text read in place gives the same events - and the same depth limit") {
+  struct strings {
+    std::vector<std::string> seen;
+    bool Null() { return true; }
+    bool Bool(bool) { return true; }
+    bool Int(int) { return true; }
+    bool Uint(unsigned) { return true; }
+    bool Int64(std::int64_t) { return true; }
+    bool Uint64(std::uint64_t) { return true; }
+    bool Double(double) { return true; }
+    bool RawNumber(const char*, rapidjson::SizeType, bool) { return true; }
+    bool String(const char* s, rapidjson::SizeType n, bool) { return seen.emplace_back(s, n), true; }
+    bool Key(const char* s, rapidjson::SizeType n, bool c) { return String(s, n, c); }
+    bool StartObject() { return true; }
+    bool EndObject(rapidjson::SizeType) { return true; }
+    bool StartArray() { return true; }
+    bool EndArray(rapidjson::SizeType) { return true; }
+  };
+  std::string text = R"({"a\"b":["caf\u00e9\n",{"k":"v"}],"n":1})";
+  strings copied, in_place;
+  REQUIRE(core::json::read_events(text, copied));
+  REQUIRE(core::json::read_events_in_place(text, in_place));
+  CHECK(in_place.seen == copied.seen);
+  CHECK(in_place.seen == std::vector<std::string>{"a\"b", "caf\xc3\xa9\n", "k", "v", "n"});
+  auto deep = nested(100000);
+  CHECK(core::json::read_events_in_place(deep, in_place).too_deep);
+  auto ok = nested(64);
+  CHECK(core::json::read_events_in_place(ok, in_place));
+  // A NUL byte ends the text in both: what follows is not read; inside a string it is
+  // an error in both.
+  const std::string after("{\"a\":1}\0junk", 12), inside("{\"a\0\":1}", 9);
+  for (bool first : {true, false}) {
+    const auto& t = first ? after : inside;
+    auto copy = t;
+    strings a, b;
+    auto copied_ok = bool(core::json::read_events(t, a));
+    CHECK(copied_ok == bool(core::json::read_events_in_place(copy, b)));
+    CHECK(copied_ok == first);
+  }
+}
+
+TEST_CASE("a request body's UTF-8 is checked - ASCII and valid UTF-8 pass") {
+  rapidjson::Document doc;
+  core::json::parse(R"({"a":"plain ascii text, longer than eight bytes"})", doc);
+  CHECK(doc["a"].GetStringLength() == 41);
+  core::json::parse("{\"a\":\"caf\xc3\xa9 \xe2\x82\xac\"}", doc);
+  CHECK(std::string(doc["a"].GetString()) == "caf\xc3\xa9 \xe2\x82\xac");
+  CHECK_THROWS_AS(core::json::parse("{\"a\":\"bad \xc3\x28 byte\"}", doc),
+                  core::json::syntax_error);
+  CHECK_THROWS_AS(core::json::parse("{\"a\":\"\xff\"}", doc), core::json::syntax_error);
+}
+
+TEST_CASE("JSON escaping - eight bytes at a time - finds every byte that needs it") {
+  // Each special byte at each position of a long run, so it falls in every lane of a word.
+  for (char special : {'"', '\\', '\n', '\x01', '\x1f'}) {
+    for (std::size_t at = 0; at < 24; ++at) {
+      std::string text(24, 'x');
+      text[at] = special;
+      std::string expected = text.substr(0, at) +
+                             (special == '"'    ? "\\\""
+                              : special == '\\' ? "\\\\"
+                              : special == '\n'  ? "\\n"
+                              : special == '\x01' ? "\\u0001"
+                                                  : "\\u001f") +
+                             text.substr(at + 1);
+      CHECK(core::json::quote(text) == '"' + expected + '"');
+    }
+  }
+  // Bytes past ASCII and the ones around the limits pass as they are.
+  std::string high = "\x7f\x80\xff\x20\x21\x5b\x5d caf\xc3\xa9 long enough";
+  CHECK(core::json::quote(high) == '"' + high + '"');
 }
 
 TEST_CASE("a body nested 150000 levels deep is a syntax error - not a crash") {
