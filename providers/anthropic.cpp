@@ -100,8 +100,10 @@ upstream_request anthropic_provider::build(const generation_request& request) co
   auto r = request_to(settings_.base_url + "/messages");
   auto& b = r.body;
   auto system = system_prompt(request);
-  b.reserve(256 + system.size() + request.messages.size() * 64);
-  b = "{\"model\":" + core::json::quote(request.model) + ",\"stream\":true";
+  b.reserve(body_bytes(request));
+  b += "{\"model\":";
+  b += core::json::quote(request.model);
+  b += ",\"stream\":true";
   if (auto it = params_.find(request.model); it != params_.end())
     b += it->second;
   else

@@ -125,6 +125,7 @@ upstream_request bedrock_provider::build_at(const generation_request& request,
       settings_.base_url.substr(0, settings_.base_url.size() - path_prefix_.size()) + path);
   auto& b = r.body;
   auto system = system_prompt(request);
+  b.reserve(body_bytes(request));
   b = "{\"messages\":[";
   append_turns(b, request, "assistant", "\"content\":[{\"text\":\"", "\"}]");
   b += ']';
@@ -148,11 +149,14 @@ upstream_request bedrock_provider::build_at(const generation_request& request,
   in.service = "bedrock";
   in.access_key = settings_.api_key;
   in.secret_key = settings_.secret_key;
-  r.headers.push_back("Host: " + host_);
-  r.headers.push_back("X-Amz-Date: " + amz_date);
+  // Signed per request: this list is the request's own.
+  auto lines = r.headers->lines();
+  lines.push_back("Host: " + host_);
+  lines.push_back("X-Amz-Date: " + amz_date);
   if (!settings_.session_token.empty())
-    r.headers.push_back("X-Amz-Security-Token: " + settings_.session_token);
-  r.headers.push_back("Authorization: " + aws::authorization(in));
+    lines.push_back("X-Amz-Security-Token: " + settings_.session_token);
+  lines.push_back("Authorization: " + aws::authorization(in));
+  r.headers = std::make_shared<const header_list>(std::move(lines));
   return r;
 }
 

@@ -36,6 +36,10 @@ class curl_engine::shard {
   void add(transfer_id id, std::unique_ptr<transfer> t);
   void remove(transfer_id id);
   void collect_finished();
+  // Easy handles are reused: curl_easy_init and curl_easy_cleanup were most of a call's
+  // setup. A finished handle is reset (its options and per-transfer state dropped) and kept.
+  CURL* take_handle();
+  void end(transfer& t);  // off the multi handle, its handle back
 
   static int on_socket(void* easy, int fd, int what, void* self, void* socket_data);
   static int on_timer(void* multi, long timeout_ms, void* self);
@@ -51,21 +55,28 @@ class curl_engine::shard {
   bool stopping_ = false;
   std::atomic<std::size_t> active_{0};
   std::unordered_map<transfer_id, std::unique_ptr<transfer>> transfers_;  // its thread only
+  std::vector<CURL*> idle_;                                                // its thread only
+  static constexpr std::size_t max_idle = 32;
 };
 
 struct curl_engine::shard::transfer {
   transfer_id id = 0;
-  CURL* easy = nullptr;
-  curl_slist* headers = nullptr;
+  CURL* easy = nullptr;  // the shard's: back to its idle handles when the transfer ends
   upstream_request request;
   std::shared_ptr<transfer_listener> listener;
   std::string retry_after;
   bool headers_reported = false;
   char error_text[CURL_ERROR_SIZE] = {0};
 
-  ~transfer() {
-    if (easy) curl_easy_cleanup(easy);
-    if (headers) curl_slist_free_all(headers);
+  // A response has begun: once libcurl has sent the whole body it never reads it again
+  // (no redirects are followed, no 100-continue is asked for), so an open stream stops
+  // holding its prompt.
+  void response_began() {
+    if (request.body.empty()) return;
+    curl_off_t sent = 0;
+    if (curl_easy_getinfo(easy, CURLINFO_SIZE_UPLOAD_T, &sent) == CURLE_OK &&
+        sent == static_cast<curl_off_t>(request.body.size()))
+      std::string().swap(request.body);
   }
 
   void report_headers() {
@@ -83,8 +94,9 @@ namespace {
 // easy handle, for the whole transfer): the largest single piece of memory per open
 // stream (bench/memory.sh). An upstream's events are a few hundred bytes and arrive one
 // flush at a time, so 2 KB holds most in one read; a longer event is split over reads,
-// which every decoder takes in any split. A fast burst costs a few more reads.
-constexpr long receive_buffer_bytes = 2048;
+// which every decoder takes in any split. A fast burst costs a few more reads. 1 KB is
+// libcurl's least (CURL_MIN_BUFFERSIZE).
+constexpr long receive_buffer_bytes = 1024;
 
 bool iequals_prefix(std::string_view line, std::string_view prefix) {
   if (line.size() < prefix.size()) return false;
@@ -126,6 +138,16 @@ core::error transport_error(CURLcode code, const char* detail, const std::string
 }
 
 }  // namespace
+
+header_list::header_list(std::vector<std::string> lines) : lines_(std::move(lines)) {
+  curl_slist* list = nullptr;
+  for (const auto& h : lines_) list = curl_slist_append(list, h.c_str());
+  list_ = curl_slist_append(list, "Expect:");
+}
+
+header_list::~header_list() {
+  curl_slist_free_all(static_cast<curl_slist*>(list_));
+}
 
 curl_engine::curl_engine(unsigned threads) {
   static std::once_flag global_init;
@@ -180,8 +202,12 @@ curl_engine::shard::~shard() {
   }
   wake();
   thread_.join();
-  for (auto& [id, t] : transfers_) curl_multi_remove_handle(multi_, t->easy);
+  for (auto& [id, t] : transfers_) {
+    curl_multi_remove_handle(multi_, t->easy);
+    curl_easy_cleanup(t->easy);
+  }
   transfers_.clear();
+  for (auto* e : idle_) curl_easy_cleanup(e);
   curl_multi_cleanup(multi_);
   ::close(wake_fd_);
   ::close(epoll_fd_);
@@ -194,19 +220,24 @@ void curl_engine::shard::start(transfer_id id, upstream_request request,
   t->request = std::move(request);
   t->listener = std::move(listener);
   active_.fetch_add(1, std::memory_order_relaxed);
+  bool first;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    first = commands_.empty();
     commands_.push_back(command{id, std::move(t)});
   }
-  wake();
+  // Commands already waiting have woken the thread, which takes them all at once.
+  if (first) wake();
 }
 
 void curl_engine::shard::cancel(transfer_id id) {
+  bool first;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    first = commands_.empty();
     commands_.push_back(command{id, nullptr});
   }
-  wake();
+  if (first) wake();
 }
 
 void curl_engine::shard::wake() {
@@ -244,8 +275,26 @@ int curl_engine::shard::on_timer(void* /*multi*/, long timeout_ms, void* self) {
   return 0;
 }
 
+CURL* curl_engine::shard::take_handle() {
+  if (idle_.empty()) return curl_easy_init();
+  CURL* e = idle_.back();
+  idle_.pop_back();
+  return e;
+}
+
+void curl_engine::shard::end(transfer& t) {
+  curl_multi_remove_handle(multi_, t.easy);
+  if (idle_.size() < max_idle) {
+    curl_easy_reset(t.easy);
+    idle_.push_back(t.easy);
+  } else {
+    curl_easy_cleanup(t.easy);
+  }
+  t.easy = nullptr;
+}
+
 void curl_engine::shard::add(transfer_id id, std::unique_ptr<transfer> t) {
-  CURL* e = curl_easy_init();
+  CURL* e = take_handle();
   t->easy = e;
   auto& r = t->request;
   curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
@@ -265,10 +314,9 @@ void curl_engine::shard::add(transfer_id id, std::unique_ptr<transfer> t) {
   }
   if (r.method != "POST" && r.method != "GET")
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r.method.c_str());
-  for (const auto& h : r.headers) t->headers = curl_slist_append(t->headers, h.c_str());
-  // No "Expect: 100-continue" round trip before the body.
-  t->headers = curl_slist_append(t->headers, "Expect:");
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+  if (r.headers)
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER,
+                     static_cast<curl_slist*>(const_cast<void*>(r.headers->native())));
 
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
   curl_easy_setopt(
@@ -285,6 +333,7 @@ void curl_engine::shard::add(transfer_id id, std::unique_ptr<transfer> t) {
         std::string_view line(data, size * n);
         if (line.rfind("HTTP/", 0) == 0) {
           tr->retry_after.clear();  // a new response (after 100 Continue, say)
+          tr->response_began();
         } else if (iequals_prefix(line, "retry-after:")) {
           tr->retry_after = std::string(trim(line.substr(12)));
         }
@@ -297,7 +346,7 @@ void curl_engine::shard::add(transfer_id id, std::unique_ptr<transfer> t) {
 void curl_engine::shard::remove(transfer_id id) {
   auto it = transfers_.find(id);
   if (it == transfers_.end()) return;  // already finished
-  curl_multi_remove_handle(multi_, it->second->easy);
+  end(*it->second);
   transfers_.erase(it);
   active_.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -315,7 +364,7 @@ void curl_engine::shard::collect_finished() {
     if (result.http_status > 0) t->report_headers();
     auto listener = t->listener;
     auto id = t->id;
-    curl_multi_remove_handle(multi_, t->easy);
+    end(*t);
     transfers_.erase(id);
     active_.fetch_sub(1, std::memory_order_relaxed);
     listener->on_complete(std::move(result));

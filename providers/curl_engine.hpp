@@ -23,9 +23,28 @@
 
 namespace askd::providers {
 
+// Request headers ("Name: value", and "Expect:" so no body waits for a 100 Continue),
+// made into libcurl's list once: a provider's every request shares its one list.
+class header_list {
+ public:
+  explicit header_list(std::vector<std::string> lines);
+  ~header_list();
+  header_list(const header_list&) = delete;
+  header_list& operator=(const header_list&) = delete;
+
+  const std::vector<std::string>& lines() const { return lines_; }
+  auto begin() const { return lines_.begin(); }
+  auto end() const { return lines_.end(); }
+  const void* native() const { return list_; }  // a curl_slist*, which libcurl only reads
+
+ private:
+  std::vector<std::string> lines_;
+  void* list_ = nullptr;
+};
+
 struct upstream_request {
   std::string url;
-  std::vector<std::string> headers;  // "Name: value"
+  std::shared_ptr<const header_list> headers;  // none: libcurl's own only
   std::string body;                  // POSTed when not empty
   std::string method = "POST";
   int connect_timeout_ms = 10000;

@@ -153,9 +153,9 @@ upstream_request embedder::build(const std::vector<std::string>& inputs) const {
   const auto& client = settings_.client;
   upstream_request r;
   r.connect_timeout_ms = upstream_.connect_timeout_ms;
-  r.headers =
+  r.headers = std::make_shared<const header_list>(
       json_headers(c == "GoogleEmbedderClient" ? "x-goog-api-key: " : "Authorization: Bearer ",
-                   client.api_key, {}, client.headers);
+                   client.api_key, {}, client.headers));
   auto& b = r.body;
   auto model = core::json::quote(settings_.model);
   if (c == "GoogleEmbedderClient") {

@@ -130,7 +130,7 @@ upstream_request google_provider::build(const generation_request& request) const
                       ":streamGenerateContent?alt=sse");
   auto& b = r.body;
   auto system = system_prompt(request);
-  b.reserve(256 + system.size() + request.messages.size() * 64);
+  b.reserve(body_bytes(request));
   b = "{\"contents\":[";
   append_turns(b, request, "model", "\"parts\":[{\"text\":\"", "\"}]");
   b += ']';

@@ -150,8 +150,10 @@ ollama_provider::ollama_provider(core::provider_settings settings, core::upstrea
 upstream_request ollama_provider::build(const generation_request& request) const {
   auto r = request_to(settings_.base_url + "/api/chat");
   auto& b = r.body;
-  b.reserve(256 + request.messages.size() * 64);
-  b = "{\"model\":" + core::json::quote(request.model) + ",\"stream\":true";
+  b.reserve(body_bytes(request));
+  b += "{\"model\":";
+  b += core::json::quote(request.model);
+  b += ",\"stream\":true";
   if (auto it = options_.find(request.model); it != options_.end()) b += it->second;
   b += ",\"messages\":[";
   for (std::size_t i = 0; i < request.messages.size(); ++i) {

@@ -151,7 +151,8 @@ std::vector<std::string> json_headers(std::string_view key_header, const std::st
 
 void provider::set_headers(std::string_view key_header,
                            std::initializer_list<std::string_view> extra) {
-  headers_ = json_headers(key_header, settings_.api_key, extra, settings_.headers);
+  headers_ = std::make_shared<const header_list>(
+      json_headers(key_header, settings_.api_key, extra, settings_.headers));
 }
 
 upstream_request provider::request_to(std::string url) const {
@@ -187,6 +188,12 @@ std::string stop_reason_words(std::string_view r) {
     return "content_filter";
   if (r == "tool_use") return "tool_calls";
   return std::string(r);
+}
+
+std::size_t body_bytes(const generation_request& request) {
+  std::size_t n = 512 + request.model.size();
+  for (const auto& m : request.messages) n += m.content.size() + m.content.size() / 16 + 64;
+  return n;
 }
 
 std::string system_prompt(const generation_request& request) {

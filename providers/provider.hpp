@@ -123,8 +123,12 @@ class provider {
 
   core::provider_settings settings_;
   core::upstream_settings upstream_;
-  std::vector<std::string> headers_;
+  std::shared_ptr<const header_list> headers_;
 };
+
+// Room for a request's body in one allocation: its texts, some escapes and the JSON
+// around them (a reserve followed by `body = "..." + ...` would drop the reservation).
+std::size_t body_bytes(const generation_request& request);
 
 // The system messages of a request, joined: for wire formats that take the system
 // prompt apart from the turns (Gemini, Anthropic, Bedrock).

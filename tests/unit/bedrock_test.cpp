@@ -128,7 +128,7 @@ TEST_CASE("bedrock: the request is signed as AWS computes it - the model id's ':
         R"({"messages":[{"role":"user","content":[{"text":"u"}]}],"system":[{"text":"s"}],)"
         R"("inferenceConfig":{"temperature":0.7,"topP":0.8}})");
   auto has = [&](const std::string& h) {
-    return std::find(r.headers.begin(), r.headers.end(), h) != r.headers.end();
+    return std::find(r.headers->begin(), r.headers->end(), h) != r.headers->end();
   };
   CHECK(has("Host: bedrock-runtime.us-east-1.amazonaws.com"));
   CHECK(has("X-Amz-Date: 20250101T000000Z"));

@@ -30,7 +30,7 @@ core::config cfg_with_keys() {
 }
 
 bool has_header(const upstream_request& r, const std::string& h) {
-  return std::find(r.headers.begin(), r.headers.end(), h) != r.headers.end();
+  return std::find(r.headers->begin(), r.headers->end(), h) != r.headers->end();
 }
 
 // Feeds `stream` in two parts cut at every `step` bytes; `check` looks at each result.
@@ -376,7 +376,7 @@ TEST_CASE("azure: the deployment URL - api-version and the api-key header") {
         "https://askd.openai.azure.com/openai/deployments/gpt-4o/chat/"
         "completions?api-version=2024-10-21");
   CHECK(has_header(r, "api-key: key-AZURE_OPENAI_API_KEY"));
-  CHECK(std::none_of(r.headers.begin(), r.headers.end(),
+  CHECK(std::none_of(r.headers->begin(), r.headers->end(),
                      [](const std::string& h) { return h.rfind("Authorization", 0) == 0; }));
 }
 
