@@ -2,6 +2,8 @@
 // from OpenAI's API reference), and the error classes it maps responses to.
 #include <catch2/catch.hpp>
 
+#include <optional>
+
 #include "core/config.hpp"
 #include "core/json.hpp"
 #include "providers/openai.hpp"
@@ -88,8 +90,8 @@ TEST_CASE("openai: the request carries model - stream - parameters - key and mes
   g.messages = {{"system", "be brief"}, {"user", "why \"quotes\"?\n"}};
   auto r = p.build(g);
   CHECK(r.url == "https://api.openai.com/v1/chat/completions");
-  CHECK(std::find(r.headers.begin(), r.headers.end(), "Authorization: Bearer sk-x") !=
-        r.headers.end());
+  CHECK(std::find(r.headers->begin(), r.headers->end(), "Authorization: Bearer sk-x") !=
+        r.headers->end());
   CHECK(r.body.find(R"("model":"gpt-4o","stream":true,"stream_options":{"include_usage":true})") ==
         1);
   CHECK(r.body.find(R"("temperature":0.7,"top_p":0.8)") != std::string::npos);
@@ -152,4 +154,81 @@ TEST_CASE("openai: a streamed event is parsed without a block from the heap") {
   auto& big = large.doc();
   CHECK(big["content"].GetStringLength() == 20000);
   CHECK(large.spilled());
+}
+
+namespace {
+// One event through a fresh decoder: the text, finish reason and usage it found, or the
+// error class.
+struct chunk_result {
+  std::string text, finish;
+  bool usage_seen = false;
+  core::token_usage usage;
+  std::optional<core::error_code> error;
+};
+chunk_result decode_one(const std::string& json) {
+  auto d = make_openai_decoder("openai");
+  collected c;
+  chunk_result r;
+  if (auto e = d->feed("data: " + json + "\n\n", c)) r.error = e->code;
+  r.text = c.text;
+  r.finish = c.finish;
+  r.usage_seen = c.usage_seen;
+  r.usage = c.usage;
+  return r;
+}
+}  // namespace
+
+TEST_CASE("openai: a chunk is read as its first members say - whatever else it holds") {
+  // Members in any order, unknown ones (arrays, objects, nesting) skipped.
+  auto r = decode_one(
+      R"({"x":[{"choices":[1]}],"choices":[{"finish_reason":null,"delta":{"tool_calls":[{"a":{}}],)"
+      R"("content":"Hi \"you\"\n"},"index":0},{"delta":{"content":"second choice"}}],"usage":null})");
+  CHECK_FALSE(r.error);
+  CHECK(r.text == "Hi \"you\"\n");
+  CHECK(r.finish.empty());
+  CHECK_FALSE(r.usage_seen);
+  // The first of a repeated member counts, as a DOM lookup finds it.
+  r = decode_one(R"({"choices":[{"delta":{"content":"one","content":"two"}}],"choices":7})");
+  CHECK_FALSE(r.error);
+  CHECK(r.text == "one");
+  // An empty content or one that is not a string is no delta; a finish reason is any string.
+  r = decode_one(R"({"choices":[{"delta":{"content":""},"finish_reason":""}]})");
+  CHECK(r.text.empty());
+  CHECK_FALSE(r.error);
+  r = decode_one(R"({"choices":[{"delta":{"content":5},"finish_reason":"length"}]})");
+  CHECK(r.text.empty());
+  CHECK(r.finish == "length");
+  // Usage: counts that fit, others left at zero.
+  r = decode_one(
+      R"({"choices":[],"usage":{"prompt_tokens":4294967296,"completion_tokens":18446744073709551615}})");
+  CHECK(r.usage_seen);
+  CHECK(r.usage.prompt_tokens == 4294967296);
+  CHECK(r.usage.completion_tokens == 0);
+  // A long content (past the reader's buffer) comes whole.
+  std::string long_text(5000, 'y');
+  r = decode_one(R"({"choices":[{"delta":{"content":")" + long_text + R"("}}]})");
+  CHECK(r.text == long_text);
+}
+
+TEST_CASE("openai: a malformed chunk says what is wrong; an error member is the provider's") {
+  CHECK(decode_one(R"([1,2])").error == core::error_code::bad_response);
+  CHECK(decode_one(R"("text")").error == core::error_code::bad_response);
+  CHECK(decode_one(R"({"choices":{}})").error == core::error_code::bad_response);
+  CHECK(decode_one(R"({"choices":null})").error == core::error_code::bad_response);
+  CHECK(decode_one(R"({"choices":["text"]})").error == core::error_code::bad_response);
+  CHECK(decode_one(R"({"choices":[{"delta":{"content":"x"}}]} trailing)").error ==
+        core::error_code::bad_response);
+  // Nothing is said from a chunk that turns out malformed after its delta.
+  auto r = decode_one(R"({"choices":[{"delta":{"content":"x"}}],"oops")");
+  CHECK(r.error == core::error_code::bad_response);
+  CHECK(r.text.empty());
+  // An error member, whatever else is there, ends the stream as an upstream error.
+  r = decode_one(R"({"choices":[{"delta":{"content":"x"}}],"error":"overloaded"})");
+  CHECK(r.error == core::error_code::upstream);
+  CHECK(r.text.empty());
+  // Nesting deep inside a skipped member is bounded like any other.
+  std::string deep = "{\"x\":" + std::string(100, '[') + std::string(100, ']') + "}";
+  CHECK(decode_one(deep).error == core::error_code::bad_response);
+  std::string ok = "{\"x\":" + std::string(60, '[') + std::string(60, ']') + "}";
+  CHECK_FALSE(decode_one(ok).error);
 }
