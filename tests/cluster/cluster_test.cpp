@@ -826,7 +826,10 @@ TEST_CASE("a stream whose replica is lost gets another and survives its owner's 
   return;
 #endif
   three_nodes cluster;
-  const std::string mock = R"({"deltas":120,"gap_ms":25})";
+  // Long enough (5 s) that the stream is still open when its owner has found the loss
+  // and copied it to the node left, even on a machine busy with other tests (at 3 s a
+  // run beside the sanitizer suite once ended the stream first: nothing was moved).
+  const std::string mock = R"({"deltas":200,"gap_ms":25})";
   auto id = start_stream(*cluster.a, "tell me more", mock);
   auto* replica = replica_among({cluster.b.get(), cluster.c.get()});
   REQUIRE(replica);
