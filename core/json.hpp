@@ -114,7 +114,12 @@ parse_outcome read_events(std::string_view text, Handler& handler) {
 // (RapidJSON's streams say '\0' at their end).
 template <class Handler>
 parse_outcome read_events_in_place(std::string& text, Handler& handler) {
-  rapidjson::InsituStringStream in(text.data());  // a std::string ends in '\0'
+  // RapidJSON's UTF-8 memory stream skips a byte order mark's bytes, each if present
+  // (EncodedInputStream<UTF8<>, MemoryStream>): so does this, to read every text alike.
+  char* start = text.data();
+  for (unsigned char mark : {0xEF, 0xBB, 0xBF})
+    if (static_cast<unsigned char>(*start) == mark) ++start;
+  rapidjson::InsituStringStream in(start);  // a std::string ends in '\0'
   return detail::run_reader<rapidjson::kParseInsituFlag>(in, handler);
 }
 

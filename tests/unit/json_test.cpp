@@ -71,6 +71,12 @@ TEST_CASE("a text read in place gives the same events - and the same depth limit
   CHECK(core::json::read_events_in_place(deep, in_place).too_deep);
   auto ok = nested(64);
   CHECK(core::json::read_events_in_place(ok, in_place));
+  // A byte order mark, or any of its bytes, is skipped by both.
+  for (std::string marked : {"\xEF\xBB\xBF[1]", "\xBB[1]", "\xEF\xBF[1]", "\xBF\xBB[1]"}) {
+    strings a, b;
+    auto copied_ok = bool(core::json::read_events(marked, a));
+    CHECK(copied_ok == bool(core::json::read_events_in_place(marked, b)));
+  }
   // A NUL byte ends the text in both: what follows is not read; inside a string it is
   // an error in both.
   const std::string after("{\"a\":1}\0junk", 12), inside("{\"a\0\":1}", 9);
