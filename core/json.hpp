@@ -123,7 +123,8 @@ parse_outcome read_events_in_place(std::string& text, Handler& handler) {
   return detail::run_reader<rapidjson::kParseInsituFlag>(in, handler);
 }
 
-// A whole document parsed by read_events. On an error `doc` is unusable.
+// A whole document parsed by read_events. On an error `doc` is unusable, and says nothing
+// of the error (GetParseError() is not set): the outcome does.
 template <unsigned flags = 0, class Document>
 parse_outcome parse_into(std::string_view text, Document& doc) {
   parse_outcome outcome;

@@ -295,6 +295,16 @@ void curl_engine::shard::end(transfer& t) {
 
 void curl_engine::shard::add(transfer_id id, std::unique_ptr<transfer> t) {
   CURL* e = take_handle();
+  // First, and checked: libcurl 7.88 frees a handle's receive buffer only in its done
+  // step, which a call that fails early (an unsupported scheme, a DNS failure) or an
+  // HTTP/2 stream on a shared connection skips; curl_easy_reset keeps the buffer but puts
+  // the size back to 16 KB, and a buffer size cannot be set while a buffer exists. Such a
+  // handle would read 16 KB into a 1 KB buffer: it is dropped for a new one.
+  if (curl_easy_setopt(e, CURLOPT_BUFFERSIZE, receive_buffer_bytes) != CURLE_OK) {
+    curl_easy_cleanup(e);
+    e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, receive_buffer_bytes);
+  }
   t->easy = e;
   auto& r = t->request;
   curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
@@ -306,7 +316,6 @@ void curl_engine::shard::add(transfer_id id, std::unique_ptr<transfer> t) {
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error_text);
-  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, receive_buffer_bytes);
   if (!r.body.empty() || r.method == "POST") {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());

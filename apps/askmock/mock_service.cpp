@@ -74,10 +74,11 @@ void merge_from_text(directive& d, const std::string& text) {
   auto at = text.rfind("#mock{");
   if (at == std::string::npos) return;
   rapidjson::Document doc;
-  if (!json::try_parse<rapidjson::kParseStopWhenDoneFlag>(text.substr(at + 5), doc))
+  auto parsed = json::parse_into<rapidjson::kParseStopWhenDoneFlag>(text.substr(at + 5), doc);
+  if (!parsed)
     throw json::syntax_error(std::string("#mock: ") +
-                             (doc.HasParseError() ? rapidjson::GetParseError_En(doc.GetParseError())
-                                                  : "nested too deep"));
+                             (parsed.too_deep ? "nested too deep"
+                                              : rapidjson::GetParseError_En(parsed.code)));
   merge(d, doc, "#mock");
 }
 
