@@ -253,11 +253,15 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
     inputs.context.clear();
     gen.lean = providers::generation_request{rag::assemble_prompt(inputs), request.model};
   }
-  auto key = cache_key(self, gen.request);  // before `gen` moves into `start`
-  auto start = [=, gen = std::move(gen)]() mutable {
-    with_slot(self, [=, gen = std::move(gen)]() mutable {
+  auto key = cache_key(self, gen.request);
+  // Shared, not copied, by the callbacks that may start it (a copy of `start` is kept for
+  // a follower that may have to go alone, and with_slot copies its callback): the prompts
+  // in it can be tens of KB. It starts once, and moves into its supervisor then.
+  auto shared = std::make_shared<supervised_generation>(std::move(gen));
+  auto start = [=] {
+    with_slot(self, [=] {
       self->state.call =
-          spawn_call_supervisor(*self, self->state.env.context, std::move(gen), listener)
+          spawn_call_supervisor(*self, self->state.env.context, std::move(*shared), listener)
               .address();
     });
   };
