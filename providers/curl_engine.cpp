@@ -37,7 +37,8 @@ class curl_engine::shard {
   void remove(transfer_id id);
   void collect_finished();
   // Easy handles are reused: curl_easy_init and curl_easy_cleanup were most of a call's
-  // setup. A finished handle is reset (its options and per-transfer state dropped) and kept.
+  // setup. A finished handle is reset (its options and per-transfer state dropped) and
+  // kept if it can take the receive buffer size again.
   CURL* take_handle();
   void end(transfer& t);  // off the multi handle, its handle back
 
@@ -284,27 +285,25 @@ CURL* curl_engine::shard::take_handle() {
 
 void curl_engine::shard::end(transfer& t) {
   curl_multi_remove_handle(multi_, t.easy);
-  if (idle_.size() < max_idle) {
+  // Kept only if the receive buffer size can be set again: libcurl 7.88 frees a handle's
+  // buffer only in its done step, which a call that fails early (an unsupported scheme, a
+  // DNS failure) or an HTTP/2 stream on a shared connection skips; curl_easy_reset keeps
+  // that buffer but puts the size back to 16 KB, and a size cannot be set while a buffer
+  // exists. Such a handle would read 16 KB into a 1 KB buffer: it is not kept.
+  bool keep = idle_.size() < max_idle;
+  if (keep) {
     curl_easy_reset(t.easy);
-    idle_.push_back(t.easy);
-  } else {
-    curl_easy_cleanup(t.easy);
+    keep = curl_easy_setopt(t.easy, CURLOPT_BUFFERSIZE, receive_buffer_bytes) == CURLE_OK;
   }
+  if (keep)
+    idle_.push_back(t.easy);
+  else
+    curl_easy_cleanup(t.easy);
   t.easy = nullptr;
 }
 
 void curl_engine::shard::add(transfer_id id, std::unique_ptr<transfer> t) {
   CURL* e = take_handle();
-  // First, and checked: libcurl 7.88 frees a handle's receive buffer only in its done
-  // step, which a call that fails early (an unsupported scheme, a DNS failure) or an
-  // HTTP/2 stream on a shared connection skips; curl_easy_reset keeps the buffer but puts
-  // the size back to 16 KB, and a buffer size cannot be set while a buffer exists. Such a
-  // handle would read 16 KB into a 1 KB buffer: it is dropped for a new one.
-  if (curl_easy_setopt(e, CURLOPT_BUFFERSIZE, receive_buffer_bytes) != CURLE_OK) {
-    curl_easy_cleanup(e);
-    e = curl_easy_init();
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, receive_buffer_bytes);
-  }
   t->easy = e;
   auto& r = t->request;
   curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
@@ -316,6 +315,7 @@ void curl_engine::shard::add(transfer_id id, std::unique_ptr<transfer> t) {
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error_text);
+  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, receive_buffer_bytes);
   if (!r.body.empty() || r.method == "POST") {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
