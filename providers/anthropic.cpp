@@ -33,7 +33,7 @@ class anthropic_decoder : public sse_decoder {
   }
 
  private:
-  std::optional<core::error> take(const sse_event& ev, decode_events& out) override {
+  std::optional<core::error> take(const sse_view& ev, decode_events& out) override {
     if (ev.event == "ping") return std::nullopt;
     core::json::small_document parsed;
     bool parsed_ok = parsed.parse(ev.data);

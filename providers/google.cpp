@@ -52,7 +52,7 @@ class google_decoder : public sse_decoder {
   }
 
  private:
-  std::optional<core::error> take(const sse_event& ev, decode_events& out) override {
+  std::optional<core::error> take(const sse_view& ev, decode_events& out) override {
     core::json::small_document parsed;
     bool parsed_ok = parsed.parse(ev.data);
     auto& doc = parsed.doc();

@@ -176,7 +176,7 @@ class openai_decoder : public sse_decoder {
   }
 
  private:
-  std::optional<core::error> take(const sse_event& ev, decode_events& out) override {
+  std::optional<core::error> take(const sse_view& ev, decode_events& out) override {
     if (ev.data == "[DONE]") {
       done_ = true;
       return std::nullopt;

@@ -67,12 +67,13 @@ core::error provider::classify_status(long status, const std::string& message,
 
 std::optional<core::error> sse_decoder::feed(std::string_view bytes, decode_events& out) {
   if (done_) return std::nullopt;  // anything after the end marker is ignored
-  events_.clear();
-  if (!parser_.feed(bytes, events_)) return bad("an event larger than the parser's bound");
-  for (auto& ev : events_) {
-    if (auto err = take(ev, out)) return err;
-    if (done_) break;
-  }
+  std::optional<core::error> err;
+  // Events after an error or the end marker are parsed but not taken.
+  bool framed = parser_.feed(bytes, [&](const sse_view& ev) {
+    if (!err && !done_) err = take(ev, out);
+  });
+  if (err) return err;
+  if (!framed) return bad("an event larger than the parser's bound");
   return std::nullopt;
 }
 

@@ -76,11 +76,10 @@ class sse_decoder : public decoder_base {
 
  protected:
   // One event; set `done_` at the format's end marker.
-  virtual std::optional<core::error> take(const sse_event& ev, decode_events& out) = 0;
+  virtual std::optional<core::error> take(const sse_view& ev, decode_events& out) = 0;
 
  private:
   sse_parser parser_;
-  std::vector<sse_event> events_;
 };
 
 class provider {

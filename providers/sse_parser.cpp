@@ -4,7 +4,60 @@
 
 namespace askd::providers {
 
+namespace {
+// A buffer grown past this by a rare large event is given back when the event ends: an
+// open stream holds only what its events need (bench/memory.sh).
+constexpr std::size_t kept_capacity = 4096;
+
+void release_if_large(std::string& s) {
+  s.clear();
+  if (s.capacity() > kept_capacity) std::string().swap(s);
+}
+}  // namespace
+
+void sse_parser::field::set(std::string_view v, bool stable) {
+  if (stable) {
+    borrowed = v;
+    is_borrowed = true;
+  } else {
+    own.assign(v);
+    is_borrowed = false;
+  }
+}
+
+void sse_parser::field::append_line(std::string_view v) {
+  keep();
+  own += '\n';
+  own.append(v);
+}
+
+void sse_parser::field::keep() {
+  if (!is_borrowed) return;
+  own.assign(borrowed);
+  is_borrowed = false;
+}
+
+void sse_parser::field::reset() {
+  is_borrowed = false;
+  release_if_large(own);
+}
+
 bool sse_parser::feed(std::string_view bytes, std::vector<sse_event>& out) {
+  return feed(bytes, [&out](const sse_view& e) {
+    out.push_back({std::string(e.event), std::string(e.data), std::string(e.id)});
+  });
+}
+
+bool sse_parser::feed(std::string_view bytes, event_fn on_event, void* context) {
+  // What an unfinished event borrowed from `bytes` is copied before they go.
+  struct keep_fields {
+    sse_parser& p;
+    ~keep_fields() {
+      p.event_.keep();
+      p.data_.keep();
+      p.id_.keep();
+    }
+  } keep{*this};
   std::size_t i = 0;
   if (skip_lf_ && !bytes.empty()) {
     skip_lf_ = false;
@@ -24,11 +77,11 @@ bool sse_parser::feed(std::string_view bytes, std::vector<sse_event>& out) {
       return pending() <= max_;
     }
     if (line_.empty()) {
-      take_line(bytes.substr(i, j - i), out);
+      take_line(bytes.substr(i, j - i), true, on_event, context);
     } else {
       line_.append(bytes.data() + i, j - i);
-      take_line(line_, out);
-      line_.clear();
+      take_line(line_, false, on_event, context);
+      release_if_large(line_);
     }
     if (pending() > max_) return false;
     if (bytes[j] == '\r') {
@@ -43,13 +96,13 @@ bool sse_parser::feed(std::string_view bytes, std::vector<sse_event>& out) {
   return pending() <= max_;
 }
 
-void sse_parser::take_line(std::string_view line, std::vector<sse_event>& out) {
+void sse_parser::take_line(std::string_view line, bool stable, event_fn on_event,
+                           void* context) {
   if (line.empty()) {  // a blank line dispatches the event
-    if (has_data_) {
-      if (!current_.data.empty() && current_.data.back() == '\n') current_.data.pop_back();
-      out.push_back(std::move(current_));
-    }
-    current_ = sse_event{};
+    if (has_data_) on_event(context, sse_view{event_.text(), data_.text(), id_.text()});
+    event_.reset();
+    data_.reset();
+    id_.reset();
     has_data_ = false;
     return;
   }
@@ -62,13 +115,15 @@ void sse_parser::take_line(std::string_view line, std::vector<sse_event>& out) {
     if (!value.empty() && value[0] == ' ') value.remove_prefix(1);
   }
   if (field == "data") {
-    current_.data.append(value);
-    current_.data += '\n';
+    if (has_data_)
+      data_.append_line(value);
+    else
+      data_.set(value, stable);
     has_data_ = true;
   } else if (field == "event") {
-    current_.event.assign(value);
+    event_.set(value, stable);
   } else if (field == "id") {
-    if (value.find('\0') == std::string_view::npos) current_.id.assign(value);
+    if (value.find('\0') == std::string_view::npos) id_.set(value, stable);
   }
   // "retry" and unknown fields are ignored, as the format says.
 }

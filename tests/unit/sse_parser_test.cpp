@@ -77,3 +77,35 @@ TEST_CASE("SSE: an event larger than the bound is refused - not buffered") {
   std::vector<sse_event> ev;
   CHECK_FALSE(p.feed("data: " + std::string(100, 'x'), ev));
 }
+
+TEST_CASE("SSE: a read's buffer may be reused once feed returns - an event cut there is kept") {
+  // The curl engine reads every part into the same buffer: what an unfinished event
+  // borrowed from one read must be copied before the next overwrites it.
+  for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
+    sse_parser p;
+    std::vector<sse_event> ev;
+    std::string buffer;
+    INFO("cut at " << cut);
+    for (auto part : {std::string_view(stream).substr(0, cut), std::string_view(stream).substr(cut)}) {
+      buffer.assign(part);
+      REQUIRE(p.feed(buffer, ev));
+      buffer.assign(buffer.size(), '#');
+    }
+    check_events(ev);
+  }
+}
+
+TEST_CASE("SSE: an event whole inside one read is handed over as views of its bytes") {
+  const std::string read = "event: delta\nid: 3\ndata: {\"x\":1}\n\ndata: a\ndata: b\n\n";
+  sse_parser p;
+  std::vector<std::string> seen;
+  bool first_borrowed = false;
+  REQUIRE(p.feed(read, [&](const askd::providers::sse_view& e) {
+    if (seen.empty())
+      first_borrowed = e.data.data() >= read.data() && e.data.data() < read.data() + read.size() &&
+                       e.event.data() >= read.data() && e.id.data() >= read.data();
+    seen.push_back(std::string(e.event) + "|" + std::string(e.id) + "|" + std::string(e.data));
+  }));
+  CHECK(first_borrowed);
+  CHECK(seen == std::vector<std::string>{"delta|3|{\"x\":1}", "||a\nb"});
+}
