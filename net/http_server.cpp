@@ -5,6 +5,7 @@
 
 #include <charconv>
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -102,6 +103,34 @@ std::size_t chunk_head(char (&buf)[20], std::size_t size) {
   *end++ = '\r';
   *end++ = '\n';
   return static_cast<std::size_t>(end - buf);
+}
+
+// For operations that stay pending for a connection's life (a stream's watch, an idle
+// WebSocket's read): asio allocates an operation through its handler's allocator, and
+// swaps std::allocator for its recycling one, which hands out a block an earlier, larger
+// operation of the thread left behind (a header read's 614 bytes for a 100-byte wait,
+// heaptrack). With this allocator an operation takes its own size.
+template <class T>
+struct exact_allocator {
+  using value_type = T;
+  exact_allocator() = default;
+  template <class U>
+  exact_allocator(const exact_allocator<U>&) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T))); }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p); }
+  template <class U>
+  bool operator==(const exact_allocator<U>&) const noexcept {
+    return true;
+  }
+  template <class U>
+  bool operator!=(const exact_allocator<U>&) const noexcept {
+    return false;
+  }
+};
+
+template <class Handler>
+auto exactly_sized(Handler&& h) {
+  return asio::bind_allocator(exact_allocator<void>(), std::forward<Handler>(h));
 }
 
 std::string detail_json(std::string_view detail) {
@@ -281,8 +310,9 @@ class ws_session : public websocket,
   // up to 64 KB, and the buffer is freed once the message is handed over.
   static constexpr std::size_t idle_read_bytes = 128;
   void do_read() {
-    ws_.async_read_some(buffer_, buffer_.size() || charged_ ? 64 * 1024 : idle_read_bytes,
-                        beast::bind_front_handler(&ws_session::on_read, shared_from_this()));
+    ws_.async_read_some(
+        buffer_, buffer_.size() || charged_ ? 64 * 1024 : idle_read_bytes,
+        exactly_sized(beast::bind_front_handler(&ws_session::on_read, shared_from_this())));
   }
   void on_read(beast::error_code ec, std::size_t n) {
     // Happens when the client closes (ws::error::closed), resets, or the idle timer fires.
@@ -744,7 +774,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     watching_ = true;
     stream_.socket().async_wait(
         tcp::socket::wait_read,
-        beast::bind_front_handler(&http_session::on_watch, shared_from_this()));
+        exactly_sized(beast::bind_front_handler(&http_session::on_watch, shared_from_this())));
   }
   void on_watch(beast::error_code ec) {
     watching_ = false;
