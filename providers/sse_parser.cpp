@@ -96,8 +96,7 @@ bool sse_parser::feed(std::string_view bytes, event_fn on_event, void* context) 
   return pending() <= max_;
 }
 
-void sse_parser::take_line(std::string_view line, bool stable, event_fn on_event,
-                           void* context) {
+void sse_parser::take_line(std::string_view line, bool stable, event_fn on_event, void* context) {
   if (line.empty()) {  // a blank line dispatches the event
     if (has_data_) on_event(context, sse_view{event_.text(), data_.text(), id_.text()});
     event_.reset();

@@ -47,9 +47,7 @@ class sse_parser {
   bool feed(std::string_view bytes, std::vector<sse_event>& out);
 
   // Bytes held for an event or line not yet complete.
-  std::size_t pending() const {
-    return line_.size() + data_.text().size() + (has_data_ ? 1 : 0);
-  }
+  std::size_t pending() const { return line_.size() + data_.text().size() + (has_data_ ? 1 : 0); }
 
  private:
   template <class F>

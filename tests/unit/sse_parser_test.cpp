@@ -86,7 +86,8 @@ TEST_CASE("SSE: a read's buffer may be reused once feed returns - an event cut t
     std::vector<sse_event> ev;
     std::string buffer;
     INFO("cut at " << cut);
-    for (auto part : {std::string_view(stream).substr(0, cut), std::string_view(stream).substr(cut)}) {
+    for (auto part :
+         {std::string_view(stream).substr(0, cut), std::string_view(stream).substr(cut)}) {
       buffer.assign(part);
       REQUIRE(p.feed(buffer, ev));
       buffer.assign(buffer.size(), '#');
