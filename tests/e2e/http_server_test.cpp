@@ -65,3 +65,79 @@ TEST_CASE("a write that finds its client gone tells the service later - not insi
   REQUIRE(eventually([&] { return svc->disconnects == 1; }));
   CHECK(svc->reentered == 0);
 }
+
+namespace {
+// Answers every request with a short 200, keeping the connection.
+struct ok_service : net::service {
+  void handle(net::request, std::shared_ptr<net::response> res) override {
+    res->send(200, "text/plain", "ok");
+  }
+  net::upgrade_decision upgrade(const net::request&) override { return {}; }
+};
+
+net::server_limits short_timeouts() {
+  net::server_limits l;
+  l.header_timeout = std::chrono::milliseconds(200);
+  l.idle_timeout = std::chrono::milliseconds(300);
+  return l;
+}
+}  // namespace
+
+// A slow-loris client: headers trickled, never finished. The server must not keep its
+// connection (and its parser) open for ever. Each case waits up to 20 s for the close,
+// far past the 200-300 ms limits, so a slow machine does not fail it; a server without
+// the limit fails it.
+TEST_CASE("a request whose headers never end is closed at the header timeout") {
+  net::http_server server(std::make_shared<ok_service>(), short_timeouts(), 1);
+  auto port = server.listen("127.0.0.1", 0);
+  server.run();
+  raw_connection c(port);
+  c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ");
+  CHECK(c.closed_by_peer(std::chrono::seconds(20)));
+  REQUIRE(eventually([&] { return server.connections() == 0; }));
+}
+
+TEST_CASE("a body that never arrives is closed at the header timeout") {
+  net::http_server server(std::make_shared<ok_service>(), short_timeouts(), 1);
+  auto port = server.listen("127.0.0.1", 0);
+  server.run();
+  raw_connection c(port);
+  c.send("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nonly part");
+  CHECK(c.closed_by_peer(std::chrono::seconds(20)));
+}
+
+TEST_CASE("a keep-alive connection with no next request is closed at the idle timeout") {
+  net::http_server server(std::make_shared<ok_service>(), short_timeouts(), 1);
+  auto port = server.listen("127.0.0.1", 0);
+  server.run();
+  raw_connection c(port);
+  c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  REQUIRE(c.read_until("\r\n\r\nok", std::chrono::seconds(10)).find("200") != std::string::npos);
+  // Answered, then nothing: the connection is kept past the header timeout (the limit
+  // between requests is the idle one), and closed after it.
+  CHECK(c.closed_by_peer(std::chrono::seconds(20)));
+  REQUIRE(eventually([&] { return server.connections() == 0; }));
+}
+
+TEST_CASE("a client that keeps sending requests in time is not cut off") {
+  net::http_server server(std::make_shared<ok_service>(), short_timeouts(), 1);
+  auto port = server.listen("127.0.0.1", 0);
+  server.run();
+  raw_connection c(port);
+  // Five requests 100 ms apart: each within the idle limit of the one before, together
+  // well past it.
+  auto answers = [](const std::string& got) {
+    std::size_t n = 0;
+    for (auto at = got.find("HTTP/1.1 200"); at != std::string::npos;
+         at = got.find("HTTP/1.1 200", at + 1))
+      ++n;
+    return n;
+  };
+  for (std::size_t i = 1; i <= 5; ++i) {
+    c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    REQUIRE(eventually([&] {
+      return answers(c.read_until(std::string("\0", 1), std::chrono::milliseconds(20))) == i;
+    }));
+    CHECK_FALSE(c.closed_by_peer(std::chrono::milliseconds(100)));
+  }
+}

@@ -324,6 +324,21 @@ std::string raw_connection::read_all(std::chrono::milliseconds deadline) {
   return read_until(std::string("\0never\0", 7), deadline);
 }
 
+bool raw_connection::closed_by_peer(std::chrono::milliseconds deadline) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    char buf[4096];
+    auto n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n <= 0) return true;
+    got_.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
 void raw_connection::reset() {
   if (fd_ < 0) return;
   linger l{1, 0};

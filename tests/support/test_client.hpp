@@ -84,6 +84,8 @@ class raw_connection {
   std::string read_until(const std::string& needle, std::chrono::milliseconds deadline);
   // Reads until the peer closes; returns what was read.
   std::string read_all(std::chrono::milliseconds deadline);
+  // Reads until the peer closes (true: EOF or a reset) or the deadline passes (false).
+  bool closed_by_peer(std::chrono::milliseconds deadline);
   void close();
   // Closes with a reset (SO_LINGER 0): the server's next write to it fails at once.
   void reset();
