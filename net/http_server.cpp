@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <array>
 #include <deque>
 #include <mutex>
@@ -105,11 +106,13 @@ std::size_t chunk_head(char (&buf)[20], std::size_t size) {
   return static_cast<std::size_t>(end - buf);
 }
 
-// For operations that stay pending for a connection's life (a stream's watch, an idle
-// WebSocket's read): asio allocates an operation through its handler's allocator, and
-// swaps std::allocator for its recycling one, which hands out a block an earlier, larger
-// operation of the thread left behind (a header read's 614 bytes for a 100-byte wait,
-// heaptrack). With this allocator an operation takes its own size.
+// For a connection's operations: asio allocates an operation through its handler's
+// allocator, and swaps std::allocator for its recycling one, which keeps the block of an
+// operation that ended for the thread's next one, whatever its size. An operation pending
+// for a connection's life (a stream's watch, an idle WebSocket's read, Beast's ping timer)
+// then held the block a larger one had left (a header read's 614 bytes for a 100-byte
+// wait; the handshake's 800-byte write for a WebSocket's timer; heaptrack). With this
+// allocator each takes its own size, and leaves no block behind.
 template <class T>
 struct exact_allocator {
   using value_type = T;
@@ -137,11 +140,29 @@ std::string detail_json(std::string_view detail) {
   return "{\"detail\":" + core::json::quote(detail) + "}";
 }
 
-// What stop() needs from every live connection.
+// What stop() and the timeout sweep need from every live connection.
 class connection {
  public:
   virtual ~connection() = default;
   virtual void shutdown_now() = 0;
+  // The sweep found due() passed: the connection closes unless its read ended meanwhile.
+  virtual void time_out() {}
+  // When the read in progress must have ended (steady_clock ticks); 0: no limit running.
+  std::int64_t due() const { return due_.load(std::memory_order_relaxed); }
+
+ protected:
+  static std::int64_t now_ticks() {
+    return std::chrono::steady_clock::now().time_since_epoch().count();
+  }
+  // On the connection's strand only: the sweep reads it from its own.
+  void arm(std::chrono::milliseconds limit) {
+    auto ticks = std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit).count();
+    due_.store(now_ticks() + ticks, std::memory_order_relaxed);
+  }
+  void disarm() { due_.store(0, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::int64_t> due_{0};
 };
 
 }  // namespace
@@ -177,12 +198,18 @@ struct http_server::impl {
 
   std::mutex live_mutex;
   std::uint64_t next_id = 1;
-  std::unordered_map<std::uint64_t, std::weak_ptr<connection>> live;
+  // `raw` is read under the lock only: a connection leaves (in its destructor's body)
+  // before its storage goes.
+  struct live_entry {
+    std::weak_ptr<connection> weak;
+    const connection* raw;
+  };
+  std::unordered_map<std::uint64_t, live_entry> live;
 
-  std::uint64_t enrol(std::weak_ptr<connection> c) {
+  std::uint64_t enrol(const std::shared_ptr<connection>& c) {
     std::lock_guard<std::mutex> lock(live_mutex);
     auto id = next_id++;
-    live.emplace(id, std::move(c));
+    live.emplace(id, live_entry{c, c.get()});
     return id;
   }
   void leave(std::uint64_t id) {
@@ -192,6 +219,15 @@ struct http_server::impl {
     }
     connections.fetch_sub(1, std::memory_order_relaxed);
   }
+
+  // The header, body and keep-alive limits: one timer for the server, looking every
+  // `sweep_every` for connections past their due time, instead of a timer per connection
+  // (Beast's tcp_stream armed and cancelled one per request and per read: a
+  // timerfd_settime per request, and its timers' memory in every connection).
+  asio::steady_timer sweep_timer{ioc};
+  std::chrono::milliseconds sweep_every{1000};
+  void schedule_sweep();
+  void sweep();
 
   void do_accept();
   void on_accept(beast::error_code ec, tcp::socket socket);
@@ -217,7 +253,7 @@ class ws_session : public websocket,
   }
 
   void run(http::request<http::string_body> upgrade, upgrade_decision decision) {
-    id_ = server_.enrol(weak_from_this());
+    id_ = server_.enrol(shared_from_this());
     // An idle socket gets a ping after 15 s and is closed without an answer by 30 s.
     auto timeouts = ws::stream_base::timeout::suggested(beast::role_type::server);
     timeouts.idle_timeout = std::chrono::seconds(30);
@@ -248,8 +284,8 @@ class ws_session : public websocket,
         }));
     accept_ = std::move(decision.accept);
     upgrade_ = std::make_unique<http::request<http::string_body>>(std::move(upgrade));
-    ws_.async_accept(*upgrade_,
-                     beast::bind_front_handler(&ws_session::on_accept, shared_from_this()));
+    ws_.async_accept(*upgrade_, exactly_sized(beast::bind_front_handler(&ws_session::on_accept,
+                                                                        shared_from_this())));
   }
 
   // -- websocket (any thread) --
@@ -369,12 +405,13 @@ class ws_session : public websocket,
         head_ = 0;
       }
       ws_.text(true);
-      ws_.async_write(asio::buffer(writing_now_),
-                      beast::bind_front_handler(&ws_session::on_write, shared_from_this()));
+      ws_.async_write(asio::buffer(writing_now_), exactly_sized(beast::bind_front_handler(
+                                                      &ws_session::on_write, shared_from_this())));
     } else if (close_queued_ && !close_sent_) {
       writing_ = close_sent_ = true;
-      ws_.async_close(ws::close_reason(static_cast<ws::close_code>(close_code_), close_text_),
-                      beast::bind_front_handler(&ws_session::on_close, shared_from_this()));
+      ws_.async_close(
+          ws::close_reason(static_cast<ws::close_code>(close_code_), close_text_),
+          exactly_sized(beast::bind_front_handler(&ws_session::on_close, shared_from_this())));
     }
   }
   void on_write(beast::error_code ec, std::size_t) {
@@ -439,20 +476,27 @@ class ws_session : public websocket,
 class http_session : public connection, public std::enable_shared_from_this<http_session> {
  public:
   http_session(http_server::impl& server, tcp::socket&& socket, std::string peer)
-      : server_(server), stream_(std::move(socket)), peer_(std::move(peer)) {}
+      : server_(server), socket_(std::move(socket)), peer_(std::move(peer)) {}
   ~http_session() override {
     server_.give_body(body_charge_);
     if (id_) server_.leave(id_);
   }
 
   void run() {
-    id_ = server_.enrol(weak_from_this());
-    asio::dispatch(stream_.get_executor(),
+    id_ = server_.enrol(shared_from_this());
+    asio::dispatch(socket_.get_executor(),
                    beast::bind_front_handler(&http_session::do_read, shared_from_this()));
   }
 
   void shutdown_now() override {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->hard_close(); });
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] { self->hard_close(); });
+  }
+  void time_out() override {
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+      auto due = self->due();
+      if (!due || due > now_ticks()) return;  // its read ended, or a later one began
+      self->hard_close();                     // the read completes with operation_aborted
+    });
   }
 
   // -- the response object's operations, on the strand; `id` ignores stale responses --
@@ -470,9 +514,9 @@ class http_session : public connection, public std::enable_shared_from_this<http
     full_->body() = std::move(body);
     full_->prepare_payload();
     writing_ = true;
-    http::async_write(
-        stream_, *full_,
-        beast::bind_front_handler(&http_session::on_full_written, shared_from_this()));
+    http::async_write(socket_, *full_,
+                      exactly_sized(beast::bind_front_handler(&http_session::on_full_written,
+                                                              shared_from_this())));
   }
 
   void do_start(std::uint64_t id, int status, header_list headers) {
@@ -529,13 +573,13 @@ class http_session : public connection, public std::enable_shared_from_this<http
 
   void do_on_disconnect(std::uint64_t id, std::function<void()> fn) {
     if (id != response_id_ || response_done_) return;
-    if (closed_) return asio::post(stream_.get_executor(), std::move(fn));  // it left already
+    if (closed_) return asio::post(socket_.get_executor(), std::move(fn));  // it left already
     disconnect_ = std::move(fn);
   }
 
   void do_after(std::uint64_t id, std::chrono::microseconds delay, std::function<void()> fn) {
     if (id != response_id_ || closed_) return;
-    auto timer = std::make_shared<asio::steady_timer>(stream_.get_executor(), delay);
+    auto timer = std::make_shared<asio::steady_timer>(socket_.get_executor(), delay);
     timers_.push_back(timer);
     timer->async_wait(
         [self = shared_from_this(), timer, id, fn = std::move(fn)](beast::error_code ec) {
@@ -550,7 +594,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     for (auto& t : timers_) t->cancel();
   }
 
-  asio::any_io_executor executor() { return stream_.get_executor(); }
+  asio::any_io_executor executor() { return socket_.get_executor(); }
 
   // -- writing from the thread that produced the chunk ---------------------------------
   // A streamed chunk is sent straight from the caller's thread when the connection has
@@ -579,7 +623,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
       // Out of buffers or memory for a moment: the strand's async write tries again.
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS && errno != ENOMEM &&
           errno != EINTR) {
-        asio::post(stream_.get_executor(), [self = shared_from_this()] { self->hard_close(); });
+        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->hard_close(); });
         return true;  // the client went away: nothing more goes to it
       }
       sent = 0;
@@ -592,7 +636,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
       sent -= static_cast<ssize_t>(skip);
     }
     gate_.tail = std::move(rest);
-    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->pump(); });
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->pump(); });
     return true;
   }
 
@@ -622,7 +666,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
   // write, or take a lock its caller holds).
   void run_drained() {
     if (drained_.empty()) return;
-    asio::post(stream_.get_executor(),
+    asio::post(socket_.get_executor(),
                [self = shared_from_this(), id = response_id_, fns = std::move(drained_)] {
                  if (self->closed_ || id != self->response_id_) return;
                  for (const auto& f : fns) f();
@@ -638,7 +682,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     if (gate_.posted || !gate_.tail.empty()) return;
     gate_.open = true;
     gate_.id = response_id_;
-    gate_.fd = stream_.socket().native_handle();
+    gate_.fd = socket_.native_handle();
   }
   // Before the strand writes, finishes or closes: no direct write is running or starts.
   void close_gate() {
@@ -650,12 +694,11 @@ class http_session : public connection, public std::enable_shared_from_this<http
     parser_ = std::make_unique<http::request_parser<http::string_body>>();
     parser_->body_limit(server_.limits.max_body_bytes);
     parser_->header_limit(16 * 1024);
-    stream_.expires_after(first_request_ ? server_.limits.header_timeout
-                                         : server_.limits.idle_timeout);
+    arm(first_request_ ? server_.limits.header_timeout : server_.limits.idle_timeout);
     first_request_ = false;
     http::async_read_header(
-        stream_, buffer_, *parser_,
-        beast::bind_front_handler(&http_session::on_header, shared_from_this()));
+        socket_, buffer_, *parser_,
+        exactly_sized(beast::bind_front_handler(&http_session::on_header, shared_from_this())));
   }
 
   void on_header(beast::error_code ec, std::size_t) {
@@ -689,7 +732,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     // curl and others wait up to a second for this before sending a large body.
     if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
       continue_ = std::make_unique<http::response<http::empty_body>>(http::status::continue_, 11);
-      http::async_write(stream_, *continue_,
+      http::async_write(socket_, *continue_,
                         [self = shared_from_this()](beast::error_code ec, std::size_t) {
                           self->continue_.reset();
                           if (ec) return self->hard_close();
@@ -701,9 +744,10 @@ class http_session : public connection, public std::enable_shared_from_this<http
   }
 
   void read_body() {
-    stream_.expires_after(server_.limits.header_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&http_session::on_read, shared_from_this()));
+    arm(server_.limits.header_timeout);
+    http::async_read(
+        socket_, buffer_, *parser_,
+        exactly_sized(beast::bind_front_handler(&http_session::on_read, shared_from_this())));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
@@ -714,7 +758,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     } charge{*this};
     // Happens when the client closes a keep-alive connection between requests.
     if (ec == http::error::end_of_stream || ec == asio::error::eof) return graceful_close();
-    if (ec == beast::error::timeout || ec == asio::error::operation_aborted) return hard_close();
+    if (ec == asio::error::operation_aborted) return hard_close();  // closed, or timed out
     if (ec == http::error::body_limit)
       return refuse(413, "Request body exceeds the limit of " +
                              std::to_string(server_.limits.max_body_bytes) + " bytes");
@@ -724,7 +768,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
         return hard_close();
       return refuse(400, "Malformed HTTP request: " + ec.message());
     }
-    stream_.expires_never();
+    disarm();
     auto msg = parser_->release();
     // Nothing of the connection's reading is needed until the next request: a long
     // response (a stream) holds neither the parser nor an empty read buffer.
@@ -748,7 +792,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     if (ws::is_upgrade(msg)) {
       auto decision = server_.svc->upgrade(req);
       if (!decision.accept) return refuse(decision.status, decision.detail);
-      auto session = std::make_shared<ws_session>(server_, stream_.release_socket(), peer_);
+      auto session = std::make_shared<ws_session>(server_, std::move(socket_), peer_);
       // The ws_session now owns the socket; this session ends here.
       server_.connections.fetch_add(1, std::memory_order_relaxed);  // the ws_session's own
       session->run(std::move(msg), std::move(decision));
@@ -772,15 +816,14 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void watch() {
     if (watching_ || closed_ || buffer_.size() > 64 * 1024) return;
     watching_ = true;
-    stream_.socket().async_wait(
-        tcp::socket::wait_read,
-        exactly_sized(beast::bind_front_handler(&http_session::on_watch, shared_from_this())));
+    socket_.async_wait(tcp::socket::wait_read, exactly_sized(beast::bind_front_handler(
+                                                   &http_session::on_watch, shared_from_this())));
   }
   void on_watch(beast::error_code ec) {
     watching_ = false;
     if (!ec && !closed_) {
       // The socket is non-blocking: this takes what is there (EOF is an error here).
-      auto n = stream_.socket().read_some(buffer_.prepare(4096), ec);
+      auto n = socket_.read_some(buffer_.prepare(4096), ec);
       if (!ec) buffer_.commit(n);  // a pipelined request; kept for after this response
       if (!ec || ec == asio::error::would_block || ec == asio::error::try_again) {
         if (handling_) return watch();
@@ -806,9 +849,9 @@ class http_session : public connection, public std::enable_shared_from_this<http
     if (head_pending_) {
       head_pending_ = false;
       writing_ = true;
-      http::async_write_header(
-          stream_, *head_sr_,
-          beast::bind_front_handler(&http_session::on_head_written, shared_from_this()));
+      http::async_write_header(socket_, *head_sr_,
+                               exactly_sized(beast::bind_front_handler(
+                                   &http_session::on_head_written, shared_from_this())));
       return;
     }
     if (raw_.empty() && pending_.empty() && !finish_queued_) {
@@ -842,7 +885,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     // the io thread's cost per delta (bench/RESULTS.md, relay benchmark). What does not
     // fit goes the async way, from where the send stopped.
     beast::error_code ec;
-    auto& sock = stream_.socket();
+    auto& sock = socket_;
     if (!sock.non_blocking()) sock.non_blocking(true, ec);
     std::size_t sent = ec ? 0 : sock.write_some(std::span(bufs.data(), n), ec);
     if (ec && ec != asio::error::would_block && ec != asio::error::try_again)
@@ -857,8 +900,9 @@ class http_session : public connection, public std::enable_shared_from_this<http
     }
     bufs[first] += sent;
     writing_ = true;
-    asio::async_write(stream_, std::span(bufs.data() + first, n - first),
-                      beast::bind_front_handler(&http_session::on_written, shared_from_this()));
+    asio::async_write(
+        socket_, std::span(bufs.data() + first, n - first),
+        exactly_sized(beast::bind_front_handler(&http_session::on_written, shared_from_this())));
   }
 
   void on_written(beast::error_code ec, std::size_t) {
@@ -899,7 +943,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     if (watching_) {
       // on_watch sees operation_aborted and reads the next request.
       beast::error_code ec;
-      stream_.socket().cancel(ec);
+      socket_.cancel(ec);
       return;
     }
     do_read();
@@ -920,9 +964,10 @@ class http_session : public connection, public std::enable_shared_from_this<http
     close_gate();
     cancel_timers();
     drained_.clear();
+    disarm();
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.close(ec);
   }
 
   void hard_close() {
@@ -931,19 +976,21 @@ class http_session : public connection, public std::enable_shared_from_this<http
     close_gate();
     cancel_timers();
     drained_.clear();
+    disarm();
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
     if (disconnect_ && !response_done_) {
       // Posted: a close found by a write may be inside a producer's call (a stream hub
       // catching a watcher up holds its lock), and the service's callback takes locks.
-      asio::post(stream_.get_executor(), std::move(disconnect_));
+      asio::post(socket_.get_executor(), std::move(disconnect_));
       disconnect_ = nullptr;
     }
   }
 
   http_server::impl& server_;
-  beast::tcp_stream stream_;
+  // A plain socket: the request limits are the server's sweep's (connection::arm).
+  tcp::socket socket_;
   std::string peer_;
   std::uint64_t id_ = 0;
   beast::flat_buffer buffer_;
@@ -1061,6 +1108,30 @@ std::shared_ptr<response> http_session::make_response() {
 // ---------------------------------------------------------------------------------------
 // Listener
 
+void http_server::impl::schedule_sweep() {
+  sweep_timer.expires_after(sweep_every);
+  sweep_timer.async_wait([this](beast::error_code ec) {
+    if (ec) return;  // stop() cancelled it
+    sweep();
+    schedule_sweep();
+  });
+}
+
+void http_server::impl::sweep() {
+  auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  std::vector<std::shared_ptr<connection>> late;
+  {
+    std::lock_guard<std::mutex> lock(live_mutex);
+    for (auto& [id, e] : live) {
+      auto due = e.raw->due();
+      if (!due || due > now) continue;
+      if (auto c = e.weak.lock()) late.push_back(std::move(c));
+    }
+  }
+  for (auto& c : late) c->time_out();
+  // `late` goes here, outside the lock: a last reference's destructor leaves the table.
+}
+
 void http_server::impl::do_accept() {
   acceptor.async_accept(
       asio::make_strand(ioc), peer,
@@ -1105,7 +1176,14 @@ void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
 }
 
 http_server::http_server(std::shared_ptr<service> svc, server_limits limits, int io_threads)
-    : impl_(std::make_unique<impl>(std::move(svc), limits, std::max(1, io_threads))) {}
+    : impl_(std::make_unique<impl>(std::move(svc), limits, std::max(1, io_threads))) {
+  // A connection is closed within a quarter of its limit after it passes (at most a
+  // second late): the limits are against clients that hold connections for good, not
+  // deadlines to the millisecond.
+  auto shortest = std::min(limits.header_timeout, limits.idle_timeout);
+  impl_->sweep_every =
+      std::clamp(shortest / 4, std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
+}
 
 http_server::~http_server() {
   stop();
@@ -1131,6 +1209,7 @@ std::uint16_t http_server::listen(const std::string& host, std::uint16_t port) {
 
 void http_server::run() {
   impl_->work.emplace(impl_->ioc.get_executor());
+  impl_->schedule_sweep();
   for (int i = 0; i < impl_->threads; ++i)
     impl_->pool.emplace_back([this] {
       pthread_setname_np(pthread_self(), "askd.io");  // in top -H, perf and /proc
@@ -1152,11 +1231,12 @@ void http_server::stop() {
   std::vector<std::shared_ptr<connection>> open;
   {
     std::lock_guard<std::mutex> lock(impl_->live_mutex);
-    for (auto& [id, w] : impl_->live)
-      if (auto c = w.lock()) open.push_back(std::move(c));
+    for (auto& [id, e] : impl_->live)
+      if (auto c = e.weak.lock()) open.push_back(std::move(c));
   }
   for (auto& c : open) c->shutdown_now();
   open.clear();
+  asio::post(impl_->ioc, [this] { impl_->sweep_timer.cancel(); });
   impl_->work.reset();
   if (!impl_->pool.empty()) {
     // Give the closes a moment to run their handlers, then stop whatever is left.
