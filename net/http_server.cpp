@@ -224,8 +224,11 @@ struct http_server::impl {
   // `sweep_every` for connections past their due time, instead of a timer per connection
   // (Beast's tcp_stream armed and cancelled one per request and per read: a
   // timerfd_settime per request, and its timers' memory in every connection).
-  asio::steady_timer sweep_timer{ioc};
+  // On a strand of its own: stop() cancels it from another thread while a sweep may be
+  // re-arming it (several io threads).
+  asio::steady_timer sweep_timer{asio::make_strand(ioc)};
   std::chrono::milliseconds sweep_every{1000};
+  bool sweep_stopped = false;  // on the timer's strand
   void schedule_sweep();
   void sweep();
 
@@ -241,9 +244,9 @@ class ws_session : public websocket,
                    public connection,
                    public std::enable_shared_from_this<ws_session> {
  public:
-  // The socket alone, out of the HTTP session's tcp_stream: the WebSocket stream keeps its
-  // own timer (the timeouts below), so the tcp_stream's two timers and its layer in every
-  // pending read were memory an idle socket paid for nothing (bench/memory.sh).
+  // The HTTP session's socket: the WebSocket stream keeps its own timer (the timeouts
+  // below), so a tcp_stream's two timers and its layer in every pending read would be
+  // memory an idle socket pays for nothing (bench/memory.sh).
   ws_session(http_server::impl& server, tcp::socket&& socket, std::string peer)
       : server_(server), ws_(std::move(socket)), peer_(std::move(peer)) {}
 
@@ -581,12 +584,12 @@ class http_session : public connection, public std::enable_shared_from_this<http
     if (id != response_id_ || closed_) return;
     auto timer = std::make_shared<asio::steady_timer>(socket_.get_executor(), delay);
     timers_.push_back(timer);
-    timer->async_wait(
+    timer->async_wait(exactly_sized(
         [self = shared_from_this(), timer, id, fn = std::move(fn)](beast::error_code ec) {
           std::erase(self->timers_, timer);
           if (ec || self->closed_ || id != self->response_id_) return;
           fn();
-        });
+        }));
   }
 
   // A timer holds the session until it fires: the response's timers go with it.
@@ -702,6 +705,9 @@ class http_session : public connection, public std::enable_shared_from_this<http
   }
 
   void on_header(beast::error_code ec, std::size_t) {
+    // The limit passed while this read's success was on its way: the connection is
+    // closed, and the request is not handled.
+    if (closed_) return;
     if (ec) return on_read(ec, 0);
     auto& req = parser_->get();
     // RFC 9112 6.3: a body framed by a transfer coding other than a final chunked cannot
@@ -732,12 +738,13 @@ class http_session : public connection, public std::enable_shared_from_this<http
     // curl and others wait up to a second for this before sending a large body.
     if (beast::iequals(req[http::field::expect], "100-continue") && !parser_->is_done()) {
       continue_ = std::make_unique<http::response<http::empty_body>>(http::status::continue_, 11);
-      http::async_write(socket_, *continue_,
-                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                          self->continue_.reset();
-                          if (ec) return self->hard_close();
-                          self->read_body();
-                        });
+      http::async_write(
+          socket_, *continue_,
+          exactly_sized([self = shared_from_this()](beast::error_code ec, std::size_t) {
+            self->continue_.reset();
+            if (ec) return self->hard_close();
+            self->read_body();
+          }));
       return;
     }
     read_body();
@@ -756,6 +763,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
       http_session& s;
       ~give_back() { s.server_.give_body(std::exchange(s.body_charge_, 0)); }
     } charge{*this};
+    if (closed_) return;  // timed out as the read completed (on_header)
     // Happens when the client closes a keep-alive connection between requests.
     if (ec == http::error::end_of_stream || ec == asio::error::eof) return graceful_close();
     if (ec == asio::error::operation_aborted) return hard_close();  // closed, or timed out
@@ -1111,7 +1119,7 @@ std::shared_ptr<response> http_session::make_response() {
 void http_server::impl::schedule_sweep() {
   sweep_timer.expires_after(sweep_every);
   sweep_timer.async_wait([this](beast::error_code ec) {
-    if (ec) return;  // stop() cancelled it
+    if (ec || sweep_stopped) return;  // stop() cancelled it
     sweep();
     schedule_sweep();
   });
@@ -1156,11 +1164,12 @@ void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
           "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
           std::to_string(body.size()) + "\r\n\r\n" + body);
       auto sock = std::make_shared<tcp::socket>(std::move(socket));
-      asio::async_write(*sock, asio::buffer(*text), [sock, text](beast::error_code, std::size_t) {
-        beast::error_code ignored;
-        sock->shutdown(tcp::socket::shutdown_both, ignored);
-        sock->close(ignored);
-      });
+      asio::async_write(*sock, asio::buffer(*text),
+                        exactly_sized([sock, text](beast::error_code, std::size_t) {
+                          beast::error_code ignored;
+                          sock->shutdown(tcp::socket::shutdown_both, ignored);
+                          sock->close(ignored);
+                        }));
     } else {
       std::make_shared<http_session>(*this, std::move(socket),
                                      peer.address().to_string() + ":" + std::to_string(peer.port()))
@@ -1236,7 +1245,10 @@ void http_server::stop() {
   }
   for (auto& c : open) c->shutdown_now();
   open.clear();
-  asio::post(impl_->ioc, [this] { impl_->sweep_timer.cancel(); });
+  asio::post(impl_->sweep_timer.get_executor(), [this] {
+    impl_->sweep_stopped = true;
+    impl_->sweep_timer.cancel();
+  });
   impl_->work.reset();
   if (!impl_->pool.empty()) {
     // Give the closes a moment to run their handlers, then stop whatever is left.

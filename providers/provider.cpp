@@ -73,7 +73,7 @@ std::optional<core::error> sse_decoder::feed(std::string_view bytes, decode_even
     if (!err && !done_) err = take(ev, out);
   });
   if (err) return err;
-  if (!framed) return bad("an event larger than the parser's bound");
+  if (!framed && !done_) return bad("an event larger than the parser's bound");
   return std::nullopt;
 }
 

@@ -49,15 +49,15 @@ bool sse_parser::feed(std::string_view bytes, std::vector<sse_event>& out) {
 }
 
 bool sse_parser::feed(std::string_view bytes, event_fn on_event, void* context) {
+  bool ok = feed_lines(bytes, on_event, context);
   // What an unfinished event borrowed from `bytes` is copied before they go.
-  struct keep_fields {
-    sse_parser& p;
-    ~keep_fields() {
-      p.event_.keep();
-      p.data_.keep();
-      p.id_.keep();
-    }
-  } keep{*this};
+  event_.keep();
+  data_.keep();
+  id_.keep();
+  return ok;
+}
+
+bool sse_parser::feed_lines(std::string_view bytes, event_fn on_event, void* context) {
   std::size_t i = 0;
   if (skip_lf_ && !bytes.empty()) {
     skip_lf_ = false;

@@ -37,10 +37,12 @@ class sse_parser {
   explicit sse_parser(std::size_t max_event_bytes = 8 << 20) : max_(max_event_bytes) {}
 
   // Calls `on_event(event)` for each event completed by `bytes`. Returns false when an
-  // event exceeds the bound (the parser is then unusable).
+  // event exceeds the bound (the parser is then unusable, as it is after a callback
+  // throws).
   template <class F>
   bool feed(std::string_view bytes, F&& on_event) {
-    return feed(bytes, &call<std::remove_reference_t<F>>, &on_event);
+    return feed(bytes, &call<std::remove_reference_t<F>>,
+                const_cast<void*>(static_cast<const void*>(&on_event)));
   }
   bool feed(std::string_view bytes, event_fn on_event, void* context);
   // Appends owned copies of the events completed by `bytes` to `out`.
@@ -67,6 +69,7 @@ class sse_parser {
     void reset();
   };
 
+  bool feed_lines(std::string_view bytes, event_fn on_event, void* context);
   void take_line(std::string_view line, bool stable, event_fn on_event, void* context);
 
   std::size_t max_;

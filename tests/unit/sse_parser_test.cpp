@@ -102,9 +102,10 @@ TEST_CASE("SSE: an event whole inside one read is handed over as views of its by
   std::vector<std::string> seen;
   bool first_borrowed = false;
   REQUIRE(p.feed(read, [&](const askd::providers::sse_view& e) {
-    if (seen.empty())
-      first_borrowed = e.data.data() >= read.data() && e.data.data() < read.data() + read.size() &&
-                       e.event.data() >= read.data() && e.id.data() >= read.data();
+    auto inside = [&](std::string_view v) {
+      return v.data() >= read.data() && v.data() + v.size() <= read.data() + read.size();
+    };
+    if (seen.empty()) first_borrowed = inside(e.data) && inside(e.event) && inside(e.id);
     seen.push_back(std::string(e.event) + "|" + std::string(e.id) + "|" + std::string(e.data));
   }));
   CHECK(first_borrowed);
