@@ -146,7 +146,14 @@ void attach(watch_ptr self) {
                 .kv("stream", st.what.stream_id)
                 .kv("error", caf::to_string(err));
             // Its node is gone (the down message may come after this answer): look again.
-            if (st.route && st.lost != asked.address()) return node_lost(self, asked.address());
+            // When the down message came first, the search for where the stream lives now
+            // is under way (reroute's tick): this answer changes nothing. Ending here, as
+            // before, told a client resuming at the owner's death that the stream did not
+            // exist while this node was taking it over (cluster tests, under load).
+            if (st.route) {
+              if (st.lost == asked.address()) return;
+              return node_lost(self, asked.address());
+            }
             if (st.rerouted)
               st.port->moved();
             else
