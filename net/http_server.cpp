@@ -275,7 +275,9 @@ class ws_session : public websocket,
     // sending one is failed without the echo.
     ws_.control_callback([this](ws::frame_type kind, beast::string_view) {
       if (kind != ws::frame_type::close || ws_.reason().code < 5000) return;
-      core::log_info("websocket failed").kv("peer", peer_).kv("reason", "invalid close code")
+      core::log_info("websocket failed")
+          .kv("peer", peer_)
+          .kv("reason", "invalid close code")
           .kv("code", static_cast<std::uint64_t>(ws_.reason().code));
       beast::error_code ec;
       ws_.next_layer().shutdown(tcp::socket::shutdown_both, ec);
@@ -369,7 +371,9 @@ class ws_session : public websocket,
   }
   // Closes the socket with `code` instead of reading on.
   void refuse_message(std::uint16_t code, const char* why) {
-    core::log_info("websocket closed").kv("peer", peer_).kv("code", std::uint64_t{code})
+    core::log_info("websocket closed")
+        .kv("peer", peer_)
+        .kv("code", std::uint64_t{code})
         .kv("reason", why);
     buffer_.clear();
     buffer_.shrink_to_fit();
@@ -461,7 +465,7 @@ class ws_session : public websocket,
   std::size_t head_ = 0;
   std::string writing_now_;  // the frame being written
   std::size_t queued_bytes_ = 0;
-  std::size_t charged_ = 0;  // of the body budget, by the message being read
+  std::size_t charged_ = 0;                     // of the body budget, by the message being read
   std::vector<std::function<void()>> drained_;  // when_drained waiters
   bool writing_ = false;
   bool close_queued_ = false;
@@ -507,8 +511,8 @@ class http_session : public connection, public std::enable_shared_from_this<http
                header_list extra) {
     if (id != response_id_ || !handling_ || started_ || closed_) return;
     started_ = true;
-    full_ = std::make_unique<http::response<http::string_body>>(static_cast<http::status>(status),
-                                                                11);
+    full_ =
+        std::make_unique<http::response<http::string_body>>(static_cast<http::status>(status), 11);
     full_->set(http::field::server, "askd");
     full_->set(http::field::content_type, content_type);
     for (auto& [k, v] : common_headers_) full_->set(k, v);
@@ -525,8 +529,8 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void do_start(std::uint64_t id, int status, header_list headers) {
     if (id != response_id_ || !handling_ || started_ || closed_) return;
     started_ = streaming_ = true;
-    head_ = std::make_unique<http::response<http::empty_body>>(static_cast<http::status>(status),
-                                                               11);
+    head_ =
+        std::make_unique<http::response<http::empty_body>>(static_cast<http::status>(status), 11);
     head_->set(http::field::server, "askd");
     for (auto& [k, v] : common_headers_) head_->set(k, v);
     for (auto& [k, v] : headers) head_->set(k, v);
@@ -725,7 +729,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     // The body budget is taken before any of the body is read: what the client says it
     // will send, or the most a chunked body may be.
     auto content_length = parser_->content_length();
-    body_charge_ = content_length ? static_cast<std::size_t>(*content_length)
+    body_charge_ = content_length       ? static_cast<std::size_t>(*content_length)
                    : parser_->chunked() ? server_.limits.max_body_bytes
                                         : 0;
     if (body_charge_ > server_.limits.max_body_bytes) body_charge_ = 0;  // 413 below
@@ -1014,10 +1018,10 @@ class http_session : public connection, public std::enable_shared_from_this<http
   // the response in progress
   std::uint64_t response_id_ = 0;
   bool handling_ = false;
-  header_list common_headers_;                   // add_headers(): on every reply to this request
+  header_list common_headers_;                  // add_headers(): on every reply to this request
   std::vector<std::function<void()>> drained_;  // when_drained waiters
-  std::size_t body_charge_ = 0;                  // of the body budget, by the body being read
-  std::array<asio::const_buffer, 4> out_bufs_;               // the chunk being written (see pump)
+  std::size_t body_charge_ = 0;                 // of the body budget, by the body being read
+  std::array<asio::const_buffer, 4> out_bufs_;  // the chunk being written (see pump)
   std::vector<std::shared_ptr<asio::steady_timer>> timers_;  // pending after() calls
   bool started_ = false;
   bool streaming_ = false;

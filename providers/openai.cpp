@@ -45,10 +45,10 @@ std::string error_message(std::string_view body, std::string* code = nullptr) {
 // "error" member. Everything else is skipped as it streams past.
 class chunk_reader {
  public:
-  bool not_object = false;       // the text is JSON, but not an object
-  bool has_error = false;        // a top-level "error" member
-  const char* wrong = nullptr;   // what is malformed, for decoder_base::bad
-  std::string content;           // the delta's text (short ones stay in the string itself)
+  bool not_object = false;      // the text is JSON, but not an object
+  bool has_error = false;       // a top-level "error" member
+  const char* wrong = nullptr;  // what is malformed, for decoder_base::bad
+  std::string content;          // the delta's text (short ones stay in the string itself)
   std::optional<std::string> finish;
   std::optional<core::token_usage> usage;
 
@@ -82,7 +82,17 @@ class chunk_reader {
   enum class kind : std::uint8_t { object, array, other };
   // The value about to come: what it is to the chunk.
   enum class slot : std::uint8_t {
-    none, root, error, choices, choice, delta, content, finish, usage, prompt, completion
+    none,
+    root,
+    error,
+    choices,
+    choice,
+    delta,
+    content,
+    finish,
+    usage,
+    prompt,
+    completion
   };
   // What an open array or object is to the chunk.
   enum class role : std::uint8_t { skipped, top, choices, choice, delta, usage };

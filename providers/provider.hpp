@@ -16,8 +16,8 @@
 #include "core/chat_request.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
-#include "core/text.hpp"
 #include "core/event.hpp"
+#include "core/text.hpp"
 #include "providers/curl_engine.hpp"
 #include "providers/sse_parser.hpp"
 

@@ -705,14 +705,12 @@ std::vector<sse_event> complete_events(std::string body) {
   return parse_sse(body);
 }
 
-
 // A client reading a stream on `node` over a connection of its own, as far as it got.
 class watcher {
  public:
   watcher(const askd_node& node, const std::string& id) : c_(node.port()) {
     // Closed after the response: reading to the end is reading to the stream's end.
-    c_.send("GET /v1/streams/" + id +
-            " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    c_.send("GET /v1/streams/" + id + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
   }
   // Reads until event `seq` has come (or `deadline`).
   void read_past(std::uint64_t seq, std::chrono::milliseconds deadline = 10s) {
@@ -852,8 +850,8 @@ TEST_CASE("a stream whose replica is lost gets another and survives its owner's 
   // One node of three is left: it takes the stream over (it saw the first loss with the
   // owner, so it counts on two, and sees half of them).
   auto after = resumed_to_end(*last, id, seen);
-  auto reference = http_call(last->port(), "POST", "/v1/chat/stream",
-                             v1_body("tell me more", mock), json_headers, 30s);
+  auto reference = http_call(last->port(), "POST", "/v1/chat/stream", v1_body("tell me more", mock),
+                             json_headers, 30s);
   CHECK(joined_text(seen, after) == sse_text(parse_sse(reference.body)));
 }
 
@@ -896,7 +894,8 @@ TEST_CASE("an owner cut off from the cluster goes silent and never shows another
   CHECK(sse_text(parse_sse(via_a.body)) == sse_text(whole));
 }
 
-TEST_CASE("with streams.replicate off a stream is not copied and a resume after its node's loss is 404") {
+TEST_CASE(
+    "with streams.replicate off a stream is not copied and a resume after its node's loss is 404") {
 #ifdef ASKD_SANITIZED
   // Under ASan: CI's budget. The takeover, re-routing, fencing and rejoin paths run
   // sanitized in the kill and partition tests; the main build runs this one.
@@ -954,7 +953,8 @@ TEST_CASE("a deep research whose node is lost goes on from its round in flight o
   REQUIRE(stages.size() == 5);
   CHECK(stages[2].find("\"round\":3") != std::string::npos);
   CHECK(stages[4].find("\"round\":5") != std::string::npos);
-  auto reference = http_call(replica->port(), "POST", "/v1/chat/stream", body(""), json_headers, 30s);
+  auto reference =
+      http_call(replica->port(), "POST", "/v1/chat/stream", body(""), json_headers, 30s);
   REQUIRE(reference.status == 200);
   CHECK(joined_text(seen, after) == sse_text(parse_sse(reference.body)));
 }
