@@ -189,6 +189,15 @@ bool from_cache(self_ptr self, const std::string& key, std::function<void()> alo
   return true;
 }
 
+// The prompt a generation keeps for the request's life (a retry builds its body from it
+// again): its texts at their size, not with what growing by doubling left over (a third of
+// the system prompt; up to half of a long context). Once, for the prompt kept, not for
+// each one fitting the window tried.
+std::vector<core::chat_message> kept(std::vector<core::chat_message> messages) {
+  for (auto& m : messages) m.content.shrink_to_fit();
+  return messages;
+}
+
 // Builds the prompt around `context` (best first) and starts the generation.
 void generate(self_ptr self, std::vector<rag::context_chunk> context) {
   auto& st = self->state;
@@ -234,7 +243,7 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
   supervised_generation gen;
   gen.provider = env.provider;
   gen.output = output;
-  gen.request = {std::move(messages), request.model};
+  gen.request = {kept(std::move(messages)), request.model};
   gen.holder = env.holder;
   gen.limiter = env.limiter;
   gen.deadline = env.deadline;
@@ -251,7 +260,7 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
   }
   if (!inputs.context.empty()) {  // the fallback for a context-length refusal
     inputs.context.clear();
-    gen.lean = providers::generation_request{rag::assemble_prompt(inputs), request.model};
+    gen.lean = providers::generation_request{kept(rag::assemble_prompt(inputs)), request.model};
   }
   auto key = cache_key(self, gen.request);
   // Shared, not copied, by the callbacks that may start it (a copy of `start` is kept for

@@ -44,10 +44,6 @@ std::vector<core::chat_message> assemble_prompt(const prompt_inputs& in) {
   auto system = system_prompt(req, in.language_name);
   if (research.active)
     system += research_instructions(research, req.max_rounds, in.heading_written);
-  // The prompt lives as long as its request (a retry builds the body from it again): its
-  // texts are kept at their size, not with what growing by doubling left over (a third of
-  // the system prompt; up to half of a long context).
-  system.shrink_to_fit();
   out.push_back({"system", std::move(system)});
   for (std::size_t i = 0; i + 1 < req.messages.size(); ++i) {
     out.push_back(req.messages[i]);
@@ -86,7 +82,6 @@ std::vector<core::chat_message> assemble_prompt(const prompt_inputs& in) {
     last = question;
   } else {
     last += "<question>\n" + question + "\n</question>";
-    last.shrink_to_fit();
   }
   out.push_back({"user", std::move(last)});
   return out;
