@@ -47,7 +47,7 @@ struct round_state {
   // identical questions) or follows; and, when following, how it would go on alone.
   flight_hold flight;
   std::function<void()> go_alone;
-  std::string cache;  // call_summary::cache
+  std::string cache;       // call_summary::cache
   bool continued = false;  // followed a flight that was abandoned after some text
   bool over = false;
   static inline const char* name = "round";
@@ -146,8 +146,7 @@ std::string cache_key(self_ptr self, const providers::generation_request& prompt
   if (!cache || !cache->enabled() || !request.cache || st.spec.resumed ||
       st.spec.output->sent_bytes())
     return {};
-  return answer_cache::key_of(st.env.provider->id(), prompt.model, prompt.messages,
-                              request.token);
+  return answer_cache::key_of(st.env.provider->id(), prompt.model, prompt.messages, request.token);
 }
 
 // The answer cache (actors/answer_cache.hpp), asked with `key` (cache_key). True when
@@ -317,10 +316,11 @@ void retrieve_then_generate(self_ptr self) {
               sources.reserve(r.chunks.size());
               bool text = st.spec.request->source_text;
               for (const auto& c : r.chunks)
-                sources.push_back({c.path, c.start_line, c.end_line, c.score,
-                                   text ? std::string(std::string_view(c.text).substr(
-                                              0, core::utf8_cut(c.text, core::max_source_text_bytes)))
-                                        : std::string()});
+                sources.push_back(
+                    {c.path, c.start_line, c.end_line, c.score,
+                     text ? std::string(std::string_view(c.text).substr(
+                                0, core::utf8_cut(c.text, core::max_source_text_bytes)))
+                          : std::string()});
               st.env.hub->publish(core::make_sources(sources));
             }
             // The mode asked for, or what ran instead (a failing embedder: bm25).
@@ -344,7 +344,7 @@ void retrieve_then_generate(self_ptr self) {
 }
 
 round_actor::behavior_type round(self_ptr self, round_env env, round_spec spec,
-                                               round_listener_actor listener) {
+                                 round_listener_actor listener) {
   auto& st = self->state;
   st.env = std::move(env);
   st.spec = std::move(spec);
@@ -382,8 +382,8 @@ round_actor::behavior_type round(self_ptr self, round_env env, round_spec spec,
         if (st.continued) add_degraded(summary.degraded, "continued");
         if (st.flight.flight && !st.flight.following)
           std::exchange(st.flight.flight, nullptr)
-              ->finish({summary.finish_reason, summary.usage, summary.usage_reported,
-                        summary.degraded});
+              ->finish(
+                  {summary.finish_reason, summary.usage, summary.usage_reported, summary.degraded});
         self->send(st.listener, finished_atom::value, std::move(summary));
         self->quit();
       },
@@ -407,7 +407,7 @@ round_actor::behavior_type round(self_ptr self, round_env env, round_spec spec,
 }  // namespace
 
 round_actor spawn_round(caf::local_actor& parent, round_env env, round_spec spec,
-                                      round_listener_actor listener) {
+                        round_listener_actor listener) {
   return parent.spawn<caf::linked>(round, std::move(env), std::move(spec), std::move(listener));
 }
 

@@ -66,7 +66,6 @@ std::string repo_url_problem(std::string_view repo_url) {
   return {};
 }
 
-
 std::vector<std::string> split_list(std::string_view s) {
   auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
   std::vector<std::string> out;

@@ -156,8 +156,7 @@ void append_escaped(std::string& out, std::string_view text) {
       std::uint64_t w;
       std::memcpy(&w, text.data() + i, 8);
       auto q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
-      auto special = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
-                     ((bs - ones) & ~bs);
+      auto special = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs);
       if (special & highs) break;
       i += 8;
     }

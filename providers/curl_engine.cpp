@@ -56,7 +56,7 @@ class curl_engine::shard {
   bool stopping_ = false;
   std::atomic<std::size_t> active_{0};
   std::unordered_map<transfer_id, std::unique_ptr<transfer>> transfers_;  // its thread only
-  std::vector<CURL*> idle_;                                                // its thread only
+  std::vector<CURL*> idle_;                                               // its thread only
   static constexpr std::size_t max_idle = 32;
 };
 

@@ -45,7 +45,7 @@ class header_list {
 struct upstream_request {
   std::string url;
   std::shared_ptr<const header_list> headers;  // none: libcurl's own only
-  std::string body;                  // POSTed when not empty
+  std::string body;                            // POSTed when not empty
   std::string method = "POST";
   int connect_timeout_ms = 10000;
 };

@@ -76,9 +76,9 @@ void merge_from_text(directive& d, const std::string& text) {
   rapidjson::Document doc;
   auto parsed = json::parse_into<rapidjson::kParseStopWhenDoneFlag>(text.substr(at + 5), doc);
   if (!parsed)
-    throw json::syntax_error(std::string("#mock: ") +
-                             (parsed.too_deep ? "nested too deep"
-                                              : rapidjson::GetParseError_En(parsed.code)));
+    throw json::syntax_error(
+        std::string("#mock: ") +
+        (parsed.too_deep ? "nested too deep" : rapidjson::GetParseError_En(parsed.code)));
   merge(d, doc, "#mock");
 }
 

@@ -54,8 +54,8 @@ outcome call(providers::curl_engine& engine, const std::string& url) {
 
 TEST_CASE("curl engine: a handle reused after a failed call reads a large answer whole") {
   const std::string answer(40000, 'x');
-  test::scripted_server server({"HTTP/1.1 200 OK\r\nContent-Length: 40000\r\nConnection: close\r\n\r\n" +
-                                answer});
+  test::scripted_server server(
+      {"HTTP/1.1 200 OK\r\nContent-Length: 40000\r\nConnection: close\r\n\r\n" + answer});
   providers::curl_engine engine(1);
   // Calls that fail before libcurl's done step, each leaving its handle to the shard's
   // idle ones: an unsupported scheme, a malformed URL. The next calls get those handles.

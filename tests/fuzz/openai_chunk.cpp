@@ -73,7 +73,7 @@ reading by_decoder(const std::string& json) {
   if (auto e = d->feed("data: " + json + "\n\n", c)) {
     // A mid-stream error whose words say the prompt was too long is one class further.
     r.error = e->code == askd::core::error_code::context_length ? askd::core::error_code::upstream
-                                                                  : e->code;
+                                                                : e->code;
     return r;
   }
   r.text = c.text;

@@ -71,7 +71,8 @@ TEST_CASE("validation details say what is wrong and what was expected") {
   auto unknown =
       detail(R"({"repo_url":"x","provider":"acme","messages":[{"role":"user","content":"a"}]})");
   CHECK(unknown.find("unknown provider \"acme\"") != std::string::npos);
-  CHECK(unknown.find("local, google, openai, openrouter, dashscope, ollama, azure, anthropic") != std::string::npos);
+  CHECK(unknown.find("local, google, openai, openrouter, dashscope, ollama, azure, anthropic") !=
+        std::string::npos);
   CHECK(detail(R"({"repo_url":"x","language":"tlh","messages":[{"role":"user","content":"a"}]})")
             .find("valid languages: en") != std::string::npos);
   CHECK(detail(R"({"repo_url":"x","type":"svn","messages":[{"role":"user","content":"a"}]})")
@@ -86,7 +87,8 @@ TEST_CASE("validation details say what is wrong and what was expected") {
 
 TEST_CASE("the answer cache is asked unless a request says cache false") {
   auto cfg = test::embedded_config();
-  auto on = parse_chat_request(R"({"repo_url":"x","messages":[{"role":"user","content":"a"}]})", cfg);
+  auto on =
+      parse_chat_request(R"({"repo_url":"x","messages":[{"role":"user","content":"a"}]})", cfg);
   auto off = parse_chat_request(
       R"({"repo_url":"x","cache":false,"messages":[{"role":"user","content":"a"}]})", cfg);
   REQUIRE(on);

@@ -54,7 +54,9 @@ TEST_CASE("a text read in place gives the same events - and the same depth limit
     bool Uint64(std::uint64_t) { return true; }
     bool Double(double) { return true; }
     bool RawNumber(const char*, rapidjson::SizeType, bool) { return true; }
-    bool String(const char* s, rapidjson::SizeType n, bool) { return seen.emplace_back(s, n), true; }
+    bool String(const char* s, rapidjson::SizeType n, bool) {
+      return seen.emplace_back(s, n), true;
+    }
     bool Key(const char* s, rapidjson::SizeType n, bool c) { return String(s, n, c); }
     bool StartObject() { return true; }
     bool EndObject(rapidjson::SizeType) { return true; }
@@ -108,9 +110,9 @@ TEST_CASE("JSON escaping - eight bytes at a time - finds every byte that needs i
       std::string text(24, 'x');
       text[at] = special;
       std::string expected = text.substr(0, at) +
-                             (special == '"'    ? "\\\""
-                              : special == '\\' ? "\\\\"
-                              : special == '\n'  ? "\\n"
+                             (special == '"'      ? "\\\""
+                              : special == '\\'   ? "\\\\"
+                              : special == '\n'   ? "\\n"
                               : special == '\x01' ? "\\u0001"
                                                   : "\\u001f") +
                              text.substr(at + 1);
@@ -141,8 +143,9 @@ TEST_CASE("a body nested 150000 levels deep is a syntax error - not a crash") {
 
 TEST_CASE("a chat request nested too deep gets a 400 naming the limit") {
   auto cfg = test::embedded_config();
-  auto body = R"({"repo_url":"https://github.com/a/b","messages":[{"role":"user","content":"hi"}],"x":)" +
-              nested(150000) + "}";
+  auto body =
+      R"({"repo_url":"https://github.com/a/b","messages":[{"role":"user","content":"hi"}],"x":)" +
+      nested(150000) + "}";
   auto r = core::parse_chat_request(body, cfg);
   REQUIRE_FALSE(r);
   CHECK(r.err().code == core::error_code::bad_request);
