@@ -1,5 +1,6 @@
 #include "net/wiki_store.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -83,8 +84,8 @@ std::string wiki_key_problem(const wiki_key& k) {
 }
 
 std::string wiki_file_name(const wiki_key& k) {
-  return std::string(prefix) + encode(k.type) + "_" + encode(k.owner) + "_" + encode(k.repo) +
-         "_" + encode(k.language) + std::string(suffix);
+  return std::string(prefix) + encode(k.type) + "_" + encode(k.owner) + "_" + encode(k.repo) + "_" +
+         encode(k.language) + std::string(suffix);
 }
 
 std::optional<wiki_key> parse_wiki_file_name(std::string_view name) {
@@ -121,19 +122,37 @@ std::optional<std::string> wiki_store::get(const wiki_key& k) const {
 void wiki_store::put(const wiki_key& k, const std::string& json) {
   std::lock_guard lock(mu_);
   fs::create_directories(dir_);
-  auto path = dir_ + "/" + wiki_file_name(k);
+  auto name = wiki_file_name(k);
+  auto path = dir_ + "/" + name;
   rag::durable::write_file(path, [&](rag::durable::writer& w) { w.put(json.data(), json.size()); });
   auto entries = list();
+  // Eviction and the listing go by file time in milliseconds (a coarser clock on some
+  // file systems): two entries written within one would tie, and a tie fell to the names'
+  // order, so the newest could be evicted first. The one just written is dated after
+  // every other.
+  std::int64_t latest = 0, mine = 0;
+  for (const auto& e : entries) {
+    if (e.file == name)
+      mine = e.written_ms;
+    else
+      latest = std::max(latest, e.written_ms);
+  }
+  if (mine <= latest) {
+    auto ms = latest + 1;
+    timespec times[2] = {{0, UTIME_OMIT}, {ms / 1000, (ms % 1000) * 1000000}};
+    if (::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0) entries = list();
+  }
   std::uint64_t total = 0;
   for (const auto& e : entries) total += e.bytes;
   // Oldest first out, never the one just written.
   while (!entries.empty() && (entries.size() > max_entries_ || total > max_bytes_) &&
-         entries.back().file != wiki_file_name(k)) {
+         entries.back().file != name) {
     std::error_code ec;
     fs::remove(dir_ + "/" + entries.back().file, ec);
     core::log_info("wiki cache entry evicted")
         .kv("file", entries.back().file)
-        .kv("reason", entries.size() > max_entries_ ? "wiki_cache.max_entries" : "wiki_cache.max_mb");
+        .kv("reason",
+            entries.size() > max_entries_ ? "wiki_cache.max_entries" : "wiki_cache.max_mb");
     total -= entries.back().bytes;
     entries.pop_back();
   }
