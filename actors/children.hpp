@@ -1,5 +1,6 @@
-// actors/children.hpp — how an actor hears the linked children it spawns end (session →
-// round or research → round → call supervisor → provider call). A child that ends
+// actors/children.hpp — how an actor hears the linked children it spawns end (session or
+// research → round → call supervisor → provider call; a plain question's session runs
+// its round itself). A child that ends
 // normally has already said how in its last message. One that dies otherwise while it is
 // the child in flight is a failure the actor reports itself (`crashed`, given the reason
 // as text). Any other exit — the parent, or the server, going away — takes the actor

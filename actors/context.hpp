@@ -29,7 +29,7 @@ struct actor_census {
   std::atomic<std::int64_t> sinks{0};
   std::atomic<std::int64_t> provider_calls{0};
   std::atomic<std::int64_t> supervisors{0};
-  std::atomic<std::int64_t> rounds{0};    // actors/round.hpp: one per answer or research round
+  std::atomic<std::int64_t> rounds{0};    // actors/round.hpp: one per research round
   std::atomic<std::int64_t> research{0};  // actors/research.hpp: one per server-driven research
   // Streams past their end, kept for resuming (streams.linger_s): not work in flight,
   // so not in total().
@@ -49,8 +49,8 @@ struct engine_metrics {
   std::array<std::atomic<std::int64_t>, 16> retries{};  // by core::error_code
   std::atomic<std::int64_t> fallbacks{0};
   std::atomic<std::int64_t> degradations{0};
-  std::atomic<std::int64_t> continuations{0};          // answers resumed after a failure mid-answer
-  std::atomic<std::int64_t> index_builds{0};  // fetch + index jobs started (reopening included)
+  std::atomic<std::int64_t> continuations{0};   // answers resumed after a failure mid-answer
+  std::atomic<std::int64_t> index_builds{0};    // fetch + index jobs started (reopening included)
   std::atomic<std::int64_t> remote_watches{0};  // clients here watching another node's stream
   std::atomic<std::int64_t> remote_retrievals{0};  // searches sent to a repository's owner node
   // Failover (actors/replication.hpp): what this node sent its streams' replicas, and
@@ -71,7 +71,7 @@ struct engine_metrics {
 
 // The upper bounds (µs) of the replica commit buckets, √2 apart; the last is +Inf.
 inline constexpr std::int64_t replica_commit_bounds_us[] = {
-    25,   35,   50,   71,   100,  141,  200,   283,   400,   566,   800,
+    25,   35,   50,   71,   100,  141,  200,  283,   400,   566,   800,
     1131, 1600, 2263, 3200, 4525, 6400, 9051, 12800, 25600, 51200, -1};
 inline std::size_t replica_commit_bucket(std::int64_t us) {
   std::size_t i = 0;

@@ -89,8 +89,8 @@ struct upstream_end {
 struct search_request {
   std::string query;
   std::size_t k = 20;
-  std::string mode = "bm25";                // bm25 | vector | hybrid
-  std::string embedder;                     // for vector and hybrid: conf/embedder.json id
+  std::string mode = "bm25";  // bm25 | vector | hybrid
+  std::string embedder;       // for vector and hybrid: conf/embedder.json id
   // `progress` while it waits for a clone or a build: to the request's stream, or to the
   // node that asked (actors/remote_retrieval.hpp).
   std::function<void(const std::string& phase, std::int64_t done, std::int64_t total)> on_progress;
@@ -167,6 +167,11 @@ using round_actor = generation_listener_actor::extend<
     // answer cache -> follower: the generation it followed went without an answer: go on
     // alone, from the text it has.
     caf::reacts_to<lead_atom>>;
+
+// One chat request's session (actors/session.hpp): the listener of the research it runs,
+// or the round of a plain question, which it runs itself (and so hears that round's
+// generation, and the answer cache's `lead` for it).
+using session_actor = round_listener_actor::extend<caf::reacts_to<lead_atom>>;
 
 // Owns one generation's provider calls (actors/call_supervisor.hpp): to its provider
 // calls it is their listener, to the session a generation that reports like one call.

@@ -20,70 +20,33 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-// A round's part in an answer cache flight. A round gone without its answer (cancelled,
-// killed with its session) lets go here, when its state goes: the flight it led goes on
-// without it (its followers alone), the one it followed forgets it.
-struct flight_hold {
-  std::shared_ptr<answer_flight> flight;
-  bool following = false;
-  const generation_output* output = nullptr;  // the follower's
-  flight_hold() = default;
-  flight_hold(const flight_hold&) = delete;
-  flight_hold& operator=(const flight_hold&) = delete;
-  ~flight_hold() { let_go(); }
-  void let_go() {
-    if (auto f = std::move(flight)) following ? f->leave(output) : f->abandon();
-  }
-};
-
-struct round_state {
-  round_env env;
-  round_spec spec;
-  round_listener_actor listener;
-  caf::actor_addr call;            // the call supervisor or local_call
-  round_retrieval report;          // what retrieval did, sent when the prompt is built
-  std::string retrieval_degraded;  // "retrieval:bm25" when the mode asked for could not run
-  // The answer cache: the flight this round leads (its generation is recorded for
-  // identical questions) or follows; and, when following, how it would go on alone.
-  flight_hold flight;
-  std::function<void()> go_alone;
-  std::string cache;       // call_summary::cache
-  bool continued = false;  // followed a flight that was abandoned after some text
-  bool over = false;
-  static inline const char* name = "round";
-};
-
-using self_ptr = round_actor::stateful_pointer<round_state>;
-
 // The round is over: what its output still holds goes out, and the slot goes back
 // (the local provider's; a supervisor gave its own back already) — the session keeps
 // its place.
-void finish(self_ptr self) {
-  auto& st = self->state;
+void finish(round_state& st) {
   st.over = true;
   st.spec.output->end_attempt();
   give_back(st.env.context, st.env.limiter, yield_atom::value, st.env.holder);
 }
 
-void fail(self_ptr self, core::error err) {
-  auto& st = self->state;
+void fail(round_state& st, core::error err) {
   if (st.over) return;
-  finish(self);
+  finish(st);
   if (!st.flight.following) st.flight.let_go();
-  self->send(st.listener, failed_atom::value, std::move(err));
-  self->quit();
+  st.reports.failed(err);
 }
 
 // Runs `start` once the provider's limiter gives the holder a slot (at once, under the
 // limit); a refusal fails the round.
-template <class F>
-void with_slot(self_ptr self, F start) {
-  auto& env = self->state.env;
-  admit(self, env.context, env.limiter, claim_atom::value, env.holder, [=](admission& a) mutable {
-    if (self->state.over) return;
-    if (a.refusal) return fail(self, *a.refusal);
-    start();
-  });
+template <class Host, class F>
+void with_slot(Host* self, round_state& st, F start) {
+  auto& env = st.env;
+  admit(self, env.context, env.limiter, claim_atom::value, env.holder,
+        [r = &st, start](admission& a) mutable {
+          if (r->over) return;
+          if (a.refusal) return fail(*r, *a.refusal);
+          start();
+        });
 }
 
 // A question this long is answered without retrieval (deepwiki-open's rule).
@@ -116,13 +79,13 @@ std::vector<std::string> local_answer(const round_spec& spec,
 }
 
 // The listener hears what went into the prompt: retrieval's report and the chunks used.
-void report_context(self_ptr self, const std::vector<rag::context_chunk>& context) {
-  auto& r = self->state.report;
+void report_context(round_state& st, const std::vector<rag::context_chunk>& context) {
+  auto& r = st.report;
   r.chunks = context.size();
   for (const auto& c : context)
     if (std::find(r.paths.begin(), r.paths.end(), c.path) == r.paths.end())
       r.paths.push_back(c.path);
-  self->send(self->state.listener, retrieved_atom::value, r);
+  st.reports.retrieved(r);
 }
 
 // What a round answered without an upstream call of its own reports: how the
@@ -138,8 +101,7 @@ call_summary summary_of(const flight_end& end) {
 }
 
 // The answer cache's key for the round's generation; "" when the cache is not asked.
-std::string cache_key(self_ptr self, const providers::generation_request& prompt) {
-  auto& st = self->state;
+std::string cache_key(const round_state& st, const providers::generation_request& prompt) {
   const auto& cache = st.env.context->answers;
   const auto& request = *st.spec.request;
   // A takeover's answer was begun by the lost node: it goes on from there.
@@ -153,8 +115,8 @@ std::string cache_key(self_ptr self, const providers::generation_request& prompt
 // the round is answered from it: replayed (a finished message to itself follows), or
 // following an identical question's generation in flight (`alone` runs if that one goes
 // without an answer). False: the round asks upstream, recording its answer when it leads.
-bool from_cache(self_ptr self, const std::string& key, std::function<void()> alone) {
-  auto& st = self->state;
+template <class Host>
+bool from_cache(Host* self, round_state& st, const std::string& key, std::function<void()> alone) {
   if (key.empty()) return false;
   const auto& cache = st.env.context->answers;
   auto found = cache->find(key);
@@ -173,7 +135,7 @@ bool from_cache(self_ptr self, const std::string& key, std::function<void()> alo
     output.record_to(found.flight);
     return false;
   }
-  auto me = caf::actor_cast<round_actor>(self);
+  auto me = caf::actor_cast<typename Host::actor_hdl>(self);
   bool joined = found.flight->join(st.spec.output, [me](const std::optional<flight_end>& end) {
     if (!end) return caf::anon_send(me, lead_atom::value);
     caf::anon_send(me, finished_atom::value, summary_of(*end));
@@ -198,8 +160,8 @@ std::vector<core::chat_message> kept(std::vector<core::chat_message> messages) {
 }
 
 // Builds the prompt around `context` (best first) and starts the generation.
-void generate(self_ptr self, std::vector<rag::context_chunk> context) {
-  auto& st = self->state;
+template <class Host>
+void generate(Host* self, round_state& st, std::vector<rag::context_chunk> context) {
   const auto& env = st.env;
   const auto& request = *st.spec.request;
   rag::prompt_inputs inputs;
@@ -213,19 +175,18 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
     auto file = rag::read_repo_file(env.source.path, request.file_path,
                                     env.context->config.repo.max_file_bytes);
     if (!file) {
-      report_context(self, inputs.context);
-      return fail(self, file.err());
+      report_context(st, inputs.context);
+      return fail(st, file.err());
     }
     inputs.file_content = std::move(*file);
   }
   auto listener = caf::actor_cast<generation_listener_actor>(self);
   auto output = st.spec.output;
   if (env.provider->offline()) {
-    report_context(self, inputs.context);
-    return with_slot(self, [=, answer = local_answer(st.spec, inputs.context)] {
+    report_context(st, inputs.context);
+    return with_slot(self, st, [=, r = &st, answer = local_answer(st.spec, inputs.context)] {
       output->begin(1);
-      self->state.call =
-          spawn_local_call(*self, self->state.env.context, answer, output, 1, listener).address();
+      r->call = spawn_local_call(*self, r->env.context, answer, output, 1, listener).address();
     });
   }
   // Fit the window: drop the lowest-ranked chunks until the whole prompt fits.
@@ -238,7 +199,7 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
       messages = rag::assemble_prompt(inputs);
     }
   }
-  report_context(self, inputs.context);
+  report_context(st, inputs.context);
   supervised_generation gen;
   gen.provider = env.provider;
   gen.output = output;
@@ -261,30 +222,29 @@ void generate(self_ptr self, std::vector<rag::context_chunk> context) {
     inputs.context.clear();
     gen.lean = providers::generation_request{kept(rag::assemble_prompt(inputs)), request.model};
   }
-  auto key = cache_key(self, gen.request);
+  auto key = cache_key(st, gen.request);
   // Shared, not copied, by the callbacks that may start it (a copy of `start` is kept for
   // a follower that may have to go alone, and with_slot copies its callback): the prompts
   // in it can be tens of KB. It starts once, and moves into its supervisor then.
   auto shared = std::make_shared<supervised_generation>(std::move(gen));
-  auto start = [=] {
-    with_slot(self, [=] {
-      self->state.call =
-          spawn_call_supervisor(*self, self->state.env.context, std::move(*shared), listener)
-              .address();
+  auto start = [=, r = &st] {
+    with_slot(self, *r, [=] {
+      r->call =
+          spawn_call_supervisor(*self, r->env.context, std::move(*shared), listener).address();
     });
   };
-  if (!from_cache(self, key, start)) start();
+  if (!from_cache(self, st, key, start)) start();
 }
 
 // Retrieval first when the repository is indexable, then generation.
-void retrieve_then_generate(self_ptr self) {
-  auto& st = self->state;
+template <class Host>
+void retrieve_then_generate(Host* self, round_state& st) {
   const auto& request = *st.spec.request;
   const auto& question = st.spec.query;
-  if (request.retrieval.mode == "none") return generate(self, {});
+  if (request.retrieval.mode == "none") return generate(self, st, {});
   if (core::count_tokens(question) > max_question_tokens_for_retrieval) {
     st.report.how = "skipped:long_question";
-    return generate(self, {});
+    return generate(self, st, {});
   }
   retrieval_query q;
   q.request = st.spec.request;
@@ -306,10 +266,10 @@ void retrieve_then_generate(self_ptr self) {
   if (!quiet) st.env.hub->publish(core::make_progress("retrieve", 0, 1));
   self->request(st.env.refs->registry, caf::infinite, retrieve_atom::value, std::move(q))
       .then(
-          [=](retrieval_reply& r) {
-            auto& st = self->state;
+          [=, rs = &st](retrieval_reply& r) {
+            auto& st = *rs;
             if (st.over) return;
-            if (r.failure) return fail(self, *r.failure);
+            if (r.failure) return fail(st, *r.failure);
             if (!st.spec.sources_sent) {
               st.env.hub->publish(core::make_progress("retrieve", 1, 1));
               std::vector<core::source_ref> sources;
@@ -334,31 +294,17 @@ void retrieve_then_generate(self_ptr self) {
                   .kv("id", st.env.request_id)
                   .kv("detail", r.degraded);
             }
-            generate(self, std::move(r.chunks));
+            generate(self, st, std::move(r.chunks));
           },
-          [=](caf::error& err) {
-            if (self->state.over) return;
-            fail(self, core::error::make(core::error_code::internal,
-                                         "retrieval failed: " + self->system().render(err)));
+          [=, rs = &st](caf::error& err) {
+            if (rs->over) return;
+            fail(*rs, core::error::make(core::error_code::internal,
+                                        "retrieval failed: " + self->system().render(err)));
           });
 }
 
-round_actor::behavior_type round(self_ptr self, round_env env, round_spec spec,
-                                 round_listener_actor listener) {
-  auto& st = self->state;
-  st.env = std::move(env);
-  st.spec = std::move(spec);
-  st.listener = std::move(listener);
-  auto ctx = st.env.context;
-  ctx->census.rounds++;
-  self->attach_functor([ctx] { ctx->census.rounds--; });
-  on_child_exit(
-      self,
-      [=](const caf::actor_addr& child) { return !self->state.over && child == self->state.call; },
-      [=](const std::string& why) {
-        fail(self,
-             core::error::make(core::error_code::internal, "the provider call crashed: " + why));
-      });
+template <class Host>
+void begin(Host* self, round_state& st) {
   // A research round begins: its stage, and the heading when askd writes it (after the
   // rounds before it, apart from their text).
   if (const auto& r = st.spec.research; r.active) {
@@ -370,37 +316,100 @@ round_actor::behavior_type round(self_ptr self, round_env env, round_spec spec,
       st.spec.output->drop_leading_heading(std::move(heading));  // a model's copy of it
     }
   }
-  retrieve_then_generate(self);
+  retrieve_then_generate(self, st);
+}
+
+}  // namespace
+
+flight_hold::~flight_hold() {
+  let_go();
+}
+
+void flight_hold::let_go() {
+  if (auto f = std::move(flight)) following ? f->leave(output) : f->abandon();
+}
+
+bool round_call(const round_state& st, const caf::actor_addr& child) {
+  return !st.over && child == st.call;
+}
+
+core::error call_crashed(const std::string& why) {
+  return core::error::make(core::error_code::internal, "the provider call crashed: " + why);
+}
+
+void start_round(round_actor::pointer self, round_state& st) {
+  begin(self, st);
+}
+void start_round(session_actor::pointer self, round_state& st) {
+  begin(self, st);
+}
+
+void round_finished(round_state& st, call_summary& summary) {
+  if (st.over) return;
+  finish(st);
+  if (!st.retrieval_degraded.empty())
+    summary.degraded.insert(summary.degraded.begin(), st.retrieval_degraded);
+  summary.cache = st.cache;
+  if (st.continued) add_degraded(summary.degraded, "continued");
+  if (st.flight.flight && !st.flight.following)
+    std::exchange(st.flight.flight, nullptr)
+        ->finish({summary.finish_reason, summary.usage, summary.usage_reported, summary.degraded});
+  st.reports.finished(summary);
+}
+
+void round_failed(round_state& st, core::error err) {
+  fail(st, std::move(err));
+}
+
+void round_lead(round_state& st) {
+  if (st.over || !st.flight.following) return;
+  // What it has so far came from the other generation; this one continues it.
+  st.flight.flight.reset();
+  st.flight.following = false;
+  st.cache = "miss";
+  st.continued = st.spec.output->sent_bytes() > 0;
+  core::log_info("answer cache: shared answer went on alone")
+      .kv("id", st.env.request_id)
+      .kv("sent_bytes", static_cast<std::uint64_t>(st.spec.output->sent_bytes()));
+  st.go_alone();
+}
+
+namespace {
+
+// The round actor: a research's round (the research listens).
+struct round_actor_state {
+  round_state round;
+  static inline const char* name = "round";
+};
+
+round_actor::behavior_type round(round_actor::stateful_pointer<round_actor_state> self,
+                                 round_env env, round_spec spec, round_listener_actor listener) {
+  auto& st = self->state.round;
+  st.env = std::move(env);
+  st.spec = std::move(spec);
+  st.reports.retrieved = [=](round_retrieval& r) {
+    self->send(listener, retrieved_atom::value, r);
+  };
+  st.reports.finished = [=](call_summary& summary) {
+    self->send(listener, finished_atom::value, std::move(summary));
+    self->quit();
+  };
+  st.reports.failed = [=](core::error& err) {
+    self->send(listener, failed_atom::value, std::move(err));
+    self->quit();
+  };
+  auto ctx = st.env.context;
+  ctx->census.rounds++;
+  self->attach_functor([ctx] { ctx->census.rounds--; });
+  auto* r = &st;
+  on_child_exit(
+      self, [=](const caf::actor_addr& child) { return round_call(*r, child); },
+      [=](const std::string& why) { round_failed(*r, call_crashed(why)); });
+  start_round(self, st);
   return {
-      [=](finished_atom, call_summary& summary) {
-        auto& st = self->state;
-        if (st.over) return;
-        finish(self);
-        if (!st.retrieval_degraded.empty())
-          summary.degraded.insert(summary.degraded.begin(), st.retrieval_degraded);
-        summary.cache = st.cache;
-        if (st.continued) add_degraded(summary.degraded, "continued");
-        if (st.flight.flight && !st.flight.following)
-          std::exchange(st.flight.flight, nullptr)
-              ->finish(
-                  {summary.finish_reason, summary.usage, summary.usage_reported, summary.degraded});
-        self->send(st.listener, finished_atom::value, std::move(summary));
-        self->quit();
-      },
-      [=](failed_atom, core::error& err) { fail(self, std::move(err)); },
-      [=](lead_atom) {
-        auto& st = self->state;
-        if (st.over || !st.flight.following) return;
-        // What it has so far came from the other generation; this one continues it.
-        st.flight.flight.reset();
-        st.flight.following = false;
-        st.cache = "miss";
-        st.continued = st.spec.output->sent_bytes() > 0;
-        core::log_info("answer cache: shared answer went on alone")
-            .kv("id", st.env.request_id)
-            .kv("sent_bytes", static_cast<std::uint64_t>(st.spec.output->sent_bytes()));
-        st.go_alone();
-      },
+      [=](finished_atom, call_summary& summary) { round_finished(*r, summary); },
+      [=](failed_atom, core::error& err) { round_failed(*r, std::move(err)); },
+      [=](lead_atom) { round_lead(*r); },
   };
 }
 

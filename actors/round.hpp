@@ -1,11 +1,13 @@
 // actors/round.hpp — one answer to one question: retrieval for the round's query, the
 // prompt around what it found, and the generation under a call supervisor (or the local
-// provider's extract). A plain request is one round of its session; a deep research is a
-// round per step of the investigation (actors/research.hpp). A research round starts
-// with its `stage` event (and its heading, when askd writes it). The round tells its
-// listener what retrieval did (`retrieved`), then how the generation ended, and quits.
+// provider's extract). A plain request is one round, run by its session itself (no actor
+// of its own: bench/RESULTS.md, sixth pass); a deep research is a round actor per step of
+// the investigation (actors/research.hpp). A research round starts with its `stage` event
+// (and its heading, when askd writes it). The round tells whoever runs it what retrieval
+// did (`retrieved`), then how the generation ended; a round actor then quits.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -52,8 +54,64 @@ struct round_spec {
   bool sources_sent = false;
 };
 
+class answer_flight;
+
+// A round's part in an answer cache flight. A round gone without its answer (cancelled,
+// killed with its session) lets go here, when its state goes: the flight it led goes on
+// without it (its followers alone), the one it followed forgets it.
+struct flight_hold {
+  std::shared_ptr<answer_flight> flight;
+  bool following = false;
+  const generation_output* output = nullptr;  // the follower's
+  flight_hold() = default;
+  flight_hold(const flight_hold&) = delete;
+  flight_hold& operator=(const flight_hold&) = delete;
+  ~flight_hold();
+  void let_go();
+};
+
+// What a round tells whoever runs it: what retrieval did (before the generation), then
+// how the generation ended, once.
+struct round_reports {
+  std::function<void(round_retrieval&)> retrieved;
+  std::function<void(call_summary&)> finished;
+  std::function<void(core::error&)> failed;
+};
+
+// A round at work, kept in the state of the actor running it (its host): a round actor,
+// or the session of a plain question. Lambdas the round leaves behind (a limiter's or the
+// registry's answer) hold its address: it must not move while the host lives.
+struct round_state {
+  round_env env;
+  round_spec spec;
+  round_reports reports;
+  caf::actor_addr call;            // the call supervisor or local_call
+  round_retrieval report;          // what retrieval did, reported when the prompt is built
+  std::string retrieval_degraded;  // "retrieval:bm25" when the mode asked for could not run
+  // The answer cache: the flight this round leads (its generation is recorded for
+  // identical questions) or follows; and, when following, how it would go on alone.
+  flight_hold flight;
+  std::function<void()> go_alone;
+  std::string cache;       // call_summary::cache
+  bool continued = false;  // followed a flight that was abandoned after some text
+  bool over = false;
+};
+
+// Starts the round's work on its host: a round actor, or a plain question's session. The
+// host's handlers hand over what its round's generation says: its `finished` and `failed`
+// messages, the answer cache's `lead`, and a crash of `call`.
+void start_round(round_actor::pointer self, round_state& st);
+void start_round(session_actor::pointer self, round_state& st);
+void round_finished(round_state& st, call_summary& summary);
+void round_failed(round_state& st, core::error err);
+void round_lead(round_state& st);
+// Whether `child` is the round's generation, still in flight.
+bool round_call(const round_state& st, const caf::actor_addr& child);
+// A crash of the round's generation, as the error the round fails with.
+core::error call_crashed(const std::string& why);
+
 // Linked to `parent`: when the parent dies, the round and its generation die with it.
 round_actor spawn_round(caf::local_actor& parent, round_env env, round_spec spec,
-                                      round_listener_actor listener);
+                        round_listener_actor listener);
 
 }  // namespace askd::actors

@@ -20,15 +20,19 @@ struct session_state {
   std::shared_ptr<engine_context> context;
   std::shared_ptr<const core::chat_request> request;  // shared with its rounds
   std::string request_id;
-  std::string stream_id;  // "" for compat streams
-  rag::repo_source source;
+  std::string stream_id;    // "" for compat streams
+  rag::repo_source source;  // until the work starts, which takes it
   std::shared_ptr<const engine_refs> refs;
   limiter_actor limiter;            // the provider's
   stream_actor stream;              // none for compat: the session is the stream (engine.cpp)
   std::shared_ptr<stream_hub> hub;  // the stream's: every event is published there
   std::shared_ptr<const takeover> resumed;  // taken over from a lost node: where it goes on
   std::shared_ptr<const providers::provider> provider;
-  caf::actor_addr call;            // the round, or the research
+  caf::actor_addr call;  // the research (none for a plain question)
+  // A plain question's one round, run here: no actor of its own (bench/RESULTS.md, sixth
+  // pass). Its generation's messages come to the session, which hands them over.
+  round_state round;
+  bool runs_round = false;
   std::size_t context_chunks = 0;  // in the prompts, over all rounds
   std::string retrieval = "none";  // what retrieval did (the last round's), for the log line
   int attempts = 0;                // provider calls made (from the supervisor's summary)
@@ -41,7 +45,7 @@ struct session_state {
   static inline const char* name = "session";
 };
 
-using self_ptr = round_listener_actor::stateful_pointer<session_state>;
+using self_ptr = session_actor::stateful_pointer<session_state>;
 
 std::int64_t ms_since(clock::time_point t, clock::time_point now = clock::now()) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
@@ -93,29 +97,65 @@ void end_with_error(self_ptr self, const core::error& err) {
   // A generation still running (the deadline passed) stops now: a normal quit would not
   // take linked actors with it.
   if (st.call) self->send_exit(st.call, caf::exit_reason::user_shutdown);
+  if (st.round.call) self->send_exit(st.round.call, caf::exit_reason::user_shutdown);
   release_slot(self);
   st.hub->publish(core::make_error(err));
   log_request(st, core::wire_name(err.code), &err);
   self->quit();
 }
 
-// The work itself: one round, or a research of several (the call is its actor).
+// What the round (the research's last, or ours) found for its prompt.
+void retrieved(self_ptr self, round_retrieval& r) {
+  auto& st = self->state;
+  st.retrieval = std::move(r.how);
+  st.context_chunks += r.chunks;
+}
+
+// The answer is whole: `done`, and the session's end.
+void finished(self_ptr self, call_summary& summary) {
+  auto& st = self->state;
+  if (st.ended) return;
+  st.ended = true;
+  core::done_info done;
+  done.finish_reason = summary.finish_reason;
+  done.usage = summary.usage;
+  done.degraded = summary.degraded;
+  if (st.resumed) {
+    if (!st.resumed->text.empty() || st.resumed->rounds.size() > 1)
+      add_degraded(done.degraded, "continued");
+    add_degraded(done.degraded, "failover");
+  }
+  st.attempts = summary.attempts;
+  st.cache = summary.cache;
+  done.cached = summary.cache == "hit";
+  for (const auto& d : done.degraded) st.degraded += (st.degraded.empty() ? "" : ",") + d;
+  done.ttft_ms = ttft_ms(st, st.hub->deltas());
+  done.total_ms = ms_since(st.started);
+  release_slot(self);
+  st.hub->publish(core::make_done(done));
+  log_request(st, "ok", nullptr);
+  self->quit();
+}
+
+// The work itself: a research of several rounds (its actor is the call), or the one round
+// of a plain question, run here.
 void answer(self_ptr self) {
   auto& st = self->state;
   round_env env;
   env.context = st.context;
   env.refs = st.refs;
-  env.source = st.source;
+  env.source = std::move(st.source);  // the session has no more use for it
   env.hub = st.hub;
   env.provider = st.provider;
   env.limiter = st.limiter;
   env.holder = caf::actor_cast<caf::actor>(self);
   env.deadline = st.deadline;
   env.request_id = st.request_id;
-  auto listener = caf::actor_cast<round_listener_actor>(self);
   const auto& request = st.request;
   if (request->deep_research) {
-    st.call = spawn_research(*self, std::move(env), request, listener, st.resumed).address();
+    st.call = spawn_research(*self, std::move(env), request,
+                             caf::actor_cast<round_listener_actor>(self), st.resumed)
+                  .address();
     return;
   }
   // A client-driven research round (deepwiki-open's): numbered by the history.
@@ -130,7 +170,15 @@ void answer(self_ptr self) {
     spec.sources_sent = t->sources_sent;
     if (!t->text.empty()) spec.output->seed(t->text, st.provider->offline());
   }
-  st.call = spawn_round(*self, std::move(env), std::move(spec), listener).address();
+  st.runs_round = true;
+  st.round.env = std::move(env);
+  st.round.spec = std::move(spec);
+  st.round.reports.retrieved = [=](round_retrieval& r) { retrieved(self, r); };
+  st.round.reports.finished = [=](call_summary& summary) { finished(self, summary); };
+  st.round.reports.failed = [=](core::error& err) {
+    if (!self->state.ended) end_with_error(self, err);
+  };
+  start_round(self, st.round);
 }
 
 // The limiter's answer to this request: refused (the stream ends before it started, as a
@@ -156,12 +204,12 @@ void admitted(self_ptr self, admission& a) {
   answer(self);
 }
 
-round_listener_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_context> context,
-                                            core::chat_request request, rag::repo_source source,
-                                            std::string request_id, std::string stream_id,
-                                            std::shared_ptr<const engine_refs> refs,
-                                            stream_actor stream, std::shared_ptr<stream_hub> hub,
-                                            std::shared_ptr<const takeover> resumed) {
+session_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_context> context,
+                                     core::chat_request request, rag::repo_source source,
+                                     std::string request_id, std::string stream_id,
+                                     std::shared_ptr<const engine_refs> refs, stream_actor stream,
+                                     std::shared_ptr<stream_hub> hub,
+                                     std::shared_ptr<const takeover> resumed) {
   auto& st = self->state;
   st.resumed = std::move(resumed);
   st.context = std::move(context);
@@ -202,10 +250,14 @@ round_listener_actor::behavior_type session(self_ptr self, std::shared_ptr<engin
   }
   on_child_exit(
       self,
-      [=](const caf::actor_addr& child) { return !self->state.ended && child == self->state.call; },
+      [=](const caf::actor_addr& child) {
+        auto& st = self->state;
+        return !st.ended && (child == st.call || round_call(st.round, child));
+      },
       [=](const std::string& why) {
-        end_with_error(self, core::error::make(core::error_code::internal,
-                                               "the provider call crashed: " + why));
+        auto& st = self->state;
+        if (st.runs_round) return round_failed(st.round, call_crashed(why));
+        end_with_error(self, call_crashed(why));
       },
       [=] {
         // Killed before the end: the client went away (or the server is stopping).
@@ -239,52 +291,35 @@ round_listener_actor::behavior_type session(self_ptr self, std::shared_ptr<engin
           [=](admission& a) { admitted(self, a); });
   }
 
+  // The research's messages, or the round's generation's (handed to the round).
   return {
-      [=](retrieved_atom, round_retrieval& r) {
-        auto& st = self->state;
-        st.retrieval = std::move(r.how);
-        st.context_chunks += r.chunks;
-      },
+      [=](retrieved_atom, round_retrieval& r) { retrieved(self, r); },
       [=](finished_atom, call_summary& summary) {
         auto& st = self->state;
-        if (st.ended) return;
-        st.ended = true;
-        core::done_info done;
-        done.finish_reason = summary.finish_reason;
-        done.usage = summary.usage;
-        done.degraded = summary.degraded;
-        if (st.resumed) {
-          if (!st.resumed->text.empty() || st.resumed->rounds.size() > 1)
-            add_degraded(done.degraded, "continued");
-          add_degraded(done.degraded, "failover");
-        }
-        st.attempts = summary.attempts;
-        st.cache = summary.cache;
-        done.cached = summary.cache == "hit";
-        for (const auto& d : done.degraded) st.degraded += (st.degraded.empty() ? "" : ",") + d;
-        done.ttft_ms = ttft_ms(st, st.hub->deltas());
-        done.total_ms = ms_since(st.started);
-        release_slot(self);
-        st.hub->publish(core::make_done(done));
-        log_request(st, "ok", nullptr);
-        self->quit();
+        if (st.runs_round) return round_finished(st.round, summary);
+        finished(self, summary);
       },
       [=](failed_atom, core::error& err) {
-        if (self->state.ended) return;
+        auto& st = self->state;
+        if (st.runs_round) return round_failed(st.round, std::move(err));
+        if (st.ended) return;
         end_with_error(self, err);
+      },
+      [=](lead_atom) {
+        auto& st = self->state;
+        if (st.runs_round) round_lead(st.round);
       },
   };
 }
 
 }  // namespace
 
-round_listener_actor spawn_session(caf::actor_system& system,
-                                   std::shared_ptr<engine_context> context,
-                                   core::chat_request request, rag::repo_source source,
-                                   std::string request_id, std::string stream_id,
-                                   std::shared_ptr<const engine_refs> refs, stream_actor stream,
-                                   std::shared_ptr<stream_hub> hub,
-                                   std::shared_ptr<const takeover> resumed) {
+session_actor spawn_session(caf::actor_system& system, std::shared_ptr<engine_context> context,
+                            core::chat_request request, rag::repo_source source,
+                            std::string request_id, std::string stream_id,
+                            std::shared_ptr<const engine_refs> refs, stream_actor stream,
+                            std::shared_ptr<stream_hub> hub,
+                            std::shared_ptr<const takeover> resumed) {
   return system.spawn(session, std::move(context), std::move(request), std::move(source),
                       std::move(request_id), std::move(stream_id), std::move(refs),
                       std::move(stream), std::move(hub), std::move(resumed));

@@ -1,7 +1,8 @@
 // actors/session.hpp — one per chat request: admission, the request's deadline and
 // cancellation, and its one log line. The work is a round (actors/round.hpp: retrieval,
-// prompt, supervised generation) or, for `deep_research`, a research of several rounds
-// (actors/research.hpp); the session ends the stream with `done` or `error`.
+// prompt, supervised generation), which the session runs itself, or, for `deep_research`,
+// a research of several rounds (actors/research.hpp); the session ends the stream with
+// `done` or `error`.
 #pragma once
 
 #include <memory>
@@ -22,12 +23,11 @@ struct takeover;
 // With `resumed`, the session takes over a stream whose node was lost (actors/
 // replication.hpp): its clients have seen `meta` and what the hub holds; the answer goes on
 // from there and `done.degraded` says `failover`.
-round_listener_actor spawn_session(caf::actor_system& system,
-                                   std::shared_ptr<engine_context> context,
-                                   core::chat_request request, rag::repo_source source,
-                                   std::string request_id, std::string stream_id,
-                                   std::shared_ptr<const engine_refs> refs, stream_actor stream,
-                                   std::shared_ptr<stream_hub> hub,
-                                   std::shared_ptr<const takeover> resumed = nullptr);
+session_actor spawn_session(caf::actor_system& system, std::shared_ptr<engine_context> context,
+                            core::chat_request request, rag::repo_source source,
+                            std::string request_id, std::string stream_id,
+                            std::shared_ptr<const engine_refs> refs, stream_actor stream,
+                            std::shared_ptr<stream_hub> hub,
+                            std::shared_ptr<const takeover> resumed = nullptr);
 
 }  // namespace askd::actors
