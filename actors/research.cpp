@@ -48,8 +48,8 @@ std::string places_examined(const std::vector<done_round>& rounds) {
 }
 
 rag::research_kind kind_named(const std::string& kind, rag::research_kind otherwise) {
-  for (auto k : {rag::research_kind::plan, rag::research_kind::update,
-                 rag::research_kind::conclusion})
+  for (auto k :
+       {rag::research_kind::plan, rag::research_kind::update, rag::research_kind::conclusion})
     if (kind == rag::to_string(k)) return k;
   return otherwise;
 }
@@ -89,7 +89,6 @@ void start_round(self_ptr self, const takeover::round* in_flight = nullptr,
   spec.request = std::move(request);
   spec.research = r;
   spec.heading_written = true;
-  spec.query = r.query;
   if (r.kind == rag::research_kind::conclusion && !st.rounds.empty())
     spec.local_preface = places_examined(st.rounds);
   spec.output = std::make_shared<generation_output>(st.env.hub);

@@ -49,6 +49,12 @@ void with_slot(Host* self, round_state& st, F start) {
         });
 }
 
+// What the round retrieves for: a research round's query, else the question (the last
+// message).
+const std::string& query_of(const round_spec& spec) {
+  return spec.research.active ? spec.research.query : spec.request->messages.back().content;
+}
+
 // A question this long is answered without retrieval (deepwiki-open's rule).
 constexpr std::int64_t max_question_tokens_for_retrieval = 8000;
 
@@ -60,15 +66,16 @@ std::vector<std::string> local_answer(const round_spec& spec,
   // deepwiki-open's frontend asking for its wiki's structure gets one built from the
   // file tree it sent (rag/local_wiki.hpp).
   if (!spec.research.active)
-    if (auto wiki = rag::local_wiki_structure(spec.query)) return {std::move(*wiki)};
-  auto pieces = rag::extractive_answer(spec.query, context, rag::repo_name(spec.request->repo_url));
+    if (auto wiki = rag::local_wiki_structure(query_of(spec))) return {std::move(*wiki)};
+  auto pieces =
+      rag::extractive_answer(query_of(spec), context, rag::repo_name(spec.request->repo_url));
   const auto& r = spec.research;
   if (!r.active) return pieces;
   if (!spec.local_preface.empty()) pieces.insert(pieces.begin(), spec.local_preface);
   if (!spec.heading_written) pieces.insert(pieces.begin(), rag::research_heading(r) + "\n\n");
   if (r.kind != rag::research_kind::conclusion) {
     // New leads only: not what this round or an earlier one looked for.
-    auto known = spec.query + " " + r.topic;
+    auto known = query_of(spec) + " " + r.topic;
     for (const auto& m : spec.request->messages)
       if (m.role == "assistant") known += " " + rag::next_focus(m.content);
     const auto& last = pieces.back();
@@ -240,7 +247,7 @@ void generate(Host* self, round_state& st, std::vector<rag::context_chunk> conte
 template <class Host>
 void retrieve_then_generate(Host* self, round_state& st) {
   const auto& request = *st.spec.request;
-  const auto& question = st.spec.query;
+  const auto& question = query_of(st.spec);
   if (request.retrieval.mode == "none") return generate(self, st, {});
   if (core::count_tokens(question) > max_question_tokens_for_retrieval) {
     st.report.how = "skipped:long_question";

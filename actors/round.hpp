@@ -39,11 +39,12 @@ struct round_spec {
   // The conversation the prompt is made of (a research round's: the question and the
   // rounds before it), with the request's provider, model and options.
   std::shared_ptr<const core::chat_request> request;
-  rag::research_round research;  // inactive: a plain question
+  // Inactive: a plain question, which retrieves for the last message; else what the
+  // research round retrieves for is its `query`.
+  rag::research_round research;
   bool heading_written = false;  // askd writes the round's heading (server-driven)
-  std::string query;             // what to retrieve for
   // The local provider's answer starts with this (a research conclusion: the rounds'
-  // places) before its extract for `query`.
+  // places) before its extract for the round's query.
   std::string local_preface;
   std::shared_ptr<generation_output> output;  // where the round's text goes
   // A round taken over from a lost node (actors/replication.hpp), whose clients have

@@ -17,29 +17,25 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 struct session_state {
-  std::shared_ptr<engine_context> context;
-  std::shared_ptr<const core::chat_request> request;  // shared with its rounds
-  std::string request_id;
-  std::string stream_id;    // "" for compat streams
-  rag::repo_source source;  // until the work starts, which takes it
-  std::shared_ptr<const engine_refs> refs;
-  limiter_actor limiter;            // the provider's
-  stream_actor stream;              // none for compat: the session is the stream (engine.cpp)
-  std::shared_ptr<stream_hub> hub;  // the stream's: every event is published there
-  std::shared_ptr<const takeover> resumed;  // taken over from a lost node: where it goes on
-  std::shared_ptr<const providers::provider> provider;
-  caf::actor_addr call;  // the research (none for a plain question)
   // A plain question's one round, run here: no actor of its own (bench/RESULTS.md, sixth
   // pass). Its generation's messages come to the session, which hands them over.
   round_state round;
   bool runs_round = false;
-  std::size_t context_chunks = 0;  // in the prompts, over all rounds
+  // What the session and its work share (the context, the stream's hub where every event
+  // is published, the provider and its limiter, the deadline, the request id): its
+  // round's, one copy for both; a research gets a copy.
+  round_env& env = round.env;
+  std::shared_ptr<const core::chat_request> request;  // shared with its rounds
+  std::string stream_id;                              // "" for compat streams
+  stream_actor stream;  // none for compat: the session is the stream (engine.cpp)
+  std::shared_ptr<const takeover> resumed;  // taken over from a lost node: where it goes on
+  caf::actor_addr call;                     // the research (none for a plain question)
+  std::size_t context_chunks = 0;           // in the prompts, over all rounds
   std::string retrieval = "none";  // what retrieval did (the last round's), for the log line
   int attempts = 0;                // provider calls made (from the supervisor's summary)
   std::string degraded;            // what was given up, comma-separated
   std::string cache;               // how the answer cache served it (call_summary::cache)
   clock::time_point started;
-  caf::actor_clock::time_point deadline;
   bool ended = false;
 
   static inline const char* name = "session";
@@ -58,16 +54,16 @@ std::int64_t ttft_ms(const session_state& st, const stream_hub::delta_stats& d) 
 
 // The request's one log line. Never the token, never the key.
 void log_request(const session_state& st, std::string_view outcome, const core::error* err) {
-  auto& m = st.context->metrics;
+  auto& m = st.env.context->metrics;
   if (outcome == "ok")
     m.requests_ok++;
   else if (outcome == "cancelled")
     m.requests_cancelled++;
   else
     m.requests_failed++;
-  auto deltas = st.hub->deltas();
+  auto deltas = st.env.hub->deltas();
   auto line = core::log_info("request");
-  line.kv("id", st.request_id)
+  line.kv("id", st.env.request_id)
       .kv("provider", st.request->provider)
       .kv("model", st.request->model)
       .kv("ttft_ms", ttft_ms(st, deltas))
@@ -87,8 +83,9 @@ void log_request(const session_state& st, std::string_view outcome, const core::
 // would also free them, a moment later, when the session is gone).
 void release_slot(self_ptr self) {
   auto& st = self->state;
-  if (st.limiter)
-    give_back(st.context, st.limiter, release_atom::value, caf::actor_cast<caf::actor>(self));
+  if (st.env.limiter)
+    give_back(st.env.context, st.env.limiter, release_atom::value,
+              caf::actor_cast<caf::actor>(self));
 }
 
 void end_with_error(self_ptr self, const core::error& err) {
@@ -99,7 +96,7 @@ void end_with_error(self_ptr self, const core::error& err) {
   if (st.call) self->send_exit(st.call, caf::exit_reason::user_shutdown);
   if (st.round.call) self->send_exit(st.round.call, caf::exit_reason::user_shutdown);
   release_slot(self);
-  st.hub->publish(core::make_error(err));
+  st.env.hub->publish(core::make_error(err));
   log_request(st, core::wire_name(err.code), &err);
   self->quit();
 }
@@ -129,10 +126,10 @@ void finished(self_ptr self, call_summary& summary) {
   st.cache = summary.cache;
   done.cached = summary.cache == "hit";
   for (const auto& d : done.degraded) st.degraded += (st.degraded.empty() ? "" : ",") + d;
-  done.ttft_ms = ttft_ms(st, st.hub->deltas());
+  done.ttft_ms = ttft_ms(st, st.env.hub->deltas());
   done.total_ms = ms_since(st.started);
   release_slot(self);
-  st.hub->publish(core::make_done(done));
+  st.env.hub->publish(core::make_done(done));
   log_request(st, "ok", nullptr);
   self->quit();
 }
@@ -141,37 +138,26 @@ void finished(self_ptr self, call_summary& summary) {
 // of a plain question, run here.
 void answer(self_ptr self) {
   auto& st = self->state;
-  round_env env;
-  env.context = st.context;
-  env.refs = st.refs;
-  env.source = std::move(st.source);  // the session has no more use for it
-  env.hub = st.hub;
-  env.provider = st.provider;
-  env.limiter = st.limiter;
-  env.holder = caf::actor_cast<caf::actor>(self);
-  env.deadline = st.deadline;
-  env.request_id = st.request_id;
+  st.env.holder = caf::actor_cast<caf::actor>(self);
   const auto& request = st.request;
   if (request->deep_research) {
-    st.call = spawn_research(*self, std::move(env), request,
-                             caf::actor_cast<round_listener_actor>(self), st.resumed)
+    st.call = spawn_research(*self, st.env, request, caf::actor_cast<round_listener_actor>(self),
+                             st.resumed)
                   .address();
     return;
   }
   // A client-driven research round (deepwiki-open's): numbered by the history.
   round_spec spec;
   spec.research = rag::research_of(request->messages, request->max_rounds);
-  spec.query = spec.research.active ? spec.research.query : request->messages.back().content;
   spec.request = request;
-  spec.output = std::make_shared<generation_output>(st.hub);
+  spec.output = std::make_shared<generation_output>(st.env.hub);
   if (const auto& t = st.resumed) {
     // The lost node's clients saw the stage, heading and sources of this (one) round.
     spec.resumed = spec.heading_sent = true;
     spec.sources_sent = t->sources_sent;
-    if (!t->text.empty()) spec.output->seed(t->text, st.provider->offline());
+    if (!t->text.empty()) spec.output->seed(t->text, st.env.provider->offline());
   }
   st.runs_round = true;
-  st.round.env = std::move(env);
   st.round.spec = std::move(spec);
   st.round.reports.retrieved = [=](round_retrieval& r) { retrieved(self, r); };
   st.round.reports.finished = [=](call_summary& summary) { finished(self, summary); };
@@ -188,19 +174,19 @@ void admitted(self_ptr self, admission& a) {
   if (st.ended) return;
   if (a.refusal) {
     st.ended = true;
-    st.context->metrics.refused[refusal_slot(429)]++;
+    st.env.context->metrics.refused[refusal_slot(429)]++;
     core::log_info("refused")
-        .kv("id", st.request_id)
+        .kv("id", st.env.request_id)
         .kv("provider", st.request->provider)
         .kv("status", 429)
         .kv("detail", a.refusal->message);
-    st.hub->publish(core::make_error(*a.refusal));
+    st.env.hub->publish(core::make_error(*a.refusal));
     return self->quit();
   }
   if (!st.resumed)  // a takeover's clients have had it
-    st.hub->publish(core::make_meta(st.stream_id, st.request_id, st.request->provider,
-                                    st.request->model, st.request->repo_url));
-  if (auto missing = st.provider->missing_key()) return end_with_error(self, *missing);
+    st.env.hub->publish(core::make_meta(st.stream_id, st.env.request_id, st.request->provider,
+                                        st.request->model, st.request->repo_url));
+  if (auto missing = st.env.provider->missing_key()) return end_with_error(self, *missing);
   answer(self);
 }
 
@@ -212,17 +198,17 @@ session_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_conte
                                      std::shared_ptr<const takeover> resumed) {
   auto& st = self->state;
   st.resumed = std::move(resumed);
-  st.context = std::move(context);
+  st.env.context = std::move(context);
   st.request = std::make_shared<const core::chat_request>(std::move(request));
-  st.source = std::move(source);
-  st.refs = std::move(refs);
-  st.request_id = std::move(request_id);
+  st.env.source = std::move(source);
+  st.env.refs = std::move(refs);
+  st.env.request_id = std::move(request_id);
   st.stream_id = std::move(stream_id);
   st.stream = std::move(stream);
-  st.hub = std::move(hub);
+  st.env.hub = std::move(hub);
   st.started = clock::now();
-  st.context->census.sessions++;
-  auto ctx = st.context;
+  st.env.context->census.sessions++;
+  auto ctx = st.env.context;
   self->attach_functor([ctx] { ctx->census.sessions--; });
   if (st.stream) {
     // Registered before any event goes out, so the stream can always cancel us; and if
@@ -241,7 +227,7 @@ session_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_conte
     // drain waits for it), cancelled by its connection's exit message, and, like a
     // stream whose producer is gone, ended with an error if we go without its end.
     ctx->census.streams++;
-    self->attach_functor([ctx, hub = st.hub] {
+    self->attach_functor([ctx, hub = st.env.hub] {
       ctx->census.streams--;
       if (!hub->ended())
         hub->publish(core::make_error(
@@ -267,28 +253,29 @@ session_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_conte
         log_request(st, "cancelled", nullptr);
       });
 
-  auto timeout = std::chrono::milliseconds(st.context->config.limits.request_timeout_ms);
-  st.deadline = self->clock().now() + timeout;
-  start_timer(self, st.refs->timers, timeout, [=] {
+  auto timeout = std::chrono::milliseconds(st.env.context->config.limits.request_timeout_ms);
+  st.env.deadline = self->clock().now() + timeout;
+  start_timer(self, st.env.refs->timers, timeout, [=] {
     auto& st = self->state;
     if (st.ended) return;
-    end_with_error(
-        self, core::error::make(core::error_code::timeout,
-                                "the request took longer than its deadline of " +
-                                    std::to_string(st.context->config.limits.request_timeout_ms) +
-                                    " ms (limits.request_timeout_ms)" +
-                                    (st.hub->deltas().first ? "; the answer is incomplete" : "")));
+    end_with_error(self, core::error::make(
+                             core::error_code::timeout,
+                             "the request took longer than its deadline of " +
+                                 std::to_string(st.env.context->config.limits.request_timeout_ms) +
+                                 " ms (limits.request_timeout_ms)" +
+                                 (st.env.hub->deltas().first ? "; the answer is incomplete" : "")));
   });
 
-  st.provider = st.context->providers->find(st.request->provider);
-  auto limiter = st.refs->limiters.find(st.request->provider);
-  if (!st.provider || limiter == st.refs->limiters.end()) {  // validation makes this unreachable
+  st.env.provider = st.env.context->providers->find(st.request->provider);
+  auto limiter = st.env.refs->limiters.find(st.request->provider);
+  if (!st.env.provider ||
+      limiter == st.env.refs->limiters.end()) {  // validation makes this unreachable
     end_with_error(self, core::error::make(core::error_code::internal,
                                            "provider " + st.request->provider + " vanished"));
   } else {
-    st.limiter = limiter->second;
-    admit(self, st.context, st.limiter, reserve_atom::value, caf::actor_cast<caf::actor>(self),
-          [=](admission& a) { admitted(self, a); });
+    st.env.limiter = limiter->second;
+    admit(self, st.env.context, st.env.limiter, reserve_atom::value,
+          caf::actor_cast<caf::actor>(self), [=](admission& a) { admitted(self, a); });
   }
 
   // The research's messages, or the round's generation's (handed to the round).
