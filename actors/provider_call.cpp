@@ -38,29 +38,28 @@ class upstream_reader : public providers::transfer_listener, public providers::d
 
   // -- transfer_listener (curl thread) --
   void on_headers(long status, std::string retry_after) override {
-    end_.status = status;
-    end_.retry_after = std::move(retry_after);
+    status_ = status;
+    retry_after_ = std::move(retry_after);
   }
   void on_body(std::string_view bytes) override {
     touch();
     if (reported_) return;
-    if (end_.status >= 300) {
-      if (end_.error_body.size() < max_error_body_)
-        end_.error_body.append(bytes.substr(0, max_error_body_ - end_.error_body.size()));
+    if (status_ >= 300) {
+      if (error_body_.size() < max_error_body_)
+        error_body_.append(bytes.substr(0, max_error_body_ - error_body_.size()));
       return;
     }
     if (auto err = decoder_->feed(bytes, *this)) {
       // A malformed stream ends the call now; the actor's exit removes the transfer.
-      end_.decode_error = std::move(err);
-      report();
+      report({}, std::move(err));
     }
   }
   void on_complete(providers::transfer_result result) override {
     complete_.store(true, std::memory_order_relaxed);
     if (reported_) return;
-    end_.transfer = std::move(result);
-    if (end_.status < 300 && !end_.transfer.failure) end_.decode_error = decoder_->finish(*this);
-    report();
+    std::optional<core::error> decode_error;
+    if (status_ < 300 && !result.failure) decode_error = decoder_->finish(*this);
+    report(std::move(result), std::move(decode_error));
   }
 
   // -- decode_events (curl thread, inside feed/finish) --
@@ -69,20 +68,27 @@ class upstream_reader : public providers::transfer_listener, public providers::d
     output_->offer(attempt_, text);
   }
   void on_usage(const core::token_usage& usage) override {
-    end_.summary.usage = usage;
-    end_.summary.usage_reported = true;
+    usage_ = usage;
+    usage_reported_ = true;
   }
-  void on_finish_reason(std::string_view reason) override {
-    end_.summary.finish_reason.assign(reason);
-  }
+  void on_finish_reason(std::string_view reason) override { finish_reason_.assign(reason); }
 
  private:
   void touch() {
     last_activity_.store(clock::now().time_since_epoch().count(), std::memory_order_relaxed);
   }
-  void report() {
+  void report(providers::transfer_result transfer, std::optional<core::error> decode_error) {
     reported_ = true;
-    caf::anon_send(call_, up_done_atom::value, std::move(end_));
+    upstream_end end;
+    end.transfer = std::move(transfer);
+    end.decode_error = std::move(decode_error);
+    end.status = status_;
+    end.retry_after = std::move(retry_after_);
+    end.error_body = std::move(error_body_);
+    end.summary.finish_reason = std::move(finish_reason_);
+    end.summary.usage = usage_;
+    end.summary.usage_reported = usage_reported_;
+    caf::anon_send(call_, up_done_atom::value, std::move(end));
   }
 
   provider_call_actor call_;
@@ -91,7 +97,14 @@ class upstream_reader : public providers::transfer_listener, public providers::d
   const int attempt_;
   const std::size_t max_error_body_;
   bool reported_ = false;
-  upstream_end end_;
+  // What the call's end reports (upstream_end), gathered as the response comes; only
+  // this while it streams, not the whole of upstream_end.
+  long status_ = 0;
+  bool usage_reported_ = false;
+  core::token_usage usage_;
+  std::string retry_after_;
+  std::string error_body_;
+  std::string finish_reason_;
   std::atomic<clock::rep> last_activity_{0};
   std::atomic<bool> got_delta_{false};
   std::atomic<bool> complete_{false};
