@@ -28,6 +28,7 @@ struct supervisor_state {
   bool lean = false;  // retrying without the retrieved context
   bool over = false;
   std::vector<std::string> degraded;
+  census_count counted;
   static inline const char* name = "call_supervisor";
 };
 
@@ -181,8 +182,7 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
                                                 supervised_generation generation,
                                                 generation_listener_actor listener) {
   auto& st = self->state;
-  context->census.supervisors++;
-  self->attach_functor([context] { context->census.supervisors--; });
+  st.counted.start(context, &actor_census::supervisors);
   st.context = std::move(context);
   st.generation = std::move(generation);
   st.listener = std::move(listener);

@@ -10,6 +10,7 @@ struct local_call_state {
   std::shared_ptr<generation_output> output;
   int attempt = 0;
   generation_listener_actor listener;
+  census_count counted;
   static inline const char* name = "local_call";
 };
 
@@ -19,9 +20,8 @@ local_call_actor::behavior_type local_call(self_ptr self, std::shared_ptr<engine
                                            std::vector<std::string> pieces,
                                            std::shared_ptr<generation_output> output, int attempt,
                                            generation_listener_actor listener) {
-  context->census.provider_calls++;
-  self->attach_functor([context] { context->census.provider_calls--; });
   auto& st = self->state;
+  st.counted.start(std::move(context), &actor_census::provider_calls);
   st.pieces = std::move(pieces);
   st.output = std::move(output);
   st.attempt = attempt;

@@ -110,6 +110,21 @@ class upstream_reader : public providers::transfer_listener, public providers::d
   std::atomic<bool> complete_{false};
 };
 
+// The call's transfer in the curl engine. However the call ends (done, failed, killed with
+// its parent), the transfer goes with the call's state (CAF destroys it as the actor
+// exits); one the engine has finished is not woken up for.
+struct transfer_hold {
+  providers::curl_engine* curl = nullptr;
+  providers::curl_engine::transfer_id id = 0;
+  const upstream_reader* reader = nullptr;  // the state's, which outlives this
+  transfer_hold() = default;
+  transfer_hold(const transfer_hold&) = delete;
+  transfer_hold& operator=(const transfer_hold&) = delete;
+  ~transfer_hold() {
+    if (curl && !reader->complete()) curl->cancel(id);
+  }
+};
+
 struct provider_call_state {
   std::shared_ptr<engine_context> context;
   never_actor timers;
@@ -118,6 +133,8 @@ struct provider_call_state {
   std::shared_ptr<upstream_reader> reader;
   clock::time_point started;
   bool over = false;  // reported to the listener; later messages are ignored
+  census_count counted;
+  transfer_hold transfer;  // after the context and reader: it goes first
 
   static inline const char* name = "provider_call";
 };
@@ -181,17 +198,10 @@ provider_call_actor::behavior_type provider_call(
   st.reader = std::make_shared<upstream_reader>(caf::actor_cast<provider_call_actor>(self),
                                                 st.provider->decoder(), std::move(output), attempt,
                                                 st.context->config.upstream.max_error_body_bytes);
-  st.context->census.provider_calls++;
-  auto* curl = st.context->curl;
-  auto* census = &st.context->census;
-  auto ctx_keepalive = st.context;
-  auto transfer = curl->start(st.provider->build(request), st.reader);
-  // However the call ends (done, failed, killed with its parent), the handle goes; a
-  // transfer the engine has finished is not woken up for.
-  self->attach_functor([curl, transfer, census, ctx_keepalive, reader = st.reader] {
-    if (!reader->complete()) curl->cancel(transfer);
-    census->provider_calls--;
-  });
+  st.counted.start(st.context, &actor_census::provider_calls);
+  st.transfer.id = st.context->curl->start(st.provider->build(request), st.reader);
+  st.transfer.reader = st.reader.get();
+  st.transfer.curl = st.context->curl;
   schedule_check(self);
 
   return {

@@ -89,6 +89,7 @@ struct watch_state {
   bool confirmed = false;     // the attach was answered: acks go to the node it named
   bool rerouted = false;      // attached again after a loss
   bool over = false;
+  census_count counted;
   static inline const char* name = "remote_watch";
 };
 
@@ -208,8 +209,7 @@ remote_watch_actor::behavior_type remote_watch(watch_ptr self,
   st.owner_node = std::move(owner_node);
   st.what = std::move(what);
   st.route = std::move(route);
-  st.context->census.sinks++;
-  self->attach_functor([ctx = st.context] { ctx->census.sinks--; });
+  st.counted.start(st.context, &actor_census::sinks);
   self->monitor(st.owner_node);
   self->set_down_handler([=](caf::down_msg& msg) {
     auto& st = self->state;

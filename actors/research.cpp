@@ -26,6 +26,7 @@ struct research_state {
   bool conclude_next = false;  // the last round named nothing more to look at
   call_summary total;
   bool over = false;
+  census_count counted;
   static inline const char* name = "research";
 };
 
@@ -130,9 +131,7 @@ round_listener_actor::behavior_type research(self_ptr self, round_env env,
                                              std::shared_ptr<const takeover> resumed) {
   auto& st = self->state;
   st.env = std::move(env);
-  auto ctx = st.env.context;
-  ctx->census.research++;
-  self->attach_functor([ctx] { ctx->census.research--; });
+  st.counted.start(st.env.context, &actor_census::research);
   st.request = std::move(request);
   st.listener = std::move(listener);
   st.total.attempts = 0;

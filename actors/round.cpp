@@ -386,6 +386,7 @@ namespace {
 // The round actor: a research's round (the research listens).
 struct round_actor_state {
   round_state round;
+  census_count counted;
   static inline const char* name = "round";
 };
 
@@ -405,9 +406,7 @@ round_actor::behavior_type round(round_actor::stateful_pointer<round_actor_state
     self->send(listener, failed_atom::value, std::move(err));
     self->quit();
   };
-  auto ctx = st.env.context;
-  ctx->census.rounds++;
-  self->attach_functor([ctx] { ctx->census.rounds--; });
+  self->state.counted.start(st.env.context, &actor_census::rounds);
   auto* r = &st;
   on_child_exit(
       self, [=](const caf::actor_addr& child) { return round_call(*r, child); },

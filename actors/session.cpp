@@ -16,6 +16,19 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+// A compat stream is its session (engine::start_chat): counted as a stream (the drain
+// waits for it) and, like a stream whose producer is gone, ended with an error if the
+// session goes without its end (its state goes as it exits).
+struct compat_stream {
+  census_count counted;
+  std::shared_ptr<stream_hub> hub;  // none: not a compat stream
+  ~compat_stream() {
+    if (hub && !hub->ended())
+      hub->publish(core::make_error(
+          core::error::make(core::error_code::internal, "the answer stopped unexpectedly")));
+  }
+};
+
 struct session_state {
   // A plain question's one round, run here: no actor of its own (bench/RESULTS.md, sixth
   // pass). Its generation's messages come to the session, which hands them over.
@@ -37,6 +50,8 @@ struct session_state {
   std::string cache;               // how the answer cache served it (call_summary::cache)
   clock::time_point started;
   bool ended = false;
+  census_count counted;
+  compat_stream compat;
 
   static inline const char* name = "session";
 };
@@ -207,9 +222,7 @@ session_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_conte
   st.stream = std::move(stream);
   st.env.hub = std::move(hub);
   st.started = clock::now();
-  st.env.context->census.sessions++;
-  auto ctx = st.env.context;
-  self->attach_functor([ctx] { ctx->census.sessions--; });
+  st.counted.start(st.env.context, &actor_census::sessions);
   if (st.stream) {
     // Registered before any event goes out, so the stream can always cancel us; and if
     // the stream is gone first (its client left), we stop too.
@@ -223,16 +236,9 @@ session_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_conte
       self->quit(caf::exit_reason::user_shutdown);
     });
   } else {
-    // A compat stream is this session (engine::start_chat): counted as a stream (the
-    // drain waits for it), cancelled by its connection's exit message, and, like a
-    // stream whose producer is gone, ended with an error if we go without its end.
-    ctx->census.streams++;
-    self->attach_functor([ctx, hub = st.env.hub] {
-      ctx->census.streams--;
-      if (!hub->ended())
-        hub->publish(core::make_error(
-            core::error::make(core::error_code::internal, "the answer stopped unexpectedly")));
-    });
+    // A compat stream is this session, cancelled by its connection's exit message.
+    st.compat.counted.start(st.env.context, &actor_census::streams);
+    st.compat.hub = st.env.hub;
   }
   on_child_exit(
       self,

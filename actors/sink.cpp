@@ -7,6 +7,7 @@ struct sink_state {
   std::shared_ptr<stream_hub> hub;
   stream_actor stream;
 
+  census_count counted;
   static inline const char* name = "sink";
 };
 
@@ -17,8 +18,7 @@ sink_actor::behavior_type sink(self_ptr self, std::shared_ptr<engine_context> co
   auto& st = self->state;
   st.hub = std::move(hub);
   st.stream = std::move(stream);
-  context->census.sinks++;
-  self->attach_functor([context] { context->census.sinks--; });
+  st.counted.start(std::move(context), &actor_census::sinks);
   self->monitor(st.stream);
   self->set_down_handler([=](caf::down_msg&) {
     // The stream actor is gone. Had the stream not ended (it should not happen), its

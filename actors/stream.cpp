@@ -16,7 +16,7 @@ struct stream_state {
   caf::actor producer;
   std::uint64_t orphaned = 0;  // bumped whenever the sink count changes: stale timers see it
   bool ended = false;
-  std::shared_ptr<bool> lingering;  // ended and kept for resuming: counted as lingering
+  census_count counted;  // a stream, then (ended and kept for resuming) a lingering one
 
   static inline const char* name = "stream";
 };
@@ -35,9 +35,7 @@ void end(self_ptr self) {
   st.sinks.clear();
   if (st.options.linger_s <= 0) return self->quit();
   // From here it is a lingering stream, not one in flight.
-  st.context->census.streams--;
-  st.context->census.lingering++;
-  *st.lingering = true;
+  st.counted.move_to(&actor_census::lingering);
   start_timer(self, st.timers, std::chrono::seconds(st.options.linger_s), [=] { self->quit(); });
 }
 
@@ -82,13 +80,8 @@ stream_actor::behavior_type stream(self_ptr self, std::shared_ptr<engine_context
                                    never_actor timers, std::shared_ptr<stream_hub> hub,
                                    stream_options options) {
   auto& st = self->state;
-  context->census.streams++;
-  // Shared with the exit functor, which runs after the state is gone.
-  st.lingering = std::make_shared<bool>(false);
-  self->attach_functor([context, on_exit = options.on_exit, lingering = st.lingering] {
-    (*lingering ? context->census.lingering : context->census.streams)--;
-    if (on_exit) on_exit();
-  });
+  st.counted.start(context, &actor_census::streams);
+  if (options.on_exit) self->attach_functor(options.on_exit);
   st.context = std::move(context);
   st.timers = std::move(timers);
   st.hub = std::move(hub);
