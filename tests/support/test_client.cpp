@@ -291,6 +291,11 @@ std::size_t resident_bytes() {
   return 0;
 }
 
+std::size_t resident_growth_since(std::size_t before) {
+  auto now = resident_bytes();
+  return now > before ? now - before : 0;
+}
+
 std::uint16_t free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};

@@ -97,6 +97,9 @@ class raw_connection {
 
 // This process's resident memory, in bytes (VmRSS).
 std::size_t resident_bytes();
+// How much it grew since `before` (a resident_bytes() reading): 0 when it shrank (memory
+// given back meanwhile), not the huge number an unsigned difference would be.
+std::size_t resident_growth_since(std::size_t before);
 
 // Whether this is the sanitizer build (AddressSanitizer): code runs several times slower
 // and RSS grows by ASan's own rules (shadow memory, a quarantine of freed blocks).
