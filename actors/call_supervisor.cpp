@@ -29,6 +29,7 @@ struct supervisor_state {
   bool over = false;
   std::vector<std::string> degraded;
   census_count counted;
+  timer_slot backoff;  // before the next attempt
   static inline const char* name = "call_supervisor";
 };
 
@@ -230,7 +231,7 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
             .kv("sent_bytes", static_cast<std::uint64_t>(sent_bytes))
             .kv("error", err.message);
         if (delay->count() == 0) return start_attempt(self);
-        start_timer(self, st.generation.timers, *delay, [=] {
+        start_timer(self, st.backoff, st.generation.timers, *delay, [=] {
           if (!self->state.over) start_attempt(self);
         });
       },

@@ -134,6 +134,7 @@ struct provider_call_state {
   clock::time_point started;
   bool over = false;  // reported to the listener; later messages are ignored
   census_count counted;
+  timer_slot check;        // the next first-token or idle deadline
   transfer_hold transfer;  // after the context and reader: it goes first
 
   static inline const char* name = "provider_call";
@@ -164,7 +165,7 @@ void check(self_ptr self);
 
 void schedule_check(self_ptr self) {
   auto wait = next_deadline(self->state) - clock::now();
-  start_timer(self, self->state.timers,
+  start_timer(self, self->state.check, self->state.timers,
               std::max<clock::duration>(wait, std::chrono::milliseconds(1)), [=] { check(self); });
 }
 

@@ -51,6 +51,7 @@ struct session_state {
   clock::time_point started;
   bool ended = false;
   census_count counted;
+  timer_slot deadline;  // limits.request_timeout_ms
   compat_stream compat;
 
   static inline const char* name = "session";
@@ -261,7 +262,7 @@ session_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_conte
 
   auto timeout = std::chrono::milliseconds(st.env.context->config.limits.request_timeout_ms);
   st.env.deadline = self->clock().now() + timeout;
-  start_timer(self, st.env.refs->timers, timeout, [=] {
+  start_timer(self, st.deadline, st.env.refs->timers, timeout, [=] {
     auto& st = self->state;
     if (st.ended) return;
     end_with_error(self, core::error::make(

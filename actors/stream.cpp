@@ -17,6 +17,7 @@ struct stream_state {
   std::uint64_t orphaned = 0;  // bumped whenever the sink count changes: stale timers see it
   bool ended = false;
   census_count counted;  // a stream, then (ended and kept for resuming) a lingering one
+  timer_slot timer;      // the detach grace while in flight, then the linger
 
   static inline const char* name = "stream";
 };
@@ -36,7 +37,8 @@ void end(self_ptr self) {
   if (st.options.linger_s <= 0) return self->quit();
   // From here it is a lingering stream, not one in flight.
   st.counted.move_to(&actor_census::lingering);
-  start_timer(self, st.timers, std::chrono::seconds(st.options.linger_s), [=] { self->quit(); });
+  start_timer(self, st.timer, st.timers, std::chrono::seconds(st.options.linger_s),
+              [=] { self->quit(); });
 }
 
 void publish(self_ptr self, core::stream_event event) {
@@ -60,8 +62,8 @@ void orphaned(self_ptr self) {
   using orphan = stream_options::orphan;
   if (st.ended || !st.sinks.empty() || st.options.orphaned == orphan::keep) return;
   auto token = st.orphaned;
-  start_timer(self, st.timers, std::chrono::seconds(st.context->config.streams.detach_grace_s),
-              [=] {
+  start_timer(self, st.timer, st.timers,
+              std::chrono::seconds(st.context->config.streams.detach_grace_s), [=] {
                 if (self->state.orphaned == token) cancel(self, "abandoned");
               });
 }

@@ -17,13 +17,19 @@ bool has_timer_service(caf::actor_system& system) {
   return timer_service_of(system) != nullptr;
 }
 
-void arm_timer(caf::scheduled_actor* self, caf::timespan delay, caf::behavior on_due) {
+void timer_slot::cancel() {
+  if (auto service = std::move(service_)) service->cancel(id_);
+}
+
+void arm_timer(caf::scheduled_actor* self, timer_slot& slot, caf::timespan delay,
+               caf::behavior on_due) {
+  slot.cancel();
   auto service = timer_service_of(self->home_system())->shared_from_this();
   // The response to a request that was never sent: the service delivers it when due.
   auto response = self->new_request_id(caf::message_priority::normal).response_id();
   self->add_multiplexed_response_handler(response, std::move(on_due));
-  auto id = service->add(self->clock().now() + delay, self->ctrl(), response);
-  self->attach_functor([service, id] { service->cancel(id); });
+  slot.id_ = service->add(self->clock().now() + delay, self->ctrl(), response);
+  slot.service_ = std::move(service);
 }
 
 }  // namespace askd::actors
