@@ -210,6 +210,11 @@ void timer_service::cancel(std::uint64_t id) {
   by_id_.erase(it);
 }
 
+std::size_t timer_service::pending() {
+  std::lock_guard lock(mu_);
+  return schedule_.size();
+}
+
 void timer_service::run() {
   caf::detail::set_thread_name("askd.timers");
   std::vector<entry> due;

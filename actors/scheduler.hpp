@@ -13,8 +13,8 @@
 // bookkeeping (scheduler.cpp). It also runs the engine's timer service (actors/timer.hpp).
 #pragma once
 
-#include <caf/actor_control_block.hpp>
 #include <caf/actor_clock.hpp>
+#include <caf/actor_control_block.hpp>
 #include <caf/message_id.hpp>
 
 #include <condition_variable>
@@ -48,9 +48,9 @@ class timer_service : public std::enable_shared_from_this<timer_service> {
   ~timer_service();  // stops the thread; entries left are dropped
   // At `when`, `target` gets the response `response` (content `true`). Returns the
   // entry's id, for cancel().
-  std::uint64_t add(clock::time_point when, caf::strong_actor_ptr target,
-                    caf::message_id response);
+  std::uint64_t add(clock::time_point when, caf::strong_actor_ptr target, caf::message_id response);
   void cancel(std::uint64_t id);  // harmless once it has gone off
+  std::size_t pending();          // entries not yet gone off
 
  private:
   struct entry {
