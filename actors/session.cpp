@@ -241,6 +241,22 @@ session_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_conte
     st.compat.counted.start(st.env.context, &actor_census::streams);
     st.compat.hub = st.env.hub;
   }
+  // The session runs a plain question's round itself (retrieval's reply, the prompt, the
+  // local provider's extract): code there that throws ends the request as the crash of a
+  // round actor did, with one error and the log line, not as a dead session.
+  self->set_exception_handler([=](caf::scheduled_actor*, std::exception_ptr& thrown) {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(thrown);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    if (!self->state.ended)
+      end_with_error(self,
+                     core::error::make(core::error_code::internal, "the answer failed: " + what));
+    return caf::make_error(caf::exit_reason::user_shutdown);
+  });
   on_child_exit(
       self,
       [=](const caf::actor_addr& child) {
