@@ -33,7 +33,7 @@ void fail(round_state& st, core::error err) {
   if (st.over) return;
   finish(st);
   if (!st.flight.following) st.flight.let_go();
-  st.reports.failed(err);
+  st.reports->failed(err);
 }
 
 // Runs `start` once the provider's limiter gives the holder a slot (at once, under the
@@ -92,7 +92,7 @@ void report_context(round_state& st, const std::vector<rag::context_chunk>& cont
   for (const auto& c : context)
     if (std::find(r.paths.begin(), r.paths.end(), c.path) == r.paths.end())
       r.paths.push_back(c.path);
-  st.reports.retrieved(r);
+  st.reports->retrieved(r);
 }
 
 // What a round answered without an upstream call of its own reports: how the
@@ -296,7 +296,7 @@ void retrieve_then_generate(Host* self, round_state& st) {
             st.report.how =
                 (r.degraded.empty() ? mode : "bm25") + ":" + std::to_string(ms.count()) + "ms";
             if (!r.degraded.empty()) {
-              st.retrieval_degraded = "retrieval:bm25";
+              st.retrieval_fell_back = true;
               core::log_warn("retrieval degraded")
                   .kv("id", st.env.request_id)
                   .kv("detail", r.degraded);
@@ -354,14 +354,13 @@ void start_round(session_actor::pointer self, round_state& st) {
 void round_finished(round_state& st, call_summary& summary) {
   if (st.over) return;
   finish(st);
-  if (!st.retrieval_degraded.empty())
-    summary.degraded.insert(summary.degraded.begin(), st.retrieval_degraded);
+  if (st.retrieval_fell_back) summary.degraded.insert(summary.degraded.begin(), "retrieval:bm25");
   summary.cache = st.cache;
   if (st.continued) add_degraded(summary.degraded, "continued");
   if (st.flight.flight && !st.flight.following)
     std::exchange(st.flight.flight, nullptr)
         ->finish({summary.finish_reason, summary.usage, summary.usage_reported, summary.degraded});
-  st.reports.finished(summary);
+  st.reports->finished(summary);
 }
 
 void round_failed(round_state& st, core::error err) {
@@ -383,9 +382,25 @@ void round_lead(round_state& st) {
 
 namespace {
 
-// The round actor: a research's round (the research listens).
+// The round actor: a research's round. It tells the research (its listener) by message,
+// and quits once it has ended.
+struct to_listener final : round_reports {
+  round_actor::pointer self = nullptr;
+  round_listener_actor listener;
+  void retrieved(round_retrieval& r) override { self->send(listener, retrieved_atom::value, r); }
+  void finished(call_summary& summary) override {
+    self->send(listener, finished_atom::value, std::move(summary));
+    self->quit();
+  }
+  void failed(core::error& err) override {
+    self->send(listener, failed_atom::value, std::move(err));
+    self->quit();
+  }
+};
+
 struct round_actor_state {
   round_state round;
+  to_listener reports;
   census_count counted;
   static inline const char* name = "round";
 };
@@ -395,17 +410,9 @@ round_actor::behavior_type round(round_actor::stateful_pointer<round_actor_state
   auto& st = self->state.round;
   st.env = std::move(env);
   st.spec = std::move(spec);
-  st.reports.retrieved = [=](round_retrieval& r) {
-    self->send(listener, retrieved_atom::value, r);
-  };
-  st.reports.finished = [=](call_summary& summary) {
-    self->send(listener, finished_atom::value, std::move(summary));
-    self->quit();
-  };
-  st.reports.failed = [=](core::error& err) {
-    self->send(listener, failed_atom::value, std::move(err));
-    self->quit();
-  };
+  self->state.reports.self = self;
+  self->state.reports.listener = std::move(listener);
+  st.reports = &self->state.reports;
   self->state.counted.start(st.env.context, &actor_census::rounds);
   auto* r = &st;
   on_child_exit(

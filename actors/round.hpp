@@ -72,11 +72,15 @@ struct flight_hold {
 };
 
 // What a round tells whoever runs it: what retrieval did (before the generation), then
-// how the generation ended, once.
-struct round_reports {
-  std::function<void(round_retrieval&)> retrieved;
-  std::function<void(call_summary&)> finished;
-  std::function<void(core::error&)> failed;
+// how the generation ended, once. Its host's state has one.
+class round_reports {
+ public:
+  virtual void retrieved(round_retrieval& r) = 0;
+  virtual void finished(call_summary& summary) = 0;
+  virtual void failed(core::error& err) = 0;
+
+ protected:
+  ~round_reports() = default;
 };
 
 // A round at work, kept in the state of the actor running it (its host): a round actor,
@@ -85,16 +89,16 @@ struct round_reports {
 struct round_state {
   round_env env;
   round_spec spec;
-  round_reports reports;
-  caf::actor_addr call;            // the call supervisor or local_call
-  round_retrieval report;          // what retrieval did, reported when the prompt is built
-  std::string retrieval_degraded;  // "retrieval:bm25" when the mode asked for could not run
+  round_reports* reports = nullptr;  // the host's
+  caf::actor_addr call;              // the call supervisor or local_call
+  round_retrieval report;            // what retrieval did, reported when the prompt is built
   // The answer cache: the flight this round leads (its generation is recorded for
   // identical questions) or follows; and, when following, how it would go on alone.
   flight_hold flight;
   std::function<void()> go_alone;
-  std::string cache;       // call_summary::cache
-  bool continued = false;  // followed a flight that was abandoned after some text
+  const char* cache = "";            // call_summary::cache
+  bool retrieval_fell_back = false;  // to bm25: the mode asked for could not run
+  bool continued = false;            // followed a flight that was abandoned after some text
   bool over = false;
 };
 

@@ -29,10 +29,22 @@ struct compat_stream {
   }
 };
 
+struct session_state;
+using self_ptr = session_actor::stateful_pointer<session_state>;
+
+// How the session hears from the round it runs.
+struct session_reports final : round_reports {
+  self_ptr self = nullptr;
+  void retrieved(round_retrieval& r) override;
+  void finished(call_summary& summary) override;
+  void failed(core::error& err) override;
+};
+
 struct session_state {
   // A plain question's one round, run here: no actor of its own (bench/RESULTS.md, sixth
   // pass). Its generation's messages come to the session, which hands them over.
   round_state round;
+  session_reports reports;
   bool runs_round = false;
   // What the session and its work share (the context, the stream's hub where every event
   // is published, the provider and its limiter, the deadline, the request id): its
@@ -45,9 +57,6 @@ struct session_state {
   caf::actor_addr call;                     // the research (none for a plain question)
   std::size_t context_chunks = 0;           // in the prompts, over all rounds
   std::string retrieval = "none";  // what retrieval did (the last round's), for the log line
-  int attempts = 0;                // provider calls made (from the supervisor's summary)
-  std::string degraded;            // what was given up, comma-separated
-  std::string cache;               // how the answer cache served it (call_summary::cache)
   clock::time_point started;
   bool ended = false;
   census_count counted;
@@ -56,8 +65,6 @@ struct session_state {
 
   static inline const char* name = "session";
 };
-
-using self_ptr = session_actor::stateful_pointer<session_state>;
 
 std::int64_t ms_since(clock::time_point t, clock::time_point now = clock::now()) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
@@ -68,8 +75,10 @@ std::int64_t ttft_ms(const session_state& st, const stream_hub::delta_stats& d) 
   return d.first ? ms_since(st.started, *d.first) : -1;
 }
 
-// The request's one log line. Never the token, never the key.
-void log_request(const session_state& st, std::string_view outcome, const core::error* err) {
+// The request's one log line. Never the token, never the key. `done`: how an answer that
+// finished ended (its attempts, what was given up, how the answer cache served it).
+void log_request(const session_state& st, std::string_view outcome, const core::error* err,
+                 const call_summary* done = nullptr) {
   auto& m = st.env.context->metrics;
   if (outcome == "ok")
     m.requests_ok++;
@@ -86,10 +95,13 @@ void log_request(const session_state& st, std::string_view outcome, const core::
       .kv("total_ms", ms_since(st.started))
       .kv("bytes", deltas.bytes)
       .kv("retrieval", st.retrieval)
-      .kv("attempts", st.attempts)
-      .kv("degraded", st.degraded.empty() ? std::string("none") : st.degraded)
+      .kv("attempts", done ? done->attempts : 0);
+  std::string degraded;
+  if (done)
+    for (const auto& d : done->degraded) degraded += (degraded.empty() ? "" : ",") + d;
+  line.kv("degraded", degraded.empty() ? std::string("none") : degraded)
       .kv("context_chunks", static_cast<std::uint64_t>(st.context_chunks));
-  if (!st.cache.empty()) line.kv("cache", st.cache);
+  if (done && !done->cache.empty()) line.kv("cache", done->cache);
   line.kv("outcome", outcome);
   if (err) line.kv("error", err->message);
 }
@@ -118,14 +130,14 @@ void end_with_error(self_ptr self, const core::error& err) {
 }
 
 // What the round (the research's last, or ours) found for its prompt.
-void retrieved(self_ptr self, round_retrieval& r) {
+void note_retrieval(self_ptr self, round_retrieval& r) {
   auto& st = self->state;
   st.retrieval = std::move(r.how);
   st.context_chunks += r.chunks;
 }
 
 // The answer is whole: `done`, and the session's end.
-void finished(self_ptr self, call_summary& summary) {
+void answer_done(self_ptr self, call_summary& summary) {
   auto& st = self->state;
   if (st.ended) return;
   st.ended = true;
@@ -138,15 +150,13 @@ void finished(self_ptr self, call_summary& summary) {
       add_degraded(done.degraded, "continued");
     add_degraded(done.degraded, "failover");
   }
-  st.attempts = summary.attempts;
-  st.cache = summary.cache;
   done.cached = summary.cache == "hit";
-  for (const auto& d : done.degraded) st.degraded += (st.degraded.empty() ? "" : ",") + d;
   done.ttft_ms = ttft_ms(st, st.env.hub->deltas());
   done.total_ms = ms_since(st.started);
   release_slot(self);
   st.env.hub->publish(core::make_done(done));
-  log_request(st, "ok", nullptr);
+  summary.degraded = done.degraded;  // with the failover's, for the log line
+  log_request(st, "ok", nullptr, &summary);
   self->quit();
 }
 
@@ -175,12 +185,19 @@ void answer(self_ptr self) {
   }
   st.runs_round = true;
   st.round.spec = std::move(spec);
-  st.round.reports.retrieved = [=](round_retrieval& r) { retrieved(self, r); };
-  st.round.reports.finished = [=](call_summary& summary) { finished(self, summary); };
-  st.round.reports.failed = [=](core::error& err) {
-    if (!self->state.ended) end_with_error(self, err);
-  };
+  st.reports.self = self;
+  st.round.reports = &st.reports;
   start_round(self, st.round);
+}
+
+void session_reports::retrieved(round_retrieval& r) {
+  note_retrieval(self, r);
+}
+void session_reports::finished(call_summary& summary) {
+  answer_done(self, summary);
+}
+void session_reports::failed(core::error& err) {
+  if (!self->state.ended) end_with_error(self, err);
 }
 
 // The limiter's answer to this request: refused (the stream ends before it started, as a
@@ -303,11 +320,11 @@ session_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_conte
 
   // The research's messages, or the round's generation's (handed to the round).
   return {
-      [=](retrieved_atom, round_retrieval& r) { retrieved(self, r); },
+      [=](retrieved_atom, round_retrieval& r) { note_retrieval(self, r); },
       [=](finished_atom, call_summary& summary) {
         auto& st = self->state;
         if (st.runs_round) return round_finished(st.round, summary);
-        finished(self, summary);
+        answer_done(self, summary);
       },
       [=](failed_atom, core::error& err) {
         auto& st = self->state;
