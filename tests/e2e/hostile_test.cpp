@@ -34,8 +34,9 @@ bool alive(const e2e_env& env) {
 
 TEST_CASE("a request body nested 150000 levels deep is a 400 - not a crash") {
   e2e_env env;
-  auto body = R"({"repo_url":"https://github.com/a/b","messages":[{"role":"user","content":"q"}],"x":)" +
-              deep(150000) + "}";
+  auto body =
+      R"({"repo_url":"https://github.com/a/b","messages":[{"role":"user","content":"q"}],"x":)" +
+      deep(150000) + "}";
   auto r = http_call(env.port, "POST", "/chat/completions/stream", body);
   CHECK(r.status == 400);
   CHECK(r.body == R"({"detail":"body: JSON nested deeper than 64 levels"})");
@@ -57,8 +58,7 @@ TEST_CASE("an askd.v1 frame nested 150000 levels deep gets an error frame and th
                             return {{R"({"type":"chat","id":"c1","request":)" +
                                      chat_body("q", R"({"text":"still here"})") + "}"}};
                           }
-                          if (frame.find("\"type\":\"delta\"") != std::string::npos)
-                            answer += "x";
+                          if (frame.find("\"type\":\"delta\"") != std::string::npos) answer += "x";
                           return {{}, frame.find("\"type\":\"done\"") != std::string::npos};
                         });
   CHECK(ws.accepted);
@@ -66,12 +66,13 @@ TEST_CASE("an askd.v1 frame nested 150000 levels deep gets an error frame and th
   CHECK(alive(env));
 }
 
-TEST_CASE("an upstream event nested 150000 levels deep ends the answer with a malformed-stream error") {
+TEST_CASE(
+    "an upstream event nested 150000 levels deep ends the answer with a malformed-stream error") {
   e2e_env env;
   for (const char* provider : {"openai", "google", "anthropic", "ollama", "bedrock"}) {
-    auto r = http_call(env.port, "POST", "/chat/completions/stream",
-                       chat_body("q", R"({"text":"a b c","chunk":2,"fault":"nested","after":2})",
-                                 provider));
+    auto r = http_call(
+        env.port, "POST", "/chat/completions/stream",
+        chat_body("q", R"({"text":"a b c","chunk":2,"fault":"nested","after":2})", provider));
     INFO(provider << " -> " << r.body.substr(0, 300));
     CHECK(r.status == 200);
     CHECK(r.body.rfind("a b ", 0) == 0);
@@ -99,7 +100,9 @@ TEST_CASE("a page on another origin is refused - and no reply carries a wildcard
   CHECK(r.header("access-control-allow-origin").empty());
   // And a WebSocket, which browsers open from any page without CORS.
   auto ws = ws_converse(env.port, "/ws/chat", "", {{"Origin", "http://evil.example"}},
-                        {local_body("q")}, [](const std::string&) { return ws_step{{}, true}; });
+                        {local_body("q")}, [](const std::string&) {
+                          return ws_step{{}, true};
+                        });
   CHECK_FALSE(ws.accepted);
   CHECK(ws.refused_status == 403);
   // Without an Origin (curl, SDKs, a server-side proxy) nothing changes.
@@ -136,8 +139,8 @@ TEST_CASE("listed origins and askd's own pages may call - and get their origin b
   CHECK(r.header("access-control-allow-origin") == "http://localhost:3000");
   CHECK(r.header("access-control-allow-headers").find("Content-Type") != std::string::npos);
   CHECK(r.header("vary") == "Origin");
-  r = http_call(env.port, "POST", "/chat/completions/stream", local_body("where is the retry loop?"),
-                {{"Origin", "http://localhost:3000"}});
+  r = http_call(env.port, "POST", "/chat/completions/stream",
+                local_body("where is the retry loop?"), {{"Origin", "http://localhost:3000"}});
   CHECK(r.status == 200);
   CHECK(r.header("access-control-allow-origin") == "http://localhost:3000");
   CHECK(!r.body.empty());
@@ -168,7 +171,9 @@ TEST_CASE("a loopback askd refuses a Host that is not a loopback name - DNS rebi
     CHECK(c.read_until("}", std::chrono::seconds(10)).rfind("HTTP/1.1 200", 0) == 0);
   }
   auto ws = ws_converse(env.port, "/ws/chat", "", {{"Host", "evil.example"}}, {local_body("q")},
-                        [](const std::string&) { return ws_step{{}, true}; });
+                        [](const std::string&) {
+                          return ws_step{{}, true};
+                        });
   CHECK(ws.refused_status == 403);
 }
 
@@ -182,9 +187,10 @@ TEST_CASE("a Transfer-Encoding other than chunked is refused and the connection 
     const char* te;
     const char* status;
   };
-  for (auto [te, status] : {framing{"xchunked", "HTTP/1.1 400"}, framing{"identity", "HTTP/1.1 400"},
-                            framing{"foo", "HTTP/1.1 400"}, framing{"chunked, gzip", "HTTP/1.1 400"},
-                            framing{"gzip, chunked", "HTTP/1.1 501"}}) {
+  for (auto [te, status] :
+       {framing{"xchunked", "HTTP/1.1 400"}, framing{"identity", "HTTP/1.1 400"},
+        framing{"foo", "HTTP/1.1 400"}, framing{"chunked, gzip", "HTTP/1.1 400"},
+        framing{"gzip, chunked", "HTTP/1.1 501"}}) {
     raw_connection c(env.port);
     c.send(std::string("POST /chat/completions/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                        "Content-Type: application/json\r\nTransfer-Encoding: ") +
@@ -197,9 +203,10 @@ TEST_CASE("a Transfer-Encoding other than chunked is refused and the connection 
   }
   // Two framings at once are refused as well.
   raw_connection c(env.port);
-  c.send("POST /chat/completions/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
-         "application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
-         smuggled);
+  c.send(
+      "POST /chat/completions/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+      "application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+      smuggled);
   auto got = c.read_all(std::chrono::seconds(10));
   CHECK(got.rfind("HTTP/1.1 400", 0) == 0);
   CHECK(got.find("askd_requests_total") == std::string::npos);
@@ -211,18 +218,18 @@ TEST_CASE("a Transfer-Encoding other than chunked is refused and the connection 
 TEST_CASE("the askd.v1 subprotocol is matched as a whole token") {
   e2e_env env;
   // A lookalike gets the compat socket, which answers a request with raw text frames.
-  auto compat = ws_converse(env.port, "/ws/chat", "notaskd.v1x", {},
-                            {chat_body("q", R"({"text":"plain"})")},
-                            [](const std::string&) { return ws_step{}; });
+  auto compat =
+      ws_converse(env.port, "/ws/chat", "notaskd.v1x", {}, {chat_body("q", R"({"text":"plain"})")},
+                  [](const std::string&) { return ws_step{}; });
   CHECK(compat.accepted);
   CHECK(compat.frames == std::vector<std::string>{"plain"});
   // askd.v1 among other offers is chosen: JSON events.
-  auto v1 = ws_converse(env.port, "/ws/chat", "chat, askd.v1", {},
-                        {R"({"type":"chat","id":"a","request":)" +
-                         chat_body("q", R"({"text":"x"})") + "}"},
-                        [](const std::string& f) {
-                          return ws_step{{}, f.find("\"type\":\"done\"") != std::string::npos};
-                        });
+  auto v1 = ws_converse(
+      env.port, "/ws/chat", "chat, askd.v1", {},
+      {R"({"type":"chat","id":"a","request":)" + chat_body("q", R"({"text":"x"})") + "}"},
+      [](const std::string& f) {
+        return ws_step{{}, f.find("\"type\":\"done\"") != std::string::npos};
+      });
   CHECK(v1.accepted);
   REQUIRE_FALSE(v1.frames.empty());
   CHECK(v1.frames.front().rfind("{\"type\":\"meta\"", 0) == 0);
@@ -247,10 +254,13 @@ TEST_CASE("a close code past 4999 is not echoed back") {
 
 // -- Request fields -------------------------------------------------------------------
 
-TEST_CASE("a repo_url with a NUL byte is refused - and a huge one is neither echoed nor logged whole") {
+TEST_CASE(
+    "a repo_url with a NUL byte is refused - and a huge one is neither echoed nor logged whole") {
   e2e_env env;
-  auto r = http_call(env.port, "POST", "/chat/completions/stream",
-                     R"({"repo_url":")" ASKD_FIXTURES R"(/minirepo\u0000/etc","type":"local","messages":[{"role":"user","content":"q"}]})");
+  auto r = http_call(
+      env.port, "POST", "/chat/completions/stream",
+      R"({"repo_url":")" ASKD_FIXTURES
+      R"(/minirepo\u0000/etc","type":"local","messages":[{"role":"user","content":"q"}]})");
   CHECK(r.status == 400);
   CHECK(r.body.find("repo_url: contains a control character (byte 0)") != std::string::npos);
   std::vector<std::string> lines;
@@ -265,8 +275,9 @@ TEST_CASE("a repo_url with a NUL byte is refused - and a huge one is neither ech
   for (const auto& l : lines) CHECK(l.size() < 4096);
   // A long one under the limit that is refused for its host is cut in the detail.
   auto long_host = "https://" + std::string(1500, 'h') + ".example/a/b";
-  r = http_call(env.port, "POST", "/chat/completions/stream",
-                R"({"repo_url":")" + long_host + R"(","messages":[{"role":"user","content":"q"}]})");
+  r = http_call(
+      env.port, "POST", "/chat/completions/stream",
+      R"({"repo_url":")" + long_host + R"(","messages":[{"role":"user","content":"q"}]})");
   CHECK(r.status == 403);
   CHECK(r.body.size() < 600);
 }
@@ -283,9 +294,10 @@ TEST_CASE("bodies in flight are held to the server's budget - past it a 503 befo
   for (int i = 0; i < 200; ++i) {
     auto c = std::make_unique<raw_connection>(env.port);
     // With Expect: 100-continue askd answers the head at once: go on, or 503.
-    c->send("POST /chat/completions/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
-            "application/json\r\nExpect: 100-continue\r\nContent-Length: " +
-            std::to_string(length) + "\r\n\r\n");
+    c->send(
+        "POST /chat/completions/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+        "application/json\r\nExpect: 100-continue\r\nContent-Length: " +
+        std::to_string(length) + "\r\n\r\n");
     auto head = c->read_until("\r\n\r\n", std::chrono::seconds(10));
     if (head.rfind("HTTP/1.1 503", 0) == 0) {
       CHECK(head.find("Retry-After: 1") != std::string::npos);
@@ -310,7 +322,8 @@ TEST_CASE("bodies in flight are held to the server's budget - past it a 503 befo
     CHECK(c->read_until("}", std::chrono::seconds(10)).find("HTTP/1.1 400") != std::string::npos);
   }
   parked.clear();
-  CHECK(http_call(env.port, "POST", "/chat/completions/stream", local_body("where is the retry loop?"))
+  CHECK(http_call(env.port, "POST", "/chat/completions/stream",
+                  local_body("where is the retry loop?"))
             .status == 200);
   CHECK(env.settles());
 }
@@ -337,8 +350,7 @@ TEST_CASE("watchers that do not read share the stream's replay - not a copy each
   }
   CHECK(alive(env));
   auto grown = resident_growth_since(before);
-  INFO("RSS grew by " << grown / 1024 << " KiB for 100 watchers of a "
-                      << 3 << " MB replay");
+  INFO("RSS grew by " << grown / 1024 << " KiB for 100 watchers of a " << 3 << " MB replay");
   if (rss_is_meaningful) CHECK(grown < (40u << 20));  // a copy each would be 300 MB
   // Each now reads a little and resets its connection while askd is catching it up: a
   // write that finds the client gone must not re-enter the hub it is called from.
@@ -364,12 +376,15 @@ void allow_hostile(askd::core::config& c) {
 
 }  // namespace
 
-TEST_CASE("a repository whose .gitignore is /dev/zero and whose files are links and pipes is indexed safely") {
+TEST_CASE(
+    "a repository whose .gitignore is /dev/zero and whose files are links and pipes is indexed "
+    "safely") {
   temp_dir root;
   namespace fs = std::filesystem;
   auto repo = root.path + "/repo";
   fs::create_directories(repo + "/src");
-  std::ofstream(repo + "/src/retry.cpp") << "// the retry loop backs off\nint backoff() { return 1; }\n";
+  std::ofstream(repo + "/src/retry.cpp")
+      << "// the retry loop backs off\nint backoff() { return 1; }\n";
   fs::create_symlink("/dev/zero", repo + "/.gitignore");
   fs::create_symlink("/dev/zero", repo + "/src/.gitignore");
   fs::create_symlink("/etc/passwd", repo + "/src/passwd.cpp");
@@ -378,9 +393,9 @@ TEST_CASE("a repository whose .gitignore is /dev/zero and whose files are links 
   hostile_root = root.path;
   e2e_env env(allow_hostile);
   auto before = resident_bytes();
-  auto r = http_call(env.port, "POST", "/chat/completions/stream",
-                     local_body("where is the retry loop? root", repo), {},
-                     std::chrono::seconds(60));
+  auto r =
+      http_call(env.port, "POST", "/chat/completions/stream",
+                local_body("where is the retry loop? root", repo), {}, std::chrono::seconds(60));
   CHECK(r.status == 200);
   CHECK(r.body.find("retry.cpp") != std::string::npos);
   CHECK(r.body.find("root:x:0:0") == std::string::npos);  // /etc/passwd was never read
@@ -401,12 +416,12 @@ TEST_CASE("glob bombs in excluded_files cost microseconds - and too many rules a
   for (int i = 0; i < 256; ++i)
     bombs += std::string(20 + i % 20, '*') + "ub" + std::to_string(i) + "\n";
   auto body = local_body("where is the retry loop?");
-  body.insert(body.size() - 1, ",\"excluded_files\":" + askd::core::json::quote(bombs) +
-                                   ",\"excluded_dirs\":" +
-                                   askd::core::json::quote(std::string(200, '*') + "x"));
+  body.insert(body.size() - 1,
+              ",\"excluded_files\":" + askd::core::json::quote(bombs) +
+                  ",\"excluded_dirs\":" + askd::core::json::quote(std::string(200, '*') + "x"));
   // Exponential matching took 7 s for one such rule against one path: this would not end.
-  auto r = http_call(env.port, "POST", "/chat/completions/stream", body, {},
-                     std::chrono::seconds(60));
+  auto r =
+      http_call(env.port, "POST", "/chat/completions/stream", body, {}, std::chrono::seconds(60));
   CHECK(r.status == 200);
   CHECK(!r.body.empty());
   auto too_many = local_body("q");
@@ -451,10 +466,9 @@ TEST_CASE("forty different filters build forty indexes - and the disk keeps to i
   std::uint64_t largest = 0;
   for (int i = 0; i < 40; ++i) {
     auto body = local_body("where is value_1_7?", repo);
-    body.insert(body.size() - 1,
-                ",\"excluded_files\":\"*.never" + std::to_string(i) + "\"");
-    auto r = http_call(env.port, "POST", "/chat/completions/stream", body, {},
-                       std::chrono::seconds(60));
+    body.insert(body.size() - 1, ",\"excluded_files\":\"*.never" + std::to_string(i) + "\"");
+    auto r =
+        http_call(env.port, "POST", "/chat/completions/stream", body, {}, std::chrono::seconds(60));
     REQUIRE(r.status == 200);
     CHECK(r.body.find("part1.cpp") != std::string::npos);
     largest = std::max(largest, index_bytes(env.data_dir.path));
@@ -483,8 +497,8 @@ TEST_CASE("forty different filters build forty indexes - and the disk keeps to i
   // The first filter's index was removed: asked again, it is built again and answers.
   auto again = local_body("where is value_1_7?", repo);
   again.insert(again.size() - 1, ",\"excluded_files\":\"*.never0\"");
-  auto r = http_call(env.port, "POST", "/chat/completions/stream", again, {},
-                     std::chrono::seconds(60));
+  auto r =
+      http_call(env.port, "POST", "/chat/completions/stream", again, {}, std::chrono::seconds(60));
   CHECK(r.status == 200);
   CHECK(r.body.find("part1.cpp") != std::string::npos);
   CHECK(alive(env));
@@ -509,7 +523,8 @@ TEST_CASE("an index build made to be slow is stopped at its time limit and frees
   std::string deep = root.path + "/repo";
   for (int i = 0; i < 15; ++i) deep += "/" + std::string(255, 'a');
   std::filesystem::create_directories(deep);
-  for (int f = 0; f < 40; ++f) std::ofstream(deep + "/f" + std::to_string(f) + ".cpp") << "int x;\n";
+  for (int f = 0; f < 40; ++f)
+    std::ofstream(deep + "/f" + std::to_string(f) + ".cpp") << "int x;\n";
   std::string rule;
   for (int i = 0; i < 4; ++i) rule += "**/*" + std::string(120, 'a') + "b/";
   std::string rules;
