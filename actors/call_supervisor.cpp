@@ -191,10 +191,7 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
   on_child_exit(
       self,
       [=](const caf::actor_addr& child) { return !self->state.over && child == self->state.call; },
-      [=](const std::string& why) {
-        give_up(self,
-                core::error::make(core::error_code::internal, "the provider call crashed: " + why));
-      });
+      [=](const std::string& why) { give_up(self, call_crashed(why)); });
   start_attempt(self);
   return {
       [=](finished_atom, call_summary& summary) {

@@ -12,7 +12,15 @@
 #include <string>
 #include <utility>
 
+#include "core/error.hpp"
+
 namespace askd::actors {
+
+// The generation in flight (a provider call, a call supervisor, a local call) crashed:
+// the error its parent fails with, `why` being the exit reason as text.
+inline core::error call_crashed(const std::string& why) {
+  return core::error::make(core::error_code::internal, "the provider call crashed: " + why);
+}
 
 template <class Self, class InFlight, class Crashed, class Leaving>
 void on_child_exit(Self self, InFlight in_flight, Crashed crashed, Leaving leaving) {

@@ -340,10 +340,6 @@ bool round_call(const round_state& st, const caf::actor_addr& child) {
   return !st.over && child == st.call;
 }
 
-core::error call_crashed(const std::string& why) {
-  return core::error::make(core::error_code::internal, "the provider call crashed: " + why);
-}
-
 void start_round(round_actor::pointer self, round_state& st) {
   begin(self, st);
 }

@@ -112,8 +112,6 @@ void round_failed(round_state& st, core::error err);
 void round_lead(round_state& st);
 // Whether `child` is the round's generation, still in flight.
 bool round_call(const round_state& st, const caf::actor_addr& child);
-// A crash of the round's generation, as the error the round fails with.
-core::error call_crashed(const std::string& why);
 
 // Linked to `parent`: when the parent dies, the round and its generation die with it.
 round_actor spawn_round(caf::local_actor& parent, round_env env, round_spec spec,
