@@ -174,8 +174,8 @@ void parse_server_config(const std::string& text, const std::string& source, con
       json::object_reader r(*s, "server");
       reject_unknown_keys(
           r, {"host", "port", "io_threads", "max_body_bytes", "max_connections",
-              "header_timeout_ms", "idle_timeout_ms", "write_queue_bytes", "shutdown_grace_ms",
-              "body_budget_bytes", "cors_origins", "trusted_proxies"});
+              "header_timeout_ms", "idle_timeout_ms", "ws_idle_timeout_ms", "write_queue_bytes",
+              "shutdown_grace_ms", "body_budget_bytes", "cors_origins", "trusted_proxies"});
       auto& v = out.server;
       v.host = r.string_or("host", v.host);
       if (v.host.empty()) throw json::field_error("server.host", "an address", "an empty string");
@@ -185,6 +185,7 @@ void parse_server_config(const std::string& text, const std::string& source, con
       v.max_connections = size_in(r, "max_connections", v.max_connections, 1, 1000000);
       v.header_timeout_ms = int_in(r, "header_timeout_ms", v.header_timeout_ms, 100, 3600000);
       v.idle_timeout_ms = int_in(r, "idle_timeout_ms", v.idle_timeout_ms, 100, 86400000);
+      v.ws_idle_timeout_ms = int_in(r, "ws_idle_timeout_ms", v.ws_idle_timeout_ms, 200, 86400000);
       v.write_queue_bytes = size_in(r, "write_queue_bytes", v.write_queue_bytes, 4096, 1LL << 30);
       v.shutdown_grace_ms = int_in(r, "shutdown_grace_ms", v.shutdown_grace_ms, 0, 3600000);
       v.body_budget_bytes = size_in(r, "body_budget_bytes", v.body_budget_bytes, 1024, 1LL << 40);

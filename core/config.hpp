@@ -28,6 +28,7 @@ struct server_settings {
   std::size_t max_connections = 10000;
   int header_timeout_ms = 30000;            // to receive a whole request
   int idle_timeout_ms = 120000;             // keep-alive connection with no request
+  int ws_idle_timeout_ms = 30000;           // WebSocket: pinged half of it silent, closed after all
   std::size_t write_queue_bytes = 1 << 20;  // per connection; past it the client is too slow
   int shutdown_grace_ms = 10000;            // streams get this long to finish on SIGTERM
   // Request bodies (and WebSocket messages) being received at once, over every

@@ -52,6 +52,7 @@ askd_server::askd_server(core::config cfg) : parts_(std::make_unique<parts>()) {
   limits.write_queue_bytes = c.server.write_queue_bytes;
   limits.header_timeout = std::chrono::milliseconds(c.server.header_timeout_ms);
   limits.idle_timeout = std::chrono::milliseconds(c.server.idle_timeout_ms);
+  limits.ws_idle_timeout = std::chrono::milliseconds(c.server.ws_idle_timeout_ms);
   // io threads: server.io_threads, or one per four cores (requests are read, parsed and
   // admitted there: bench/RESULTS.md, capacity model).
   auto io_threads = c.server.io_threads;

@@ -39,6 +39,11 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ws = beast::websocket;
 using tcp = asio::ip::tcp;
+// A connection's socket carries its strand as its executor's own type: asio's type-erased
+// any_io_executor is 56 bytes against the strand's 24, and every operation pending on a
+// socket holds two or three copies (bench/RESULTS.md, memory per idle WebSocket).
+using strand = asio::strand<asio::io_context::executor_type>;
+using socket_type = asio::basic_stream_socket<tcp, strand>;
 
 std::string_view request::header(std::string_view name) const {
   for (const auto& [k, v] : headers)
@@ -233,7 +238,7 @@ struct http_server::impl {
   void sweep();
 
   void do_accept();
-  void on_accept(beast::error_code ec, tcp::socket socket);
+  void on_accept(beast::error_code ec, socket_type socket);
 };
 
 namespace {
@@ -247,7 +252,7 @@ class ws_session : public websocket,
   // The HTTP session's socket: the WebSocket stream keeps its own timer (the timeouts
   // below), so a tcp_stream's two timers and its layer in every pending read would be
   // memory an idle socket pays for nothing (bench/memory.sh).
-  ws_session(http_server::impl& server, tcp::socket&& socket, std::string peer)
+  ws_session(http_server::impl& server, socket_type&& socket, std::string peer)
       : server_(server), ws_(std::move(socket)), peer_(std::move(peer)) {}
 
   ~ws_session() override {
@@ -257,11 +262,8 @@ class ws_session : public websocket,
 
   void run(http::request<http::string_body> upgrade, upgrade_decision decision) {
     id_ = server_.enrol(shared_from_this());
-    // An idle socket gets a ping after 15 s and is closed without an answer by 30 s.
-    auto timeouts = ws::stream_base::timeout::suggested(beast::role_type::server);
-    timeouts.idle_timeout = std::chrono::seconds(30);
-    timeouts.keep_alive_pings = true;
-    ws_.set_option(timeouts);
+    // The handshake, like everything after it, runs within the server's WebSocket limit.
+    arm(server_.limits.ws_idle_timeout);
     if (decision.deflate) {
       ws::permessage_deflate pmd;
       pmd.server_enable = true;
@@ -271,10 +273,11 @@ class ws_session : public websocket,
       ws_.set_option(pmd);
     }
     ws_.read_message_max(server_.limits.max_body_bytes);
-    // Beast echoes any close code from 3000 up; RFC 6455 defines none past 4999. A client
-    // sending one is failed without the echo.
     ws_.control_callback([this](ws::frame_type kind, beast::string_view) {
-      if (kind != ws::frame_type::close || ws_.reason().code < 5000) return;
+      if (kind != ws::frame_type::close) return heard();  // a ping or a pong
+      // Beast echoes any close code from 3000 up; RFC 6455 defines none past 4999. A
+      // client sending one is failed without the echo.
+      if (ws_.reason().code < 5000) return;
       core::log_info("websocket failed")
           .kv("peer", peer_)
           .kv("reason", "invalid close code")
@@ -287,10 +290,20 @@ class ws_session : public websocket,
           res.set(http::field::server, "askd");
           if (!proto.empty()) res.set(http::field::sec_websocket_protocol, proto);
         }));
-    accept_ = std::move(decision.accept);
-    upgrade_ = std::make_unique<http::request<http::string_body>>(std::move(upgrade));
-    ws_.async_accept(*upgrade_, exactly_sized(beast::bind_front_handler(&ws_session::on_accept,
-                                                                        shared_from_this())));
+    // The upgrade request and the handler factory live in the handshake's operation only.
+    auto req = std::make_unique<http::request<http::string_body>>(std::move(upgrade));
+    auto& r = *req;
+    ws_.async_accept(
+        r, exactly_sized([self = shared_from_this(), req = std::move(req),
+                          accept = std::move(decision.accept)](beast::error_code ec) mutable {
+          req.reset();
+          self->on_accept(ec, accept);
+        }));
+  }
+
+  // The server's sweep found this socket's limit passed (see heard()).
+  void time_out() override {
+    asio::dispatch(ws_.get_executor(), [self = shared_from_this()] { self->on_time_out(); });
   }
 
   // -- websocket (any thread) --
@@ -332,32 +345,70 @@ class ws_session : public websocket,
     });
     drained_.clear();
   }
-  void on_accept(beast::error_code ec) {
+  void on_accept(
+      beast::error_code ec,
+      const std::function<std::shared_ptr<websocket_handler>(std::shared_ptr<websocket>)>& accept) {
     // Happens when the handshake is malformed or the client left during it.
     if (ec) return hard_close();
-    handler_ = accept_(shared_from_this());
-    accept_ = nullptr;
-    upgrade_.reset();  // it would stay allocated for the socket's whole life
+    open_ = true;
+    heard();
+    handler_ = accept(shared_from_this());
     do_read();
     pump();
+  }
+
+  // Timeouts, kept by the server's one sweep instead of Beast's timer per socket (whose
+  // pending wait was 150-250 bytes of every idle socket, bench/memory.sh); the same rules:
+  // a socket that sent nothing (no frame, no pong) for half of `ws_idle_timeout` is
+  // pinged, and closed when nothing came for the whole of it. The opening handshake and
+  // the wait for the client's answer to a close get the whole limit.
+  void heard() {
+    if (!open_ || close_sent_ || gone_) return;
+    ping_out_ = false;
+    arm(server_.limits.ws_idle_timeout / 2);
+  }
+  void on_time_out() {
+    auto due = this->due();
+    if (gone_ || !due || due > now_ticks()) return;  // something arrived meanwhile
+    if (!open_ || close_sent_ || ping_out_) return hard_close();
+    ping_out_ = true;
+    arm(server_.limits.ws_idle_timeout / 2);
+    // One ping at a time (Beast keeps one waiting behind a write): a ping still queued
+    // behind a slow write is the same question.
+    if (pinging_) return;
+    pinging_ = true;
+    ws_.async_ping({}, exactly_sized([self = shared_from_this()](beast::error_code) {
+                     self->pinging_ = false;  // a failed ping fails the read too, which closes
+                   }));
   }
 
   // A message is read in parts, each charged to the server's body budget until the
   // message is whole and handed over: many sockets each sending a large message slowly
   // cannot take more memory than the budget. The read waiting for a message's first part
-  // prepares only idle_read_bytes (Beast's frame buffer in the stream takes the socket's
-  // bytes; this one gets the payload): most sockets sit idle, and the 1.5 KB Beast would
-  // prepare was a fifth of an idle socket's memory (bench/memory.sh). Later parts read
-  // up to 64 KB, and the buffer is freed once the message is handed over.
-  static constexpr std::size_t idle_read_bytes = 128;
+  // reads into `first_`, 64 bytes inside the session (Beast's frame buffer in the stream
+  // takes the socket's bytes; this one gets the payload): most sockets sit idle, and a
+  // read into the dynamic buffer prepared its bytes on the heap and wrapped Beast's read
+  // in a second operation (bench/memory.sh). Later parts read into `buffer_`, up to 64 KB
+  // at a time, and it is freed once the message is handed over.
   void do_read() {
-    ws_.async_read_some(
-        buffer_, buffer_.size() || charged_ ? 64 * 1024 : idle_read_bytes,
-        exactly_sized(beast::bind_front_handler(&ws_session::on_read, shared_from_this())));
+    if (buffer_.size() || charged_) {
+      ws_.async_read_some(
+          buffer_, 64 * 1024,
+          exactly_sized(beast::bind_front_handler(&ws_session::on_read, shared_from_this())));
+    } else {
+      ws_.async_read_some(
+          asio::buffer(first_),
+          exactly_sized(beast::bind_front_handler(&ws_session::on_first_part, shared_from_this())));
+    }
+  }
+  void on_first_part(beast::error_code ec, std::size_t n) {
+    if (!ec) buffer_.commit(asio::buffer_copy(buffer_.prepare(n), asio::buffer(first_.data(), n)));
+    on_read(ec, n);
   }
   void on_read(beast::error_code ec, std::size_t n) {
-    // Happens when the client closes (ws::error::closed), resets, or the idle timer fires.
+    // Happens when the client closes (ws::error::closed) or resets, or at a timeout.
     if (ec) return hard_close();
+    heard();
     if (!ws_.got_text()) return refuse_message(1003, "binary frames are not supported");
     if (!server_.take_body(n))
       return refuse_message(1013, "the server is receiving too many messages; retry shortly");
@@ -416,6 +467,7 @@ class ws_session : public websocket,
                                                       &ws_session::on_write, shared_from_this())));
     } else if (close_queued_ && !close_sent_) {
       writing_ = close_sent_ = true;
+      arm(server_.limits.ws_idle_timeout);  // for the client's close in answer
       ws_.async_close(
           ws::close_reason(static_cast<ws::close_code>(close_code_), close_text_),
           exactly_sized(beast::bind_front_handler(&ws_session::on_close, shared_from_this())));
@@ -438,6 +490,7 @@ class ws_session : public websocket,
   void hard_close() {
     if (gone_) return;
     gone_ = true;
+    disarm();
     queue_.clear();
     head_ = 0;
     drained_.clear();
@@ -452,12 +505,11 @@ class ws_session : public websocket,
   }
 
   http_server::impl& server_;
-  ws::stream<tcp::socket> ws_;
+  ws::stream<socket_type> ws_;
   std::string peer_;
   std::uint64_t id_ = 0;
   beast::flat_buffer buffer_;
-  std::unique_ptr<http::request<http::string_body>> upgrade_;  // until the handshake is done
-  std::function<std::shared_ptr<websocket_handler>(std::shared_ptr<websocket>)> accept_;
+  std::array<char, 64> first_;  // a message's first part (do_read)
   std::shared_ptr<websocket_handler> handler_;
   // Frames to write, from head_ on. A vector: an empty std::deque already holds ~600 B,
   // and most sockets sit idle (bench/RESULTS.md, memory per idle WebSocket).
@@ -471,6 +523,9 @@ class ws_session : public websocket,
   bool close_queued_ = false;
   bool close_sent_ = false;
   bool gone_ = false;
+  bool open_ = false;      // the handshake is done
+  bool ping_out_ = false;  // pinged, nothing heard since
+  bool pinging_ = false;   // a ping not yet written
   // The close to send: a ws::close_reason is 128 bytes, kept by every idle socket.
   std::uint16_t close_code_ = 0;
   std::string close_text_;
@@ -482,7 +537,7 @@ class ws_session : public websocket,
 // write.
 class http_session : public connection, public std::enable_shared_from_this<http_session> {
  public:
-  http_session(http_server::impl& server, tcp::socket&& socket, std::string peer)
+  http_session(http_server::impl& server, socket_type&& socket, std::string peer)
       : server_(server), socket_(std::move(socket)), peer_(std::move(peer)) {}
   ~http_session() override {
     server_.give_body(body_charge_);
@@ -601,7 +656,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     for (auto& t : timers_) t->cancel();
   }
 
-  asio::any_io_executor executor() { return socket_.get_executor(); }
+  strand executor() { return socket_.get_executor(); }
 
   // -- writing from the thread that produced the chunk ---------------------------------
   // A streamed chunk is sent straight from the caller's thread when the connection has
@@ -1002,7 +1057,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
 
   http_server::impl& server_;
   // A plain socket: the request limits are the server's sweep's (connection::arm).
-  tcp::socket socket_;
+  socket_type socket_;
   std::string peer_;
   std::uint64_t id_ = 0;
   beast::flat_buffer buffer_;
@@ -1147,10 +1202,10 @@ void http_server::impl::sweep() {
 void http_server::impl::do_accept() {
   acceptor.async_accept(
       asio::make_strand(ioc), peer,
-      [this](beast::error_code ec, tcp::socket socket) { on_accept(ec, std::move(socket)); });
+      [this](beast::error_code ec, socket_type socket) { on_accept(ec, std::move(socket)); });
 }
 
-void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
+void http_server::impl::on_accept(beast::error_code ec, socket_type socket) {
   if (!accepting) return;
   if (!ec) {
     socket.set_option(tcp::no_delay(true), ec);
@@ -1167,7 +1222,7 @@ void http_server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
           "HTTP/1.1 429 Too Many Requests\r\nServer: askd\r\nRetry-After: 1\r\n"
           "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " +
           std::to_string(body.size()) + "\r\n\r\n" + body);
-      auto sock = std::make_shared<tcp::socket>(std::move(socket));
+      auto sock = std::make_shared<socket_type>(std::move(socket));
       asio::async_write(*sock, asio::buffer(*text),
                         exactly_sized([sock, text](beast::error_code, std::size_t) {
                           beast::error_code ignored;
@@ -1193,7 +1248,8 @@ http_server::http_server(std::shared_ptr<service> svc, server_limits limits, int
   // A connection is closed within a quarter of its limit after it passes (at most a
   // second late): the limits are against clients that hold connections for good, not
   // deadlines to the millisecond.
-  auto shortest = std::min(limits.header_timeout, limits.idle_timeout);
+  auto shortest =
+      std::min({limits.header_timeout, limits.idle_timeout, limits.ws_idle_timeout / 2});
   impl_->sweep_every =
       std::clamp(shortest / 4, std::chrono::milliseconds(5), std::chrono::milliseconds(1000));
 }

@@ -111,6 +111,10 @@ struct server_limits {
   std::size_t write_queue_bytes = 1 << 20;
   std::chrono::milliseconds header_timeout{30000};
   std::chrono::milliseconds idle_timeout{120000};
+  // A WebSocket that sent nothing (no frame, no pong) for half of this is pinged, and
+  // closed when nothing came for all of it; also the limit for its opening handshake and
+  // for the client's answer to a close.
+  std::chrono::milliseconds ws_idle_timeout{30000};
 };
 
 class http_server {

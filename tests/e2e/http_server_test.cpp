@@ -165,3 +165,123 @@ TEST_CASE("a client that keeps sending requests in time is not cut off") {
     CHECK_FALSE(c.closed_by_peer(std::chrono::milliseconds(300)));
   }
 }
+
+namespace {
+
+// A WebSocket service: each text message is echoed, except "close", which closes the
+// socket (code 1000) from the server's side.
+struct echo_ws_service : net::service {
+  struct handler : net::websocket_handler {
+    std::shared_ptr<net::websocket> ws;
+    void on_text(std::string message) override {
+      if (message == "close") return ws->close(1000);
+      ws->send(std::move(message));
+    }
+    void on_closed() override { ws.reset(); }
+  };
+  void handle(net::request, std::shared_ptr<net::response> res) override {
+    res->send(404, "text/plain", "");
+  }
+  net::upgrade_decision upgrade(const net::request&) override {
+    net::upgrade_decision d;
+    d.accept = [](std::shared_ptr<net::websocket> ws) {
+      auto h = std::make_shared<handler>();
+      h->ws = std::move(ws);
+      return h;
+    };
+    return d;
+  }
+};
+
+// A server of echo_ws_service whose WebSockets are pinged after 500 ms of silence and
+// closed after 1 s, listening and running.
+struct ws_server {
+  ws_server()
+      : server(std::make_shared<echo_ws_service>(), limits(), 1),
+        port(server.listen("127.0.0.1", 0)) {
+    server.run();
+  }
+  static net::server_limits limits() {
+    net::server_limits l;
+    l.ws_idle_timeout = std::chrono::milliseconds(1000);
+    return l;
+  }
+  net::http_server server;
+  std::uint16_t port;
+};
+
+// A WebSocket client on a raw socket, so the test decides what it answers: opens the
+// socket with the handshake.
+void open_ws(raw_connection& c) {
+  c.send(
+      "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  REQUIRE(c.read_until("\r\n\r\n", std::chrono::seconds(10)).find("101 Switching Protocols") !=
+          std::string::npos);
+}
+// A client frame (masked, with a zero mask: the payload goes as it is) of `opcode`.
+std::string client_frame(unsigned opcode, const std::string& payload) {
+  std::string f;
+  f += static_cast<char>(0x80 | opcode);
+  f += static_cast<char>(0x80 | payload.size());  // < 126 bytes
+  f += std::string(4, '\0');
+  return f + payload;
+}
+const std::string server_ping("\x89\x00", 2);  // what the server pings with: no payload
+
+// How many times `part` occurs in `text`.
+std::size_t count_of(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+// Reads until `part` has come `n` times (or 20 s passed, or the peer closed); all read.
+std::string read_until_count(raw_connection& c, const std::string& part, std::size_t n) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::string got;
+  const std::string never("\0never\0", 7);
+  while (count_of(got = c.read_until(never, std::chrono::milliseconds(20)), part) < n &&
+         std::chrono::steady_clock::now() < until) {
+  }
+  return got;
+}
+
+}  // namespace
+
+TEST_CASE("a silent WebSocket is pinged at half its idle limit and closed when no pong comes") {
+  ws_server s;
+  raw_connection c(s.port);
+  open_ws(c);
+  // The ping first (after 500 ms of silence), then the close (1 s): the client answers
+  // neither. Waits of 20 s, far past both, so a slow machine does not fail it.
+  CHECK(count_of(read_until_count(c, server_ping, 1), server_ping) == 1);
+  CHECK(c.closed_by_peer(std::chrono::seconds(20)));
+  REQUIRE(eventually([&] { return s.server.connections() == 0; }));
+}
+
+TEST_CASE("a WebSocket that answers every ping stays open past its idle limit") {
+  ws_server s;
+  raw_connection c(s.port);
+  open_ws(c);
+  // Three pings answered: 1.5 s of nothing but pongs from the client, past the 1 s limit.
+  for (std::size_t pings = 1; pings <= 3; ++pings) {
+    REQUIRE(count_of(read_until_count(c, server_ping, pings), server_ping) == pings);
+    c.send(client_frame(0xA, ""));  // the pong
+  }
+  // Still open: a message is answered.
+  c.send(client_frame(0x1, "still here"));
+  CHECK(c.read_until("still here", std::chrono::seconds(10)).find("still here") !=
+        std::string::npos);
+}
+
+TEST_CASE("a close the client never answers ends the WebSocket at the idle limit") {
+  ws_server s;
+  raw_connection c(s.port);
+  open_ws(c);
+  c.send(client_frame(0x1, "close"));
+  // The server's close frame (code 1000), which the client never answers.
+  CHECK(c.read_until(std::string("\x88\x02\x03\xe8", 4), std::chrono::seconds(10))
+            .find(std::string("\x88\x02\x03\xe8", 4)) != std::string::npos);
+  CHECK(c.closed_by_peer(std::chrono::seconds(20)));
+  REQUIRE(eventually([&] { return s.server.connections() == 0; }));
+}

@@ -52,6 +52,7 @@ TEST_CASE("the embedded configuration loads") {
   CHECK(c.answer_cache.enabled);
   CHECK(c.answer_cache.max_mb == 64);
   CHECK(c.answer_cache.ttl_s == 600);
+  CHECK(c.server.ws_idle_timeout_ms == 30000);  // pinged after 15 s of silence, closed after 30
 }
 
 TEST_CASE("server config errors name the file - the key and the expectation") {
@@ -69,6 +70,9 @@ TEST_CASE("server config errors name the file - the key and the expectation") {
         std::string::npos);
   CHECK(server_error(R"({"answer_cache":{"size":1}})").find("answer_cache.size") !=
         std::string::npos);
+  CHECK(server_error(R"({"server":{"ws_idle_timeout_ms":50}})") ==
+        "conf/askd.json: server.ws_idle_timeout_ms: expected an integer from 200 to 86400000, got "
+        "50");
 }
 
 TEST_CASE("generator config errors name the provider and key") {
