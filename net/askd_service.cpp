@@ -51,27 +51,34 @@ std::string rate_refusal(const core::config& cfg, std::int64_t wait_ms) {
          std::to_string((wait_ms + 999) / 1000) + " s";
 }
 
+// What a WebSocket keeps of its upgrade request to admit its chats: its peer and its
+// client (askd_service::caller), not the request: most sockets sit idle (bench/RESULTS.md,
+// memory per idle WebSocket).
+struct socket_caller {
+  std::string peer;
+  std::string client;
+  askd_service::caller who() const { return {"GET", "/ws/chat", peer, client}; }
+};
+
 // The deepwiki WebSocket: the first text frame is the request; later frames are ignored.
 class compat_ws_handler : public websocket_handler {
  public:
   compat_ws_handler(std::shared_ptr<askd_service> service, std::shared_ptr<websocket> ws,
-                    request upgrade)
-      : service_(std::move(service)),
-        engine_(service_->engine()),
-        ws_(std::move(ws)),
-        upgrade_(std::move(upgrade)) {}
+                    socket_caller from)
+      : service_(std::move(service)), ws_(std::move(ws)), from_(std::move(from)) {}
 
   void on_text(std::string message) override {
     if (started_) return;
     started_ = true;
     auto id = core::new_request_id();
-    auto admitted = service_->admit_chat(upgrade_, message, id, true);
+    auto admitted = service_->admit_chat(from_.who(), message, id, true);
     if (!admitted) {
       ws_->send("Error: " + admitted.err().message);
       return ws_->close(1000);
     }
-    attachment_ = engine_.start_chat(std::move(admitted->request), std::move(admitted->source), id,
-                                     std::make_shared<compat_ws_port>(ws_));
+    attachment_ =
+        service_->engine().start_chat(std::move(admitted->request), std::move(admitted->source), id,
+                                      std::make_shared<compat_ws_port>(ws_));
   }
 
   void on_closed() override {
@@ -81,9 +88,8 @@ class compat_ws_handler : public websocket_handler {
 
  private:
   std::shared_ptr<askd_service> service_;
-  actors::engine& engine_;
   std::shared_ptr<websocket> ws_;
-  request upgrade_;
+  socket_caller from_;
   bool started_ = false;
   actors::attachment attachment_;
 };
@@ -93,11 +99,11 @@ class compat_ws_handler : public websocket_handler {
 class v1_ws_handler : public websocket_handler {
  public:
   v1_ws_handler(std::shared_ptr<askd_service> service, std::shared_ptr<websocket> ws,
-                request upgrade, std::string owner)
+                socket_caller from, std::string owner)
       : service_(std::move(service)),
         engine_(service_->engine()),
         ws_(std::move(ws)),
-        upgrade_(std::move(upgrade)),
+        from_(std::move(from)),
         owner_(std::move(owner)) {}
 
   void on_text(std::string message) override {
@@ -139,7 +145,7 @@ class v1_ws_handler : public websocket_handler {
  private:
   void chat(const std::string& body, const std::string& client_id) {
     auto id = core::new_request_id();
-    auto admitted = service_->admit_chat(upgrade_, body, id);
+    auto admitted = service_->admit_chat(from_.who(), body, id);
     if (!admitted) return refuse(client_id, admitted.err());
     auto stream_id = engine_.new_stream_id();
     auto port = std::make_shared<ws_v1_port>(ws_, stream_id, client_id, queue_bytes());
@@ -178,7 +184,7 @@ class v1_ws_handler : public websocket_handler {
   std::shared_ptr<askd_service> service_;
   actors::engine& engine_;
   std::shared_ptr<websocket> ws_;
-  request upgrade_;
+  socket_caller from_;
   std::string owner_;
   std::vector<std::pair<std::shared_ptr<ws_v1_port>, actors::attachment>> streams_;
 };
@@ -186,16 +192,20 @@ class v1_ws_handler : public websocket_handler {
 }  // namespace
 
 // One line per refused request, so a 400 at 3 a.m. can be explained.
-void askd_service::log_refusal(std::string_view id, const request& req, int status,
+void askd_service::log_refusal(std::string_view id, const caller& who, int status,
                                std::string_view detail) {
   engine_.metrics().refused[actors::refusal_slot(status)]++;
   core::log_info("refused")
       .kv("id", id)
-      .kv("method", req.method)
-      .kv("path", req.path)
-      .kv("peer", req.peer)
+      .kv("method", who.method)
+      .kv("path", who.path)
+      .kv("peer", who.peer)
       .kv("status", status)
       .kv("detail", detail);
+}
+void askd_service::log_refusal(std::string_view id, const request& req, int status,
+                               std::string_view detail) {
+  log_refusal(id, caller{req.method, req.path, req.peer, {}}, status, detail);
 }
 
 void send_detail(response& res, int status, std::string_view detail, header_list extra) {
@@ -315,12 +325,19 @@ std::string askd_service::client_of(const request& req) const {
   return "addr:" + address;
 }
 
+askd_service::caller askd_service::caller_of(const request& req) const {
+  return {req.method, req.path, req.peer, rate_.enabled() ? client_of(req) : std::string()};
+}
+
 std::int64_t askd_service::rate_wait_ms(const request& req) {
+  return rate_.enabled() ? rate_wait_for(client_of(req)) : 0;
+}
+
+std::int64_t askd_service::rate_wait_for(const std::string& client) {
   if (!rate_.enabled()) return 0;
-  auto key = client_of(req);
   std::lock_guard lock(rate_mu_);
   rate_.set_share(engine_.context().client_rate_share);
-  return rate_.take(key, std::chrono::steady_clock::now());
+  return rate_.take(client, std::chrono::steady_clock::now());
 }
 
 bool askd_service::key_matches(std::string_view key) const {
@@ -345,12 +362,11 @@ std::optional<std::string> askd_service::caller_key(const request& req) const {
   return std::nullopt;
 }
 
-core::result<askd_service::admitted> askd_service::admit_chat(const request& http,
+core::result<askd_service::admitted> askd_service::admit_chat(const caller& who,
                                                               std::string_view body,
-                                                              const std::string& id,
-                                                              bool compat) {
+                                                              const std::string& id, bool compat) {
   auto refused = [&](core::error err) -> core::result<admitted> {
-    log_refusal(id, http, core::http_status(err.code), err.message);
+    log_refusal(id, who, core::http_status(err.code), err.message);
     return err;
   };
   if (draining_) {
@@ -359,7 +375,7 @@ core::result<askd_service::admitted> askd_service::admit_chat(const request& htt
     err.retry_after_ms = 5000;
     return refused(std::move(err));
   }
-  if (auto wait = rate_wait_ms(http)) {
+  if (auto wait = rate_wait_for(who.client)) {
     auto err = core::error::make(core::error_code::rate_limited, rate_refusal(cfg_, wait));
     err.retry_after_ms = wait;
     return refused(std::move(err));
@@ -491,14 +507,7 @@ upgrade_decision askd_service::upgrade(const request& req) {
     }
   }
   auto self = shared_from_this();
-  // A socket keeps of its upgrade only what admitting its chats needs: the caller's
-  // identity and the route, not every header (most sockets sit idle; bench/RESULTS.md).
-  request kept;
-  kept.method = req.method;
-  kept.path = req.path;
-  kept.peer = req.peer;
-  for (const auto& [name, value] : req.headers)
-    if (name == "authorization" || name == "x-forwarded-for") kept.headers.emplace_back(name, value);
+  socket_caller kept{req.peer, caller_of(req).client};
   if (v1) {
     d.subprotocol = "askd.v1";
     d.deflate = true;
@@ -744,7 +753,7 @@ void refuse_http(response& res, const core::error& err, const std::string& id) {
 
 void askd_service::compat_chat(const request& req, const std::shared_ptr<response>& res) {
   auto id = core::new_request_id();
-  auto admitted = admit_chat(req, req.body, id, true);
+  auto admitted = admit_chat(caller_of(req), req.body, id, true);
   if (!admitted) return refuse_http(*res, admitted.err(), id);
   auto attachment = engine_.start_chat(std::move(admitted->request), std::move(admitted->source),
                                        id, std::make_shared<compat_http_port>(res, id));
@@ -753,7 +762,7 @@ void askd_service::compat_chat(const request& req, const std::shared_ptr<respons
 
 void askd_service::v1_chat(const request& req, const std::shared_ptr<response>& res) {
   auto id = core::new_request_id();
-  auto admitted = admit_chat(req, req.body, id);
+  auto admitted = admit_chat(caller_of(req), req.body, id);
   if (!admitted) return refuse_http(*res, admitted.err(), id);
   auto port =
       std::make_shared<sse_port>(res, id, cfg_.streams.ping_s, false, cfg_.server.write_queue_bytes);
@@ -764,7 +773,7 @@ void askd_service::v1_chat(const request& req, const std::shared_ptr<response>& 
 
 void askd_service::v1_start(const request& req, const std::shared_ptr<response>& res) {
   auto id = core::new_request_id();
-  auto admitted = admit_chat(req, req.body, id);
+  auto admitted = admit_chat(caller_of(req), req.body, id);
   if (!admitted) return refuse_http(*res, admitted.err(), id);
   auto a = engine_.start_chat(std::move(admitted->request), std::move(admitted->source), id,
                               nullptr, actors::chat_kind::background, *caller_key(req));

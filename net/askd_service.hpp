@@ -31,9 +31,21 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
   void set_draining(bool on) { draining_ = on; }
   bool draining() const { return draining_; }
 
+  // Who sent a chat, as admitting it needs: what its refusal's log line names, and the
+  // client its rate is counted for (client_of; empty when limits.client_rate is off). A
+  // WebSocket keeps this much of its upgrade request, and no more (most sit idle).
+  struct caller {
+    std::string_view method;
+    std::string_view path;
+    std::string_view peer;
+    std::string client;
+  };
+  caller caller_of(const request& req) const;
+
   // Per-client request rate (limits.client_rate): the milliseconds until `req`'s client
   // may send again, 0 when it may now (the request is counted).
   std::int64_t rate_wait_ms(const request& req);
+  std::int64_t rate_wait_for(const std::string& client);  // the same, by client_of's name
 
   // Whom a request is counted for: its API key when auth.api_keys checked one, else its
   // address ("addr:10.1.2.3", an IPv6 client by its /64), taken from X-Forwarded-For
@@ -58,12 +70,13 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
   };
   // `compat`: deepwiki-open's face, where an unsupported language falls back to the
   // default (logged) as deepwiki-open does; v1 refuses it.
-  core::result<admitted> admit_chat(const request& http, std::string_view body,
+  core::result<admitted> admit_chat(const caller& who, std::string_view body,
                                     const std::string& request_id, bool compat = false);
   const core::config& config() const { return cfg_; }
   // One line per refused request (and its count in /metrics), so a 400 at 3 a.m. can be
   // explained.
   void log_refusal(std::string_view id, const request& req, int status, std::string_view detail);
+  void log_refusal(std::string_view id, const caller& who, int status, std::string_view detail);
   // log_refusal, then the detail sent as {"detail"} (a refusal with no request id).
   void refuse(const request& req, response& res, int status, std::string_view detail,
               header_list extra = {});

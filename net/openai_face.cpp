@@ -324,7 +324,7 @@ void askd_service::openai_chat(const request& req, const std::shared_ptr<respons
     return res->send(e.status, json_type, openai_error_json(e.status, e.what(), e.param, e.code),
                      {{"X-Request-Id", id}});
   }
-  auto admitted = admit_chat(req, oa.chat_body, id);
+  auto admitted = admit_chat(caller_of(req), oa.chat_body, id);
   if (!admitted) {
     const auto& err = admitted.err();
     return send_openai_refusal(*res, err.code, err.message, err.retry_after_ms, id);
