@@ -202,12 +202,13 @@ std::uint64_t timer_service::add(clock::time_point when, caf::strong_actor_ptr t
   return id;
 }
 
-void timer_service::cancel(std::uint64_t id) {
+bool timer_service::cancel(std::uint64_t id) {
   std::lock_guard lock(mu_);
   auto it = by_id_.find(id);
-  if (it == by_id_.end()) return;
+  if (it == by_id_.end()) return false;
   schedule_.erase(it->second);
   by_id_.erase(it);
+  return true;
 }
 
 std::size_t timer_service::pending() {

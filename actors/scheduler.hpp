@@ -46,11 +46,12 @@ class timer_service : public std::enable_shared_from_this<timer_service> {
 
   timer_service();
   ~timer_service();  // stops the thread; entries left are dropped
-  // At `when`, `target` gets the response `response` (content `true`). Returns the
+  // At `when`, `target` gets the response `response` (content `true`: gone off). Returns the
   // entry's id, for cancel().
   std::uint64_t add(clock::time_point when, caf::strong_actor_ptr target, caf::message_id response);
-  void cancel(std::uint64_t id);  // harmless once it has gone off
-  std::size_t pending();          // entries not yet gone off
+  // False, doing nothing, once it has gone off.
+  bool cancel(std::uint64_t id);
+  std::size_t pending();  // entries not yet gone off
 
  private:
   struct entry {

@@ -13,9 +13,10 @@
 // entry. A timer is armed in a `timer_slot` of the actor's state: arming the slot again
 // cancels the timer it held, and the slot cancels its timer when the state goes (CAF
 // destroys it as the actor exits), so nothing holds a finished actor, a re-armed timer
-// leaves no entry behind, and no functor is attached to the actor per timer. (A timer
-// replaced before it went off still leaves its response handler in the actor, ~110 B,
-// until the actor ends: a stream's detach grace, once per time its last client left.)
+// leaves no entry behind, and no functor is attached to the actor per timer. A timer
+// replaced before it went off is answered `false` at once, so CAF drops the response
+// handler it kept for it (~110 B, until the actor's end: a stream's detach grace, once
+// per time its last client left).
 // (Timers used to be requests with a timeout to an actor that never answers: a message,
 // and two wakes of CAF's clock thread per timer, set and cancelled, at low load.)
 //
@@ -45,6 +46,7 @@ class timer_slot {
                         caf::behavior on_due);
   std::shared_ptr<timer_service> service_;
   std::uint64_t id_ = 0;
+  caf::message_id response_;  // what the actor waits for
 };
 
 // The one actor timers ask off the engine's scheduler; it never answers. Hidden: the
@@ -53,8 +55,8 @@ never_actor spawn_never(caf::actor_system& system);
 
 // The engine's timer service when `system` runs on askd's scheduler, else false.
 bool has_timer_service(caf::actor_system& system);
-// Arms a timer of the service in `slot` (cancelling the one it held): `on_due` gets
-// `true` in `self`'s context after `delay`.
+// Arms a timer of the service in `slot` (cancelling the one it held, whose `on_due` gets
+// `false` at once): `on_due` gets `true` in `self`'s context after `delay`.
 void arm_timer(caf::scheduled_actor* self, timer_slot& slot, caf::timespan delay,
                caf::behavior on_due);
 
@@ -64,7 +66,9 @@ template <class Self, class F>
 void start_timer(Self* self, timer_slot& slot, const never_actor& never, caf::timespan delay,
                  F due) {
   if (has_timer_service(self->home_system()))
-    return arm_timer(self, slot, delay, caf::behavior{[due](bool) mutable { due(); }});
+    return arm_timer(self, slot, delay, caf::behavior{[due](bool fired) mutable {
+                       if (fired) due();
+                     }});
   self->request(never, delay, wait_atom::value)
       .then([](bool) {},
             [due](caf::error& err) mutable {

@@ -94,3 +94,55 @@ TEST_CASE("a timer armed over another goes off - the one it replaced does not") 
   CHECK(service->pending() == 0);
   self->send_exit(a, caf::exit_reason::user_shutdown);
 }
+
+namespace {
+
+using handlers_atom = caf::atom_constant<caf::atom("handlers")>;
+
+// armer's work as a class, to see what CAF keeps for it: the response handlers waiting.
+class counting_armer : public caf::event_based_actor {
+ public:
+  counting_armer(caf::actor_config& cfg, askd::actors::never_actor never)
+      : caf::event_based_actor(cfg), never_(std::move(never)) {}
+
+  caf::behavior make_behavior() override {
+    return {
+        [this](arm_atom, int times, int delay_ms) {
+          for (int i = 0; i < times; ++i)
+            askd::actors::start_timer(this, slot_, never_, std::chrono::milliseconds(delay_ms),
+                                      [this] { ++fired_; });
+          return fired_;
+        },
+        [this](handlers_atom) { return static_cast<int>(multiplexed_responses_.size()); },
+    };
+  }
+
+ private:
+  askd::actors::timer_slot slot_;
+  askd::actors::never_actor never_;
+  int fired_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("a timer replaced before it goes off leaves no response handler - and never goes off") {
+  askd_system s;
+  auto a = s.sys.spawn<counting_armer>(askd::actors::spawn_never(s.sys));
+  caf::scoped_actor self{s.sys};
+  auto ask = [&](auto... xs) {
+    int n = -1;
+    self->request(a, caf::infinite, xs...).receive([&](int got) { n = got; }, [&](caf::error&) {});
+    return n;
+  };
+  // A v1 stream's detach grace, armed again each time its last client leaves: 100 times
+  // an hour's timer. The replaced ones are answered `false` before the next message, so
+  // one handler is left (100 before), and none of them went off.
+  CHECK(ask(arm_atom::value, 100, 3600 * 1000) == 0);
+  CHECK(ask(handlers_atom::value) == 1);
+  CHECK(ask(arm_atom::value, 0, 0) == 0);
+  // The last one still goes off when replaced by a due one.
+  CHECK(ask(arm_atom::value, 1, 1) == 0);
+  CHECK(eventually([&] { return ask(arm_atom::value, 0, 0) == 1; }));
+  CHECK(ask(handlers_atom::value) == 0);
+  self->send_exit(a, caf::exit_reason::user_shutdown);
+}
