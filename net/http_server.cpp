@@ -348,8 +348,10 @@ class ws_session : public websocket,
   void on_accept(
       beast::error_code ec,
       const std::function<std::shared_ptr<websocket_handler>(std::shared_ptr<websocket>)>& accept) {
-    // Happens when the handshake is malformed or the client left during it.
-    if (ec) return hard_close();
+    // Happens when the handshake is malformed or the client left during it. Closed
+    // meanwhile (its time ran out, or the server is stopping while the handshake's
+    // completion waited on the strand): no handler, which nothing would ever close.
+    if (ec || gone_) return hard_close();
     open_ = true;
     heard();
     handler_ = accept(shared_from_this());
