@@ -4,7 +4,8 @@
 #   - RSS per open stream: OPEN_STREAMS slow compat HTTP streams (30 deltas, 500 ms apart)
 #     held open through a fresh askd, RSS sampled once all are open, minus RSS before.
 #   - RSS per idle WebSocket: IDLE_WS idle compat-ws, then v1-ws sockets, each on a fresh
-#     askd (memory freed by earlier work would hide the sockets' cost).
+#     askd (memory freed by earlier work would hide the sockets' cost), RSS sampled once
+#     askd counts them all open.
 #   bench/memory.sh              (OPEN_STREAMS=1000 IDLE_WS=5000 REPEAT=1 WITH_NGINX=0)
 # WITH_NGINX=1 measures the open streams through nginx too (the reference, relay.sh's peer).
 # ASKD_WRAP is put before askd's command line (e.g. "env MALLOC_ARENA_MAX=2"; it must
@@ -71,9 +72,16 @@ for _ in $(seq "$REPEAT"); do
     fresh_askd
     rss0=$(rss_kb "$askd_pid")
     build/apps/askload/askload --url "http://127.0.0.1:$ASKD_PORT" --target $kind \
-      --idle "$IDLE_WS" --duration 4 --json --quiet --max-connections 20000 > "$OUT/idle-$kind.json" &
+      --idle "$IDLE_WS" --duration 10 --json --quiet --max-connections 20000 > "$OUT/idle-$kind.json" &
     loader=$!
-    sleep 3
+    # Sampled once every socket is open (askd's askd_connections gauge, which counts the
+    # metrics call too), at most 8 s in.
+    for _ in $(seq 80); do
+      open=$(curl -s "127.0.0.1:$ASKD_PORT/metrics" | awk '/^askd_connections / {print $2}')
+      [ "${open:-0}" -gt "$IDLE_WS" ] && break
+      sleep 0.1
+    done
+    sleep 0.5  # the handshakes' last transient buffers freed
     rss1=$(rss_kb "$askd_pid")
     wait $loader || true
     echo "memory: $IDLE_WS idle $kind sockets: $(per "$IDLE_WS" "$rss0" "$rss1") KB each (RSS $rss0 -> $rss1 KB)"

@@ -60,6 +60,7 @@ askd_server::askd_server(core::config cfg) : parts_(std::make_unique<parts>()) {
     io_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency() / 4));
   p.io_threads = io_threads;
   p.server = std::make_unique<http_server>(p.service, limits, io_threads);
+  p.service->count_connections_with([server = p.server.get()] { return server->connections(); });
 }
 
 askd_server::~askd_server() {

@@ -603,6 +603,12 @@ void askd_service::metrics(const request&, const std::shared_ptr<response>& res)
   line("askd_requests_total{outcome=\"ok\"}", m.requests_ok);
   line("askd_requests_total{outcome=\"failed\"}", m.requests_failed);
   line("askd_requests_total{outcome=\"cancelled\"}", m.requests_cancelled);
+  if (connections_) {
+    metric("askd_connections", "gauge",
+           "Open client connections, HTTP and WebSocket (past server.max_connections one is "
+           "refused at accept).");
+    line("askd_connections", static_cast<std::int64_t>(connections_()));
+  }
   metric("askd_refused_total", "counter", "Requests refused before any work, by HTTP status.");
   for (std::size_t i = 0; i < std::size(actors::refusal_statuses); ++i) {
     auto status = actors::refusal_statuses[i];

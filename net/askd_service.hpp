@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,6 +31,10 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
   // New chats are refused with 503 while draining for shutdown.
   void set_draining(bool on) { draining_ = on; }
   bool draining() const { return draining_; }
+  // The server's open connections, for /metrics: set once, before the server runs.
+  void count_connections_with(std::function<std::size_t()> count) {
+    connections_ = std::move(count);
+  }
 
   // Who sent a chat, as admitting it needs: what its refusal's log line names, and the
   // client its rate is counted for (client_of; empty when limits.client_rate is off). A
@@ -135,6 +140,7 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
   core::rate_limiter rate_;  // guarded by rate_mu_: handlers run on many io threads
   std::string models_json_;  // built once: the providers never change while running
   std::atomic<bool> draining_{false};
+  std::function<std::size_t()> connections_;
   bool loopback_only_;  // bound to loopback: only loopback Host names are answered
   std::vector<core::network> trusted_proxies_;
   wiki_store wiki_;

@@ -47,3 +47,29 @@ TEST_CASE("a WebSocket upgrade on another path is refused") {
   CHECK_FALSE(r.accepted);
   CHECK(r.refused_status == 404);
 }
+
+namespace {
+// askd's askd_connections gauge, from /metrics (whose own connection it counts).
+long open_connections(std::uint16_t port) {
+  auto body = http_call(port, "GET", "/metrics").body;
+  auto at = body.find("\naskd_connections ");
+  return at == std::string::npos ? -1 : std::stol(body.substr(at + 18));
+}
+}  // namespace
+
+TEST_CASE("GET /metrics counts open connections - idle WebSockets included") {
+  e2e_env env;
+  REQUIRE(eventually([&] { return open_connections(env.port) == 1; }));  // the metrics call
+  std::vector<std::unique_ptr<raw_connection>> sockets;
+  for (int i = 0; i < 3; ++i) {
+    sockets.push_back(std::make_unique<raw_connection>(env.port));
+    sockets.back()->send(
+        "GET /ws/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    REQUIRE(sockets.back()->read_until("\r\n\r\n", std::chrono::seconds(10)).find("101") !=
+            std::string::npos);
+  }
+  CHECK(eventually([&] { return open_connections(env.port) == 4; }));
+  sockets.clear();
+  CHECK(eventually([&] { return open_connections(env.port) == 1; }));
+}
