@@ -154,6 +154,12 @@ class connection {
   virtual void time_out() {}
   // When the read in progress must have ended (steady_clock ticks); 0: no limit running.
   std::int64_t due() const { return due_.load(std::memory_order_relaxed); }
+  // On the strand, when the sweep's call arrives: whether the limit it found passed still
+  // has (not re-armed meanwhile, or disarmed).
+  bool overdue() const {
+    auto due = this->due();
+    return due && due <= now_ticks();
+  }
 
  protected:
   static std::int64_t now_ticks() {
@@ -249,9 +255,9 @@ class ws_session : public websocket,
                    public connection,
                    public std::enable_shared_from_this<ws_session> {
  public:
-  // The HTTP session's socket: the WebSocket stream keeps its own timer (the timeouts
-  // below), so a tcp_stream's two timers and its layer in every pending read would be
-  // memory an idle socket pays for nothing (bench/memory.sh).
+  // The HTTP session's plain socket: the timeouts are the server's sweep's (heard()), so
+  // a tcp_stream's two timers and its layer in every pending read would be memory an idle
+  // socket pays for nothing (bench/memory.sh).
   ws_session(http_server::impl& server, socket_type&& socket, std::string peer)
       : server_(server), ws_(std::move(socket)), peer_(std::move(peer)) {}
 
@@ -370,8 +376,7 @@ class ws_session : public websocket,
     arm(server_.limits.ws_idle_timeout / 2);
   }
   void on_time_out() {
-    auto due = this->due();
-    if (gone_ || !due || due > now_ticks()) return;  // something arrived meanwhile
+    if (gone_ || !overdue()) return;  // something arrived meanwhile
     if (!open_ || close_sent_ || ping_out_) return hard_close();
     ping_out_ = true;
     arm(server_.limits.ws_idle_timeout / 2);
@@ -557,9 +562,8 @@ class http_session : public connection, public std::enable_shared_from_this<http
   }
   void time_out() override {
     asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
-      auto due = self->due();
-      if (!due || due > now_ticks()) return;  // its read ended, or a later one began
-      self->hard_close();                     // the read completes with operation_aborted
+      if (!self->overdue()) return;  // its read ended, or a later one began
+      self->hard_close();            // the read completes with operation_aborted
     });
   }
 
