@@ -63,11 +63,7 @@ TEST_CASE("GET /metrics counts open connections - idle WebSockets included") {
   std::vector<std::unique_ptr<raw_connection>> sockets;
   for (int i = 0; i < 3; ++i) {
     sockets.push_back(std::make_unique<raw_connection>(env.port));
-    sockets.back()->send(
-        "GET /ws/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
-    REQUIRE(sockets.back()->read_until("\r\n\r\n", std::chrono::seconds(10)).find("101") !=
-            std::string::npos);
+    REQUIRE(raw_ws_upgrade(*sockets.back(), "/ws/chat").find("101") != std::string::npos);
   }
   CHECK(eventually([&] { return open_connections(env.port) == 4; }));
   sockets.clear();

@@ -213,19 +213,7 @@ struct ws_server {
 // A WebSocket client on a raw socket, so the test decides what it answers: opens the
 // socket with the handshake.
 void open_ws(raw_connection& c) {
-  c.send(
-      "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
-  REQUIRE(c.read_until("\r\n\r\n", std::chrono::seconds(10)).find("101 Switching Protocols") !=
-          std::string::npos);
-}
-// A client frame (masked, with a zero mask: the payload goes as it is) of `opcode`.
-std::string client_frame(unsigned opcode, const std::string& payload) {
-  std::string f;
-  f += static_cast<char>(0x80 | opcode);
-  f += static_cast<char>(0x80 | payload.size());  // < 126 bytes
-  f += std::string(4, '\0');
-  return f + payload;
+  REQUIRE(raw_ws_upgrade(c, "/ws").find("101 Switching Protocols") != std::string::npos);
 }
 const std::string server_ping("\x89\x00", 2);  // what the server pings with: no payload
 
@@ -266,10 +254,10 @@ TEST_CASE("a WebSocket that answers every ping stays open past its idle limit") 
   // Three pings answered: 1.5 s of nothing but pongs from the client, past the 1 s limit.
   for (std::size_t pings = 1; pings <= 3; ++pings) {
     REQUIRE(count_of(read_until_count(c, server_ping, pings), server_ping) == pings);
-    c.send(client_frame(0xA, ""));  // the pong
+    c.send(client_ws_frame(0xA, ""));  // the pong
   }
   // Still open: a message is answered.
-  c.send(client_frame(0x1, "still here"));
+  c.send(client_ws_frame(0x1, "still here"));
   CHECK(c.read_until("still here", std::chrono::seconds(10)).find("still here") !=
         std::string::npos);
 }
@@ -278,7 +266,7 @@ TEST_CASE("a close the client never answers ends the WebSocket at the idle limit
   ws_server s;
   raw_connection c(s.port);
   open_ws(c);
-  c.send(client_frame(0x1, "close"));
+  c.send(client_ws_frame(0x1, "close"));
   // The server's close frame (code 1000), which the client never answers.
   CHECK(c.read_until(std::string("\x88\x02\x03\xe8", 4), std::chrono::seconds(10))
             .find(std::string("\x88\x02\x03\xe8", 4)) != std::string::npos);

@@ -37,25 +37,10 @@ TEST_CASE("a client that leaves mid-answer cancels the upstream call and every a
 TEST_CASE("a WebSocket client that leaves mid-answer cancels the upstream call") {
   e2e_env env;
   raw_connection c(env.port);
-  c.send(
-      "GET /ws/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
-  REQUIRE(c.read_until("\r\n\r\n", 10s).find(" 101 ") != std::string::npos);
-  // One masked text frame carrying the request.
-  auto body = chat_body("q", R"({"text":"QQRRSSTT","chunk":2,"fault":"stall","after":1})");
-  std::string frame;
-  frame += static_cast<char>(0x81);
-  if (body.size() < 126) {
-    frame += static_cast<char>(0x80 | body.size());
-  } else {
-    frame += static_cast<char>(0x80 | 126);
-    frame += static_cast<char>((body.size() >> 8) & 0xff);
-    frame += static_cast<char>(body.size() & 0xff);
-  }
-  const char mask[4] = {1, 2, 3, 4};
-  frame.append(mask, 4);
-  for (std::size_t i = 0; i < body.size(); ++i) frame += static_cast<char>(body[i] ^ mask[i % 4]);
-  c.send(frame);
+  REQUIRE(raw_ws_upgrade(c, "/ws/chat").find(" 101 ") != std::string::npos);
+  // One text frame carrying the request.
+  c.send(client_ws_frame(
+      0x1, chat_body("q", R"({"text":"QQRRSSTT","chunk":2,"fault":"stall","after":1})")));
   REQUIRE(c.read_until("QQ", 10s).find("QQ") != std::string::npos);
   c.close();
   REQUIRE(eventually([&] { return env.mock->stats().disconnects == 1; }));

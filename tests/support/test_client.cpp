@@ -362,6 +362,32 @@ std::string post_bytes(const std::string& target, const std::string& body) {
          std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
+std::string raw_ws_upgrade(raw_connection& c, const std::string& target) {
+  c.send("GET " + target +
+         " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  return c.read_until("\r\n\r\n", std::chrono::seconds(10));
+}
+
+std::string client_ws_frame(unsigned opcode, const std::string& payload) {
+  std::string frame;
+  frame += static_cast<char>(0x80 | opcode);
+  auto n = payload.size();
+  if (n < 126) {
+    frame += static_cast<char>(0x80 | n);
+  } else if (n < 65536) {
+    frame += static_cast<char>(0x80 | 126);
+    for (int shift = 8; shift >= 0; shift -= 8) frame += static_cast<char>((n >> shift) & 0xff);
+  } else {
+    frame += static_cast<char>(0x80 | 127);
+    for (int shift = 56; shift >= 0; shift -= 8) frame += static_cast<char>((n >> shift) & 0xff);
+  }
+  const char mask[4] = {1, 2, 3, 4};
+  frame.append(mask, 4);
+  for (std::size_t i = 0; i < n; ++i) frame += static_cast<char>(payload[i] ^ mask[i % 4]);
+  return frame;
+}
+
 std::string shell_quote(const std::string& text) {
   std::string q = "'";
   for (char c : text) q += c == '\'' ? std::string("'\\''") : std::string(1, c);

@@ -135,6 +135,12 @@ std::uint16_t free_port();
 
 // A POST request's bytes, ready for raw_connection::send.
 std::string post_bytes(const std::string& target, const std::string& body);
+// A WebSocket upgrade of `target` sent on a raw connection (a fixed key), and the
+// server's answer up to the end of its headers.
+std::string raw_ws_upgrade(raw_connection& c, const std::string& target);
+// A client's WebSocket frame (final, masked as a client's must be) of `opcode` with
+// `payload`, any size.
+std::string client_ws_frame(unsigned opcode, const std::string& payload);
 
 // Polls `cond` every millisecond until it holds or `deadline` passes; returns whether it held.
 template <class F>
