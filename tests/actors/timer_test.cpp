@@ -99,7 +99,11 @@ namespace {
 
 using handlers_atom = caf::atom_constant<caf::atom("handlers")>;
 
-// armer's work as a class, to see what CAF keeps for it: the response handlers waiting.
+// armer's work as a class, to see what CAF keeps for it: the response handlers waiting
+// (protected in CAF). Not a twin to fold armer into: its slot is a member, gone only with
+// the actor object, which a pending timer's entry keeps alive, where the engine's actors
+// (and armer) keep theirs in state, destroyed as they exit. The test using it ends with
+// no timer pending.
 class counting_armer : public caf::event_based_actor {
  public:
   counting_armer(caf::actor_config& cfg, askd::actors::never_actor never)
