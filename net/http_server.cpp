@@ -145,6 +145,46 @@ std::string detail_json(std::string_view detail) {
   return "{\"detail\":" + core::json::quote(detail) + "}";
 }
 
+// A streamed response's head: what Beast's serializer wrote for it, but as text that any
+// thread can send (http_session::start_now). The fields are `common`, then `extra`; a
+// later field replaces an earlier one of the same name, as Beast's set() does. The
+// framing fields are the session's own (chunked; Connection: close when the connection
+// ends after this response), so a producer's are dropped, as is a field carrying CR or LF.
+std::string response_head(int status, const header_list& common, const header_list& extra,
+                          bool keep_alive) {
+  auto reason = http::obsolete_reason(static_cast<http::status>(status));
+  std::string out;
+  out.reserve(160);
+  out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
+  out.append(reason.data(), reason.size()).append("\r\n");
+  auto same = [](const std::string& a, std::string_view b) { return beast::iequals(a, b); };
+  auto replaced = [&](std::size_t list, std::size_t i, const std::string& name) {
+    for (std::size_t j = i + 1; list == 0 && j < common.size(); ++j)
+      if (same(common[j].first, name)) return true;
+    for (std::size_t j = list == 0 ? 0 : i + 1; j < extra.size(); ++j)
+      if (same(extra[j].first, name)) return true;
+    return false;
+  };
+  bool server_set = false;
+  for (std::size_t list = 0; list < 2; ++list) {
+    const auto& fields = list == 0 ? common : extra;
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      const auto& [name, value] = fields[i];
+      if (name.empty() || replaced(list, i, name) || same(name, "Transfer-Encoding") ||
+          same(name, "Content-Length") || same(name, "Connection") ||
+          name.find_first_of("\r\n:") != std::string::npos ||
+          value.find_first_of("\r\n") != std::string::npos)
+        continue;
+      server_set = server_set || same(name, "Server");
+      out.append(name).append(": ").append(value).append("\r\n");
+    }
+  }
+  if (!server_set) out.append("Server: askd\r\n");
+  if (!keep_alive) out.append("Connection: close\r\n");
+  out.append("Transfer-Encoding: chunked\r\n\r\n");
+  return out;
+}
+
 // What stop() and the timeout sweep need from every live connection.
 class connection {
  public:
@@ -590,15 +630,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void do_start(std::uint64_t id, int status, header_list headers) {
     if (id != response_id_ || !handling_ || started_ || closed_) return;
     started_ = streaming_ = true;
-    head_ =
-        std::make_unique<http::response<http::empty_body>>(static_cast<http::status>(status), 11);
-    head_->set(http::field::server, "askd");
-    for (auto& [k, v] : common_headers_) head_->set(k, v);
-    for (auto& [k, v] : headers) head_->set(k, v);
-    head_->keep_alive(keep_alive_);
-    head_->chunked(true);
-    head_sr_ = std::make_unique<http::response_serializer<http::empty_body>>(*head_);
-    head_pending_ = true;
+    raw_ += response_head(status, common_headers_, headers, keep_alive_);
     pump();
   }
 
@@ -633,7 +665,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
   }
 
   void do_abort(std::uint64_t id) {
-    if (id != response_id_ || closed_) return;
+    if (id != response_id_ || closed_ || response_done_) return;
     disconnect_ = nullptr;  // the service asked for it; nothing to tell it
     abort_queued_ = true;
     pump();  // sends what was written before, then cuts
@@ -664,35 +696,94 @@ class http_session : public connection, public std::enable_shared_from_this<http
 
   strand executor() { return socket_.get_executor(); }
 
-  // -- writing from the thread that produced the chunk ---------------------------------
-  // A streamed chunk is sent straight from the caller's thread when the connection has
-  // nothing queued, in flight or about to run on its strand (the gate is open): no post,
-  // no wakeup of an io thread per delta (bench/RESULTS.md, relay benchmark). The strand
-  // opens the gate when it falls idle and closes it before anything else touches the
-  // socket; every response operation closes it until the strand has run it, so a chunk
-  // never overtakes one written before it. False: the gate is shut; post the write.
+  // -- sending from the thread that produced the response ------------------------------
+  // A response's head, its chunks and its last chunk are sent straight from the caller's
+  // thread when the connection has nothing queued, in flight or about to run on its
+  // strand (the gate is open): no post and no wakeup of an io thread per delta, and
+  // none for a stream's head or end (bench/RESULTS.md, relay benchmark; eighth pass).
+  // The strand opens the gate when it falls idle and closes it before anything else
+  // touches the socket; every response operation closes it until the strand has run it,
+  // so nothing overtakes what was sent before it. What the gate did on its own (a head, an
+  // end) the strand takes over before it next touches the response (adopt). False: the
+  // gate is shut; post the operation.
   bool write_now(std::uint64_t id, std::string_view chunk) {
     std::unique_lock<std::mutex> lock(gate_.m, std::try_to_lock);
-    if (!lock || !gate_.open || gate_.id != id || chunk.empty()) return false;
+    if (!lock || gate_.phase != gate_phase::body || gate_.id != id || chunk.empty()) return false;
     char hex[20];
     auto len = chunk_head(hex, chunk.size());
     iovec iov[3] = {{hex, len},
                     {const_cast<char*>(chunk.data()), chunk.size()},
                     {const_cast<char*>("\r\n"), 2}};
+    send_gated(iov);
+    return true;
+  }
+
+  // The head, while the response has not started: the head phase is open only while the
+  // request is handled and nothing was sent or queued, so common_headers_ and keep_alive_
+  // are the strand's to read (it changes them only with the gate shut).
+  bool start_now(std::uint64_t id, int status, const header_list& headers) {
+    std::lock_guard<std::mutex> lock(gate_.m);
+    if (gate_.phase != gate_phase::head || gate_.id != id) return false;
+    auto head = response_head(status, common_headers_, headers, keep_alive_);
+    gate_.started = true;
+    gate_.phase = gate_phase::body;
+    iovec iov[1] = {{head.data(), head.size()}};
+    send_gated(iov);
+    return true;
+  }
+
+  // The last chunk, on a connection that stays open, is watched for its next request and
+  // has none waiting already: the strand hears of the end when the next request (or the
+  // client's close) makes the socket readable, or at the idle limit armed here, and ends
+  // the response then; nothing has to wake it now.
+  bool finish_now(std::uint64_t id) {
+    std::lock_guard<std::mutex> lock(gate_.m);
+    if (gate_.phase != gate_phase::body || gate_.id != id || !gate_.may_finish) return false;
+    gate_.finished = true;
+    iovec iov[1] = {{const_cast<char*>("0\r\n\r\n"), 5}};
+    if (send_gated(iov)) arm(server_.limits.idle_timeout);
+    gate_.phase = gate_phase::shut;
+    return true;
+  }
+
+  // A response operation is on its way to the strand: the gate stays shut until it ran.
+  void op_posted() {
+    std::lock_guard<std::mutex> lock(gate_.m);
+    ++gate_.posted;
+    gate_.phase = gate_phase::shut;
+  }
+  // On the strand, before the operation runs.
+  void op_begins() { adopt(); }
+  // On the strand, after the operation ran: open the gate again if nothing is pending.
+  void op_ran() {
+    {
+      std::lock_guard<std::mutex> lock(gate_.m);
+      --gate_.posted;
+    }
+    maybe_open_gate();
+  }
+
+ private:
+  // Under the gate's lock: sends `iov` at once. What the socket did not take is the gate's
+  // tail, which the strand sends (or finds the client gone) before anything else; the
+  // gate is shut until then. True: all of it went.
+  template <std::size_t N>
+  bool send_gated(iovec (&iov)[N]) {
     msghdr msg{};
     msg.msg_iov = iov;
-    msg.msg_iovlen = 3;
+    msg.msg_iovlen = N;
+    std::size_t total = 0;
+    for (const auto& v : iov) total += v.iov_len;
     auto sent = ::sendmsg(gate_.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    auto total = len + chunk.size() + 2;
     if (sent == static_cast<ssize_t>(total)) return true;
-    // Not all of it: the strand sends the rest (or finds the client gone) before anything else.
-    gate_.open = false;
+    gate_.phase = gate_phase::shut;
     if (sent < 0) {
       // Out of buffers or memory for a moment: the strand's async write tries again.
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS && errno != ENOMEM &&
           errno != EINTR) {
+        // The client went away: nothing more goes to it.
         asio::post(socket_.get_executor(), [self = shared_from_this()] { self->hard_close(); });
-        return true;  // the client went away: nothing more goes to it
+        return false;
       }
       sent = 0;
     }
@@ -704,29 +795,33 @@ class http_session : public connection, public std::enable_shared_from_this<http
       sent -= static_cast<ssize_t>(skip);
     }
     gate_.tail = std::move(rest);
-    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->pump(); });
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      if (!self->adopt()) self->pump();
+    });
+    return false;
+  }
+
+  // On the strand: takes over what the gate did on its own since the strand last looked.
+  // A head sent there starts the response here; an end sent there ends it here (what the
+  // socket did not take is written first). True: the response ended so.
+  bool adopt() {
+    bool started = false;
+    bool finished = false;
+    {
+      std::lock_guard<std::mutex> lock(gate_.m);
+      started = std::exchange(gate_.started, false);
+      finished = std::exchange(gate_.finished, false);
+    }
+    if (started) started_ = streaming_ = true;
+    if (!finished || closed_) return false;
+    finish_queued_ = last_written_ = true;
+    pump();
     return true;
   }
 
-  // A response operation is on its way to the strand: the gate stays shut until it ran.
-  void op_posted() {
-    std::lock_guard<std::mutex> lock(gate_.m);
-    ++gate_.posted;
-    gate_.open = false;
-  }
-  // On the strand, after the operation ran: open the gate again if nothing is pending.
-  void op_ran() {
-    {
-      std::lock_guard<std::mutex> lock(gate_.m);
-      --gate_.posted;
-    }
-    maybe_open_gate();
-  }
-
- private:
   // Nothing queued, in flight or left over by a direct write.
   bool idle() {
-    if (writing_ || !pending_.empty() || !raw_.empty() || head_pending_) return false;
+    if (writing_ || !pending_.empty() || !raw_.empty()) return false;
     std::lock_guard<std::mutex> lock(gate_.m);
     return gate_.tail.empty();
   }
@@ -742,20 +837,32 @@ class http_session : public connection, public std::enable_shared_from_this<http
     drained_.clear();
   }
 
+  // The head phase while a request is handled and nothing was sent; the body phase while
+  // a stream has nothing queued. Not while the gate has done something the strand has not
+  // taken over: its phase is its own until then.
   void maybe_open_gate() {
-    if (!streaming_ || head_pending_ || writing_ || finish_queued_ || abort_queued_ ||
+    if (!handling_ || (started_ && !streaming_) || writing_ || finish_queued_ || abort_queued_ ||
         last_written_ || closed_ || !pending_.empty() || !raw_.empty())
       return;
     std::lock_guard<std::mutex> lock(gate_.m);
-    if (gate_.posted || !gate_.tail.empty()) return;
-    gate_.open = true;
+    if (gate_.posted || !gate_.tail.empty() || gate_.started || gate_.finished) return;
+    gate_.phase = streaming_ ? gate_phase::body : gate_phase::head;
     gate_.id = response_id_;
     gate_.fd = socket_.native_handle();
+    gate_.may_finish = keep_alive_ && watching_ && buffer_.size() == 0;
   }
-  // Before the strand writes, finishes or closes: no direct write is running or starts.
-  void close_gate() {
+  // Before the strand writes, finishes or closes: nothing is sent from elsewhere meanwhile.
+  // True: the gate had sent the response's end, which the strand has not taken over.
+  bool close_gate() {
     std::lock_guard<std::mutex> lock(gate_.m);
-    gate_.open = false;
+    gate_.phase = gate_phase::shut;
+    return gate_.finished;
+  }
+  // On the strand, when a pipelined request arrived: the response's end is the strand's
+  // to send, so that it reads that request when it ends.
+  void keep_finish() {
+    std::lock_guard<std::mutex> lock(gate_.m);
+    gate_.may_finish = false;
   }
 
   void do_read() {
@@ -876,9 +983,10 @@ class http_session : public connection, public std::enable_shared_from_this<http
     ++response_id_;
     handling_ = true;
     common_headers_.clear();
-    started_ = streaming_ = head_pending_ = finish_queued_ = response_done_ = false;
+    started_ = streaming_ = finish_queued_ = response_done_ = false;
     watch();
     server_.svc->handle(std::move(req), make_response());
+    maybe_open_gate();  // the head may go from the producer's thread
   }
 
   std::shared_ptr<response> make_response();
@@ -894,15 +1002,21 @@ class http_session : public connection, public std::enable_shared_from_this<http
   }
   void on_watch(beast::error_code ec) {
     watching_ = false;
-    if (!ec && !closed_) {
+    bool readable = !ec && !closed_;
+    if (readable) {
       // The socket is non-blocking: this takes what is there (EOF is an error here).
       auto n = socket_.read_some(buffer_.prepare(4096), ec);
-      if (!ec) buffer_.commit(n);  // a pipelined request; kept for after this response
-      if (!ec || ec == asio::error::would_block || ec == asio::error::try_again) {
-        if (handling_) return watch();
-        do_read();  // the response completed while this read was in flight
-        return;
+      if (!ec) {
+        buffer_.commit(n);  // a pipelined request; kept for after this response
+        keep_finish();
       }
+    }
+    // The response ended from another thread (finish_now) before this: it ends here now,
+    // and the next read (or the rest of the end's write) takes the socket over.
+    if (adopt()) return;
+    if (readable && (!ec || ec == asio::error::would_block || ec == asio::error::try_again)) {
+      if (handling_) return watch();
+      return do_read();  // the response completed while this read was in flight
     }
     // Happens when our own cancel ends the watch after a response completed.
     if (ec == asio::error::operation_aborted && !handling_ && !closed_) return do_read();
@@ -911,7 +1025,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
   }
 
   void pump() {
-    if (writing_ || closed_) return;
+    if (writing_ || closed_ || response_done_) return;
     {  // what a direct write left unsent goes before anything queued since
       std::lock_guard<std::mutex> lock(gate_.m);
       if (!gate_.tail.empty()) {
@@ -919,20 +1033,13 @@ class http_session : public connection, public std::enable_shared_from_this<http
         gate_.tail.clear();
       }
     }
-    if (head_pending_) {
-      head_pending_ = false;
-      writing_ = true;
-      http::async_write_header(socket_, *head_sr_,
-                               exactly_sized(beast::bind_front_handler(
-                                   &http_session::on_head_written, shared_from_this())));
-      return;
-    }
     if (raw_.empty() && pending_.empty() && !finish_queued_) {
       if (abort_queued_) return hard_close();
       run_drained();
       return maybe_open_gate();
     }
-    if (last_written_) return;
+    // The last chunk went out directly (adopt): what it left, then the response is complete.
+    if (last_written_ && raw_.empty()) return response_complete();
     // Everything queued goes out as one chunk (and the last chunk with it when finishing),
     // after what a direct write could not send (already framed).
     inflight_.swap(pending_);
@@ -949,7 +1056,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
       bufs[n++] = asio::buffer(chunk_head_);
       bufs[n++] = asio::buffer(inflight_);
     }
-    if (finish_queued_) {
+    if (finish_queued_ && !last_written_) {
       bufs[n++] = asio::buffer("0\r\n\r\n", 5);
       last_written_ = true;
     }
@@ -988,13 +1095,6 @@ class http_session : public connection, public std::enable_shared_from_this<http
     pump();
   }
 
-  // The chunks that follow are framed here: the header and its serializer are done.
-  void on_head_written(beast::error_code ec, std::size_t n) {
-    head_sr_.reset();
-    head_.reset();
-    on_written(ec, n);
-  }
-
   void on_full_written(beast::error_code ec, std::size_t) {
     writing_ = false;
     full_.reset();
@@ -1003,13 +1103,15 @@ class http_session : public connection, public std::enable_shared_from_this<http
   }
 
   void response_complete() {
-    close_gate();
+    {  // what the gate did for this response is over with it
+      std::lock_guard<std::mutex> lock(gate_.m);
+      gate_.phase = gate_phase::shut;
+      gate_.started = gate_.finished = false;
+    }
     handling_ = false;
     response_done_ = true;
     cancel_timers();
     disconnect_ = nullptr;
-    head_sr_.reset();
-    head_.reset();
     last_written_ = false;
     drained_.clear();
     if (!keep_alive_) return graceful_close();
@@ -1046,19 +1148,21 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void hard_close() {
     if (closed_) return;
     closed_ = true;
-    close_gate();
+    // A client that leaves after the gate sent the end has had the whole response.
+    bool ended_by_gate = close_gate();
     cancel_timers();
     drained_.clear();
     disarm();
     beast::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
-    if (disconnect_ && !response_done_) {
+    if (disconnect_ && !response_done_ && !ended_by_gate) {
       // Posted: a close found by a write may be inside a producer's call (a stream hub
       // catching a watcher up holds its lock), and the service's callback takes locks.
       asio::post(socket_.get_executor(), std::move(disconnect_));
-      disconnect_ = nullptr;
     }
+    // Not called, still dropped: a callback often holds its response, and so this session.
+    disconnect_ = nullptr;
   }
 
   http_server::impl& server_;
@@ -1086,25 +1190,26 @@ class http_session : public connection, public std::enable_shared_from_this<http
   std::vector<std::shared_ptr<asio::steady_timer>> timers_;  // pending after() calls
   bool started_ = false;
   bool streaming_ = false;
-  bool head_pending_ = false;
   bool finish_queued_ = false;
   bool abort_queued_ = false;
   bool last_written_ = false;
   bool writing_ = false;
   bool response_done_ = false;
   std::unique_ptr<http::response<http::string_body>> full_;
-  std::unique_ptr<http::response<http::empty_body>> head_;
-  std::unique_ptr<http::response_serializer<http::empty_body>> head_sr_;
   std::string pending_;
   std::string inflight_;
-  std::string raw_;  // framed bytes a direct write left unsent: they go first
+  std::string raw_;  // framed bytes (a head; what a direct write left unsent): they go first
+  enum class gate_phase : std::uint8_t { shut, head, body };
   struct {
     std::mutex m;
-    bool open = false;
-    int posted = 0;  // response operations on their way to the strand
+    gate_phase phase = gate_phase::shut;  // head: may start; body: may write and finish
+    int posted = 0;                       // response operations on their way to the strand
     std::uint64_t id = 0;
     int fd = -1;
-    std::string tail;  // what a direct write could not send
+    bool may_finish = false;  // see finish_now
+    bool started = false;     // the gate sent the head: not yet taken over (adopt)
+    bool finished = false;    // the gate sent the last chunk: not yet taken over
+    std::string tail;         // what a direct send could not send
   } gate_;
   std::string chunk_head_;
   std::function<void()> disconnect_;
@@ -1127,6 +1232,7 @@ class session_response : public response {
     });
   }
   void start(int status, header_list headers) override {
+    if (s_->start_now(id_, status, headers)) return;
     run([status, h = std::move(headers)](http_session& s, std::uint64_t id) mutable {
       s.do_start(id, status, std::move(h));
     });
@@ -1138,6 +1244,7 @@ class session_response : public response {
     });
   }
   void finish() override {
+    if (s_->finish_now(id_)) return;
     run([](http_session& s, std::uint64_t id) { s.do_finish(id); });
   }
   void abort() override {
@@ -1164,6 +1271,7 @@ class session_response : public response {
   void run(F&& f) {
     s_->op_posted();
     asio::dispatch(s_->executor(), [s = s_, id = id_, f = std::forward<F>(f)]() mutable {
+      s->op_begins();
       f(*s, id);
       s->op_ran();
     });

@@ -4,7 +4,10 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 
 #include "net/http_server.hpp"
 #include "tests/support/test_client.hpp"
@@ -168,6 +171,173 @@ TEST_CASE("a client that keeps sending requests in time is not cut off") {
 
 namespace {
 
+// How many times `part` occurs in `text`.
+std::size_t count_of(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+// Reads until `part` has come `n` times (or 20 s passed, or the peer closed); all read.
+std::string read_until_count(raw_connection& c, const std::string& part, std::size_t n) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::string got;
+  const std::string never("\0never\0", 7);
+  while (count_of(got = c.read_until(never, std::chrono::milliseconds(20)), part) < n &&
+         std::chrono::steady_clock::now() < until) {
+  }
+  return got;
+}
+
+// Streams every request's answer as producers do, from outside the connection's strand:
+// "/hold" starts and writes "first", then waits for finish_held() (called from the test's
+// thread); any other path starts, writes "hello" and finishes from a timer (on the strand).
+// Every answer carries the fields the head test expects; disconnects are counted.
+struct stream_service : net::service {
+  std::mutex m;
+  std::shared_ptr<net::response> held;
+  std::atomic<int> disconnects{0};
+
+  void handle(net::request req, std::shared_ptr<net::response> res) override {
+    res->add_headers({{"X-A", "common"}, {"X-C", "c"}});
+    res->on_disconnect([this] { ++disconnects; });
+    if (req.path == "/hold") {
+      std::lock_guard lock(m);
+      held = res;
+      res->start(200, {{"Content-Type", "text/plain"}});
+      res->write("first");
+      return;
+    }
+    res->after(std::chrono::microseconds(0), [res] {
+      res->start(200, {{"Content-Type", "text/plain"},
+                       {"x-a", "2"},
+                       {"X-Bad", "v\r\nInjected: yes"},
+                       {"Connection", "keep-alive"},
+                       {"Content-Length", "3"}});
+      res->write("hello");
+      res->finish();
+    });
+  }
+  void finish_held() {
+    std::lock_guard lock(m);
+    held->write("second");
+    held->finish();
+    held.reset();
+  }
+  net::upgrade_decision upgrade(const net::request&) override { return {}; }
+};
+
+struct stream_server {
+  explicit stream_server(net::server_limits limits = {})
+      : svc(std::make_shared<stream_service>()),
+        server(svc, limits, 1),
+        port(server.listen("127.0.0.1", 0)) {
+    server.run();
+  }
+  std::shared_ptr<stream_service> svc;
+  net::http_server server;
+  std::uint16_t port;
+};
+
+const std::string last_chunk = "0\r\n\r\n";
+
+// Whether the server's side of the one connection to `port` has read everything sent to
+// it (its receive queue in /proc/net/tcp is empty): the test's way to know a pipelined
+// request reached the server's buffer, not merely its socket.
+bool server_read_all(std::uint16_t port) {
+  std::ifstream tcp("/proc/net/tcp");
+  std::string line;
+  std::getline(tcp, line);  // the column names
+  char local[16];
+  std::snprintf(local, sizeof local, ":%04X", port);
+  while (std::getline(tcp, line)) {
+    std::istringstream in(line);
+    std::string slot, local_address, remote_address, state, queues;
+    in >> slot >> local_address >> remote_address >> state >> queues;
+    if (state != "01" || !local_address.ends_with(local)) continue;  // 01: established
+    return queues.substr(queues.find(':') + 1) == "00000000";
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a streamed head is Beast's: later fields replace earlier ones, framing is the server's") {
+  stream_server s;
+  raw_connection c(s.port);
+  c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  auto got = c.read_until(last_chunk, std::chrono::seconds(10));
+  auto head = got.substr(0, got.find("\r\n\r\n") + 4);
+  CHECK(head.starts_with("HTTP/1.1 200 OK\r\n"));
+  CHECK(head.find("x-a: 2\r\n") != std::string::npos);
+  CHECK(head.find("X-A:") == std::string::npos);  // replaced
+  CHECK(head.find("X-C: c\r\n") != std::string::npos);
+  CHECK(head.find("Server: askd\r\n") != std::string::npos);
+  CHECK(head.find("Transfer-Encoding: chunked\r\n") != std::string::npos);
+  CHECK(head.find("Injected") == std::string::npos);  // a field with CR LF is dropped
+  CHECK(head.find("Content-Length") == std::string::npos);
+  CHECK(head.find("Connection") == std::string::npos);  // kept alive: nothing to say
+  CHECK(got.ends_with("5\r\nhello\r\n" + last_chunk));
+}
+
+TEST_CASE("a stream ended from the producer's thread: the connection serves its next request") {
+  stream_server s;
+  raw_connection c(s.port);
+  for (std::size_t i = 1; i <= 3; ++i) {  // each sent once the one before was answered
+    c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    auto got = read_until_count(c, last_chunk, i);
+    REQUIRE(count_of(got, "5\r\nhello\r\n" + last_chunk) == i);
+  }
+  c.close();
+  REQUIRE(eventually([&] { return s.server.connections() == 0; }));
+  // Each client left after its answer was whole: none went missing mid-stream.
+  CHECK(s.svc->disconnects == 0);
+}
+
+TEST_CASE("a request pipelined behind a stream is answered when the stream ends") {
+  stream_server s;
+  raw_connection c(s.port);
+  c.send("GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  REQUIRE(c.read_until("first", std::chrono::seconds(10)).find("first") != std::string::npos);
+  // The next request arrives while the first is streaming, and the server has read it
+  // before the stream ends: nothing more will make the socket readable.
+  c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  REQUIRE(eventually([&] { return server_read_all(s.port); }));
+  s.svc->finish_held();
+  auto got = c.read_until("hello\r\n" + last_chunk, std::chrono::seconds(10));
+  CHECK(got.find("second") != std::string::npos);
+  CHECK(got.find("hello\r\n" + last_chunk) != std::string::npos);
+}
+
+TEST_CASE("a stream ended from the producer's thread starts the idle limit") {
+  auto limits = short_timeouts();
+  stream_server s(limits);
+  raw_connection c(s.port);
+  c.send("GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  REQUIRE(c.read_until("first", std::chrono::seconds(10)).find("first") != std::string::npos);
+  s.svc->finish_held();
+  REQUIRE(c.read_until(last_chunk, std::chrono::seconds(10)).ends_with(last_chunk));
+  // Nothing after it: closed at the idle limit (1 s), as after any answer.
+  CHECK(c.closed_by_peer(std::chrono::seconds(20)));
+  REQUIRE(eventually([&] { return s.server.connections() == 0; }));
+  CHECK(s.svc->disconnects == 0);
+}
+
+TEST_CASE("a stream to a client that asked to close ends with the connection") {
+  stream_server s;  // the idle limit is 120 s: only the close ends this connection
+  raw_connection c(s.port);
+  c.send("GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  auto got = c.read_until("first", std::chrono::seconds(10));
+  CHECK(got.find("Connection: close\r\n") != std::string::npos);
+  s.svc->finish_held();
+  CHECK(
+      c.read_until(last_chunk, std::chrono::seconds(10)).ends_with("6\r\nsecond\r\n" + last_chunk));
+  CHECK(c.closed_by_peer(std::chrono::seconds(20)));
+  REQUIRE(eventually([&] { return s.server.connections() == 0; }));
+}
+
+namespace {
+
 // A WebSocket service: each text message is echoed, except "close", which closes the
 // socket (code 1000) from the server's side.
 struct echo_ws_service : net::service {
@@ -216,23 +386,6 @@ void open_ws(raw_connection& c) {
   REQUIRE(raw_ws_upgrade(c, "/ws").find("101 Switching Protocols") != std::string::npos);
 }
 const std::string server_ping("\x89\x00", 2);  // what the server pings with: no payload
-
-// How many times `part` occurs in `text`.
-std::size_t count_of(const std::string& text, const std::string& part) {
-  std::size_t n = 0;
-  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
-  return n;
-}
-// Reads until `part` has come `n` times (or 20 s passed, or the peer closed); all read.
-std::string read_until_count(raw_connection& c, const std::string& part, std::size_t n) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  std::string got;
-  const std::string never("\0never\0", 7);
-  while (count_of(got = c.read_until(never, std::chrono::milliseconds(20)), part) < n &&
-         std::chrono::steady_clock::now() < until) {
-  }
-  return got;
-}
 
 }  // namespace
 
