@@ -205,7 +205,8 @@ class connection {
   static std::int64_t now_ticks() {
     return std::chrono::steady_clock::now().time_since_epoch().count();
   }
-  // On the connection's strand only: the sweep reads it from its own.
+  // On the connection's strand, or under the write gate's lock while the gate is open
+  // (http_session::finish_now); the sweep reads it from its own.
   void arm(std::chrono::milliseconds limit) {
     auto ticks = std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit).count();
     due_.store(now_ticks() + ticks, std::memory_order_relaxed);
@@ -661,24 +662,28 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void do_finish(std::uint64_t id) {
     if (id != response_id_ || !streaming_ || finish_queued_ || abort_queued_ || closed_) return;
     finish_queued_ = true;
+    take_disconnect();  // the service ended it: a client leaving now is nothing to tell
     pump();
   }
 
   void do_abort(std::uint64_t id) {
-    if (id != response_id_ || closed_ || response_done_) return;
-    disconnect_ = nullptr;  // the service asked for it; nothing to tell it
+    // After finish() the end is on its way (or sent): nothing to cut.
+    if (id != response_id_ || closed_ || response_done_ || finish_queued_) return;
+    take_disconnect();  // the service asked for it; nothing to tell it
     abort_queued_ = true;
     pump();  // sends what was written before, then cuts
   }
 
   void do_on_disconnect(std::uint64_t id, std::function<void()> fn) {
-    if (id != response_id_ || response_done_) return;
+    if (id != response_id_ || response_done_ || finish_queued_) return;
     if (closed_) return asio::post(socket_.get_executor(), std::move(fn));  // it left already
-    disconnect_ = std::move(fn);
+    std::lock_guard<std::mutex> lock(gate_.m);
+    if (gate_.finished) return;  // ended from the producer's thread: nothing to tell
+    gate_.disconnect = std::move(fn);
   }
 
   void do_after(std::uint64_t id, std::chrono::microseconds delay, std::function<void()> fn) {
-    if (id != response_id_ || closed_) return;
+    if (id != response_id_ || closed_ || response_done_) return;
     auto timer = std::make_shared<asio::steady_timer>(socket_.get_executor(), delay);
     timers_.push_back(timer);
     timer->async_wait(exactly_sized(
@@ -737,9 +742,11 @@ class http_session : public connection, public std::enable_shared_from_this<http
   // client's close) makes the socket readable, or at the idle limit armed here, and ends
   // the response then; nothing has to wake it now.
   bool finish_now(std::uint64_t id) {
+    std::function<void()> dropped;  // destroyed after the lock is let go: it may hold a lot
     std::lock_guard<std::mutex> lock(gate_.m);
     if (gate_.phase != gate_phase::body || gate_.id != id || !gate_.may_finish) return false;
     gate_.finished = true;
+    dropped = std::move(gate_.disconnect);  // as do_finish: the service ended it
     iovec iov[1] = {{const_cast<char*>("0\r\n\r\n"), 5}};
     if (send_gated(iov)) arm(server_.limits.idle_timeout);
     gate_.phase = gate_phase::shut;
@@ -852,11 +859,17 @@ class http_session : public connection, public std::enable_shared_from_this<http
     gate_.may_finish = keep_alive_ && watching_ && buffer_.size() == 0;
   }
   // Before the strand writes, finishes or closes: nothing is sent from elsewhere meanwhile.
-  // True: the gate had sent the response's end, which the strand has not taken over.
-  bool close_gate() {
+  void close_gate() {
     std::lock_guard<std::mutex> lock(gate_.m);
     gate_.phase = gate_phase::shut;
-    return gate_.finished;
+  }
+  // The disconnect callback, taken out (and so dropped, unless the caller keeps it). It
+  // is the gate's: finish_now drops it, from the producer's thread, so that a connection
+  // whose response ended there holds nothing of that response until its next request (a
+  // callback often holds the stream's attachment, and so its actor).
+  std::function<void()> take_disconnect() {
+    std::lock_guard<std::mutex> lock(gate_.m);
+    return std::exchange(gate_.disconnect, nullptr);
   }
   // On the strand, when a pipelined request arrived: the response's end is the strand's
   // to send, so that it reads that request when it ends.
@@ -983,7 +996,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     ++response_id_;
     handling_ = true;
     common_headers_.clear();
-    started_ = streaming_ = finish_queued_ = response_done_ = false;
+    started_ = streaming_ = finish_queued_ = abort_queued_ = response_done_ = false;
     watch();
     server_.svc->handle(std::move(req), make_response());
     maybe_open_gate();  // the head may go from the producer's thread
@@ -1111,7 +1124,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     handling_ = false;
     response_done_ = true;
     cancel_timers();
-    disconnect_ = nullptr;
+    take_disconnect();
     last_written_ = false;
     drained_.clear();
     if (!keep_alive_) return graceful_close();
@@ -1129,7 +1142,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     ++response_id_;
     handling_ = true;
     common_headers_.clear();
-    started_ = false;
+    started_ = streaming_ = false;
     do_send(response_id_, status, "application/json", detail_json(detail), std::move(extra));
   }
 
@@ -1148,21 +1161,17 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void hard_close() {
     if (closed_) return;
     closed_ = true;
-    // A client that leaves after the gate sent the end has had the whole response.
-    bool ended_by_gate = close_gate();
+    close_gate();
     cancel_timers();
     drained_.clear();
     disarm();
     beast::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
-    if (disconnect_ && !response_done_ && !ended_by_gate) {
-      // Posted: a close found by a write may be inside a producer's call (a stream hub
-      // catching a watcher up holds its lock), and the service's callback takes locks.
-      asio::post(socket_.get_executor(), std::move(disconnect_));
-    }
-    // Not called, still dropped: a callback often holds its response, and so this session.
-    disconnect_ = nullptr;
+    // Posted: a close found by a write may be inside a producer's call (a stream hub
+    // catching a watcher up holds its lock), and the service's callback takes locks.
+    if (auto told = take_disconnect(); told && !response_done_)
+      asio::post(socket_.get_executor(), std::move(told));
   }
 
   http_server::impl& server_;
@@ -1209,10 +1218,10 @@ class http_session : public connection, public std::enable_shared_from_this<http
     bool may_finish = false;  // see finish_now
     bool started = false;     // the gate sent the head: not yet taken over (adopt)
     bool finished = false;    // the gate sent the last chunk: not yet taken over
+    std::function<void()> disconnect;  // on_disconnect's callback (take_disconnect)
     std::string tail;         // what a direct send could not send
   } gate_;
   std::string chunk_head_;
-  std::function<void()> disconnect_;
 };
 
 class session_response : public response {

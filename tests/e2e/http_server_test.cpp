@@ -190,7 +190,8 @@ std::string read_until_count(raw_connection& c, const std::string& part, std::si
 
 // Streams every request's answer as producers do, from outside the connection's strand:
 // "/hold" starts and writes "first", then waits for finish_held() (called from the test's
-// thread); any other path starts, writes "hello" and finishes from a timer (on the strand).
+// thread); any other path starts, writes "hello" and finishes from a timer (on the strand),
+// "/abort-after" then aborts.
 // Every answer carries the fields the head test expects; disconnects are counted.
 struct stream_service : net::service {
   std::mutex m;
@@ -207,7 +208,7 @@ struct stream_service : net::service {
       res->write("first");
       return;
     }
-    res->after(std::chrono::microseconds(0), [res] {
+    res->after(std::chrono::microseconds(0), [res, abort = req.path == "/abort-after"] {
       res->start(200, {{"Content-Type", "text/plain"},
                        {"x-a", "2"},
                        {"X-Bad", "v\r\nInjected: yes"},
@@ -215,6 +216,7 @@ struct stream_service : net::service {
                        {"Content-Length", "3"}});
       res->write("hello");
       res->finish();
+      if (abort) res->abort();  // too late: the answer is whole
     });
   }
   void finish_held() {
@@ -320,6 +322,29 @@ TEST_CASE("a stream ended from the producer's thread starts the idle limit") {
   // Nothing after it: closed at the idle limit (1 s), as after any answer.
   CHECK(c.closed_by_peer(std::chrono::seconds(20)));
   REQUIRE(eventually([&] { return s.server.connections() == 0; }));
+  CHECK(s.svc->disconnects == 0);
+}
+
+TEST_CASE("an abort after finish leaves the answer whole and the connection serving") {
+  stream_server s;
+  raw_connection c(s.port);
+  c.send("GET /abort-after HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  REQUIRE(read_until_count(c, "5\r\nhello\r\n" + last_chunk, 1).ends_with(last_chunk));
+  c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  CHECK(count_of(read_until_count(c, "5\r\nhello\r\n" + last_chunk, 2),
+                 "5\r\nhello\r\n" + last_chunk) == 2);
+  CHECK(s.svc->disconnects == 0);
+}
+
+TEST_CASE("a stop after a stream ended from the producer's thread tells no one the client left") {
+  stream_server s;
+  raw_connection c(s.port);
+  c.send("GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  REQUIRE(c.read_until("first", std::chrono::seconds(10)).find("first") != std::string::npos);
+  s.svc->finish_held();
+  REQUIRE(c.read_until(last_chunk, std::chrono::seconds(10)).ends_with(last_chunk));
+  s.server.stop();
+  CHECK(c.closed_by_peer(std::chrono::seconds(20)));
   CHECK(s.svc->disconnects == 0);
 }
 
