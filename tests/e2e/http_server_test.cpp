@@ -17,6 +17,8 @@ using namespace askd::test;
 
 namespace {
 
+const std::string get_root = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
 // Starts a chunked response, then (on the connection's strand, once the client has reset)
 // writes to it while a producer's flag is up — as a stream hub catching a watcher up
 // writes inside its lock. The disconnect callback records whether it ran inside that write.
@@ -57,7 +59,7 @@ TEST_CASE("a write that finds its client gone tells the service later - not insi
   auto port = server.listen("127.0.0.1", 0);
   server.run();
   raw_connection c(port);
-  c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  c.send(get_root);
   REQUIRE(c.read_until("first", std::chrono::seconds(10)).find("first") != std::string::npos);
   c.reset();
   {
@@ -137,7 +139,7 @@ TEST_CASE("a body that never arrives is closed at the header timeout") {
 TEST_CASE("a keep-alive connection with no next request is closed at the idle timeout") {
   short_limits_server s;
   raw_connection c(s.port);
-  c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  c.send(get_root);
   REQUIRE(c.read_until("\r\n\r\nok", std::chrono::seconds(10)).find("200") != std::string::npos);
   // Answered, then nothing: the limit between requests is the idle one (1 s), not the
   // header one (200 ms). The connection cannot close before it: no timing makes this
@@ -161,7 +163,7 @@ TEST_CASE("a client that keeps sending requests in time is not cut off") {
     return n;
   };
   for (std::size_t i = 1; i <= 4; ++i) {
-    c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    c.send(get_root);
     REQUIRE(eventually([&] {
       return answers(c.read_until(std::string("\0", 1), std::chrono::milliseconds(20))) == i;
     }));
@@ -241,6 +243,15 @@ struct stream_server {
 };
 
 const std::string last_chunk = "0\r\n\r\n";
+const std::string hello_answer = "5\r\nhello\r\n" + last_chunk;  // any path but /hold
+
+// Sends "/hold" (with `extra` header lines) and reads until its first chunk; all read.
+std::string hold(raw_connection& c, const std::string& extra = "") {
+  c.send("GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\n" + extra + "\r\n");
+  auto got = c.read_until("first", std::chrono::seconds(10));
+  REQUIRE(got.find("first") != std::string::npos);
+  return got;
+}
 
 // Whether the server's side of the one connection to `port` has read everything sent to
 // it (its receive queue in /proc/net/tcp is empty): the test's way to know a pipelined
@@ -267,7 +278,7 @@ TEST_CASE(
     "a streamed head is Beast's: later fields replace earlier ones, framing is the server's") {
   stream_server s;
   raw_connection c(s.port);
-  c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  c.send(get_root);
   auto got = c.read_until(last_chunk, std::chrono::seconds(10));
   auto head = got.substr(0, got.find("\r\n\r\n") + 4);
   CHECK(head.starts_with("HTTP/1.1 200 OK\r\n"));
@@ -279,16 +290,16 @@ TEST_CASE(
   CHECK(head.find("Injected") == std::string::npos);  // a field with CR LF is dropped
   CHECK(head.find("Content-Length") == std::string::npos);
   CHECK(head.find("Connection") == std::string::npos);  // kept alive: nothing to say
-  CHECK(got.ends_with("5\r\nhello\r\n" + last_chunk));
+  CHECK(got.ends_with(hello_answer));
 }
 
 TEST_CASE("a stream ended from the producer's thread: the connection serves its next request") {
   stream_server s;
   raw_connection c(s.port);
   for (std::size_t i = 1; i <= 3; ++i) {  // each sent once the one before was answered
-    c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    c.send(get_root);
     auto got = read_until_count(c, last_chunk, i);
-    REQUIRE(count_of(got, "5\r\nhello\r\n" + last_chunk) == i);
+    REQUIRE(count_of(got, hello_answer) == i);
   }
   c.close();
   REQUIRE(eventually([&] { return s.server.connections() == 0; }));
@@ -299,24 +310,22 @@ TEST_CASE("a stream ended from the producer's thread: the connection serves its 
 TEST_CASE("a request pipelined behind a stream is answered when the stream ends") {
   stream_server s;
   raw_connection c(s.port);
-  c.send("GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-  REQUIRE(c.read_until("first", std::chrono::seconds(10)).find("first") != std::string::npos);
+  hold(c);
   // The next request arrives while the first is streaming, and the server has read it
   // before the stream ends: nothing more will make the socket readable.
-  c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  c.send(get_root);
   REQUIRE(eventually([&] { return server_read_all(s.port); }));
   s.svc->finish_held();
-  auto got = c.read_until("hello\r\n" + last_chunk, std::chrono::seconds(10));
+  auto got = c.read_until(hello_answer, std::chrono::seconds(10));
   CHECK(got.find("second") != std::string::npos);
-  CHECK(got.find("hello\r\n" + last_chunk) != std::string::npos);
+  CHECK(got.find(hello_answer) != std::string::npos);
 }
 
 TEST_CASE("a stream ended from the producer's thread starts the idle limit") {
   auto limits = short_timeouts();
   stream_server s(limits);
   raw_connection c(s.port);
-  c.send("GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-  REQUIRE(c.read_until("first", std::chrono::seconds(10)).find("first") != std::string::npos);
+  hold(c);
   s.svc->finish_held();
   REQUIRE(c.read_until(last_chunk, std::chrono::seconds(10)).ends_with(last_chunk));
   // Nothing after it: closed at the idle limit (1 s), as after any answer.
@@ -329,18 +338,16 @@ TEST_CASE("an abort after finish leaves the answer whole and the connection serv
   stream_server s;
   raw_connection c(s.port);
   c.send("GET /abort-after HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-  REQUIRE(read_until_count(c, "5\r\nhello\r\n" + last_chunk, 1).ends_with(last_chunk));
-  c.send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-  CHECK(count_of(read_until_count(c, "5\r\nhello\r\n" + last_chunk, 2),
-                 "5\r\nhello\r\n" + last_chunk) == 2);
+  REQUIRE(read_until_count(c, hello_answer, 1).ends_with(last_chunk));
+  c.send(get_root);
+  CHECK(count_of(read_until_count(c, hello_answer, 2), hello_answer) == 2);
   CHECK(s.svc->disconnects == 0);
 }
 
 TEST_CASE("a stop after a stream ended from the producer's thread tells no one the client left") {
   stream_server s;
   raw_connection c(s.port);
-  c.send("GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-  REQUIRE(c.read_until("first", std::chrono::seconds(10)).find("first") != std::string::npos);
+  hold(c);
   s.svc->finish_held();
   REQUIRE(c.read_until(last_chunk, std::chrono::seconds(10)).ends_with(last_chunk));
   s.server.stop();
@@ -351,9 +358,7 @@ TEST_CASE("a stop after a stream ended from the producer's thread tells no one t
 TEST_CASE("a stream to a client that asked to close ends with the connection") {
   stream_server s;  // the idle limit is 120 s: only the close ends this connection
   raw_connection c(s.port);
-  c.send("GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-  auto got = c.read_until("first", std::chrono::seconds(10));
-  CHECK(got.find("Connection: close\r\n") != std::string::npos);
+  CHECK(hold(c, "Connection: close\r\n").find("Connection: close\r\n") != std::string::npos);
   s.svc->finish_held();
   CHECK(
       c.read_until(last_chunk, std::chrono::seconds(10)).ends_with("6\r\nsecond\r\n" + last_chunk));
