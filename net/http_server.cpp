@@ -950,7 +950,10 @@ class http_session : public connection, public std::enable_shared_from_this<http
     } charge{*this};
     if (closed_) return;  // timed out as the read completed (on_header)
     // Happens when the client closes a keep-alive connection between requests.
-    if (ec == http::error::end_of_stream || ec == asio::error::eof) return graceful_close();
+    if (ec == http::error::end_of_stream || ec == asio::error::eof) {
+      peer_closed_ = true;
+      return graceful_close();
+    }
     if (ec == asio::error::operation_aborted) return hard_close();  // closed, or timed out
     if (ec == http::error::body_limit)
       return refuse(413, "Request body exceeds the limit of " +
@@ -1023,6 +1026,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
         buffer_.commit(n);  // a pipelined request; kept for after this response
         keep_finish();
       }
+      peer_closed_ = ec == asio::error::eof;
     }
     // The response ended from another thread (finish_now) before this: it ends here now,
     // and the next read (or the rest of the end's write) takes the socket over.
@@ -1127,7 +1131,8 @@ class http_session : public connection, public std::enable_shared_from_this<http
     take_disconnect();
     last_written_ = false;
     drained_.clear();
-    if (!keep_alive_) return graceful_close();
+    // A client that closed after the end (it had all) is not read from again.
+    if (!keep_alive_ || peer_closed_) return graceful_close();
     if (watching_) {
       // on_watch sees operation_aborted and reads the next request.
       beast::error_code ec;
@@ -1154,7 +1159,8 @@ class http_session : public connection, public std::enable_shared_from_this<http
     drained_.clear();
     disarm();
     beast::error_code ec;
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    // The close sends the FIN as well when the client already sent its own.
+    if (!peer_closed_) socket_.shutdown(tcp::socket::shutdown_send, ec);
     socket_.close(ec);
   }
 
@@ -1188,6 +1194,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
   bool keep_alive_ = true;
   bool closed_ = false;
   bool watching_ = false;
+  bool peer_closed_ = false;  // the client's EOF came (it sends no more)
 
   // the response in progress
   std::uint64_t response_id_ = 0;
