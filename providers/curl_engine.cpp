@@ -3,10 +3,12 @@
 #include <curl/curl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <stdexcept>
 
@@ -44,6 +46,34 @@ class curl_engine::shard {
 
   static int on_socket(void* easy, int fd, int what, void* self, void* socket_data);
   static int on_timer(void* multi, long timeout_ms, void* self);
+  static curl_socket_t on_open(void* self, curlsocktype purpose, curl_sockaddr* address);
+  static int on_close(void* self, curl_socket_t fd);
+
+  // What the epoll set holds for a socket of libcurl's, by fd. A connection's socket that
+  // goes back to libcurl's cache stays in the set, readable only, and is *parked*: its
+  // next transfer (the usual case: one upstream host, kept alive) needs no epoll_ctl to
+  // start, nor did the last one to end (two syscalls of each stream; bench/RESULTS.md,
+  // eighth pass). Parking is for sockets libcurl opened through on_open only, whose close
+  // comes through on_close: so the entry of an fd number is never stale when libcurl
+  // hands out a new socket (the resolver's socketpair does not come this way: it is never
+  // parked, and is registered afresh whenever libcurl meets it anew). A parked socket that becomes
+  // readable (the server closed it, idle) leaves the set then; libcurl finds it dead when it next
+  // looks.
+  struct watched {
+    std::uint32_t events = 0;  // registered: EPOLLIN, EPOLLOUT or both; 0: not in the set
+    bool ours = false;         // opened through on_open, so closed through on_close
+    bool parked = false;       // in the set, but libcurl has removed it (in its cache)
+  };
+  watched& watched_of(int fd) {
+    if (static_cast<std::size_t>(fd) >= watched_.size())
+      watched_.resize(static_cast<std::size_t>(fd) + 1);
+    return watched_[static_cast<std::size_t>(fd)];
+  }
+  void unwatch(int fd) {
+    auto& w = watched_of(fd);
+    if (w.events) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    w = watched{};
+  }
 
   void* multi_ = nullptr;
   int epoll_fd_ = -1;
@@ -57,6 +87,7 @@ class curl_engine::shard {
   std::atomic<std::size_t> active_{0};
   std::unordered_map<transfer_id, std::unique_ptr<transfer>> transfers_;  // its thread only
   std::vector<CURL*> idle_;                                               // its thread only
+  std::vector<watched> watched_;                                          // its thread only
   static constexpr std::size_t max_idle = 32;
 };
 
@@ -249,24 +280,52 @@ void curl_engine::shard::wake() {
 
 int curl_engine::shard::on_socket(void* /*easy*/, int fd, int what, void* self, void* socket_data) {
   auto* engine = static_cast<shard*>(self);
+  auto& w = engine->watched_of(fd);
   if (what == CURL_POLL_REMOVE) {
-    ::epoll_ctl(engine->epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-    curl_multi_assign(engine->multi_, fd, nullptr);
+    if (w.ours && w.events == EPOLLIN) {
+      w.parked = true;
+      return 0;
+    }
+    engine->unwatch(fd);
     return 0;
   }
+  std::uint32_t want = 0;
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) want |= EPOLLIN;
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) want |= EPOLLOUT;
+  // What the set holds for it is known when libcurl has seen it since it was registered
+  // (its marker, below) or when it is one of ours, parked; otherwise (new to libcurl) it
+  // is registered afresh, as before parking existed.
+  bool known = socket_data != nullptr || (w.ours && w.parked);
+  w.parked = false;
+  if (!socket_data) curl_multi_assign(engine->multi_, fd, engine);  // any non-null marker
+  if (known && w.events == want) return 0;
   epoll_event ev{};
+  ev.events = want;
   ev.data.fd = fd;
-  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) ev.events |= EPOLLIN;
-  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) ev.events |= EPOLLOUT;
-  if (socket_data) {
+  if (known && w.events) {
+    if (::epoll_ctl(engine->epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
+      ::epoll_ctl(engine->epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+  } else if (::epoll_ctl(engine->epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST) {
     ::epoll_ctl(engine->epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
-  } else {
-    if (::epoll_ctl(engine->epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
-      ::epoll_ctl(engine->epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
-    // Any non-null marker tells the next call that the fd is registered.
-    curl_multi_assign(engine->multi_, fd, engine);
   }
+  w.events = want;
   return 0;
+}
+
+curl_socket_t curl_engine::shard::on_open(void* self, curlsocktype /*purpose*/,
+                                          curl_sockaddr* address) {
+  int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  if (fd < 0) return CURL_SOCKET_BAD;
+  auto& w = static_cast<shard*>(self)->watched_of(fd);
+  w = watched{};  // a new socket: whatever this number was before is gone
+  w.ours = true;
+  return fd;
+}
+
+int curl_engine::shard::on_close(void* self, curl_socket_t fd) {
+  auto* engine = static_cast<shard*>(self);
+  engine->unwatch(fd);  // a parked socket's entry goes with it
+  return ::close(fd);
 }
 
 int curl_engine::shard::on_timer(void* /*multi*/, long timeout_ms, void* self) {
@@ -316,6 +375,10 @@ void curl_engine::shard::add(transfer_id id, std::unique_ptr<transfer> t) {
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error_text);
   curl_easy_setopt(e, CURLOPT_BUFFERSIZE, receive_buffer_bytes);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &shard::on_open);
+  curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &shard::on_close);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
   if (!r.body.empty() || r.method == "POST") {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
@@ -400,6 +463,13 @@ void curl_engine::shard::run() {
       }
     }
     if (!commands.empty()) collect_finished();
+    // A transfer just added wants its timeout call now: made before waiting, it sends the
+    // request, and the wait that follows is for the answer (not a zero wait first).
+    if (deadline_ <= clock::now()) {
+      deadline_ = clock::time_point::max();
+      curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+      collect_finished();
+    }
 
     int wait_ms = 1000;
     if (deadline_ != clock::time_point::max()) {
@@ -419,6 +489,10 @@ void curl_engine::shard::run() {
         std::uint64_t v;
         auto rc = ::read(wake_fd_, &v, sizeof v);
         (void)rc;
+        continue;
+      }
+      if (fd < static_cast<int>(watched_.size()) && watched_[static_cast<std::size_t>(fd)].parked) {
+        unwatch(fd);  // an idle connection in libcurl's cache the server closed (or wrote to)
         continue;
       }
       int mask = 0;

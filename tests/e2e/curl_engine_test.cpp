@@ -3,9 +3,14 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <memory>
+#include <sstream>
 #include <string>
+#include <thread>
 
 #include "providers/curl_engine.hpp"
 #include "tests/support/fake_servers.hpp"
@@ -70,5 +75,56 @@ TEST_CASE("curl engine: a handle reused after a failed call reads a large answer
     CHECK(ok.body == answer);
   }
   CHECK(server.connections() == 4);
+  CHECK(engine.active() == 0);
+}
+
+namespace {
+
+// CPU ticks (user + system) this process's askd.curl threads have used so far.
+long curl_thread_ticks() {
+  long ticks = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name != "askd.curl") continue;
+    std::ifstream stat(task.path() / "stat");
+    std::string all((std::istreambuf_iterator<char>(stat)), {});
+    // Fields after the command's closing parenthesis: state is the 3rd, utime the 14th.
+    std::istringstream rest(all.substr(all.rfind(')') + 2));
+    std::string field;
+    long utime = 0, stime = 0;
+    for (int i = 3; rest >> field; ++i) {
+      if (i == 14) utime = std::stol(field);
+      if (i == 15) {
+        stime = std::stol(field);
+        break;
+      }
+    }
+    ticks += utime + stime;
+  }
+  return ticks;
+}
+
+}  // namespace
+
+TEST_CASE("curl engine: a kept-alive connection the server closes while idle is let go") {
+  // Every reply keeps the connection alive, as far as libcurl knows, and the server then
+  // closes it: libcurl keeps it in its cache, and the shard in its epoll set (parked).
+  test::scripted_server server({"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"});
+  providers::curl_engine engine(1);
+  auto url = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
+  auto first = call(engine, url);
+  REQUIRE(first.body == "ok");
+  // The close makes the parked socket readable for good. Left in the (level-triggered)
+  // set, it would wake the shard's thread without end: over 300 ms that is every tick.
+  auto before = curl_thread_ticks();
+  std::this_thread::sleep_for(300ms);
+  CHECK(curl_thread_ticks() - before < 10);
+  // The next call finds the cached connection dead and opens another.
+  auto second = call(engine, url);
+  CHECK_FALSE(second.result.failure);
+  CHECK(second.body == "ok");
+  CHECK(server.connections() == 2);
   CHECK(engine.active() == 0);
 }
