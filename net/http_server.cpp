@@ -742,11 +742,9 @@ class http_session : public connection, public std::enable_shared_from_this<http
   // client's close) makes the socket readable, or at the idle limit armed here, and ends
   // the response then; nothing has to wake it now.
   bool finish_now(std::uint64_t id) {
-    std::function<void()> dropped;  // destroyed after the lock is let go: it may hold a lot
     std::lock_guard<std::mutex> lock(gate_.m);
     if (gate_.phase != gate_phase::body || gate_.id != id || !gate_.may_finish) return false;
-    gate_.finished = true;
-    dropped = std::move(gate_.disconnect);  // as do_finish: the service ended it
+    gate_.finished = true;  // and so the disconnect callback is not called (take_disconnect)
     iovec iov[1] = {{const_cast<char*>("0\r\n\r\n"), 5}};
     if (send_gated(iov)) arm(server_.limits.idle_timeout);
     gate_.phase = gate_phase::shut;
@@ -863,13 +861,20 @@ class http_session : public connection, public std::enable_shared_from_this<http
     std::lock_guard<std::mutex> lock(gate_.m);
     gate_.phase = gate_phase::shut;
   }
-  // The disconnect callback, taken out (and so dropped, unless the caller keeps it). It
-  // is the gate's: finish_now drops it, from the producer's thread, so that a connection
-  // whose response ended there holds nothing of that response until its next request (a
-  // callback often holds the stream's attachment, and so its actor).
+  // On the strand: the disconnect callback, taken out (and so dropped here, unless the
+  // caller keeps it); none once the response was ended from the producer's thread. It is
+  // not dropped there: a producer calls finish() inside its stream hub's lock, and a
+  // callback's captures (an attachment, a strong handle to a sink actor) are not
+  // destroyed under a lock. So a connection whose stream ended there keeps the callback
+  // until the strand takes the end over (its next request, its close, or the idle limit).
   std::function<void()> take_disconnect() {
-    std::lock_guard<std::mutex> lock(gate_.m);
-    return std::exchange(gate_.disconnect, nullptr);
+    std::function<void()> fn;
+    {
+      std::lock_guard<std::mutex> lock(gate_.m);
+      fn = std::exchange(gate_.disconnect, nullptr);
+      if (!gate_.finished) return fn;
+    }
+    return nullptr;  // fn is destroyed here, on the strand, outside the lock
   }
   // On the strand, when a pipelined request arrived: the response's end is the strand's
   // to send, so that it reads that request when it ends.
