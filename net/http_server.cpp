@@ -158,26 +158,23 @@ std::string response_head(int status, const header_list& common, const header_li
   out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
   out.append(reason.data(), reason.size()).append("\r\n");
   auto same = [](const std::string& a, std::string_view b) { return beast::iequals(a, b); };
-  auto replaced = [&](std::size_t list, std::size_t i, const std::string& name) {
-    for (std::size_t j = i + 1; list == 0 && j < common.size(); ++j)
-      if (same(common[j].first, name)) return true;
-    for (std::size_t j = list == 0 ? 0 : i + 1; j < extra.size(); ++j)
-      if (same(extra[j].first, name)) return true;
-    return false;
+  // The fields in order, `common` then `extra`, as one sequence.
+  auto n = common.size() + extra.size();
+  auto field = [&](std::size_t i) -> const auto& {
+    return i < common.size() ? common[i] : extra[i - common.size()];
   };
   bool server_set = false;
-  for (std::size_t list = 0; list < 2; ++list) {
-    const auto& fields = list == 0 ? common : extra;
-    for (std::size_t i = 0; i < fields.size(); ++i) {
-      const auto& [name, value] = fields[i];
-      if (name.empty() || replaced(list, i, name) || same(name, "Transfer-Encoding") ||
-          same(name, "Content-Length") || same(name, "Connection") ||
-          name.find_first_of("\r\n:") != std::string::npos ||
-          value.find_first_of("\r\n") != std::string::npos)
-        continue;
-      server_set = server_set || same(name, "Server");
-      out.append(name).append(": ").append(value).append("\r\n");
-    }
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& [name, value] = field(i);
+    bool replaced = false;
+    for (auto j = i + 1; j < n && !replaced; ++j) replaced = same(field(j).first, name);
+    if (name.empty() || replaced || same(name, "Transfer-Encoding") ||
+        same(name, "Content-Length") || same(name, "Connection") ||
+        name.find_first_of("\r\n:") != std::string::npos ||
+        value.find_first_of("\r\n") != std::string::npos)
+      continue;
+    server_set = server_set || same(name, "Server");
+    out.append(name).append(": ").append(value).append("\r\n");
   }
   if (!server_set) out.append("Server: askd\r\n");
   if (!keep_alive) out.append("Connection: close\r\n");
@@ -677,8 +674,9 @@ class http_session : public connection, public std::enable_shared_from_this<http
   void do_on_disconnect(std::uint64_t id, std::function<void()> fn) {
     if (id != response_id_ || response_done_ || finish_queued_) return;
     if (closed_) return asio::post(socket_.get_executor(), std::move(fn));  // it left already
+    // A direct end was taken over before this ran (op_begins), and none comes while it
+    // runs (the gate is shut): the callback is for a response still going.
     std::lock_guard<std::mutex> lock(gate_.m);
-    if (gate_.finished) return;  // ended from the producer's thread: nothing to tell
     gate_.disconnect = std::move(fn);
   }
 
