@@ -34,6 +34,9 @@ class curl_engine::shard {
   };
 
   void run();
+  // libcurl's timeout call, if it is due (its timer callback may set the next one
+  // meanwhile). True: it was made.
+  bool run_due_timer();
   void wake();
   void add(transfer_id id, std::unique_ptr<transfer> t);
   void remove(transfer_id id);
@@ -56,9 +59,9 @@ class curl_engine::shard {
   // eighth pass). Parking is for sockets libcurl opened through on_open only, whose close
   // comes through on_close: so the entry of an fd number is never stale when libcurl
   // hands out a new socket (the resolver's socketpair does not come this way: it is never
-  // parked, and is registered afresh whenever libcurl meets it anew). A parked socket that becomes
-  // readable (the server closed it, idle) leaves the set then; libcurl finds it dead when it next
-  // looks.
+  // parked, and is registered afresh whenever libcurl meets it anew). A parked socket that
+  // becomes readable (the server closed it, idle) leaves the set then; libcurl finds it
+  // dead when it next looks.
   struct watched {
     std::uint32_t events = 0;  // registered: EPOLLIN, EPOLLOUT or both; 0: not in the set
     bool ours = false;         // opened through on_open, so closed through on_close
@@ -443,6 +446,14 @@ void curl_engine::shard::collect_finished() {
   }
 }
 
+bool curl_engine::shard::run_due_timer() {
+  if (deadline_ > clock::now()) return false;  // not due, or none (max)
+  deadline_ = clock::time_point::max();
+  int running = 0;
+  curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
+  return true;
+}
+
 void curl_engine::shard::run() {
   pthread_setname_np(pthread_self(), "askd.curl");  // in top -H, perf and /proc
   constexpr int max_events = 256;
@@ -465,11 +476,7 @@ void curl_engine::shard::run() {
     if (!commands.empty()) collect_finished();
     // A transfer just added wants its timeout call now: made before waiting, it sends the
     // request, and the wait that follows is for the answer (not a zero wait first).
-    if (deadline_ <= clock::now()) {
-      deadline_ = clock::time_point::max();
-      curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
-      collect_finished();
-    }
+    if (run_due_timer()) collect_finished();
 
     int wait_ms = 1000;
     if (deadline_ != clock::time_point::max()) {
@@ -479,10 +486,7 @@ void curl_engine::shard::run() {
     int n = ::epoll_wait(epoll_fd_, events, max_events, wait_ms);
     // curl's timer is checked on every pass, so a steady flow of socket events
     // cannot starve it (connect timeouts, resolver polls).
-    if (deadline_ != clock::time_point::max() && clock::now() >= deadline_) {
-      deadline_ = clock::time_point::max();
-      curl_multi_socket_action(multi_, CURL_SOCKET_TIMEOUT, 0, &running);
-    }
+    run_due_timer();
     for (int i = 0; i < n; ++i) {
       int fd = events[i].data.fd;
       if (fd == wake_fd_) {
@@ -491,7 +495,7 @@ void curl_engine::shard::run() {
         (void)rc;
         continue;
       }
-      if (fd < static_cast<int>(watched_.size()) && watched_[static_cast<std::size_t>(fd)].parked) {
+      if (watched_of(fd).parked) {
         unwatch(fd);  // an idle connection in libcurl's cache the server closed (or wrote to)
         continue;
       }
