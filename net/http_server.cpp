@@ -886,7 +886,16 @@ class http_session : public connection, public std::enable_shared_from_this<http
     parser_->body_limit(server_.limits.max_body_bytes);
     parser_->header_limit(16 * 1024);
     arm(first_request_ ? server_.limits.header_timeout : server_.limits.idle_timeout);
-    first_request_ = false;
+    // A new connection's request has usually come with it: one non-blocking read takes it.
+    if (std::exchange(first_request_, false) && buffer_.size() == 0) {
+      beast::error_code ec;
+      auto n = socket_.read_some(buffer_.prepare(512), ec);
+      if (!ec) buffer_.commit(n);  // else the read below finds what it was
+    }
+    if (buffer_.size() > 0) {
+      auto ec = parse_buffered();
+      if (ec || parser_->is_header_done()) return on_header(ec, 0);
+    }
     http::async_read_header(
         socket_, buffer_, *parser_,
         exactly_sized(beast::bind_front_handler(&http_session::on_header, shared_from_this())));
@@ -938,7 +947,24 @@ class http_session : public connection, public std::enable_shared_from_this<http
     read_body();
   }
 
+  // What the buffer holds, parsed here: the head (or, once it is done, the body) of a
+  // request that came whole in one read, as most do, is handled in the pass that read it.
+  // Beast's reads would find it too, but complete through a posted handler: one more pass
+  // of the io thread's loop (a zero-timeout epoll_wait) per read. need_more is no error.
+  beast::error_code parse_buffered() {
+    beast::error_code ec;
+    bool head = !parser_->is_header_done();
+    while (!(head ? parser_->is_header_done() : parser_->is_done()) && buffer_.size() > 0) {
+      auto used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) ec = {};
+      if (ec || used == 0) break;
+    }
+    return ec;
+  }
+
   void read_body() {
+    if (auto ec = parse_buffered(); ec || parser_->is_done()) return on_read(ec, 0);
     arm(server_.limits.header_timeout);
     http::async_read(
         socket_, buffer_, *parser_,

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 #include "net/http_server.hpp"
@@ -455,4 +456,88 @@ TEST_CASE("a close the client never answers ends the WebSocket at the idle limit
             .find(std::string("\x88\x02\x03\xe8", 4)) != std::string::npos);
   CHECK(c.closed_by_peer(std::chrono::seconds(20)));
   REQUIRE(eventually([&] { return s.server.connections() == 0; }));
+}
+
+namespace {
+// Answers every request with its path and body in brackets, keeping the connection;
+// "/block" first holds the io thread (handle runs on it) until release().
+struct echo_service : net::service {
+  std::mutex m;
+  std::condition_variable cv;
+  bool blocked = false, released = false;
+
+  void handle(net::request req, std::shared_ptr<net::response> res) override {
+    if (req.path == "/block") {
+      std::unique_lock lock(m);
+      blocked = true;
+      cv.notify_all();
+      cv.wait_for(lock, std::chrono::seconds(20), [&] { return released; });
+    }
+    res->send(200, "text/plain", req.path + " [" + req.body + "]");
+  }
+  void release() {
+    std::lock_guard lock(m);
+    released = true;
+    cv.notify_all();
+  }
+  bool wait_blocked() {
+    std::unique_lock lock(m);
+    return cv.wait_for(lock, std::chrono::seconds(20), [&] { return blocked; });
+  }
+  net::upgrade_decision upgrade(const net::request&) override { return {}; }
+};
+}  // namespace
+
+// A request is parsed from what a read brought when it is all there, and read on when it
+// is not. A new connection's first piece is in its socket before the server accepts it
+// (the one io thread is held meanwhile), so the server's first read finds it; each later
+// piece is sent once the server has read the one before (its receive queue is empty).
+TEST_CASE("a request is the same whole, in pieces, chunked or pipelined") {
+  const std::string post = "POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\n";
+  const std::vector<std::vector<std::string>> ways = {
+      {post + "hello"},                                 // whole
+      {post.substr(0, 20), post.substr(20) + "hello"},  // the head in two
+      {post, "he", "llo"},                              // the body after the head, in two
+      {"POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n"},  // chunked, whole
+      // two requests in one send: the second is in the buffer when the first is answered
+      {post + "hello" + "POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhello"},
+  };
+  for (bool later : {false, true}) {
+    for (const auto& pieces : ways) {
+      CAPTURE(later, pieces);
+      auto svc = std::make_shared<echo_service>();
+      net::http_server server(svc, net::server_limits{}, 1);
+      auto port = server.listen("127.0.0.1", 0);
+      server.run();
+      std::optional<raw_connection> holder(std::in_place, port);
+      holder->send("GET /block HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+      REQUIRE(svc->wait_blocked());
+      raw_connection c(port);
+      std::size_t first = later ? 0 : 1;  // a later request: after one answered on the connection
+      c.send(later ? get_root : pieces[0]);
+      holder.reset();  // closed: only c is established when the receive queue is read
+      svc->release();
+      if (later) {
+        REQUIRE(c.read_until("/ []", std::chrono::seconds(10)).find("/ []") != std::string::npos);
+      }
+      for (auto i = first; i < pieces.size(); ++i) {
+        REQUIRE(eventually([&] { return server_read_all(port); }));
+        c.send(pieces[i]);
+      }
+      std::string all;
+      for (const auto& piece : pieces) all += piece;
+      auto answers = count_of(all, "POST /p");
+      auto got = read_until_count(c, "/p [hello]", answers);
+      CHECK(count_of(got, "HTTP/1.1 200 OK") == answers + (later ? 1u : 0u));
+      CHECK(count_of(got, "/p [hello]") == answers);
+    }
+  }
+  // A malformed head in the first read is a 400, as from a read of its own.
+  net::http_server server(std::make_shared<echo_service>(), net::server_limits{}, 1);
+  auto port = server.listen("127.0.0.1", 0);
+  server.run();
+  raw_connection bad(port);
+  bad.send("NOT HTTP\r\n\r\n");
+  CHECK(bad.read_until("}", std::chrono::seconds(10)).starts_with("HTTP/1.1 400"));
 }
