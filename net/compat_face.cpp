@@ -13,10 +13,20 @@ header_list stream_headers(const std::string& request_id) {
 
 void compat_http_port::deliver(const core::stream_event& event) {
   if (!started_) {
-    if (event.type == core::event_type::error)
+    if (event.type == core::event_type::error && !admitted_)
       return send_refusal(*res_, event.code, event.text, event.retry_after_ms, request_id_);
+    if (event.type == core::event_type::meta) {
+      admitted_ = true;
+      return;
+    }
     started_ = true;
-    res_->start(200, stream_headers(request_id_));
+    auto first = event.type == core::event_type::delta   ? event.text
+                 : event.type == core::event_type::error ? "\nError: " + event.text
+                                                         : std::string();
+    res_->start(200, stream_headers(request_id_), first);
+    if (event.type == core::event_type::error || event.type == core::event_type::done)
+      res_->finish();
+    return;
   }
   switch (event.type) {
     case core::event_type::delta:

@@ -14,8 +14,10 @@ namespace askd::net {
 // text as SSE too, as deepwiki-open does).
 header_list stream_headers(const std::string& request_id);
 
-// The status line goes out on `meta` (the request was admitted); an error before it is
-// a refusal, answered as a JSON detail with its HTTP status (429 + Retry-After).
+// `meta` says the request was admitted; an error before it is a refusal, answered as a
+// JSON detail with its HTTP status (429 + Retry-After). The status line goes out after
+// `meta`, with the answer's first bytes in one write, or on the first sign of a longer
+// wait (retrieval's progress, its sources, a research stage), whichever comes first.
 class compat_http_port : public actors::sink_port {
  public:
   compat_http_port(std::shared_ptr<response> res, std::string request_id)
@@ -25,7 +27,8 @@ class compat_http_port : public actors::sink_port {
  private:
   std::shared_ptr<response> res_;
   std::string request_id_;
-  bool started_ = false;
+  bool admitted_ = false;  // `meta` came
+  bool started_ = false;   // the head went
 };
 
 class compat_ws_port : public actors::sink_port {

@@ -625,10 +625,11 @@ class http_session : public connection, public std::enable_shared_from_this<http
                                                               shared_from_this())));
   }
 
-  void do_start(std::uint64_t id, int status, header_list headers) {
+  void do_start(std::uint64_t id, int status, header_list headers, std::string first) {
     if (id != response_id_ || !handling_ || started_ || closed_) return;
     started_ = streaming_ = true;
     raw_ += response_head(status, common_headers_, headers, keep_alive_);
+    pending_ += first;  // pump writes the head and its chunk together
     pump();
   }
 
@@ -724,13 +725,23 @@ class http_session : public connection, public std::enable_shared_from_this<http
   // The head, while the response has not started: the head phase is open only while the
   // request is handled and nothing was sent or queued, so common_headers_ and keep_alive_
   // are the strand's to read (it changes them only with the gate shut).
-  bool start_now(std::uint64_t id, int status, const header_list& headers) {
+  bool start_now(std::uint64_t id, int status, const header_list& headers, std::string_view first) {
     std::lock_guard<std::mutex> lock(gate_.m);
     if (gate_.phase != gate_phase::head || gate_.id != id) return false;
     auto head = response_head(status, common_headers_, headers, keep_alive_);
     gate_.started = true;
     gate_.phase = gate_phase::body;
-    iovec iov[1] = {{head.data(), head.size()}};
+    if (first.empty()) {
+      iovec iov[1] = {{head.data(), head.size()}};
+      send_gated(iov);
+      return true;
+    }
+    char hex[20];
+    auto len = chunk_head(hex, first.size());
+    iovec iov[4] = {{head.data(), head.size()},
+                    {hex, len},
+                    {const_cast<char*>(first.data()), first.size()},
+                    {const_cast<char*>("\r\n"), 2}};
     send_gated(iov);
     return true;
   }
@@ -1276,10 +1287,11 @@ class session_response : public response {
       s.do_send(id, status, std::move(ct), std::move(b), std::move(e));
     });
   }
-  void start(int status, header_list headers) override {
-    if (s_->start_now(id_, status, headers)) return;
-    run([status, h = std::move(headers)](http_session& s, std::uint64_t id) mutable {
-      s.do_start(id, status, std::move(h));
+  void start(int status, header_list headers, std::string_view first) override {
+    if (s_->start_now(id_, status, headers, first)) return;
+    run([status, h = std::move(headers), f = std::string(first)](http_session& s,
+                                                                 std::uint64_t id) mutable {
+      s.do_start(id, status, std::move(h), std::move(f));
     });
   }
   void write(std::string_view chunk) override {

@@ -44,8 +44,9 @@ class response {
   virtual void add_headers(header_list headers) = 0;
   virtual void send(int status, std::string_view content_type, std::string body,
                     header_list extra = {}) = 0;
-  // Starts a chunked response.
-  virtual void start(int status, header_list headers) = 0;
+  // Starts a chunked response; `first`, when not empty, is the body's first chunk, sent
+  // with the head in one write.
+  virtual void start(int status, header_list headers, std::string_view first = {}) = 0;
   // Sent at once from the calling thread when the connection is idle, else queued.
   virtual void write(std::string_view chunk) = 0;
   virtual void finish() = 0;

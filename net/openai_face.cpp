@@ -194,10 +194,9 @@ class openai_port : public actors::sink_port {
     switch (event.type) {
       case core::event_type::meta:
         started_ = true;
-        if (stream_) {
-          res_->start(200, stream_headers(request_id_));
-          chunk("{\"role\":\"assistant\",\"content\":\"\"}", "null");
-        }
+        if (stream_)  // the head and the assistant's first (empty) chunk in one write
+          res_->start(200, stream_headers(request_id_),
+                      chunk_text("{\"role\":\"assistant\",\"content\":\"\"}", "null"));
         break;
       case core::event_type::sources:
         sources_ = field(event.data, "sources");
@@ -224,9 +223,13 @@ class openai_port : public actors::sink_port {
  private:
   // One chat.completion.chunk; `extra` goes after choices (usage, askd).
   void chunk(const std::string& delta, const char* finish, const std::string& extra = {}) {
-    res_->write("data: " + head("chat.completion.chunk") + ",\"choices\":[{\"index\":0,\"delta\":" +
-                delta + ",\"logprobs\":null,\"finish_reason\":" + finish + "}]" + extra +
-                "}\n\n");
+    res_->write(chunk_text(delta, finish, extra));
+  }
+  std::string chunk_text(const std::string& delta, const char* finish,
+                         const std::string& extra = {}) const {
+    return "data: " + head("chat.completion.chunk") +
+           ",\"choices\":[{\"index\":0,\"delta\":" + delta +
+           ",\"logprobs\":null,\"finish_reason\":" + finish + "}]" + extra + "}\n\n";
   }
 
   std::string head(const char* object) const {

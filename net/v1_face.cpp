@@ -66,9 +66,12 @@ sse_port::sse_port(std::shared_ptr<response> res, std::string request_id, int pi
 void sse_port::start() {
   if (started_) return;
   started_ = true;
-  res_->start(200, stream_headers(request_id_));
-  // A browser's EventSource waits this long before reconnecting with Last-Event-ID.
-  write("retry: 1000\n\n");
+  // With the head: a browser's EventSource waits this long before reconnecting with
+  // Last-Event-ID.
+  std::string_view retry = "retry: 1000\n\n";
+  last_write_ms_ = now_ms();
+  pacer_.wrote(retry.size());
+  res_->start(200, stream_headers(request_id_), retry);
   schedule_ping();
 }
 

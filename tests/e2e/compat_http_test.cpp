@@ -26,6 +26,13 @@ TEST_CASE("compat HTTP streams the provider's answer exactly - chunked - as text
     CHECK(r.body == answer);
   }
   CHECK(env.mock->last_authorization() == "Bearer sk-test");
+  // The head goes with the first bytes; an answer with none still has it, and its end.
+  auto r = http_call(env.port, "POST", "/chat/completions/stream",
+                     chat_body("What is this repo?", R"({"text":""})"));
+  CHECK(r.status == 200);
+  CHECK(r.chunked);
+  CHECK(r.header("content-type") == "text/event-stream; charset=utf-8");
+  CHECK(r.body.empty());
   CHECK(env.settles());
 }
 

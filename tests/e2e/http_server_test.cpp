@@ -193,7 +193,8 @@ std::string read_until_count(raw_connection& c, const std::string& part, std::si
 
 // Streams every request's answer as producers do, from outside the connection's strand:
 // "/hold" starts and writes "first", then waits for finish_held() (called from the test's
-// thread); any other path starts, writes "hello" and finishes from a timer (on the strand),
+// thread); "/first" and "/first-later" start with a first chunk "abc", write "def" and
+// finish; any other path starts, writes "hello" and finishes from a timer (on the strand),
 // "/abort-after" then aborts.
 // Every answer carries the fields the head test expects; disconnects are counted.
 struct stream_service : net::service {
@@ -201,7 +202,15 @@ struct stream_service : net::service {
   std::shared_ptr<net::response> held;
   std::atomic<int> disconnects{0};
 
+  static void with_first(net::response& r) {
+    r.start(200, {{"Content-Type", "text/plain"}}, "abc");
+    r.write("def");
+    r.finish();
+  }
   void handle(net::request req, std::shared_ptr<net::response> res) override {
+    // "/first" starts here, before any other call: the strand's way (the gate opens after
+    // one); "/first-later" from after(), the gate's way.
+    if (req.path == "/first") return with_first(*res);
     res->add_headers({{"X-A", "common"}, {"X-C", "c"}});
     res->on_disconnect([this] { ++disconnects; });
     if (req.path == "/hold") {
@@ -211,6 +220,8 @@ struct stream_service : net::service {
       res->write("first");
       return;
     }
+    if (req.path == "/first-later")
+      return res->after(std::chrono::microseconds(0), [res] { with_first(*res); });
     res->after(std::chrono::microseconds(0), [res, abort = req.path == "/abort-after"] {
       res->start(200, {{"Content-Type", "text/plain"},
                        {"x-a", "2"},
@@ -292,6 +303,18 @@ TEST_CASE(
   CHECK(head.find("Content-Length") == std::string::npos);
   CHECK(head.find("Connection") == std::string::npos);  // kept alive: nothing to say
   CHECK(got.ends_with(hello_answer));
+}
+
+TEST_CASE("a stream's first chunk goes with its head - by the strand or from the producer") {
+  stream_server s;
+  raw_connection c(s.port);
+  for (std::string path : {"/first", "/first-later", "/first"}) {  // one connection
+    CAPTURE(path);
+    c.send("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    auto got = c.read_until(last_chunk, std::chrono::seconds(10));
+    CHECK(got.starts_with("HTTP/1.1 200 OK\r\n"));
+    CHECK(got.ends_with("\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n" + last_chunk));
+  }
 }
 
 TEST_CASE("a stream ended from the producer's thread: the connection serves its next request") {
