@@ -1379,7 +1379,8 @@ void http_server::impl::do_accept() {
 void http_server::impl::on_accept(beast::error_code ec, socket_type socket) {
   if (!accepting) return;
   if (!ec) {
-    socket.set_option(tcp::no_delay(true), ec);
+    // TCP_NODELAY came from the listening socket (listen): Linux copies it to each
+    // connection accepted there, one setsockopt fewer per connection.
     // Set once here: asio would set it again for its first async operation, and the
     // direct writes need it too (one ioctl per connection instead of two).
     socket.non_blocking(true, ec);
@@ -1440,6 +1441,7 @@ std::uint16_t http_server::listen(const std::string& host, std::uint16_t port) {
   tcp::endpoint ep(asio::ip::make_address(host), port);
   a.open(ep.protocol());
   a.set_option(asio::socket_base::reuse_address(true));
+  a.set_option(tcp::no_delay(true));  // inherited by every accepted connection (on_accept)
   a.bind(ep);
   a.listen(asio::socket_base::max_listen_connections);
   impl_->accepting = true;

@@ -2,9 +2,15 @@
 // producer may rely on when it calls a response.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -563,4 +569,30 @@ TEST_CASE("a request is the same whole, in pieces, chunked or pipelined") {
   raw_connection bad(port);
   bad.send("NOT HTTP\r\n\r\n");
   CHECK(bad.read_until("}", std::chrono::seconds(10)).starts_with("HTTP/1.1 400"));
+}
+
+// Set on the listening socket once, not on each connection: Linux copies it to every
+// connection accepted there. This finds the server's side of a connection among the
+// test process's own descriptors (the server runs in it) and asks.
+TEST_CASE("a connection the server accepted has Nagle's delay off") {
+  short_limits_server s;
+  raw_connection c(s.port);
+  c.send(get_root);
+  REQUIRE(c.read_until("\r\n\r\nok", std::chrono::seconds(10)).find("200") != std::string::npos);
+  int accepted = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    int fd = std::stoi(entry.path().filename().string());
+    sockaddr_in local{}, peer{};
+    socklen_t n = sizeof local, m = sizeof peer;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &n) != 0 ||
+        local.sin_family != AF_INET || ntohs(local.sin_port) != s.port ||
+        ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &m) != 0)
+      continue;  // not a socket, the listener, or the client's side
+    int on = 0;
+    socklen_t len = sizeof on;
+    REQUIRE(::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) == 0);
+    CHECK(on != 0);
+    ++accepted;
+  }
+  CHECK(accepted == 1);
 }
