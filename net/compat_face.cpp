@@ -20,9 +20,10 @@ void compat_http_port::deliver(const core::stream_event& event) {
       return;
     }
     started_ = true;
-    auto first = event.type == core::event_type::delta   ? event.text
-                 : event.type == core::event_type::error ? "\nError: " + event.text
-                                                         : std::string();
+    std::string error;
+    std::string_view first;
+    if (event.type == core::event_type::delta) first = event.text;
+    if (event.type == core::event_type::error) first = error = "\nError: " + event.text;
     res_->start(200, stream_headers(request_id_), first);
     if (event.type == core::event_type::error || event.type == core::event_type::done)
       res_->finish();

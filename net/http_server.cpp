@@ -898,7 +898,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     parser_->header_limit(16 * 1024);
     arm(first_request_ ? server_.limits.header_timeout : server_.limits.idle_timeout);
     // A new connection's request has usually come with it: one non-blocking read takes it.
-    if (std::exchange(first_request_, false) && buffer_.size() == 0) {
+    if (std::exchange(first_request_, false) && buffer_.size() == 0 && socket_.non_blocking()) {
       beast::error_code ec;
       auto n = socket_.read_some(buffer_.prepare(512), ec);
       if (!ec) buffer_.commit(n);  // else the read below finds what it was
@@ -984,10 +984,12 @@ class http_session : public connection, public std::enable_shared_from_this<http
 
   void on_read(beast::error_code ec, std::size_t) {
     // The body is in the message now, then in the request, and gone once handled.
+    // Taken now: a reply sent inside handle() may read (and charge) the next request.
     struct give_back {
       http_session& s;
-      ~give_back() { s.server_.give_body(std::exchange(s.body_charge_, 0)); }
-    } charge{*this};
+      std::size_t bytes;
+      ~give_back() { s.server_.give_body(bytes); }
+    } charge{*this, std::exchange(body_charge_, 0)};
     if (closed_) return;  // timed out as the read completed (on_header)
     // Happens when the client closes a keep-alive connection between requests.
     if (ec == http::error::end_of_stream || ec == asio::error::eof) {
@@ -1041,7 +1043,9 @@ class http_session : public connection, public std::enable_shared_from_this<http
     common_headers_.clear();
     started_ = streaming_ = finish_queued_ = abort_queued_ = response_done_ = false;
     watch();
+    in_handle_ = true;
     server_.svc->handle(std::move(req), make_response());
+    in_handle_ = false;
     maybe_open_gate();  // the head may go from the producer's thread
   }
 
@@ -1179,6 +1183,12 @@ class http_session : public connection, public std::enable_shared_from_this<http
       socket_.cancel(ec);
       return;
     }
+    // A reply sent inside the service's handle(): the next request is read from a posted
+    // handler, as reading it here (it may be parsed and handled inline, do_read) would
+    // nest each of a client's pipelined requests a level deeper in the stack.
+    if (in_handle_)
+      return asio::post(socket_.get_executor(), exactly_sized(beast::bind_front_handler(
+                                                    &http_session::do_read, shared_from_this())));
     do_read();
   }
 
@@ -1234,6 +1244,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
   bool keep_alive_ = true;
   bool closed_ = false;
   bool watching_ = false;
+  bool in_handle_ = false;    // the service's handle() is running (response_complete)
   bool peer_closed_ = false;  // the client's EOF came (it sends no more)
 
   // the response in progress
@@ -1402,9 +1413,11 @@ void http_server::impl::on_accept(beast::error_code ec, socket_type socket) {
                           sock->close(ignored);
                         }));
     } else {
-      std::make_shared<http_session>(*this, std::move(socket),
-                                     peer.address().to_string() + ":" + std::to_string(peer.port()))
-          ->run();
+      auto session = std::make_shared<http_session>(
+          *this, std::move(socket), peer.address().to_string() + ":" + std::to_string(peer.port()));
+      // The next accept first: this connection's request may be read and handled inline.
+      do_accept();
+      return session->run();
     }
   } else if (ec == asio::error::operation_aborted) {
     return;

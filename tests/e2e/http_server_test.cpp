@@ -271,10 +271,9 @@ std::string hold(raw_connection& c, const std::string& extra = "") {
   return got;
 }
 
-// Whether the server's side of the one connection to `port` has read everything sent to
-// it (its receive queue in /proc/net/tcp is empty): the test's way to know a pipelined
-// request reached the server's buffer, not merely its socket.
-bool server_read_all(std::uint16_t port) {
+// What the server's side of the one connection to `port` has not read yet (its receive
+// queue in /proc/net/tcp), or -1 when there is no such connection.
+long server_unread(std::uint16_t port) {
   std::ifstream tcp("/proc/net/tcp");
   std::string line;
   std::getline(tcp, line);  // the column names
@@ -285,9 +284,14 @@ bool server_read_all(std::uint16_t port) {
     std::string slot, local_address, remote_address, state, queues;
     in >> slot >> local_address >> remote_address >> state >> queues;
     if (state != "01" || !local_address.ends_with(local)) continue;  // 01: established
-    return queues.substr(queues.find(':') + 1) == "00000000";
+    return std::stol(queues.substr(queues.find(':') + 1), nullptr, 16);
   }
-  return false;
+  return -1;
+}
+// Whether the server has read everything sent to it on that connection: the test's way
+// to know a pipelined request reached the server's buffer, not merely its socket.
+bool server_read_all(std::uint16_t port) {
+  return server_unread(port) == 0;
 }
 
 }  // namespace
@@ -488,26 +492,42 @@ TEST_CASE("a close the client never answers ends the WebSocket at the idle limit
 }
 
 namespace {
-// Answers every request with its path and body in brackets, keeping the connection;
-// "/block" first holds the io thread (handle runs on it) until release().
+// Answers every request with its path and body in brackets, streamed and ended at once
+// from handle, keeping the connection; "/block" first holds the io thread (handle runs on it) until
+// release(); "/hold" streams "first" until finish_held().
 struct echo_service : net::service {
   std::mutex m;
   std::condition_variable cv;
   bool blocked = false, released = false;
 
+  std::shared_ptr<net::response> held;  // "/hold": a stream started, until finish_held()
+
   void handle(net::request req, std::shared_ptr<net::response> res) override {
+    if (req.path == "/hold") {
+      std::lock_guard lock(m);
+      held = res;
+      res->start(200, {{"Content-Type", "text/plain"}}, "first");
+      return;
+    }
     if (req.path == "/block") {
       std::unique_lock lock(m);
       blocked = true;
       cv.notify_all();
       cv.wait_for(lock, std::chrono::seconds(20), [&] { return released; });
     }
-    res->send(200, "text/plain", req.path + " [" + req.body + "]");
+    // A stream that ends at once: its end completes the response inside handle().
+    res->start(200, {{"Content-Type", "text/plain"}}, req.path + " [" + req.body + "]");
+    res->finish();
   }
   void release() {
     std::lock_guard lock(m);
     released = true;
     cv.notify_all();
+  }
+  void finish_held() {
+    std::lock_guard lock(m);
+    held->finish();
+    held.reset();
   }
   bool wait_blocked() {
     std::unique_lock lock(m);
@@ -595,4 +615,38 @@ TEST_CASE("a connection the server accepted has Nagle's delay off") {
     ++accepted;
   }
   CHECK(accepted == 1);
+}
+
+// Requests pipelined behind a stream fill the connection's buffer past 64 KB (where it
+// stops reading ahead); when the stream ends they are answered one by one, each at once
+// from inside the service's handle(). Each must be read from a posted handler, not
+// inside the last one's handle(): nested, every request went a level deeper in the
+// stack, and the next request's body charge replaced the one being answered, which was
+// never given back, so the body budget ran out (503s).
+TEST_CASE("requests pipelined behind a stream past the read-ahead are answered - not nested") {
+  net::server_limits limits;
+  limits.body_budget_bytes = 1000;
+  auto svc = std::make_shared<echo_service>();
+  net::http_server server(svc, limits, 1);
+  auto port = server.listen("127.0.0.1", 0);
+  server.run();
+  raw_connection c(port);
+  c.send("GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  REQUIRE(c.read_until("first", std::chrono::seconds(10)).find("first") != std::string::npos);
+  const std::string body(60, 'x');
+  const std::string one =
+      "POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 60\r\n\r\n" + body;
+  const std::size_t n = 80 * 1024 / one.size();
+  std::string all;
+  for (std::size_t i = 0; i < n; ++i) all += one;
+  c.send(all);
+  // The server reads ahead while the stream runs, until it holds 64 KB.
+  REQUIRE(eventually([&] {
+    auto unread = server_unread(port);
+    return unread >= 0 && all.size() - static_cast<std::size_t>(unread) > 64 * 1024;
+  }));
+  svc->finish_held();
+  auto got = read_until_count(c, "/p [" + body + "]", n);
+  CHECK(count_of(got, "/p [" + body + "]") == n);
+  CHECK(count_of(got, "HTTP/1.1 503") == 0);
 }
