@@ -2,8 +2,9 @@
 # Where askd's CPU goes, by thread role, per stream and per delta: askd (openai provider
 # pointed at askmock, retrieval none, compat HTTP, answer cache off) pinned to CPU 0,
 # askmock and askload to CPU 1. For each stream shape, STREAMS streams at concurrency C;
-# CPU from /proc/<pid>/task/*/stat, by thread name (askd.curl, askd.io, CAF's workers
-# and clock, the rest). Shapes: 1 delta (the per-stream cost) and 64 deltas 20 ms apart
+# CPU from /proc/<pid>/task/*/schedstat (time on CPU in ns; the 10 ms ticks of stat were
+# too coarse for the smaller differences), by thread name (askd.curl, askd.io, CAF's
+# workers and clock, the rest). Shapes: 1 delta (the per-stream cost) and 64 deltas 20 ms apart
 # (the relay benchmark's); the difference over 63 is the cost of one more delta.
 #   bench/threads.sh            (STREAMS=2000 C=100 RUNS=3; WITH_NGINX=0 skips nginx)
 set -euo pipefail
@@ -31,13 +32,13 @@ if [ "$WITH_NGINX" = 1 ]; then
   for _ in $(seq 200); do curl -s -o /dev/null "127.0.0.1:$NGINX_PORT/health" && break; sleep 0.05; done
 fi
 
-# Ticks per thread name of the processes given: "name ticks" lines.
-ticks_by_name() {
+# Nanoseconds on CPU per thread name of the processes given: "name ns" lines.
+cpu_by_name() {
   for p in "$@"; do
     for t in /proc/"$p"/task/*; do
-      printf '%s %s\n' "$(tr ' ' '_' < "$t/comm")" "$(awk '{print $14 + $15}' "$t/stat")"
+      printf '%s %s\n' "$(tr ' ' '_' < "$t/comm")" "$(awk '{print $1}' "$t/schedstat")"
     done
-  done | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}'
+  done | awk '{a[$1] += $2} END {for (k in a) printf "%s %.0f\n", k, a[k]}'
 }
 
 /usr/bin/python3 - "$OUT" <<'PY'
@@ -59,18 +60,18 @@ for run in $(seq "$RUNS"); do
       else
         pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')" port=$NGINX_PORT face=openai body=openai path=(--path /)
       fi
-      ticks_by_name $pids > "$OUT/$target-$shape-$run.before"
+      cpu_by_name $pids > "$OUT/$target-$shape-$run.before"
       $LOAD_PIN build/apps/askload/askload --url "http://127.0.0.1:$port" --target $face "${path[@]}" \
         -c "$C" -n "$STREAMS" --ramp 1 --mix "$OUT/$shape.$body.jsonl" --verify --json --quiet \
         --timeout 30 --max-connections 20000 > "$OUT/$target-$shape-$run.json" || true
-      ticks_by_name $pids > "$OUT/$target-$shape-$run.after"
+      cpu_by_name $pids > "$OUT/$target-$shape-$run.after"
     done
   done
 done
 
-/usr/bin/python3 - "$OUT" "$STREAMS" "$RUNS" "$(getconf CLK_TCK)" "$WITH_NGINX" <<'PY'
+/usr/bin/python3 - "$OUT" "$STREAMS" "$RUNS" "$WITH_NGINX" <<'PY'
 import json, statistics, sys
-out, streams, runs, hz, nginx = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "1"
+out, streams, runs, nginx = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 def role(name):
     if name.startswith("askd.curl"): return "curl"
     if name.startswith("askd.io"): return "io"
@@ -85,7 +86,7 @@ def per_role(target, shape, run):
     r = {}
     for k, v in a.items():
         r[role(k)] = r.get(role(k), 0) + (v - b.get(k, 0))
-    return {k: v / hz * 1e6 / streams for k, v in r.items()}  # µs per stream
+    return {k: v / 1e3 / streams for k, v in r.items()}  # µs per stream
 targets = ["askd"] + (["nginx"] if nginx else [])
 print("| target | role | µs / stream, 1-delta streams | µs / stream, 64-delta streams | µs / extra delta |")
 print("|---|---|---|---|---|")
