@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -62,11 +63,13 @@ struct tls_files {
 };
 
 // A program this test starts: stdout and stderr to `log`; stopped (SIGTERM, or -9 by
-// kill()) when the test ends.
+// kill()) when the test ends. One that has not exited 20 s after the signal is a failure
+// (with its log's end in the report) and is killed: a hang shows where, not as the
+// test's timeout.
 class child_process {
  public:
-  child_process(std::vector<std::string> args, std::vector<std::string> env,
-                const std::string& log) {
+  child_process(std::vector<std::string> args, std::vector<std::string> env, const std::string& log)
+      : log_(log) {
     std::vector<char*> argv, envp;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -94,12 +97,37 @@ class child_process {
     ::kill(pid_, SIGCONT);  // a stopped process would not see the signal
     ::kill(pid_, sig);
     int status = 0;
-    ::waitpid(pid_, &status, 0);
+    auto until = std::chrono::steady_clock::now() + 20s;
+    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() > until) {
+        if (std::uncaught_exceptions() == 0)
+          FAIL_CHECK("pid " << pid_ << " did not exit 20 s after signal " << sig
+                            << "; its log ends:\n"
+                            << log_tail());
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(10ms);  // polling for the exit, not waiting out a race
+    }
     pid_ = -1;
   }
 
  private:
+  std::string log_tail() const {
+    std::ifstream in(log_);
+    std::deque<std::string> lines;
+    for (std::string line; std::getline(in, line);) {
+      lines.push_back(line);
+      if (lines.size() > 40) lines.pop_front();
+    }
+    std::string text;
+    for (const auto& line : lines) text += line + "\n";
+    return text;
+  }
+
   pid_t pid_ = -1;
+  std::string log_;
 };
 
 std::string path_variable() {
