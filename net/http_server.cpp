@@ -111,6 +111,16 @@ std::size_t chunk_head(char (&buf)[20], std::size_t size) {
   return static_cast<std::size_t>(end - buf);
 }
 
+// A chunk framed for one sendmsg without a copy: its size line, the data, CR LF.
+struct framed_chunk {
+  char hex[20];
+  iovec iov[3];
+  explicit framed_chunk(std::string_view data)
+      : iov{{hex, chunk_head(hex, data.size())},
+            {const_cast<char*>(data.data()), data.size()},
+            {const_cast<char*>("\r\n"), 2}} {}
+};
+
 // For a connection's operations: asio allocates an operation through its handler's
 // allocator, and swaps std::allocator for its recycling one, which keeps the block of an
 // operation that ended for the thread's next one, whatever its size. An operation pending
@@ -713,12 +723,8 @@ class http_session : public connection, public std::enable_shared_from_this<http
   bool write_now(std::uint64_t id, std::string_view chunk) {
     std::unique_lock<std::mutex> lock(gate_.m, std::try_to_lock);
     if (!lock || gate_.phase != gate_phase::body || gate_.id != id || chunk.empty()) return false;
-    char hex[20];
-    auto len = chunk_head(hex, chunk.size());
-    iovec iov[3] = {{hex, len},
-                    {const_cast<char*>(chunk.data()), chunk.size()},
-                    {const_cast<char*>("\r\n"), 2}};
-    send_gated(iov);
+    framed_chunk framed(chunk);
+    send_gated(framed.iov);
     return true;
   }
 
@@ -731,18 +737,9 @@ class http_session : public connection, public std::enable_shared_from_this<http
     auto head = response_head(status, common_headers_, headers, keep_alive_);
     gate_.started = true;
     gate_.phase = gate_phase::body;
-    if (first.empty()) {
-      iovec iov[1] = {{head.data(), head.size()}};
-      send_gated(iov);
-      return true;
-    }
-    char hex[20];
-    auto len = chunk_head(hex, first.size());
-    iovec iov[4] = {{head.data(), head.size()},
-                    {hex, len},
-                    {const_cast<char*>(first.data()), first.size()},
-                    {const_cast<char*>("\r\n"), 2}};
-    send_gated(iov);
+    framed_chunk framed(first);
+    iovec iov[4] = {{head.data(), head.size()}, framed.iov[0], framed.iov[1], framed.iov[2]};
+    send_gated(std::span(iov, first.empty() ? 1 : 4));
     return true;
   }
 
@@ -754,8 +751,8 @@ class http_session : public connection, public std::enable_shared_from_this<http
     std::lock_guard<std::mutex> lock(gate_.m);
     if (gate_.phase != gate_phase::body || gate_.id != id || !gate_.may_finish) return false;
     gate_.finished = true;  // and so the disconnect callback is not called (take_disconnect)
-    iovec iov[1] = {{const_cast<char*>("0\r\n\r\n"), 5}};
-    if (send_gated(iov)) arm(server_.limits.idle_timeout);
+    iovec last{const_cast<char*>("0\r\n\r\n"), 5};
+    if (send_gated(std::span(&last, 1))) arm(server_.limits.idle_timeout);
     gate_.phase = gate_phase::shut;
     return true;
   }
@@ -781,11 +778,10 @@ class http_session : public connection, public std::enable_shared_from_this<http
   // Under the gate's lock: sends `iov` at once. What the socket did not take is the gate's
   // tail, which the strand sends (or finds the client gone) before anything else; the
   // gate is shut until then. True: all of it went.
-  template <std::size_t N>
-  bool send_gated(iovec (&iov)[N]) {
+  bool send_gated(std::span<iovec> iov) {
     msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = N;
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = iov.size();
     std::size_t total = 0;
     for (const auto& v : iov) total += v.iov_len;
     auto sent = ::sendmsg(gate_.fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -903,10 +899,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
       auto n = socket_.read_some(buffer_.prepare(512), ec);
       if (!ec) buffer_.commit(n);  // else the read below finds what it was
     }
-    if (buffer_.size() > 0) {
-      auto ec = parse_buffered();
-      if (ec || parser_->is_header_done()) return on_header(ec, 0);
-    }
+    if (auto ec = parse_buffered(); ec || parser_->is_header_done()) return on_header(ec, 0);
     http::async_read_header(
         socket_, buffer_, *parser_,
         exactly_sized(beast::bind_front_handler(&http_session::on_header, shared_from_this())));
