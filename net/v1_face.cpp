@@ -69,16 +69,19 @@ void sse_port::start() {
   // With the head: a browser's EventSource waits this long before reconnecting with
   // Last-Event-ID.
   std::string_view retry = "retry: 1000\n\n";
-  last_write_ms_ = now_ms();
-  pacer_.wrote(retry.size());
+  count_write(retry.size());
   res_->start(200, stream_headers(request_id_), retry);
   schedule_ping();
 }
 
 void sse_port::write(std::string text) {
-  last_write_ms_ = now_ms();
-  pacer_.wrote(text.size());
+  count_write(text.size());
   res_->write(std::move(text));
+}
+
+void sse_port::count_write(std::size_t bytes) {
+  last_write_ms_ = now_ms();
+  pacer_.wrote(bytes);
 }
 
 void sse_port::lost(std::uint64_t dropped) {

@@ -73,6 +73,7 @@ class sse_port : public actors::sink_port, public std::enable_shared_from_this<s
  private:
   void start();
   void write(std::string text);
+  void count_write(std::size_t bytes);  // for the ping's clock and the pacer
   void schedule_ping();
 
   std::shared_ptr<response> res_;
