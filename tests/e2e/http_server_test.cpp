@@ -498,22 +498,14 @@ TEST_CASE("a close the client never answers ends the WebSocket at the idle limit
 
 namespace {
 // Answers every request with its path and body in brackets, streamed and ended at once
-// from handle, keeping the connection; "/block" first holds the io thread (handle runs on it) until
-// release(); "/hold" streams "first" until finish_held().
+// from handle, keeping the connection; "/block" first holds the io thread (handle runs
+// on it) until release().
 struct echo_service : net::service {
   std::mutex m;
   std::condition_variable cv;
   bool blocked = false, released = false;
 
-  std::shared_ptr<net::response> held;  // "/hold": a stream started, until finish_held()
-
   void handle(net::request req, std::shared_ptr<net::response> res) override {
-    if (req.path == "/hold") {
-      std::lock_guard lock(m);
-      held = res;
-      res->start(200, {{"Content-Type", "text/plain"}}, "first");
-      return;
-    }
     if (req.path == "/block") {
       std::unique_lock lock(m);
       blocked = true;
@@ -528,11 +520,6 @@ struct echo_service : net::service {
     std::lock_guard lock(m);
     released = true;
     cv.notify_all();
-  }
-  void finish_held() {
-    std::lock_guard lock(m);
-    held->finish();
-    held.reset();
   }
   bool wait_blocked() {
     std::unique_lock lock(m);
@@ -631,27 +618,23 @@ TEST_CASE("a connection the server accepted has Nagle's delay off") {
 TEST_CASE("requests pipelined behind a stream past the read-ahead are answered - not nested") {
   net::server_limits limits;
   limits.body_budget_bytes = 1000;
-  auto svc = std::make_shared<echo_service>();
-  net::http_server server(svc, limits, 1);
-  auto port = server.listen("127.0.0.1", 0);
-  server.run();
-  raw_connection c(port);
-  c.send("GET /hold HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-  REQUIRE(c.read_until("first", std::chrono::seconds(10)).find("first") != std::string::npos);
-  const std::string body(60, 'x');
-  const std::string one =
-      "POST /p HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 60\r\n\r\n" + body;
+  stream_server s(limits);
+  raw_connection c(s.port);
+  hold(c);
+  const std::string one = "POST /first HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 60\r\n\r\n" +
+                          std::string(60, 'x');
   const std::size_t n = 80 * 1024 / one.size();
   std::string all;
   for (std::size_t i = 0; i < n; ++i) all += one;
   c.send(all);
   // The server reads ahead while the stream runs, until it holds 64 KB.
   REQUIRE(eventually([&] {
-    auto unread = server_unread(port);
+    auto unread = server_unread(s.port);
     return unread >= 0 && all.size() - static_cast<std::size_t>(unread) > 64 * 1024;
   }));
-  svc->finish_held();
-  auto got = read_until_count(c, "/p [" + body + "]", n);
-  CHECK(count_of(got, "/p [" + body + "]") == n);
+  s.svc->finish_held();
+  const std::string answer = "3\r\nabc\r\n3\r\ndef\r\n" + last_chunk;  // "/first"'s
+  auto got = read_until_count(c, answer, n);
+  CHECK(count_of(got, answer) == n);
   CHECK(count_of(got, "HTTP/1.1 503") == 0);
 }
