@@ -6,13 +6,92 @@
 #include <caf/policy/work_stealing.hpp>
 #include <caf/scheduler/coordinator.hpp>
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
 #include <unordered_set>
 #include <vector>
 
 namespace askd::actors {
 
-// CAF's work-stealing policy, under a name of askd's own: its workers are the ones below.
-struct stealing : caf::policy::work_stealing {};
+// CAF's work-stealing policy, under a name of askd's own (its workers are the ones below),
+// with another way of putting an idle worker to sleep and waking it. CAF's blocks on a
+// condition variable whose lock every enqueue takes, notifying under it: a worker woken so
+// blocked at once on that lock, still held by the thread that woke it, and was woken a
+// second time when that thread let go; and a condition variable's waiter always ends
+// with a futex wake of its own when it unlocks. Here a worker sleeps on a futex word that
+// says it is asleep; an enqueue that finds it so clears it and wakes it: one futex call on
+// each side per wakeup, at each hop of a stream between the io or curl thread and a worker
+// (bench/RESULTS.md, tenth pass).
+struct stealing : caf::policy::work_stealing {
+  using super = caf::policy::work_stealing;
+
+  struct worker_data : super::worker_data {
+    explicit worker_data(caf::scheduler::abstract_coordinator* p) : super::worker_data(p) {}
+    worker_data(const worker_data& other) : super::worker_data(other) {}
+    // 1 while the worker is asleep on it, or about to be; an enqueue that sees it so
+    // clears it and wakes the worker.
+    std::atomic<std::uint32_t> asleep{0};
+  };
+
+  template <class Worker>
+  void external_enqueue(Worker* self, caf::resumable* job) {
+    auto& d = self->data();
+    d.queue.append(job);  // ends with a sequentially consistent store of the queue's tail
+    // Sequentially consistent against the worker's store of `asleep` and its load of the
+    // tail: either it sees this job before it sleeps, or this sees it asleep (or both).
+    if (d.asleep.load() == 1 && d.asleep.exchange(0) == 1) wake(d.asleep);
+  }
+
+  // CAF's: poll its queue (and steal now and then) through the aggressive and moderate
+  // strategies, then sleep until an enqueue wakes it, waking on its own at the relaxed
+  // strategy's interval to steal.
+  template <class Worker>
+  caf::resumable* dequeue(Worker* self) {
+    auto& d = self->data();
+    for (std::size_t k = 0; k < 2; ++k) {
+      const auto& s = d.strategies[k];
+      for (std::size_t i = 0; i < s.attempts; i += s.step_size) {
+        if (auto* job = d.queue.take_head()) return job;
+        if (i % s.steal_interval == 0)
+          if (auto* job = try_steal(self)) return job;
+        if (s.sleep_duration.count() > 0) std::this_thread::sleep_for(s.sleep_duration);
+      }
+    }
+    const auto& relaxed = d.strategies[2];
+    for (std::size_t i = 1;; ++i) {
+      d.asleep.store(1);
+      // An enqueue that came before the store above is seen here; one after it sees the
+      // flag, and the kernel's compare of the word (still 1?) makes the wake reach us.
+      if (d.queue.empty()) sleep(d.asleep, relaxed.sleep_duration);
+      d.asleep.store(0, std::memory_order_relaxed);
+      if (auto* job = d.queue.take_head()) return job;
+      if (i % relaxed.steal_interval == 0)
+        if (auto* job = try_steal(self)) return job;
+    }
+  }
+
+ private:
+  // The futex calls take the word's address: an atomic 32-bit word is the word itself.
+  static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) &&
+                std::atomic<std::uint32_t>::is_always_lock_free);
+  static void sleep(std::atomic<std::uint32_t>& word, caf::timespan limit) {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(limit).count();
+    timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+    // Returns at once if the word is no longer 1; woken, timed out or interrupted alike,
+    // the caller looks at its queue again.
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, 1u, &ts,
+              nullptr, 0);
+  }
+  static void wake(std::atomic<std::uint32_t>& word) {
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, 1, nullptr,
+              nullptr, 0);
+  }
+};
 
 }  // namespace askd::actors
 
