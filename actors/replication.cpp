@@ -400,9 +400,18 @@ void open_at(self_ptr self, const std::string& node, cluster_actor handle) {
                 .kv("node", node)
                 .kv("error", self->system().render(err));
             // Not answered: it may hold a copy, so the stream counts as replicated from now
-            // on (fenced, never run unguarded). Refused (it still sees the lost replica up,
-            // or is full): asked again until timeout_ms.
-            if (err == caf::sec::request_timeout) st.started = true;
+            // on (fenced, never run unguarded), and the node as a replica lost: another is
+            // looked for, with the whole of timeout_ms to find one as after any loss (the
+            // wait for this answer took the first search's). Before, the next look was
+            // already late, and a stream whose new replica died between taking its copy
+            // and answering was fenced with a node left to take its place.
+            // Refused (it still sees the lost replica up, or is full): asked again until
+            // timeout_ms.
+            if (err == caf::sec::request_timeout) {
+              st.started = true;
+              st.lost.push_back(node);
+              st.looking_since.reset();
+            }
             self->delayed_send(self, std::chrono::milliseconds(100), tick_atom::value);
           });
 }
