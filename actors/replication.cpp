@@ -277,7 +277,7 @@ struct replicator_state {
   std::uint64_t held = 0;               // the replica has every event up to here
   bool busy = false;                    // an open or a batch is in flight
   bool started = false;                 // a replica has held the stream
-  std::vector<std::string> lost;        // replicas lost (and nodes that refused)
+  std::vector<std::string> lost;        // replicas lost (a first one unanswered too)
   std::optional<clock::time_point> looking_since;
   bool over = false;
   static inline const char* name = "replicator";
@@ -400,17 +400,23 @@ void open_at(self_ptr self, const std::string& node, cluster_actor handle) {
                 .kv("node", node)
                 .kv("error", self->system().render(err));
             // Not answered: it may hold a copy, so the stream counts as replicated from now
-            // on (fenced, never run unguarded), and the node as a replica lost: another is
-            // looked for, with the whole of timeout_ms to find one as after any loss (the
-            // wait for this answer took the first search's). Before, the next look was
-            // already late, and a stream whose new replica died between taking its copy
-            // and answering was fenced with a node left to take its place.
+            // on (fenced, never run unguarded). When it was the stream's first replica, it
+            // is the one node that may hold a copy, so it counts as a replica lost: the
+            // next is opened naming it (`previous`: refused while it is still seen up),
+            // with the whole of timeout_ms to be found, as after any loss (the wait for
+            // this answer took the first search's; before, the next look was already late,
+            // and a stream whose first replica died between taking its copy and answering
+            // was fenced with a node left to take its place). After a loss, a second node
+            // that may hold a copy could not be named too: the search's time runs out and
+            // the stream is fenced, as before.
             // Refused (it still sees the lost replica up, or is full): asked again until
             // timeout_ms.
             if (err == caf::sec::request_timeout) {
               st.started = true;
-              st.lost.push_back(node);
-              st.looking_since.reset();
+              if (st.lost.empty()) {
+                st.lost.push_back(node);
+                st.looking_since.reset();
+              }
             }
             self->delayed_send(self, std::chrono::milliseconds(100), tick_atom::value);
           });

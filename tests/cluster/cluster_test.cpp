@@ -901,16 +901,19 @@ TEST_CASE("a replica that never answers its copy is replaced - the stream is not
   cluster.c->signal(SIGSTOP);
   // A stream whose replica is to be c: the owner picks the best of b and c for its id.
   const std::string mock = R"({"deltas":200,"gap_ms":25})";
+  // Found before the owner finds c silent (a second): the others are cancelled after.
   std::string id;
+  std::vector<std::string> others;
   for (int i = 0; i < 40 && id.empty(); ++i) {
     auto started = start_stream(*cluster.a, "which replica?", mock);
     if (askd::core::rendezvous_owner(started, {{"b", 1.0}, {"c", 1.0}}) == "c")
       id = started;
     else
-      http_call(cluster.a->port(), "DELETE", "/v1/streams/" + started);
+      others.push_back(started);
   }
   REQUIRE(!id.empty());
   REQUIRE(cluster.a->state_of("c") == "up");  // so its first copy went to c
+  for (const auto& other : others) http_call(cluster.a->port(), "DELETE", "/v1/streams/" + other);
   // Unanswered, c counts as lost; b takes the copy once it has found c silent too.
   if (!eventually([&] { return cluster.a->metric("askd_replicas_moved_total") == 1; }, 10s))
     FAIL("no replica moved; the owner's log:\n" << cluster.a->log());
