@@ -10,7 +10,8 @@
 // set a timeout and passes only their cancellation on.
 //
 // Its workers (`askd.worker`) run CAF's loop without the logger's per-job cast and
-// bookkeeping (scheduler.cpp). It also runs the engine's timer service (actors/timer.hpp).
+// bookkeeping, and sleep when idle on a futex word instead of CAF's condition variable
+// (scheduler.cpp). It also runs the engine's timer service (actors/timer.hpp).
 #pragma once
 
 #include <caf/actor_clock.hpp>
