@@ -33,12 +33,6 @@ esac
   "messages": [{"role": "user", "content": "How are streams relayed? #mock" + sys.argv[1]}]}))' \
   "$mock" > "$OUT/mix.jsonl"
 
-# "thread-name ns" per thread name of askd.
-cpu_by_name() {
-  for t in /proc/"$askd_pid"/task/*; do
-    printf '%s %s\n' "$(tr ' ' '_' < "$t/comm")" "$(awk '{print $1}' "$t/schedstat")"
-  done | awk '{a[$1] += $2} END {for (k in a) print k, a[k]}' | sort
-}
 load() {
   taskset -c 1 build/apps/askload/askload --url "http://127.0.0.1:$ASKD_PORT" --target compat-http \
     -c "$C" -n "$1" --ramp 1 --mix "$OUT/mix.jsonl" --json --quiet --timeout 30 \
@@ -50,9 +44,9 @@ for r in $(seq "$ROUNDS"); do
   for bin in "$@"; do
     ASKD_BIN=$bin start_askd "$cfg" "$OUT/askd.log"
     load 500 /dev/null
-    cpu_by_name > "$OUT/before"
+    cpu_by_name "$askd_pid" > "$OUT/before"
     load "$N" "$OUT/load.json"
-    cpu_by_name > "$OUT/after"
+    cpu_by_name "$askd_pid" > "$OUT/after"
     ok=$(/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("ok", 0))' "$OUT/load.json")
     printf 'round %s %s: %s (ok %s of %s)\n' "$r" "$bin" \
       "$(join "$OUT/before" "$OUT/after" | awk -v n="$N" '{d = ($3 - $2) / 1000 / n; t += d;

@@ -9,6 +9,17 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
+# Nanoseconds on CPU per thread name of the processes given (from each thread's
+# schedstat; stat's 10 ms ticks are too coarse for a per-stream figure): "name ns" lines,
+# sorted by name (for join). Printed with %.0f: mawk prints a large number as %.6g.
+cpu_by_name() {
+  for p in "$@"; do
+    for t in /proc/"$p"/task/*; do
+      printf '%s %s\n' "$(tr ' ' '_' < "$t/comm")" "$(awk '{print $1}' "$t/schedstat")"
+    done
+  done | awk '{a[$1] += $2} END {for (k in a) printf "%s %.0f\n", k, a[k]}' | sort
+}
+
 # askmock on MOCK_PORT, requiring the key askd is given (MOCK_KEY="" for none, as the
 # peers send no key). Its pid is in $mock_pid.
 start_askmock() {

@@ -32,15 +32,6 @@ if [ "$WITH_NGINX" = 1 ]; then
   for _ in $(seq 200); do curl -s -o /dev/null "127.0.0.1:$NGINX_PORT/health" && break; sleep 0.05; done
 fi
 
-# Nanoseconds on CPU per thread name of the processes given: "name ns" lines.
-cpu_by_name() {
-  for p in "$@"; do
-    for t in /proc/"$p"/task/*; do
-      printf '%s %s\n' "$(tr ' ' '_' < "$t/comm")" "$(awk '{print $1}' "$t/schedstat")"
-    done
-  done | awk '{a[$1] += $2} END {for (k in a) printf "%s %.0f\n", k, a[k]}'
-}
-
 /usr/bin/python3 - "$OUT" <<'PY'
 import json, sys
 out = sys.argv[1]
