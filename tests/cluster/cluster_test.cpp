@@ -895,9 +895,9 @@ TEST_CASE("a replica that never answers its copy is replaced - the stream is not
 #endif
   three_nodes cluster;
   // c stops: up in every view until the heartbeat timeout finds it silent, it answers
-  // nothing meanwhile. Twice in CI a replica died between taking a stream's copy and
-  // answering; the owner's wait for the answer took the whole of timeout_ms, and it then
-  // fenced the stream instead of copying it to b.
+  // nothing meanwhile. In CI a replica died between taking a stream's copy and answering
+  // (the test before this one); the owner's wait for the answer took the whole of
+  // timeout_ms, and it then fenced the stream instead of copying it to b.
   cluster.c->signal(SIGSTOP);
   // A stream whose replica is to be c: the owner picks the best of b and c for its id.
   const std::string mock = R"({"deltas":200,"gap_ms":25})";
