@@ -39,6 +39,15 @@ inline bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// Whether `s` has any byte of `set` (a few bytes). libstdc++'s find_first_of makes a
+// memchr call over the set for every byte of `s`; this compares in place.
+inline bool contains_any(std::string_view s, std::string_view set) {
+  for (char c : s)
+    for (char x : set)
+      if (c == x) return true;
+  return false;
+}
+
 // `s` without spaces and tabs at either end.
 inline std::string_view trim_ascii(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

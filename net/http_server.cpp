@@ -31,6 +31,7 @@
 
 #include "core/json.hpp"
 #include "core/log.hpp"
+#include "core/text.hpp"
 
 namespace askd::net {
 
@@ -164,9 +165,13 @@ std::string response_head(int status, const header_list& common, const header_li
                           bool keep_alive) {
   auto reason = http::obsolete_reason(static_cast<http::status>(status));
   std::string out;
-  out.reserve(160);
-  out.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
-  out.append(reason.data(), reason.size()).append("\r\n");
+  out.reserve(256);
+  auto add = [&out](std::string_view s) { out.append(s.data(), s.size()); };
+  add("HTTP/1.1 ");
+  add(std::to_string(status));
+  add(" ");
+  add({reason.data(), reason.size()});
+  add("\r\n");
   auto same = [](const std::string& a, std::string_view b) { return beast::iequals(a, b); };
   // The fields in order, `common` then `extra`, as one sequence.
   auto n = common.size() + extra.size();
@@ -180,15 +185,17 @@ std::string response_head(int status, const header_list& common, const header_li
     for (auto j = i + 1; j < n && !replaced; ++j) replaced = same(field(j).first, name);
     if (name.empty() || replaced || same(name, "Transfer-Encoding") ||
         same(name, "Content-Length") || same(name, "Connection") ||
-        name.find_first_of("\r\n:") != std::string::npos ||
-        value.find_first_of("\r\n") != std::string::npos)
+        core::contains_any(name, "\r\n:") || core::contains_any(value, "\r\n"))
       continue;
     server_set = server_set || same(name, "Server");
-    out.append(name).append(": ").append(value).append("\r\n");
+    add(name);
+    add(": ");
+    add(value);
+    add("\r\n");
   }
-  if (!server_set) out.append("Server: askd\r\n");
-  if (!keep_alive) out.append("Connection: close\r\n");
-  out.append("Transfer-Encoding: chunked\r\n\r\n");
+  if (!server_set) add("Server: askd\r\n");
+  if (!keep_alive) add("Connection: close\r\n");
+  add("Transfer-Encoding: chunked\r\n\r\n");
   return out;
 }
 

@@ -54,7 +54,7 @@ core::result<repo_source> locate_repo(const core::chat_request& request, const c
     bool web = url.rfind("https://", 0) == 0 || url.rfind("http://", 0) == 0;
     auto path_at = scheme == std::string::npos ? std::string::npos : url.find('/', scheme + 3);
     if (!web || path_at == std::string::npos || path_at + 1 >= url.size() ||
-        url.find('@') != std::string::npos || url.find_first_of(" \t\n\\") != std::string::npos)
+        url.find('@') != std::string::npos || core::contains_any(url, " \t\n\\"))
       return core::error::make(
           core::error_code::bad_request,
           "repo_url: expected https://host/owner/repo or a local path, got \"" +

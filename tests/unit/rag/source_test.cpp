@@ -73,7 +73,9 @@ TEST_CASE("a remote repository fetched with a token never shares its checkout or
   CHECK(b->key.find("ghp_x") == std::string::npos);
   CHECK(b->checkout.find("ghp_x") == std::string::npos);
   for (const char* bad :
-       {"ftp://h/a/b", "https://host", "git@github.com:a/b.git", "https://u:p@h/a/b"}) {
+       {"ftp://h/a/b", "https://host", "git@github.com:a/b.git", "https://u:p@h/a/b",
+        "https://github.com/owner/re po", "https://github.com/owner/re\tpo",
+        "https://github.com/owner/re\npo", "https://github.com/owner\\repo"}) {
     core::chat_request r;
     r.repo_url = bad;
     INFO(bad);
