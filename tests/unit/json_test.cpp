@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <cstdio>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -122,6 +124,55 @@ TEST_CASE("JSON escaping - eight bytes at a time - finds every byte that needs i
   // Bytes past ASCII and the ones around the limits pass as they are.
   std::string high = "\x7f\x80\xff\x20\x21\x5b\x5d caf\xc3\xa9 long enough";
   CHECK(core::json::quote(high) == '"' + high + '"');
+}
+
+TEST_CASE("JSON escaping - several bytes in a word that need it - matches a byte-by-byte escape") {
+  // A marked byte can mark the bytes above it in the same word (a borrow), so words with
+  // specials next to each other, to high bytes and to plain ones are checked against the
+  // escape done one byte at a time, at every length up to 72 (sixteen-byte blocks, eight-
+  // byte words and single bytes, each at every offset).
+  auto one_by_one = [](std::string_view text) {
+    std::string out = "\"";
+    for (unsigned char c : text) {
+      if (c == '"')
+        out += "\\\"";
+      else if (c == '\\')
+        out += "\\\\";
+      else if (c == '\n')
+        out += "\\n";
+      else if (c == '\r')
+        out += "\\r";
+      else if (c == '\t')
+        out += "\\t";
+      else if (c == '\b')
+        out += "\\b";
+      else if (c == '\f')
+        out += "\\f";
+      else if (c < 0x20) {
+        char u[8];
+        std::snprintf(u, sizeof u, "\\u%04x", c);
+        out += u;
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+    return out + '"';
+  };
+  const std::string alphabet =
+      std::string("\"\\\n\r\t\b\f\x01\x1f\x20\x21\x5b\x5d\x7f\x80\xa0\xdf\xff") +
+      std::string(1, '\0') + "ab";
+  std::mt19937 rng(21);
+  std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1), length(0, 72);
+  for (int round = 0; round < 20000; ++round) {
+    std::string text(length(rng), 'x');
+    for (auto& c : text) c = alphabet[pick(rng)];
+    INFO("round " << round);
+    REQUIRE(core::json::quote(text) == one_by_one(text));
+  }
+  // Appended after what the string already holds.
+  std::string out = "{\"a\":\"";
+  core::json::append_escaped(out, "two\nlines \"quoted\"");
+  CHECK(out == "{\"a\":\"two\\nlines \\\"quoted\\\"");
 }
 
 TEST_CASE("a body nested 150000 levels deep is a syntax error - not a crash") {
