@@ -20,6 +20,14 @@ cpu_by_name() {
   done | awk '{a[$1] += $2} END {for (k in a) printf "%s %.0f\n", k, a[k]}' | sort
 }
 
+# User and system CPU of the processes given, all threads, in clock ticks (10 ms, from
+# each thread's stat; coarse, so for thousands of streams): "user system".
+user_sys_ticks() {
+  for p in "$@"; do
+    for t in /proc/"$p"/task/*; do sed 's/^.*) //' "$t/stat"; done
+  done | awk '{u += $12; s += $13} END {printf "%.0f %.0f\n", u, s}'
+}
+
 # askmock on MOCK_PORT, requiring the key askd is given (MOCK_KEY="" for none, as the
 # peers send no key). Its pid is in $mock_pid.
 start_askmock() {

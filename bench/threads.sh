@@ -5,7 +5,9 @@
 # CPU from /proc/<pid>/task/*/schedstat (time on CPU in ns; the 10 ms ticks of stat were
 # too coarse for the smaller differences), by thread name (askd.curl, askd.io, CAF's
 # workers and clock, the rest). Shapes: 1 delta (the per-stream cost) and 64 deltas 20 ms apart
-# (the relay benchmark's); the difference over 63 is the cost of one more delta.
+# (the relay benchmark's); the difference over 63 is the cost of one more delta. Then
+# askd's total over nginx's round by round (the two ran back to back in each), and the
+# user / system split of each (stat's 10 ms ticks).
 #   bench/threads.sh            (STREAMS=2000 C=100 RUNS=3; WITH_NGINX=0 skips nginx)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,10 +54,12 @@ for run in $(seq "$RUNS"); do
         pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')" port=$NGINX_PORT face=openai body=openai path=(--path /)
       fi
       cpu_by_name $pids > "$OUT/$target-$shape-$run.before"
+      user_sys_ticks $pids > "$OUT/$target-$shape-$run.ticks-before"
       $LOAD_PIN build/apps/askload/askload --url "http://127.0.0.1:$port" --target $face "${path[@]}" \
         -c "$C" -n "$STREAMS" --ramp 1 --mix "$OUT/$shape.$body.jsonl" --verify --json --quiet \
         --timeout 30 --max-connections 20000 > "$OUT/$target-$shape-$run.json" || true
       cpu_by_name $pids > "$OUT/$target-$shape-$run.after"
+      user_sys_ticks $pids > "$OUT/$target-$shape-$run.ticks-after"
     done
   done
 done
@@ -89,6 +93,30 @@ for t in targets:
         v64 = [per_role(t, "d64", r).get(ro, 0) if ro != "total" else sum(per_role(t, "d64", r).values()) for r in range(1, runs + 1)]
         m1, m64 = statistics.median(v1), statistics.median(v64)
         print(f"| {t} | {ro} | {m1:.0f} ({min(v1):.0f}–{max(v1):.0f}) | {m64:.0f} ({min(v64):.0f}–{max(v64):.0f}) | {(m64 - m1) / 63:.1f} |")
+if nginx:
+    # The VM's speed drifts by 20-40% over minutes: askd and nginx ran one after the other
+    # in each round, so a round's ratio compares like with like; the median of those.
+    def total(t, s, r): return sum(per_role(t, s, r).values())
+    rows = [("1-delta stream", lambda t, r: total(t, "d1", r)),
+            ("64-delta stream", lambda t, r: total(t, "d64", r)),
+            ("extra delta", lambda t, r: (total(t, "d64", r) - total(t, "d1", r)) / 63)]
+    print("\n| askd over nginx, round by round | " + " | ".join(f"round {r}" for r in range(1, runs + 1)) + " | median |")
+    print("|---|" + "---|" * (runs + 1))
+    for name, f in rows:
+        x = [f("askd", r) / f("nginx", r) for r in range(1, runs + 1)]
+        print(f"| {name} | " + " | ".join(f"{v:.2f}x" for v in x) + f" | {statistics.median(x):.2f}x |")
+# User and system time (10 ms ticks from stat, so coarse): where the difference lies.
+def user_sys(t, s, r):
+    b = [int(v) for v in open(f"{out}/{t}-{s}-{r}.ticks-before").read().split()]
+    a = [int(v) for v in open(f"{out}/{t}-{s}-{r}.ticks-after").read().split()]
+    return [(a[i] - b[i]) * 1e4 / streams for i in (0, 1)]  # µs per stream
+print("\n| target | shape | user µs / stream | system µs / stream |")
+print("|---|---|---|---|")
+for t in targets:
+    for s in ("d1", "d64"):
+        u = [user_sys(t, s, r)[0] for r in range(1, runs + 1)]
+        y = [user_sys(t, s, r)[1] for r in range(1, runs + 1)]
+        print(f"| {t} | {s} | {statistics.median(u):.0f} ({min(u):.0f}–{max(u):.0f}) | {statistics.median(y):.0f} ({min(y):.0f}–{max(y):.0f}) |")
 for t in targets:
     for s in ("d1", "d64"):
         bad = [r for r in range(1, runs + 1) if json.load(open(f"{out}/{t}-{s}-{r}.json"))["verify"].get("exact", 0) != streams]
