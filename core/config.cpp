@@ -212,7 +212,7 @@ void parse_server_config(const std::string& text, const std::string& source, con
       json::object_reader r(*s, "upstream");
       reject_unknown_keys(r, {"connect_timeout_ms", "first_token_timeout_ms", "idle_timeout_ms",
                               "max_error_body_bytes", "max_attempts", "backoff_ms",
-                              "backoff_jitter", "max_retry_after_ms"});
+                              "backoff_jitter", "max_retry_after_ms", "idle_connections"});
       auto& v = out.upstream;
       v.max_attempts = int_in(r, "max_attempts", v.max_attempts, 1, 20);
       v.backoff_ms = int_in(r, "backoff_ms", v.backoff_ms, 0, 600000);
@@ -224,6 +224,7 @@ void parse_server_config(const std::string& text, const std::string& source, con
       v.idle_timeout_ms = int_in(r, "idle_timeout_ms", v.idle_timeout_ms, 1, 3600000);
       v.max_error_body_bytes =
           size_in(r, "max_error_body_bytes", v.max_error_body_bytes, 256, 16 << 20);
+      v.idle_connections = int_in(r, "idle_connections", v.idle_connections, 0, 65536);
     }
     if (const auto* s = root.object("limits")) parse_limits(*s, out.limits);
     if (const auto* s = root.object("streams")) {

@@ -40,7 +40,9 @@ askd_server::askd_server(core::config cfg) : parts_(std::make_unique<parts>()) {
   auto curl_threads = p.context->config.engine.curl_threads;
   if (curl_threads <= 0)
     curl_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency() * 3 / 4));
-  p.curl = std::make_unique<providers::curl_engine>(static_cast<unsigned>(curl_threads));
+  p.curl = std::make_unique<providers::curl_engine>(
+      static_cast<unsigned>(curl_threads),
+      static_cast<std::size_t>(p.context->config.upstream.idle_connections));
   p.context->curl = p.curl.get();
   p.engine = std::make_unique<actors::engine>(p.context);
   const auto& c = p.context->config;

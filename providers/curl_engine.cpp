@@ -18,13 +18,14 @@ namespace askd::providers {
 
 class curl_engine::shard {
  public:
-  shard();
+  explicit shard(std::size_t idle_connections);
   ~shard();
   shard(const shard&) = delete;
   shard& operator=(const shard&) = delete;
   void start(transfer_id id, upstream_request request, std::shared_ptr<transfer_listener> listener);
   void cancel(transfer_id id);
   std::size_t active() const { return active_.load(std::memory_order_relaxed); }
+  std::uint64_t opened() const { return opened_.load(std::memory_order_relaxed); }
 
  private:
   struct transfer;
@@ -46,6 +47,12 @@ class curl_engine::shard {
   // kept if it can take the receive buffer size again.
   CURL* take_handle();
   void end(transfer& t);  // off the multi handle, its handle back
+  // libcurl's connection cache holds at most four connections per transfer in flight
+  // (CURLMOPT_MAXCONNECTS unset): as a burst of calls ends, each of the last quarter to
+  // finish closes one, and the next burst opens them again. With `keep_idle_` set, the
+  // cap is never below it; set at each add and end, as libcurl reads it when a transfer
+  // gives its connection back.
+  void size_connection_cache();
 
   static int on_socket(void* easy, int fd, int what, void* self, void* socket_data);
   static int on_timer(void* multi, long timeout_ms, void* self);
@@ -88,6 +95,8 @@ class curl_engine::shard {
   std::vector<command> commands_;
   bool stopping_ = false;
   std::atomic<std::size_t> active_{0};
+  std::atomic<std::uint64_t> opened_{0};  // sockets opened through on_open
+  std::size_t keep_idle_ = 0;             // upstream.idle_connections
   std::unordered_map<transfer_id, std::unique_ptr<transfer>> transfers_;  // its thread only
   std::vector<CURL*> idle_;                                               // its thread only
   std::vector<watched> watched_;                                          // its thread only
@@ -184,11 +193,12 @@ header_list::~header_list() {
   curl_slist_free_all(static_cast<curl_slist*>(list_));
 }
 
-curl_engine::curl_engine(unsigned threads) {
+curl_engine::curl_engine(unsigned threads, std::size_t idle_connections) {
   static std::once_flag global_init;
   std::call_once(global_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   threads = std::clamp(threads, 1u, 256u);
-  for (unsigned i = 0; i < threads; ++i) shards_.push_back(std::make_unique<shard>());
+  for (unsigned i = 0; i < threads; ++i)
+    shards_.push_back(std::make_unique<shard>(idle_connections));
 }
 
 curl_engine::~curl_engine() = default;
@@ -213,7 +223,13 @@ std::size_t curl_engine::active() const {
   return n;
 }
 
-curl_engine::shard::shard() {
+std::uint64_t curl_engine::connections_opened() const {
+  std::uint64_t n = 0;
+  for (const auto& s : shards_) n += s->opened();
+  return n;
+}
+
+curl_engine::shard::shard(std::size_t idle_connections) : keep_idle_(idle_connections) {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (epoll_fd_ < 0 || wake_fd_ < 0) throw std::runtime_error("curl_engine: epoll/eventfd failed");
@@ -322,7 +338,9 @@ curl_socket_t curl_engine::shard::on_open(void* self, curlsocktype /*purpose*/,
                                           curl_sockaddr* address) {
   int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
   if (fd < 0) return CURL_SOCKET_BAD;
-  auto& w = static_cast<shard*>(self)->watched_of(fd);
+  auto* engine = static_cast<shard*>(self);
+  engine->opened_.fetch_add(1, std::memory_order_relaxed);
+  auto& w = engine->watched_of(fd);
   w = watched{};  // a new socket: whatever this number was before is gone
   w.ours = true;
   return fd;
@@ -418,7 +436,14 @@ void curl_engine::shard::add(transfer_id id, std::unique_ptr<transfer> t) {
         return size * n;
       });
   transfers_.emplace(id, std::move(t));
+  size_connection_cache();
   curl_multi_add_handle(multi_, e);
+}
+
+void curl_engine::shard::size_connection_cache() {
+  if (keep_idle_ == 0) return;
+  auto cap = std::max(keep_idle_, 4 * transfers_.size());
+  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(cap));
 }
 
 void curl_engine::shard::remove(transfer_id id) {
@@ -426,6 +451,7 @@ void curl_engine::shard::remove(transfer_id id) {
   if (it == transfers_.end()) return;  // already finished
   end(*it->second);
   transfers_.erase(it);
+  size_connection_cache();
   active_.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -444,6 +470,7 @@ void curl_engine::shard::collect_finished() {
     auto id = t->id;
     end(*t);
     transfers_.erase(id);
+    size_connection_cache();
     active_.fetch_sub(1, std::memory_order_relaxed);
     listener->on_complete(std::move(result));
   }

@@ -72,7 +72,11 @@ class curl_engine {
   // handle, epoll and thread: a transfer runs on one of them from start to end, new
   // transfers going to each in turn. One thread carries about 30k deltas a second
   // (bench/RESULTS.md, capacity model); more spread the streams over more cores.
-  explicit curl_engine(unsigned threads = 1);
+  // `idle_connections` (`upstream.idle_connections`): how many connections each thread
+  // may keep open between calls at least. libcurl's own rule keeps at most four per call
+  // in flight, so as a burst of calls ends a quarter of its connections are closed, and
+  // the next burst opens (for TLS, handshakes) them again. 0: libcurl's rule alone.
+  explicit curl_engine(unsigned threads = 1, std::size_t idle_connections = 0);
   ~curl_engine();  // aborts every transfer (no callbacks) and joins the threads
   curl_engine(const curl_engine&) = delete;
   curl_engine& operator=(const curl_engine&) = delete;
@@ -87,6 +91,8 @@ class curl_engine {
 
   // Calls in flight (for metrics and tests).
   std::size_t active() const;
+  // Connections to upstreams opened so far, all threads: a call that found none to reuse.
+  std::uint64_t connections_opened() const;
   std::size_t threads() const { return shards_.size(); }
 
  private:

@@ -12,6 +12,8 @@
 #include <string>
 #include <thread>
 
+#include "apps/askmock/mock_service.hpp"
+#include "net/http_server.hpp"
 #include "providers/curl_engine.hpp"
 #include "tests/support/fake_servers.hpp"
 
@@ -127,4 +129,70 @@ TEST_CASE("curl engine: a kept-alive connection the server closes while idle is 
   CHECK(second.body == "ok");
   CHECK(server.connections() == 2);
   CHECK(engine.active() == 0);
+}
+
+namespace {
+
+// askmock in this process, on a free loopback port, keeping connections alive.
+struct mock_upstream {
+  mock_upstream() {
+    mock = std::make_shared<askmock::mock_service>(askmock::mock_options{"sk-test"});
+    server = std::make_unique<net::http_server>(mock, net::server_limits{}, 1);
+    port = server->listen("127.0.0.1", 0);
+    server->run();
+  }
+  std::shared_ptr<askmock::mock_service> mock;
+  std::unique_ptr<net::http_server> server;
+  std::uint16_t port = 0;
+};
+
+// `n` OpenAI streams started at once, the i-th answering after 300 + 30 i ms: all n are in
+// flight together (n connections), and they end one at a time, as libcurl's rule needs
+// to close any. True when every one streamed its answer.
+bool burst(providers::curl_engine& engine, std::uint16_t port, int n) {
+  std::vector<std::shared_ptr<collector>> listeners;
+  std::vector<std::future<outcome>> done;
+  for (int i = 0; i < n; ++i) {
+    listeners.push_back(std::make_shared<collector>());
+    done.push_back(listeners.back()->done());
+    providers::upstream_request r;
+    r.url = "http://127.0.0.1:" + std::to_string(port) + "/v1/chat/completions";
+    r.body = R"({"model":"m","stream":true,"messages":[{"role":"user",)"
+             R"("content":"hi #mock{\"deltas\":1,\"first_ms\":)" +
+             std::to_string(300 + 30 * i) + "}\"}]}";
+    r.headers = std::make_shared<const providers::header_list>(std::vector<std::string>{
+        "Content-Type: application/json", "Authorization: Bearer sk-test"});
+    engine.start(std::move(r), listeners.back());
+  }
+  bool all = true;
+  for (auto& d : done) {
+    if (d.wait_for(10s) != std::future_status::ready) return false;
+    auto o = d.get();
+    all = all && !o.result.failure && o.status == 200 && o.body.find("[DONE]") != std::string::npos;
+  }
+  return all;
+}
+
+}  // namespace
+
+TEST_CASE("curl engine: a burst's connections are all kept for the next burst") {
+  // libcurl's own rule keeps at most four connections per call in flight: of 16, the
+  // last three calls to end would each close one, and the next 16 would open three again.
+  mock_upstream upstream;
+  providers::curl_engine engine(1, 64);
+  REQUIRE(burst(engine, upstream.port, 16));
+  CHECK(engine.connections_opened() == 16);
+  REQUIRE(burst(engine, upstream.port, 16));
+  CHECK(engine.connections_opened() == 16);
+  CHECK(engine.active() == 0);
+}
+
+TEST_CASE("curl engine: with idle_connections 0 libcurl's own rule closes a burst's last ones") {
+  // The same bursts without the floor: what the floor is for (and that the count counts).
+  mock_upstream upstream;
+  providers::curl_engine engine(1, 0);
+  REQUIRE(burst(engine, upstream.port, 16));
+  CHECK(engine.connections_opened() == 16);
+  REQUIRE(burst(engine, upstream.port, 16));
+  CHECK(engine.connections_opened() > 16);
 }
