@@ -61,9 +61,10 @@ struct upstream_settings {
   int backoff_ms = 1000;           // before retry n: backoff_ms * 2^(n-1), with jitter
   double backoff_jitter = 0.2;     // the delay is scaled by a random factor in 1 +- this
   int max_retry_after_ms = 60000;  // a provider's Retry-After longer than this is not waited for
-  // Connections to upstreams each curl thread may keep open between calls, at least
-  // (libcurl keeps up to four per call in flight): a burst's connections wait for the
-  // next one instead of a quarter being closed and opened again. 0: libcurl's rule alone.
+  // The least cap on each curl thread's connection cache (in use and idle): libcurl's own
+  // is four per call in flight, so the last quarter of a burst to end closed their
+  // connections and the next burst opened them again. libcurl still drops one the server
+  // closed or one idle past 118 s. 0: libcurl's rule alone.
   int idle_connections = 256;
 };
 

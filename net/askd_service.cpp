@@ -746,10 +746,11 @@ void askd_service::metrics(const request&, const std::shared_ptr<response>& res)
   }
   metric("askd_upstream_transfers", "gauge", "Upstream HTTP transfers in flight.");
   line("askd_upstream_transfers", ctx.curl ? static_cast<std::int64_t>(ctx.curl->active()) : 0);
-  metric("askd_upstream_connections_opened_total", "counter",
-         "Connections opened to upstreams (a call that found none to reuse).");
-  line("askd_upstream_connections_opened_total",
-       ctx.curl ? static_cast<std::int64_t>(ctx.curl->connections_opened()) : 0);
+  metric("askd_upstream_sockets_opened_total", "counter",
+         "Sockets opened to upstreams: connection attempts, one per address tried, made "
+         "when a call finds no kept connection to reuse.");
+  line("askd_upstream_sockets_opened_total",
+       ctx.curl ? static_cast<std::int64_t>(ctx.curl->sockets_opened()) : 0);
   res->send(200, "text/plain; version=0.0.4; charset=utf-8", std::move(out));
 }
 

@@ -223,7 +223,7 @@ std::size_t curl_engine::active() const {
   return n;
 }
 
-std::uint64_t curl_engine::connections_opened() const {
+std::uint64_t curl_engine::sockets_opened() const {
   std::uint64_t n = 0;
   for (const auto& s : shards_) n += s->opened();
   return n;

@@ -91,8 +91,10 @@ class curl_engine {
 
   // Calls in flight (for metrics and tests).
   std::size_t active() const;
-  // Connections to upstreams opened so far, all threads: a call that found none to reuse.
-  std::uint64_t connections_opened() const;
+  // Sockets opened to upstreams so far, all threads: connection attempts, made when a call
+  // finds no connection to reuse (one per address tried, so a failed connect or a second
+  // happy-eyeballs attempt counts too).
+  std::uint64_t sockets_opened() const;
   std::size_t threads() const { return shards_.size(); }
 
  private:

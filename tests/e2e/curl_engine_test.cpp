@@ -146,9 +146,10 @@ struct mock_upstream {
   std::uint16_t port = 0;
 };
 
-// `n` OpenAI streams started at once, the i-th answering after 300 + 30 i ms: all n are in
-// flight together (n connections), and they end one at a time, as libcurl's rule needs
-// to close any. True when every one streamed its answer.
+// `n` OpenAI streams started at once, the i-th answering after 500 + 100 i ms: all n are
+// connected before the first answers (n connections), and they end one at a time, 100 ms
+// apart, so each gives its connection back while the ones after it still count as in
+// flight (what libcurl's own cap depends on). True when every one streamed its answer.
 bool burst(providers::curl_engine& engine, std::uint16_t port, int n) {
   std::vector<std::shared_ptr<collector>> listeners;
   std::vector<std::future<outcome>> done;
@@ -159,7 +160,7 @@ bool burst(providers::curl_engine& engine, std::uint16_t port, int n) {
     r.url = "http://127.0.0.1:" + std::to_string(port) + "/v1/chat/completions";
     r.body = R"({"model":"m","stream":true,"messages":[{"role":"user",)"
              R"("content":"hi #mock{\"deltas\":1,\"first_ms\":)" +
-             std::to_string(300 + 30 * i) + "}\"}]}";
+             std::to_string(500 + 100 * i) + "}\"}]}";
     r.headers = std::make_shared<const providers::header_list>(std::vector<std::string>{
         "Content-Type: application/json", "Authorization: Bearer sk-test"});
     engine.start(std::move(r), listeners.back());
@@ -181,9 +182,9 @@ TEST_CASE("curl engine: a burst's connections are all kept for the next burst") 
   mock_upstream upstream;
   providers::curl_engine engine(1, 64);
   REQUIRE(burst(engine, upstream.port, 16));
-  CHECK(engine.connections_opened() == 16);
+  CHECK(engine.sockets_opened() == 16);
   REQUIRE(burst(engine, upstream.port, 16));
-  CHECK(engine.connections_opened() == 16);
+  CHECK(engine.sockets_opened() == 16);
   CHECK(engine.active() == 0);
 }
 
@@ -192,7 +193,7 @@ TEST_CASE("curl engine: with idle_connections 0 libcurl's own rule closes a burs
   mock_upstream upstream;
   providers::curl_engine engine(1, 0);
   REQUIRE(burst(engine, upstream.port, 16));
-  CHECK(engine.connections_opened() == 16);
+  CHECK(engine.sockets_opened() == 16);
   REQUIRE(burst(engine, upstream.port, 16));
-  CHECK(engine.connections_opened() > 16);
+  CHECK(engine.sockets_opened() > 16);
 }
