@@ -156,6 +156,29 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// Whether libcurl's default CA bundle (a file) is there to read. Debian builds libcurl
+// with that bundle and a CA directory both; libcurl 7.88 keeps the bundle's parsed
+// certificates in the multi handle (CURLOPT_CA_CACHE_TIMEOUT, a day) only when no CA
+// directory is set, so with both, every new TLS connection parsed the whole bundle again:
+// ~27 ms of the curl thread each (bench/RESULTS.md, eleventh pass). With the bundle there,
+// the directory is dropped (update-ca-certificates keeps the two in step); without it the
+// directory is all there is, and it stays.
+bool ca_bundle_readable() {
+#if LIBCURL_VERSION_NUM >= 0x075400  // CURLINFO_CAINFO: 7.84
+  static const bool readable = [] {
+    CURL* e = curl_easy_init();
+    char* bundle = nullptr;
+    bool ok = e && curl_easy_getinfo(e, CURLINFO_CAINFO, &bundle) == CURLE_OK && bundle &&
+              ::access(bundle, R_OK) == 0;
+    if (e) curl_easy_cleanup(e);
+    return ok;
+  }();
+  return readable;
+#else
+  return false;
+#endif
+}
+
 // A transport failure as a supervisor's error class.
 core::error transport_error(CURLcode code, const char* detail, const std::string& url) {
   // Name the host only: a URL may carry a query we do not want in logs.
@@ -396,6 +419,7 @@ void curl_engine::shard::add(transfer_id id, std::unique_ptr<transfer> t) {
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(r.connect_timeout_ms));
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (ca_bundle_readable()) curl_easy_setopt(e, CURLOPT_CAPATH, nullptr);  // see there
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error_text);
   curl_easy_setopt(e, CURLOPT_BUFFERSIZE, receive_buffer_bytes);
