@@ -199,6 +199,13 @@ core::error transport_error(CURLcode code, const char* detail, const std::string
     case CURLE_UNSUPPORTED_PROTOCOL:
       return core::error{core::error_code::upstream, "bad upstream URL for " + host + ": " + what,
                          false};
+    // A certificate askd does not trust (or a CA bundle it cannot read) is no passing
+    // fault: trying again only delays the error (or the fallback provider).
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+      return core::error{core::error_code::upstream,
+                         "upstream " + host + "'s certificate is not trusted: " + what, false};
     default:
       return core::error::make(core::error_code::upstream, "upstream " + host + " failed: " + what);
   }

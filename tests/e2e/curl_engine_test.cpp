@@ -2,6 +2,13 @@
 // not break.
 #include <catch2/catch.hpp>
 
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +23,8 @@
 #include "net/http_server.hpp"
 #include "providers/curl_engine.hpp"
 #include "tests/support/fake_servers.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/test_client.hpp"
 
 using namespace askd;
 using namespace std::chrono_literals;
@@ -201,4 +210,53 @@ TEST_CASE("curl engine: with idle_connections 0 libcurl's own rule closes a burs
   auto [first, second] = two_bursts(0);
   CHECK(first == 16);
   CHECK(second > 16);
+}
+
+TEST_CASE(
+    "curl engine: an upstream whose certificate is not trusted is an error not worth retrying") {
+  // `openssl s_server` with a self-signed certificate for 127.0.0.1: TLS works, but no CA
+  // askd trusts signed it.
+  if (test::run_command("command -v openssl").code != 0) {
+    WARN("openssl is not installed: skipped");
+    return;
+  }
+  test::temp_dir dir;
+  REQUIRE(test::run_command("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+                            " -addext subjectAltName=IP:127.0.0.1 -keyout " +
+                            dir.path + "/key.pem -out " + dir.path + "/cert.pem >/dev/null 2>&1")
+              .code == 0);
+  auto port = test::free_port();
+  std::vector<std::string> args = {"openssl", "s_server",
+                                   "-quiet",  "-www",
+                                   "-accept", "127.0.0.1:" + std::to_string(port),
+                                   "-cert",   dir.path + "/cert.pem",
+                                   "-key",    dir.path + "/key.pem"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  REQUIRE(::posix_spawnp(&pid, "openssl", nullptr, nullptr, argv.data(), environ) == 0);
+  struct reaper {
+    pid_t pid;
+    ~reaper() {
+      ::kill(pid, SIGTERM);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reap{pid};
+  REQUIRE(test::eventually([&] {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    return up;
+  }));
+  providers::curl_engine engine(1, 64);
+  auto out = call(engine, "https://127.0.0.1:" + std::to_string(port) + "/");
+  REQUIRE(out.result.failure);
+  CHECK_FALSE(out.result.failure->retryable);
+  CHECK(out.result.failure->message.find("certificate is not trusted") != std::string::npos);
+  CHECK(engine.active() == 0);
 }
