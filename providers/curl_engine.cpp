@@ -29,6 +29,7 @@ class curl_engine::shard {
 
  private:
   struct transfer;
+  using transfer_table = std::unordered_map<transfer_id, std::unique_ptr<transfer>>;
   struct command {
     transfer_id id;
     std::unique_ptr<transfer> start;  // null for a cancel
@@ -46,7 +47,9 @@ class curl_engine::shard {
   // setup. A finished handle is reset (its options and per-transfer state dropped) and
   // kept if it can take the receive buffer size again.
   CURL* take_handle();
-  void end(transfer& t);  // off the multi handle, its handle back
+  // A transfer over: off the multi handle, its handle back, out of the table (and the
+  // connection cache's cap set again), no longer active.
+  void end(transfer_table::iterator it);
   // libcurl's connection cache holds at most four connections per transfer in flight
   // (CURLMOPT_MAXCONNECTS unset): as a burst of calls ends, each of the last quarter to
   // finish closes one, and the next burst opens them again. With `keep_idle_` set, the
@@ -97,7 +100,7 @@ class curl_engine::shard {
   std::atomic<std::size_t> active_{0};
   std::atomic<std::uint64_t> opened_{0};  // sockets opened through on_open
   std::size_t keep_idle_ = 0;             // upstream.idle_connections
-  std::unordered_map<transfer_id, std::unique_ptr<transfer>> transfers_;  // its thread only
+  transfer_table transfers_;              // its thread only
   std::vector<CURL*> idle_;                                               // its thread only
   std::vector<watched> watched_;                                          // its thread only
   static constexpr std::size_t max_idle = 32;
@@ -396,7 +399,8 @@ CURL* curl_engine::shard::take_handle() {
   return e;
 }
 
-void curl_engine::shard::end(transfer& t) {
+void curl_engine::shard::end(transfer_table::iterator it) {
+  auto& t = *it->second;
   curl_multi_remove_handle(multi_, t.easy);
   // Kept only if the receive buffer size can be set again: libcurl 7.88 frees a handle's
   // buffer only in its done step, which a call that fails early (an unsupported scheme, a
@@ -413,6 +417,9 @@ void curl_engine::shard::end(transfer& t) {
   else
     curl_easy_cleanup(t.easy);
   t.easy = nullptr;
+  transfers_.erase(it);
+  size_connection_cache();
+  active_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void curl_engine::shard::add(transfer_id id, std::unique_ptr<transfer> t) {
@@ -480,10 +487,7 @@ void curl_engine::shard::size_connection_cache() {
 void curl_engine::shard::remove(transfer_id id) {
   auto it = transfers_.find(id);
   if (it == transfers_.end()) return;  // already finished
-  end(*it->second);
-  transfers_.erase(it);
-  size_connection_cache();
-  active_.fetch_sub(1, std::memory_order_relaxed);
+  end(it);
 }
 
 void curl_engine::shard::collect_finished() {
@@ -498,11 +502,7 @@ void curl_engine::shard::collect_finished() {
     if (code != CURLE_OK) result.failure = transport_error(code, t->error_text, t->request.url);
     if (result.http_status > 0) t->report_headers();
     auto listener = t->listener;
-    auto id = t->id;
-    end(*t);
-    transfers_.erase(id);
-    size_connection_cache();
-    active_.fetch_sub(1, std::memory_order_relaxed);
+    end(transfers_.find(t->id));
     listener->on_complete(std::move(result));
   }
 }
