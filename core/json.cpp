@@ -163,10 +163,10 @@ void append_escaped(std::string& out, std::string_view text) {
       // unsigned maximum with 0x1f is 0x1f.
       auto v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
       auto below = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
-      auto quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
-      auto backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+      auto quotes = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+      auto backslashes = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
       auto mask = static_cast<unsigned>(
-          _mm_movemask_epi8(_mm_or_si128(below, _mm_or_si128(quote, backslash))));
+          _mm_movemask_epi8(_mm_or_si128(below, _mm_or_si128(quotes, backslashes))));
       if (!mask) {
         i += 16;
         continue;

@@ -72,10 +72,10 @@ class curl_engine {
   // handle, epoll and thread: a transfer runs on one of them from start to end, new
   // transfers going to each in turn. One thread carries about 30k deltas a second
   // (bench/RESULTS.md, capacity model); more spread the streams over more cores.
-  // `idle_connections` (`upstream.idle_connections`): how many connections each thread
-  // may keep open between calls at least. libcurl's own rule keeps at most four per call
-  // in flight, so as a burst of calls ends a quarter of its connections are closed, and
-  // the next burst opens (for TLS, handshakes) them again. 0: libcurl's rule alone.
+  // `idle_connections` (`upstream.idle_connections`): the least cap on each thread's
+  // connection cache, in use and idle, under libcurl's own four per call in flight, so a
+  // burst's connections (for TLS, their handshakes) wait for the next burst. 0: libcurl's
+  // cap alone.
   explicit curl_engine(unsigned threads = 1, std::size_t idle_connections = 0);
   ~curl_engine();  // aborts every transfer (no callbacks) and joins the threads
   curl_engine(const curl_engine&) = delete;

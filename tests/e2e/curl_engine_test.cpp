@@ -2,10 +2,8 @@
 // not break.
 #include <catch2/catch.hpp>
 
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -244,14 +242,12 @@ TEST_CASE(
     }
   } reap{pid};
   REQUIRE(test::eventually([&] {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    ::close(fd);
-    return up;
+    try {
+      test::raw_connection probe(port);
+      return true;
+    } catch (const std::exception&) {
+      return false;  // not listening yet
+    }
   }));
   providers::curl_engine engine(1, 64);
   auto out = call(engine, "https://127.0.0.1:" + std::to_string(port) + "/");
