@@ -28,9 +28,20 @@ stream_event make_meta(std::string_view stream_id, std::string_view request_id,
                        std::string_view provider, std::string_view model, std::string_view repo) {
   stream_event e;
   e.type = event_type::meta;
-  e.data = "{\"stream_id\":" + json::quote(stream_id) +
-           ",\"request_id\":" + json::quote(request_id) + ",\"provider\":" + json::quote(provider) +
-           ",\"model\":" + json::quote(model) + ",\"repo\":{\"url\":" + json::quote(repo) + "}}";
+  auto& d = e.data;  // every stream's first event: one buffer, no temporaries
+  d.reserve(96 + stream_id.size() + request_id.size() + provider.size() + model.size() +
+            repo.size());
+  d += "{\"stream_id\":";
+  json::append_quoted(d, stream_id);
+  d += ",\"request_id\":";
+  json::append_quoted(d, request_id);
+  d += ",\"provider\":";
+  json::append_quoted(d, provider);
+  d += ",\"model\":";
+  json::append_quoted(d, model);
+  d += ",\"repo\":{\"url\":";
+  json::append_quoted(d, repo);
+  d += "}}";
   return e;
 }
 
@@ -95,16 +106,22 @@ stream_event make_error(const error& err) {
 stream_event make_done(const done_info& info) {
   stream_event e;
   e.type = event_type::done;
-  auto& d = e.data;
-  d = "{\"finish_reason\":" + json::quote(info.finish_reason);
-  d += ",\"usage\":{\"prompt_tokens\":" + std::to_string(info.usage.prompt_tokens) +
-       ",\"completion_tokens\":" + std::to_string(info.usage.completion_tokens) + "}";
-  d += ",\"timings\":{\"ttft_ms\":" + std::to_string(info.ttft_ms) +
-       ",\"total_ms\":" + std::to_string(info.total_ms) + "}";
-  d += ",\"degraded\":[";
+  auto& d = e.data;  // every stream's last event: one buffer, no temporaries
+  d.reserve(192 + info.finish_reason.size());
+  d += "{\"finish_reason\":";
+  json::append_quoted(d, info.finish_reason);
+  d += ",\"usage\":{\"prompt_tokens\":";
+  d += std::to_string(info.usage.prompt_tokens);
+  d += ",\"completion_tokens\":";
+  d += std::to_string(info.usage.completion_tokens);
+  d += "},\"timings\":{\"ttft_ms\":";
+  d += std::to_string(info.ttft_ms);
+  d += ",\"total_ms\":";
+  d += std::to_string(info.total_ms);
+  d += "},\"degraded\":[";
   for (std::size_t i = 0; i < info.degraded.size(); ++i) {
     if (i) d += ',';
-    d += json::quote(info.degraded[i]);
+    json::append_quoted(d, info.degraded[i]);
   }
   d += "],\"cached\":";
   d += info.cached ? "true}" : "false}";

@@ -231,11 +231,15 @@ void append_escaped(std::string& out, std::string_view text) {
   out.append(p + run, n - run);
 }
 
-std::string quote(std::string_view text) {
-  std::string out;
+void append_quoted(std::string& out, std::string_view text) {
   out += '"';
   append_escaped(out, text);
   out += '"';
+}
+
+std::string quote(std::string_view text) {
+  std::string out;
+  append_quoted(out, text);
   return out;
 }
 

@@ -215,6 +215,8 @@ class object_reader {
 
 // Appends `text` as the inside of a JSON string (no quotes), escaping as RFC 8259 asks.
 void append_escaped(std::string& out, std::string_view text);
+// Appends `text` as a quoted JSON string.
+void append_quoted(std::string& out, std::string_view text);
 // `text` as a quoted JSON string.
 std::string quote(std::string_view text);
 // Serialises a value compactly.

@@ -4,34 +4,60 @@
 
 namespace askd::rag {
 
-std::string repo_name(const std::string& repo_url) {
-  std::string s = repo_url;
-  while (!s.empty() && s.back() == '/') s.pop_back();
-  if (s.size() > 4 && s.compare(s.size() - 4, 4, ".git") == 0) s.resize(s.size() - 4);
+namespace {
+
+// The repository's name within its URL: the path after the host, or the last segment of
+// a local path, without trailing slashes or ".git".
+std::string_view repo_name_view(std::string_view s) {
+  while (!s.empty() && s.back() == '/') s.remove_suffix(1);
+  if (s.size() > 4 && s.substr(s.size() - 4) == ".git") s.remove_suffix(4);
   auto scheme = s.find("://");
-  if (scheme != std::string::npos) {
+  if (scheme != std::string_view::npos) {
     auto path = s.find('/', scheme + 3);
-    if (path == std::string::npos) return s.substr(scheme + 3);
+    if (path == std::string_view::npos) return s.substr(scheme + 3);
     return s.substr(path + 1);
   }
   auto slash = s.rfind('/');
-  return slash == std::string::npos ? s : s.substr(slash + 1);
+  return slash == std::string_view::npos ? s : s.substr(slash + 1);
+}
+
+}  // namespace
+
+std::string repo_name(const std::string& repo_url) {
+  return std::string(repo_name_view(repo_url));
 }
 
 std::string system_prompt(const core::chat_request& request, const std::string& language_name) {
+  static constexpr std::string_view rules =
+      ".\n\n"
+      "Rules:\n"
+      "- Respond in ";
+  static constexpr std::string_view rest =
+      ". The whole answer must be in this language.\n"
+      "- Answer directly. No preamble (\"Okay\", \"Sure\", \"Here is\"), no closing offers.\n"
+      "- Ground every statement in the repository's code and the context you are given; cite "
+      "file paths, with line numbers when you have them.\n"
+      "- Do not speculate. When the context does not answer the question, say so plainly and "
+      "say what you would need to look at.\n"
+      "- Format the answer in Markdown: headings, lists, and fenced code blocks with a language "
+      "tag.";
+  std::string_view intro = "You are an expert software engineer answering questions about the ";
+  std::string_view kind = is_local_repo(request) ? std::string_view("local") : request.type;
+  auto name = repo_name_view(request.repo_url);
+  // One buffer of the exact size: the prompt is built for every question.
   std::string p;
-  p += "You are an expert software engineer answering questions about the ";
-  p += is_local_repo(request) ? "local" : request.type;
-  p += " repository " + request.repo_url + " (" + repo_name(request.repo_url) + ").\n\n";
-  p += "Rules:\n";
-  p += "- Respond in " + language_name + ". The whole answer must be in this language.\n";
-  p += "- Answer directly. No preamble (\"Okay\", \"Sure\", \"Here is\"), no closing offers.\n";
-  p += "- Ground every statement in the repository's code and the context you are given; cite "
-       "file paths, with line numbers when you have them.\n";
-  p += "- Do not speculate. When the context does not answer the question, say so plainly and "
-       "say what you would need to look at.\n";
-  p += "- Format the answer in Markdown: headings, lists, and fenced code blocks with a language "
-       "tag.";
+  p.reserve(intro.size() + kind.size() + 12 + request.repo_url.size() + 2 + name.size() + 1 +
+            rules.size() + language_name.size() + rest.size());
+  p += intro;
+  p += kind;
+  p += " repository ";
+  p += request.repo_url;
+  p += " (";
+  p += name;
+  p += ')';
+  p += rules;
+  p += language_name;
+  p += rest;
   return p;
 }
 
