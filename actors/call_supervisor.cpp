@@ -42,7 +42,8 @@ caf::actor_addr spawn_real_attempt(
     const never_actor& timers, const std::vector<std::string>& local_answer) {
   if (provider->offline())
     return spawn_local_call(self, context, local_answer, output, attempt, listener).address();
-  return spawn_provider_call(self, context, timers, provider, request, output, attempt, listener)
+  return spawn_provider_call(self, context, timers, provider, provider->build(request), output,
+                             attempt, listener)
       .address();
 }
 
@@ -53,11 +54,14 @@ void start_attempt(self_ptr self) {
   st.context->metrics.attempts++;
   auto listener = caf::actor_cast<generation_listener_actor>(self);
   auto& g = st.generation;
-  auto req = st.lean ? *g.lean : g.request;
-  if (auto sent = g.output->sent(); !sent.empty()) {  // continue the partial answer
-    req.messages.push_back({"assistant", std::move(sent)});
-    req.messages.push_back({"user", continue_instruction});
+  const auto& prompt = st.lean ? *g.lean : g.request;
+  std::optional<providers::generation_request> continued;  // a copy only when it differs
+  if (auto sent = g.output->sent(); !sent.empty()) {       // continue the partial answer
+    continued = prompt;
+    continued->messages.push_back({"assistant", std::move(sent)});
+    continued->messages.push_back({"user", continue_instruction});
   }
+  const auto& req = continued ? *continued : prompt;
   g.output->begin(st.total_attempts);
   st.call = g.spawn_attempt
                 ? g.spawn_attempt(*self, g.provider, req, g.output, st.total_attempts, listener)

@@ -188,7 +188,7 @@ void check(self_ptr self) {
 
 provider_call_actor::behavior_type provider_call(
     self_ptr self, std::shared_ptr<engine_context> context, never_actor timers,
-    std::shared_ptr<const providers::provider> provider, providers::generation_request request,
+    std::shared_ptr<const providers::provider> provider, providers::upstream_request request,
     std::shared_ptr<generation_output> output, int attempt, generation_listener_actor listener) {
   auto& st = self->state;
   st.context = std::move(context);
@@ -200,7 +200,7 @@ provider_call_actor::behavior_type provider_call(
                                                 st.provider->decoder(), std::move(output), attempt,
                                                 st.context->config.upstream.max_error_body_bytes);
   st.counted.start(st.context, &actor_census::provider_calls);
-  st.transfer.id = st.context->curl->start(st.provider->build(request), st.reader);
+  st.transfer.id = st.context->curl->start(std::move(request), st.reader);
   st.transfer.reader = st.reader.get();
   st.transfer.curl = st.context->curl;
   schedule_check(self);
@@ -230,7 +230,7 @@ provider_call_actor::behavior_type provider_call(
 provider_call_actor spawn_provider_call(caf::local_actor& parent,
                                         std::shared_ptr<engine_context> context, never_actor timers,
                                         std::shared_ptr<const providers::provider> provider,
-                                        providers::generation_request request,
+                                        providers::upstream_request request,
                                         std::shared_ptr<generation_output> output, int attempt,
                                         generation_listener_actor listener) {
   return parent.spawn<caf::linked>(provider_call, std::move(context), std::move(timers),

@@ -15,11 +15,12 @@ namespace askd::actors {
 
 // Spawned linked to `parent`, which receives its output: when the parent dies, the
 // call dies with it and the upstream connection is closed. Its first-token and idle
-// deadlines are timers on `timers`.
+// deadlines are timers on `timers`. `request` is `provider`'s build of the prompt (built
+// by the caller, which holds the prompt: the call then needs no copy of it).
 provider_call_actor spawn_provider_call(caf::local_actor& parent,
                                         std::shared_ptr<engine_context> context, never_actor timers,
                                         std::shared_ptr<const providers::provider> provider,
-                                        providers::generation_request request,
+                                        providers::upstream_request request,
                                         std::shared_ptr<generation_output> output, int attempt,
                                         generation_listener_actor listener);
 
