@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <sstream>
 
 #include "core/json.hpp"
@@ -210,9 +211,10 @@ void parse_server_config(const std::string& text, const std::string& source, con
     }
     if (const auto* s = root.object("upstream")) {
       json::object_reader r(*s, "upstream");
-      reject_unknown_keys(r, {"connect_timeout_ms", "first_token_timeout_ms", "idle_timeout_ms",
-                              "max_error_body_bytes", "max_attempts", "backoff_ms",
-                              "backoff_jitter", "max_retry_after_ms", "idle_connections"});
+      reject_unknown_keys(r,
+                          {"connect_timeout_ms", "first_token_timeout_ms", "idle_timeout_ms",
+                           "max_error_body_bytes", "max_attempts", "backoff_ms", "backoff_jitter",
+                           "max_retry_after_ms", "idle_connections", "cafile"});
       auto& v = out.upstream;
       v.max_attempts = int_in(r, "max_attempts", v.max_attempts, 1, 20);
       v.backoff_ms = int_in(r, "backoff_ms", v.backoff_ms, 0, 600000);
@@ -225,6 +227,7 @@ void parse_server_config(const std::string& text, const std::string& source, con
       v.max_error_body_bytes =
           size_in(r, "max_error_body_bytes", v.max_error_body_bytes, 256, 16 << 20);
       v.idle_connections = int_in(r, "idle_connections", v.idle_connections, 0, 65536);
+      v.cafile = r.string_or("cafile", v.cafile);
     }
     if (const auto* s = root.object("limits")) parse_limits(*s, out.limits);
     if (const auto* s = root.object("streams")) {
@@ -384,6 +387,23 @@ void check_cluster(const std::string& source, cluster_settings& c) {
     if (!std::filesystem::is_regular_file(*value, ec))
       throw config_error(source + ": cluster." + name + ": " + *value + " is not a file");
   }
+}
+
+// upstream.cafile, when set: a readable file with a PEM certificate in it. Checked at the
+// start, so a wrong path is an error there and not a refused call at the first question.
+void check_upstream_cafile(const std::string& source, const std::string& cafile) {
+  if (cafile.empty()) return;
+  auto where = source + ": upstream.cafile: " + cafile;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(cafile, ec)) throw config_error(where + " is not a file");
+  // A bundle of every public CA is ~200 KB; more than 16 MB is not a CA file.
+  if (std::filesystem::file_size(cafile, ec) > (16u << 20))
+    throw config_error(where + " is over 16 MB: not a CA file");
+  std::ifstream in(cafile, std::ios::binary);
+  if (!in) throw config_error(where + " cannot be read");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+    throw config_error(where + " has no PEM certificate (\"-----BEGIN CERTIFICATE-----\")");
 }
 
 }  // namespace
@@ -645,6 +665,8 @@ config load_config(const load_options& options) {
     }
   }
   check_cluster(cfg.source, cfg.cluster);
+  cfg.upstream.cafile = expand_home(cfg.upstream.cafile, getenv);
+  check_upstream_cafile(cfg.source, cfg.upstream.cafile);
   for (const auto& [id, limit] : cfg.limits.providers)
     if (!cfg.generator.find(id))
       throw config_error(cfg.source + ": limits.providers." + id +

@@ -66,6 +66,9 @@ struct upstream_settings {
   // connections and the next burst opened them again. libcurl still drops one the server
   // closed or one idle past 118 s. 0: libcurl's rule alone.
   int idle_connections = 256;
+  // PEM: the CAs an upstream's certificate may be signed by, in place of the system's
+  // bundle (a private CA, or a TLS-inspecting proxy's). "": the system's.
+  std::string cafile;
 };
 
 // conf/askd.json "limits": what askd takes on before it refuses (429 + Retry-After).

@@ -42,7 +42,8 @@ askd_server::askd_server(core::config cfg) : parts_(std::make_unique<parts>()) {
     curl_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency() * 3 / 4));
   p.curl = std::make_unique<providers::curl_engine>(
       static_cast<unsigned>(curl_threads),
-      static_cast<std::size_t>(p.context->config.upstream.idle_connections));
+      static_cast<std::size_t>(p.context->config.upstream.idle_connections),
+      p.context->config.upstream.cafile);
   p.context->curl = p.curl.get();
   p.engine = std::make_unique<actors::engine>(p.context);
   const auto& c = p.context->config;

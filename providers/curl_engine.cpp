@@ -18,7 +18,7 @@ namespace askd::providers {
 
 class curl_engine::shard {
  public:
-  explicit shard(std::size_t idle_connections);
+  shard(std::size_t idle_connections, std::string cafile);
   ~shard();
   shard(const shard&) = delete;
   shard& operator=(const shard&) = delete;
@@ -100,6 +100,7 @@ class curl_engine::shard {
   std::atomic<std::size_t> active_{0};
   std::atomic<std::uint64_t> opened_{0};  // sockets opened through on_open
   std::size_t keep_idle_ = 0;             // upstream.idle_connections
+  std::string cafile_;                    // upstream.cafile: "" for the system's bundle
   transfer_table transfers_;              // its thread only
   std::vector<CURL*> idle_;                                               // its thread only
   std::vector<watched> watched_;                                          // its thread only
@@ -226,12 +227,12 @@ header_list::~header_list() {
   curl_slist_free_all(static_cast<curl_slist*>(list_));
 }
 
-curl_engine::curl_engine(unsigned threads, std::size_t idle_connections) {
+curl_engine::curl_engine(unsigned threads, std::size_t idle_connections, std::string cafile) {
   static std::once_flag global_init;
   std::call_once(global_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   threads = std::clamp(threads, 1u, 256u);
   for (unsigned i = 0; i < threads; ++i)
-    shards_.push_back(std::make_unique<shard>(idle_connections));
+    shards_.push_back(std::make_unique<shard>(idle_connections, cafile));
 }
 
 curl_engine::~curl_engine() = default;
@@ -262,7 +263,8 @@ std::uint64_t curl_engine::sockets_opened() const {
   return n;
 }
 
-curl_engine::shard::shard(std::size_t idle_connections) : keep_idle_(idle_connections) {
+curl_engine::shard::shard(std::size_t idle_connections, std::string cafile)
+    : keep_idle_(idle_connections), cafile_(std::move(cafile)) {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (epoll_fd_ < 0 || wake_fd_ < 0) throw std::runtime_error("curl_engine: epoll/eventfd failed");
@@ -433,7 +435,14 @@ void curl_engine::shard::add(transfer_id id, std::unique_ptr<transfer> t) {
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(r.connect_timeout_ms));
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  if (ca_bundle_readable()) curl_easy_setopt(e, CURLOPT_CAPATH, nullptr);  // see there
+  // The CAs: a bundle file without a directory, so that libcurl parses it once per thread
+  // (see ca_bundle_readable). An operator's own file replaces the system's.
+  if (!cafile_.empty()) {
+    curl_easy_setopt(e, CURLOPT_CAINFO, cafile_.c_str());
+    curl_easy_setopt(e, CURLOPT_CAPATH, nullptr);
+  } else if (ca_bundle_readable()) {
+    curl_easy_setopt(e, CURLOPT_CAPATH, nullptr);
+  }
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error_text);
   curl_easy_setopt(e, CURLOPT_BUFFERSIZE, receive_buffer_bytes);

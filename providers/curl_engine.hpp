@@ -76,7 +76,10 @@ class curl_engine {
   // connection cache, in use and idle, under libcurl's own four per call in flight, so a
   // burst's connections (for TLS, their handshakes) wait for the next burst. 0: libcurl's
   // cap alone.
-  explicit curl_engine(unsigned threads = 1, std::size_t idle_connections = 0);
+  // `cafile` (`upstream.cafile`): a PEM file of the CAs whose certificates upstreams may
+  // present, in place of the system's bundle; empty: the system's.
+  explicit curl_engine(unsigned threads = 1, std::size_t idle_connections = 0,
+                       std::string cafile = {});
   ~curl_engine();  // aborts every transfer (no callbacks) and joins the threads
   curl_engine(const curl_engine&) = delete;
   curl_engine& operator=(const curl_engine&) = delete;

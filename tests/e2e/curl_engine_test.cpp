@@ -210,49 +210,113 @@ TEST_CASE("curl engine: with idle_connections 0 libcurl's own rule closes a burs
   CHECK(second > 16);
 }
 
-TEST_CASE(
-    "curl engine: an upstream whose certificate is not trusted is an error not worth retrying") {
-  // `openssl s_server` with a self-signed certificate for 127.0.0.1: TLS works, but no CA
-  // askd trusts signed it.
-  if (test::run_command("command -v openssl").code != 0) {
-    WARN("openssl is not installed: skipped");
-    return;
-  }
+namespace {
+
+// `openssl s_server -www` on loopback with a certificate for 127.0.0.1 signed by a CA of
+// its own (ca.pem in `dir`): it answers a GET with a status page. `ok` is false when
+// openssl is not installed.
+struct tls_upstream {
   test::temp_dir dir;
-  REQUIRE(test::run_command("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
-                            " -addext subjectAltName=IP:127.0.0.1 -keyout " +
-                            dir.path + "/key.pem -out " + dir.path + "/cert.pem >/dev/null 2>&1")
-              .code == 0);
-  auto port = test::free_port();
-  std::vector<std::string> args = {"openssl", "s_server",
-                                   "-quiet",  "-www",
-                                   "-accept", "127.0.0.1:" + std::to_string(port),
-                                   "-cert",   dir.path + "/cert.pem",
-                                   "-key",    dir.path + "/key.pem"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
+  int port = 0;
   pid_t pid = -1;
-  REQUIRE(::posix_spawnp(&pid, "openssl", nullptr, nullptr, argv.data(), environ) == 0);
-  struct reaper {
-    pid_t pid;
-    ~reaper() {
-      ::kill(pid, SIGTERM);
-      ::waitpid(pid, nullptr, 0);
-    }
-  } reap{pid};
-  REQUIRE(test::eventually([&] {
-    try {
-      test::raw_connection probe(port);
-      return true;
-    } catch (const std::exception&) {
-      return false;  // not listening yet
-    }
-  }));
-  providers::curl_engine engine(1, 64);
-  auto out = call(engine, "https://127.0.0.1:" + std::to_string(port) + "/");
+  bool ok = false;
+
+  tls_upstream() {
+    if (test::run_command("command -v openssl").code != 0) return;
+    auto in = [&](const std::string& name) { return dir.path + "/" + name; };
+    auto quiet = " >/dev/null 2>&1";
+    std::ofstream(in("ext.cnf")) << "subjectAltName=IP:127.0.0.1\n";
+    REQUIRE(
+        test::run_command("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=askd-test-ca"
+                          " -keyout " +
+                          in("ca.key") + " -out " + in("ca.pem") + quiet)
+            .code == 0);
+    REQUIRE(test::run_command("openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout " +
+                              in("key.pem") + " -out " + in("req.pem") + quiet)
+                .code == 0);
+    REQUIRE(test::run_command("openssl x509 -req -days 1 -in " + in("req.pem") + " -CA " +
+                              in("ca.pem") + " -CAkey " + in("ca.key") +
+                              " -CAcreateserial -extfile " + in("ext.cnf") + " -out " +
+                              in("cert.pem") + quiet)
+                .code == 0);
+    port = test::free_port();
+    std::vector<std::string> args = {"openssl", "s_server",
+                                     "-quiet",  "-www",
+                                     "-accept", "127.0.0.1:" + std::to_string(port),
+                                     "-cert",   in("cert.pem"),
+                                     "-key",    in("key.pem")};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    REQUIRE(::posix_spawnp(&pid, "openssl", nullptr, nullptr, argv.data(), environ) == 0);
+    REQUIRE(test::eventually([&] {
+      try {
+        test::raw_connection probe(port);
+        return true;
+      } catch (const std::exception&) {
+        return false;  // not listening yet
+      }
+    }));
+    ok = true;
+  }
+  ~tls_upstream() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGTERM);
+    ::waitpid(pid, nullptr, 0);
+  }
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port) + "/"; }
+  std::string cafile() const { return dir.path + "/ca.pem"; }
+};
+
+outcome get(providers::curl_engine& engine, const std::string& url) {
+  auto listener = std::make_shared<collector>();
+  auto done = listener->done();
+  providers::upstream_request r;
+  r.url = url;
+  r.method = "GET";
+  engine.start(std::move(r), listener);
+  REQUIRE(done.wait_for(10s) == std::future_status::ready);
+  return done.get();
+}
+
+void check_not_trusted(const outcome& out) {
   REQUIRE(out.result.failure);
   CHECK_FALSE(out.result.failure->retryable);
   CHECK(out.result.failure->message.find("certificate is not trusted") != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "curl engine: an upstream whose certificate is not trusted is an error not worth retrying") {
+  // TLS works, but no CA the system trusts signed the certificate.
+  tls_upstream upstream;
+  if (!upstream.ok) {
+    WARN("openssl is not installed: skipped");
+    return;
+  }
+  providers::curl_engine engine(1, 64);
+  check_not_trusted(get(engine, upstream.url()));
   CHECK(engine.active() == 0);
+}
+
+TEST_CASE("curl engine: upstream.cafile trusts a private CA's upstream - and only its own") {
+  tls_upstream upstream;
+  if (!upstream.ok) {
+    WARN("openssl is not installed: skipped");
+    return;
+  }
+  providers::curl_engine engine(1, 64, upstream.cafile());
+  for (int i = 0; i < 2; ++i) {  // the second on a new handle's settings, as the first
+    auto out = get(engine, upstream.url());
+    REQUIRE_FALSE(out.result.failure);
+    CHECK(out.status == 200);
+    CHECK(out.body.find("s_server") != std::string::npos);  // its status page
+  }
+  // Another CA's file in its place: the same upstream is refused.
+  tls_upstream other;
+  providers::curl_engine elsewhere(1, 64, other.cafile());
+  check_not_trusted(get(elsewhere, upstream.url()));
+  CHECK(engine.active() == 0);
+  CHECK(elsewhere.active() == 0);
 }

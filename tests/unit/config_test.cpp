@@ -53,6 +53,7 @@ TEST_CASE("the embedded configuration loads") {
   CHECK(c.answer_cache.max_mb == 64);
   CHECK(c.answer_cache.ttl_s == 600);
   CHECK(c.server.ws_idle_timeout_ms == 30000);  // pinged after 15 s of silence, closed after 30
+  CHECK(c.upstream.cafile.empty());             // the system's CA bundle
 }
 
 TEST_CASE("server config errors name the file - the key and the expectation") {
@@ -188,4 +189,38 @@ TEST_CASE("cors origins and trusted proxies are checked at start") {
   CHECK(c.server.trusted_proxies.size() == 2);
   CHECK(c.server.body_budget_bytes == 4096);
   CHECK(c.repos.disk_mb == 5);
+}
+
+TEST_CASE("upstream.cafile is checked at start: a readable file with a PEM certificate") {
+  namespace fs = std::filesystem;
+  auto dir = fs::temp_directory_path() / ("askd-cafile-test-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto load_with = [&](const std::string& cafile) {
+    std::ofstream(dir / "askd.json") << R"({"upstream":{"cafile":")" + cafile + R"("}})";
+    load_options o;
+    o.path = dir.string();
+    o.getenv = [](const char* name) {
+      return std::string(name) == "HOME" ? std::string("/nonexistent-home") : std::string();
+    };
+    return load_config(o);
+  };
+  auto error_of = [&](const std::string& cafile) {
+    try {
+      load_with(cafile);
+    } catch (const config_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(error_of((dir / "missing.pem").string())
+            .find("upstream.cafile: " + (dir / "missing.pem").string() + " is not a file") !=
+        std::string::npos);
+  CHECK(error_of(dir.string()).find("is not a file") != std::string::npos);
+  CHECK(error_of("~/ca.pem").find("/nonexistent-home/ca.pem is not a file") != std::string::npos);
+  std::ofstream(dir / "key.pem")
+      << "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n";
+  CHECK(error_of((dir / "key.pem").string()).find("has no PEM certificate") != std::string::npos);
+  std::ofstream(dir / "ca.pem") << "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  CHECK(load_with((dir / "ca.pem").string()).upstream.cafile == (dir / "ca.pem").string());
+  fs::remove_all(dir);
 }
