@@ -91,6 +91,7 @@ void give_up(self_ptr self, core::error err) {
   release_slot(self);
   if (st.total_attempts > 1)
     err.message += " (after " + std::to_string(st.total_attempts) + " attempts)";
+  err.attempts = st.total_attempts;
   self->send(st.listener, failed_atom::value, std::move(err));
   self->quit();
 }

@@ -4,7 +4,12 @@
 // the supervisor's classes; a stream that breaks mid-answer is continued.
 #include <catch2/catch.hpp>
 
+#include <mutex>
+#include <string>
+#include <vector>
+
 #include "core/json.hpp"
+#include "core/log.hpp"
 #include "tests/support/e2e_env.hpp"
 #include "tests/support/test_client.hpp"
 
@@ -166,4 +171,31 @@ TEST_CASE("ollama's <think> block is not part of the answer - however the stream
     INFO("chunk " << chunk);
     CHECK(r.body == "The answer is 42 <b>.");
   }
+}
+
+TEST_CASE("a failed request's log line counts the provider calls it made") {
+  std::mutex mutex;
+  std::vector<std::string> lines;
+  askd::core::set_log_sink([&](std::string_view line) {
+    if (line.find("msg=request ") == std::string_view::npos) return;
+    std::lock_guard lock(mutex);
+    lines.emplace_back(line);
+  });
+  {
+    e2e_env env;
+    // Refused as the key: not retried. A 500: tried max_attempts (3) times.
+    for (const char* mock :
+         {R"({"fault":"status","status":401})", R"({"fault":"status","status":500})"}) {
+      auto r = http_call(env.port, "POST", "/chat/completions/stream", body_for("openai", mock));
+      CHECK(r.body.rfind("\nError: ", 0) == 0);
+    }
+    CHECK(env.settles());
+  }
+  askd::core::set_log_sink(nullptr);
+  REQUIRE(lines.size() == 2);
+  INFO(lines[0] << "\n" << lines[1]);
+  CHECK(lines[0].find("outcome=unauthorized") != std::string::npos);
+  CHECK(lines[0].find(" attempts=1 ") != std::string::npos);
+  CHECK(lines[1].find("outcome=upstream") != std::string::npos);
+  CHECK(lines[1].find(" attempts=3 ") != std::string::npos);
 }
