@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -1020,6 +1021,7 @@ class http_session : public connection, public std::enable_shared_from_this<http
     auto q = req.target.find('?');
     req.path = req.target.substr(0, q);
     if (q != std::string::npos) req.query = req.target.substr(q + 1);
+    req.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
     for (const auto& f : msg) {
       std::string name(f.name_string());
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
