@@ -47,6 +47,8 @@ caf::actor_addr spawn_real_attempt(
       .address();
 }
 
+void give_up(self_ptr self, core::error err);
+
 void start_attempt(self_ptr self) {
   auto& st = self->state;
   ++st.attempt;
@@ -62,11 +64,19 @@ void start_attempt(self_ptr self) {
     continued->messages.push_back({"user", continue_instruction});
   }
   const auto& req = continued ? *continued : prompt;
+  g.output->count_attempt();
   g.output->begin(st.total_attempts);
-  st.call = g.spawn_attempt
-                ? g.spawn_attempt(*self, g.provider, req, g.output, st.total_attempts, listener)
-                : spawn_real_attempt(*self, g.provider, req, g.output, st.total_attempts, listener,
-                                     st.context, g.timers, g.local_answer);
+  // Building the upstream request allocates: a failure is this attempt's, as it was when
+  // the call built it.
+  try {
+    st.call = g.spawn_attempt
+                  ? g.spawn_attempt(*self, g.provider, req, g.output, st.total_attempts, listener)
+                  : spawn_real_attempt(*self, g.provider, req, g.output, st.total_attempts,
+                                       listener, st.context, g.timers, g.local_answer);
+  } catch (const std::exception& e) {
+    give_up(self, core::error::make(core::error_code::internal,
+                                    "the provider call could not start: " + std::string(e.what())));
+  }
 }
 
 // The slot this generation holds goes back before the session hears the end. At the
@@ -91,7 +101,6 @@ void give_up(self_ptr self, core::error err) {
   release_slot(self);
   if (st.total_attempts > 1)
     err.message += " (after " + std::to_string(st.total_attempts) + " attempts)";
-  err.attempts = st.total_attempts;
   self->send(st.listener, failed_atom::value, std::move(err));
   self->quit();
 }

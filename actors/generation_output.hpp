@@ -35,6 +35,8 @@ class generation_output {
   // `attempt` is the current one; dropped otherwise. Any thread.
   void offer(int attempt, std::string_view text);
 
+  // A provider call starts (counted on the stream, for its log line).
+  void count_attempt() { hub_->count_attempt(); }
   // The supervisor starts attempt `attempt`; when text was sent before, it is a
   // continuation and its start is held back for trimming.
   void begin(int attempt);

@@ -287,7 +287,7 @@ typename Inspector::result_type inspect(Inspector& f, token_usage& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, error& x) {
   return f(caf::meta::type_name("error"), x.code, x.message, x.retryable, x.upstream_status,
-           x.retry_after_ms, x.attempts);
+           x.retry_after_ms);
 }
 
 template <class Inspector>

@@ -199,11 +199,10 @@ round_listener_actor::behavior_type research(self_ptr self, round_env env,
         auto& st = self->state;
         if (st.over) return;
         st.over = true;
-        err.attempts += st.total.attempts;  // the rounds before this one's too
         core::log_warn("research failed")
             .kv("id", st.env.request_id)
             .kv("round", static_cast<std::uint64_t>(st.rounds.size()))
-            .kv("attempts", err.attempts)
+            .kv("attempts", st.env.hub->attempts())
             .kv("class", core::wire_name(err.code));
         err.message = "research round " + std::to_string(st.rounds.size()) + ": " + err.message;
         self->send(st.listener, failed_atom::value, std::move(err));

@@ -75,15 +75,9 @@ std::int64_t ttft_ms(const session_state& st, const stream_hub::delta_stats& d) 
   return d.first ? ms_since(st.started, *d.first) : -1;
 }
 
-// Provider calls a request made: 0 when it made none (refused, or the local provider).
-int attempts_of(const call_summary* done, const core::error* err) {
-  if (done) return done->attempts;
-  return err ? err->attempts : 0;
-}
-
 // The request's one log line. Never the token, never the key. `done`: how an answer that
-// finished ended (its attempts, what was given up, how the answer cache served it); for
-// one that failed, `err` counts the provider calls made.
+// finished ended (what was given up, how the answer cache served it). Its attempts are
+// the provider calls the stream's supervisors started, however it ended.
 void log_request(const session_state& st, std::string_view outcome, const core::error* err,
                  const call_summary* done = nullptr) {
   auto& m = st.env.context->metrics;
@@ -102,7 +96,7 @@ void log_request(const session_state& st, std::string_view outcome, const core::
       .kv("total_ms", ms_since(st.started))
       .kv("bytes", deltas.bytes)
       .kv("retrieval", st.retrieval)
-      .kv("attempts", attempts_of(done, err));
+      .kv("attempts", st.env.hub->attempts());
   std::string degraded;
   if (done)
     for (const auto& d : done->degraded) degraded += (degraded.empty() ? "" : ",") + d;

@@ -11,6 +11,7 @@
 // connection's pace, so many watchers of one stream share one buffer.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -77,6 +78,10 @@ class stream_hub : public std::enable_shared_from_this<stream_hub> {
   delta_stats deltas() const;
   // Ports attached (live or paused), for tests and metrics.
   std::size_t ports() const;
+  // Provider calls started for the stream (by its supervisors, every round), for its log
+  // line: however the request ends, failed or cut off by its deadline too.
+  void count_attempt() { attempts_.fetch_add(1, std::memory_order_relaxed); }
+  int attempts() const { return attempts_.load(std::memory_order_relaxed); }
 
  private:
   struct outlet {
@@ -108,6 +113,7 @@ class stream_hub : public std::enable_shared_from_this<stream_hub> {
   std::function<void(const core::stream_event&)> hook_;  // set: gated
   std::uint64_t committed_ = 0;
   bool fenced_ = false;
+  std::atomic<int> attempts_{0};
 };
 
 }  // namespace askd::actors

@@ -40,7 +40,6 @@ struct error {
   bool retryable = false;
   int upstream_status = 0;           // the provider's HTTP status, when one was seen
   std::int64_t retry_after_ms = -1;  // the provider's Retry-After, when given
-  int attempts = 0;  // provider calls made before it was given up (its supervisor's)
 
   static error make(error_code code, std::string message) {
     return error{code, std::move(message), retryable_by_default(code)};

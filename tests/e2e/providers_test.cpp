@@ -182,20 +182,24 @@ TEST_CASE("a failed request's log line counts the provider calls it made") {
     lines.emplace_back(line);
   });
   {
-    e2e_env env;
-    // Refused as the key: not retried. A 500: tried max_attempts (3) times.
+    e2e_env env([](askd::core::config& c) { c.limits.request_timeout_ms = 500; });
+    // Refused as the key: not retried. A 500: tried max_attempts (3) times. Silent: cut
+    // off by the request's deadline, its supervisor still waiting on the call.
     for (const char* mock :
-         {R"({"fault":"status","status":401})", R"({"fault":"status","status":500})"}) {
+         {R"({"fault":"status","status":401})", R"({"fault":"status","status":500})",
+          R"({"fault":"stall","after":0})"}) {
       auto r = http_call(env.port, "POST", "/chat/completions/stream", body_for("openai", mock));
       CHECK(r.body.rfind("\nError: ", 0) == 0);
     }
     CHECK(env.settles());
   }
   askd::core::set_log_sink(nullptr);
-  REQUIRE(lines.size() == 2);
-  INFO(lines[0] << "\n" << lines[1]);
+  REQUIRE(lines.size() == 3);
+  INFO(lines[0] << "\n" << lines[1] << "\n" << lines[2]);
   CHECK(lines[0].find("outcome=unauthorized") != std::string::npos);
   CHECK(lines[0].find(" attempts=1 ") != std::string::npos);
   CHECK(lines[1].find("outcome=upstream") != std::string::npos);
   CHECK(lines[1].find(" attempts=3 ") != std::string::npos);
+  CHECK(lines[2].find("outcome=timeout") != std::string::npos);
+  CHECK(lines[2].find(" attempts=1 ") != std::string::npos);
 }
