@@ -389,21 +389,35 @@ void check_cluster(const std::string& source, cluster_settings& c) {
   }
 }
 
-// upstream.cafile, when set: a readable file with a PEM certificate in it. Checked at the
-// start, so a wrong path is an error there and not a refused call at the first question.
-void check_upstream_cafile(const std::string& source, const std::string& cafile) {
-  if (cafile.empty()) return;
-  auto where = source + ": upstream.cafile: " + cafile;
+// upstream.cafile, when set: a readable file with a PEM certificate in it, made absolute
+// (libcurl opens it for each new connection's thread). Checked at the start, so a wrong
+// path is an error there and not a refused call at the first question.
+std::string checked_upstream_cafile(const std::string& source, const std::string& cafile,
+                                    std::string (*getenv)(const char*)) {
+  if (cafile.empty()) return cafile;
+  namespace fs = std::filesystem;
+  auto key = source + ": upstream.cafile: ";
+  // Not expand_home's /tmp without a HOME: anyone can write a file there.
+  if (cafile[0] == '~' && (getenv ? getenv : default_getenv)("HOME").empty())
+    throw config_error(key + cafile + " starts with ~ but HOME is not set");
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(cafile, ec)) throw config_error(where + " is not a file");
+  auto path = fs::absolute(expand_home(cafile, getenv), ec).lexically_normal().string();
+  auto where = key + path;
+  auto status = fs::status(path, ec);
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    throw config_error(where + ": " + ec.message());
+  if (!fs::is_regular_file(status)) throw config_error(where + " is not a file");
   // A bundle of every public CA is ~200 KB; more than 16 MB is not a CA file.
-  if (std::filesystem::file_size(cafile, ec) > (16u << 20))
-    throw config_error(where + " is over 16 MB: not a CA file");
-  std::ifstream in(cafile, std::ios::binary);
+  auto size = fs::file_size(path, ec);
+  if (ec) throw config_error(where + ": " + ec.message());
+  if (size > (16u << 20)) throw config_error(where + " is over 16 MB: not a CA file");
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw config_error(where + " cannot be read");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+  if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos &&
+      text.find("-----BEGIN TRUSTED CERTIFICATE-----") == std::string::npos)
     throw config_error(where + " has no PEM certificate (\"-----BEGIN CERTIFICATE-----\")");
+  return path;
 }
 
 }  // namespace
@@ -665,8 +679,7 @@ config load_config(const load_options& options) {
     }
   }
   check_cluster(cfg.source, cfg.cluster);
-  cfg.upstream.cafile = expand_home(cfg.upstream.cafile, getenv);
-  check_upstream_cafile(cfg.source, cfg.upstream.cafile);
+  cfg.upstream.cafile = checked_upstream_cafile(cfg.source, cfg.upstream.cafile, getenv);
   for (const auto& [id, limit] : cfg.limits.providers)
     if (!cfg.generator.find(id))
       throw config_error(cfg.source + ": limits.providers." + id +

@@ -20,6 +20,7 @@
 #include "apps/askmock/mock_service.hpp"
 #include "net/http_server.hpp"
 #include "providers/curl_engine.hpp"
+#include "tests/support/e2e_env.hpp"
 #include "tests/support/fake_servers.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/support/test_client.hpp"
@@ -212,43 +213,48 @@ TEST_CASE("curl engine: with idle_connections 0 libcurl's own rule closes a burs
 
 namespace {
 
-// `openssl s_server -www` on loopback with a certificate for 127.0.0.1 signed by a CA of
-// its own (ca.pem in `dir`): it answers a GET with a status page. `ok` is false when
-// openssl is not installed.
-struct tls_upstream {
-  test::temp_dir dir;
-  int port = 0;
-  pid_t pid = -1;
-  bool ok = false;
+bool have_openssl() {
+  return test::run_command("command -v openssl").code == 0;
+}
 
-  tls_upstream() {
-    if (test::run_command("command -v openssl").code != 0) return;
-    auto in = [&](const std::string& name) { return dir.path + "/" + name; };
+// A CA of the test's own in `dir`: ca.pem (its certificate) and ca.key.
+void make_ca(const std::string& dir) {
+  REQUIRE(
+      test::run_command("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=askd-test-ca"
+                        " -keyout " +
+                        dir + "/ca.key -out " + dir + "/ca.pem >/dev/null 2>&1")
+          .code == 0);
+}
+
+// A CA of the test's own and a certificate for 127.0.0.1 that it signed, in `dir`:
+// ca.pem, cert.pem and key.pem. Needs openssl.
+struct test_pki {
+  test::temp_dir dir;
+  std::string at(const std::string& name) const { return dir.path + "/" + name; }
+  test_pki() {
     auto quiet = " >/dev/null 2>&1";
-    std::ofstream(in("ext.cnf")) << "subjectAltName=IP:127.0.0.1\n";
-    REQUIRE(
-        test::run_command("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=askd-test-ca"
-                          " -keyout " +
-                          in("ca.key") + " -out " + in("ca.pem") + quiet)
-            .code == 0);
+    make_ca(dir.path);
+    std::ofstream(at("ext.cnf")) << "subjectAltName=IP:127.0.0.1\n";
     REQUIRE(test::run_command("openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout " +
-                              in("key.pem") + " -out " + in("req.pem") + quiet)
+                              at("key.pem") + " -out " + at("req.pem") + quiet)
                 .code == 0);
-    REQUIRE(test::run_command("openssl x509 -req -days 1 -in " + in("req.pem") + " -CA " +
-                              in("ca.pem") + " -CAkey " + in("ca.key") +
-                              " -CAcreateserial -extfile " + in("ext.cnf") + " -out " +
-                              in("cert.pem") + quiet)
+    REQUIRE(test::run_command("openssl x509 -req -days 1 -in " + at("req.pem") + " -CA " +
+                              at("ca.pem") + " -CAkey " + at("ca.key") +
+                              " -CAcreateserial -extfile " + at("ext.cnf") + " -out " +
+                              at("cert.pem") + quiet)
                 .code == 0);
-    port = test::free_port();
-    std::vector<std::string> args = {"openssl", "s_server",
-                                     "-quiet",  "-www",
-                                     "-accept", "127.0.0.1:" + std::to_string(port),
-                                     "-cert",   in("cert.pem"),
-                                     "-key",    in("key.pem")};
+  }
+};
+
+// A server process of the test's, stopped (SIGTERM, then reaped) when this goes. As a
+// member it is stopped even when its owner's constructor fails after starting it.
+struct spawned {
+  pid_t pid = -1;
+  void start(std::vector<std::string> args, int port) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    REQUIRE(::posix_spawnp(&pid, "openssl", nullptr, nullptr, argv.data(), environ) == 0);
+    REQUIRE(::posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) == 0);
     REQUIRE(test::eventually([&] {
       try {
         test::raw_connection probe(port);
@@ -257,15 +263,28 @@ struct tls_upstream {
         return false;  // not listening yet
       }
     }));
-    ok = true;
   }
-  ~tls_upstream() {
+  ~spawned() {
     if (pid <= 0) return;
     ::kill(pid, SIGTERM);
     ::waitpid(pid, nullptr, 0);
   }
+};
+
+// `openssl s_server -www` on loopback with test_pki's certificate: it answers a GET with a
+// status page.
+struct tls_upstream {
+  test_pki pki;
+  int port = test::free_port();
+  spawned server;
+  tls_upstream() {
+    server.start(
+        {"openssl", "s_server", "-quiet", "-www", "-accept", "127.0.0.1:" + std::to_string(port),
+         "-cert", pki.at("cert.pem"), "-key", pki.at("key.pem")},
+        port);
+  }
   std::string url() const { return "https://127.0.0.1:" + std::to_string(port) + "/"; }
-  std::string cafile() const { return dir.path + "/ca.pem"; }
+  std::string cafile() const { return pki.at("ca.pem"); }
 };
 
 outcome get(providers::curl_engine& engine, const std::string& url) {
@@ -290,22 +309,22 @@ void check_not_trusted(const outcome& out) {
 TEST_CASE(
     "curl engine: an upstream whose certificate is not trusted is an error not worth retrying") {
   // TLS works, but no CA the system trusts signed the certificate.
-  tls_upstream upstream;
-  if (!upstream.ok) {
+  if (!have_openssl()) {
     WARN("openssl is not installed: skipped");
     return;
   }
+  tls_upstream upstream;
   providers::curl_engine engine(1, 64);
   check_not_trusted(get(engine, upstream.url()));
   CHECK(engine.active() == 0);
 }
 
 TEST_CASE("curl engine: upstream.cafile trusts a private CA's upstream - and only its own") {
-  tls_upstream upstream;
-  if (!upstream.ok) {
+  if (!have_openssl()) {
     WARN("openssl is not installed: skipped");
     return;
   }
+  tls_upstream upstream;
   providers::curl_engine engine(1, 64, upstream.cafile());
   for (int i = 0; i < 2; ++i) {  // the second on a new handle's settings, as the first
     auto out = get(engine, upstream.url());
@@ -314,9 +333,78 @@ TEST_CASE("curl engine: upstream.cafile trusts a private CA's upstream - and onl
     CHECK(out.body.find("s_server") != std::string::npos);  // its status page
   }
   // Another CA's file in its place: the same upstream is refused.
-  tls_upstream other;
-  providers::curl_engine elsewhere(1, 64, other.cafile());
+  test::temp_dir other;
+  make_ca(other.path);
+  providers::curl_engine elsewhere(1, 64, other.path + "/ca.pem");
   check_not_trusted(get(elsewhere, upstream.url()));
   CHECK(engine.active() == 0);
   CHECK(elsewhere.active() == 0);
+}
+
+namespace {
+
+std::string nginx_binary() {
+  for (const char* p : {"/usr/sbin/nginx", "/usr/bin/nginx"})
+    if (::access(p, X_OK) == 0) return p;
+  return {};
+}
+
+// Where the next e2e_env's OpenAI provider is (its tweak takes no captures).
+std::string tls_base_url, tls_cafile;
+
+void openai_at_tls(core::config& c) {
+  for (auto& p : c.generator.providers)
+    if (p.id == "openai") p.base_url = tls_base_url;
+}
+
+}  // namespace
+
+TEST_CASE("askd answers through a provider behind a private CA's TLS - with upstream.cafile") {
+  if (!have_openssl() || nginx_binary().empty()) {
+    WARN("openssl or nginx is not installed (./dev test installs both): skipped");
+    return;
+  }
+  test_pki pki;
+  auto tls_port = test::free_port();
+  tls_base_url = "https://127.0.0.1:" + std::to_string(tls_port) + "/v1";
+  tls_cafile = pki.at("ca.pem");
+  auto ask = [](const test::e2e_env& env) {
+    return test::http_call(env.port, "POST", "/chat/completions/stream",
+                           test::chat_body("What is this repo?", R"({"text":"over TLS"})"));
+  };
+  // An operator's TLS in front of the provider (askmock): nginx, as in a private network.
+  auto start_nginx = [&](const test::e2e_env& env, spawned& nginx) {
+    std::ofstream(pki.at("nginx.conf"))
+        << "worker_processes 1;\npid " << pki.at("nginx.pid") << ";\nerror_log "
+        << pki.at("nginx.log") << ";\nevents { worker_connections 64; }\n"
+        << "http {\n  access_log off;\n  server {\n    listen 127.0.0.1:" << tls_port << " ssl;\n"
+        << "    ssl_certificate " << pki.at("cert.pem") << ";\n    ssl_certificate_key "
+        << pki.at("key.pem")
+        << ";\n    location / {\n      proxy_pass http://127.0.0.1:" << env.mock_port
+        << ";\n      proxy_http_version 1.1;\n      proxy_buffering off;\n"
+        << "    }\n  }\n}\n";
+    nginx.start(
+        {nginx_binary(), "-p", pki.dir.path, "-c", pki.at("nginx.conf"), "-g", "daemon off;"},
+        tls_port);
+  };
+  {
+    test::e2e_env env([](core::config& c) {
+      c.upstream.cafile = tls_cafile;
+      openai_at_tls(c);
+    });
+    spawned nginx;
+    start_nginx(env, nginx);
+    auto r = ask(env);
+    CHECK(r.status == 200);
+    CHECK(r.body == "over TLS");
+    CHECK(env.settles());
+  }
+  {  // the same without upstream.cafile: the system's CAs did not sign it
+    test::e2e_env env(&openai_at_tls);
+    spawned nginx;
+    start_nginx(env, nginx);
+    auto r = ask(env);
+    CHECK(r.body.find("certificate is not trusted") != std::string::npos);
+    CHECK(env.settles());
+  }
 }

@@ -195,13 +195,12 @@ TEST_CASE("upstream.cafile is checked at start: a readable file with a PEM certi
   namespace fs = std::filesystem;
   auto dir = fs::temp_directory_path() / ("askd-cafile-test-" + std::to_string(::getpid()));
   fs::create_directories(dir);
+  static std::string home;  // what the test's HOME is ("" for none)
   auto load_with = [&](const std::string& cafile) {
     std::ofstream(dir / "askd.json") << R"({"upstream":{"cafile":")" + cafile + R"("}})";
     load_options o;
     o.path = dir.string();
-    o.getenv = [](const char* name) {
-      return std::string(name) == "HOME" ? std::string("/nonexistent-home") : std::string();
-    };
+    o.getenv = [](const char* name) { return std::string(name) == "HOME" ? home : std::string(); };
     return load_config(o);
   };
   auto error_of = [&](const std::string& cafile) {
@@ -212,15 +211,23 @@ TEST_CASE("upstream.cafile is checked at start: a readable file with a PEM certi
     }
     return std::string();
   };
-  CHECK(error_of((dir / "missing.pem").string())
-            .find("upstream.cafile: " + (dir / "missing.pem").string() + " is not a file") !=
+  auto missing = (dir / "missing.pem").string();
+  CHECK(error_of(missing).find("upstream.cafile: " + missing + " is not a file") !=
         std::string::npos);
   CHECK(error_of(dir.string()).find("is not a file") != std::string::npos);
+  home = "/nonexistent-home";
   CHECK(error_of("~/ca.pem").find("/nonexistent-home/ca.pem is not a file") != std::string::npos);
+  home = "";  // not /tmp/ca.pem, which anyone may write
+  CHECK(error_of("~/ca.pem").find("starts with ~ but HOME is not set") != std::string::npos);
   std::ofstream(dir / "key.pem")
       << "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n";
   CHECK(error_of((dir / "key.pem").string()).find("has no PEM certificate") != std::string::npos);
   std::ofstream(dir / "ca.pem") << "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-  CHECK(load_with((dir / "ca.pem").string()).upstream.cafile == (dir / "ca.pem").string());
+  auto ca = (dir / "ca.pem").string();
+  CHECK(load_with(ca).upstream.cafile == ca);
+  // A relative path is made absolute at the start, from the working directory.
+  auto relative = fs::relative(dir / "ca.pem").string();
+  REQUIRE(relative.front() != '/');
+  CHECK(load_with(relative).upstream.cafile == ca);
   fs::remove_all(dir);
 }
