@@ -267,9 +267,10 @@ void replicate(caf::actor_system& system, const std::shared_ptr<engine_context>&
 
 }  // namespace
 
-attachment engine::start_chat(core::chat_request request, rag::repo_source source,
-                              std::string request_id, std::shared_ptr<sink_port> port,
-                              chat_kind kind, std::string owner, std::string stream_id) {
+attachment engine::start_chat(std::shared_ptr<const core::chat_request> request,
+                              rag::repo_source source, std::string request_id,
+                              std::shared_ptr<sink_port> port, chat_kind kind, std::string owner,
+                              std::string stream_id) {
   if (kind == chat_kind::compat) {
     // No stream actor and no sink: nothing can attach to a compat stream or resume it
     // (no id, nothing kept), so its session carries it: two actors and their messages
@@ -296,7 +297,7 @@ attachment engine::start_chat(core::chat_request request, rag::repo_source sourc
     open.owner = std::move(owner);
     open.background = kind == chat_kind::background;
     open.request_id = request_id;
-    open.request = request;
+    open.request = *request;
     replicate(*system_, context_, *actors_, hub, stream, std::move(open), {});
   }
   attachment a;
@@ -416,11 +417,11 @@ void engine::adopt(replica_open copy) {
       .kv("text_bytes", static_cast<std::uint64_t>(resumed->text.size()))
       .kv("ended", end.has_value());
   if (end) return caf::anon_send(stream, *end);
-  auto request = copy.request;
+  auto request = std::make_shared<const core::chat_request>(copy.request);
   auto request_id = copy.request_id;
   auto log = std::move(copy.events);
   replicate(*system_, context_, *actors_, hub, stream, std::move(copy), std::move(log));
-  auto source = rag::locate_repo(request, context_->config);
+  auto source = rag::locate_repo(*request, context_->config);
   if (!source) return caf::anon_send(stream, core::make_error(source.err()));
   spawn_session(*system_, context_, std::move(request), std::move(*source), std::move(request_id),
                 id, actors_->refs, stream, std::move(hub), std::move(resumed));

@@ -96,9 +96,10 @@ class engine {
   // attach to or cancel the stream later. `stream_id` is made here when empty (v1 and
   // background chats get one; a caller that needs it before the first event passes one
   // from core::new_stream_id()).
-  attachment start_chat(core::chat_request request, rag::repo_source source, std::string request_id,
-                        std::shared_ptr<sink_port> port, chat_kind kind = chat_kind::compat,
-                        std::string owner = {}, std::string stream_id = {});
+  attachment start_chat(std::shared_ptr<const core::chat_request> request, rag::repo_source source,
+                        std::string request_id, std::shared_ptr<sink_port> port,
+                        chat_kind kind = chat_kind::compat, std::string owner = {},
+                        std::string stream_id = {});
 
   // Attaches `port` to a running or lingering stream: every event after `after`, then
   // live. When there is no such stream for `owner` (unknown, expired, not theirs, or its

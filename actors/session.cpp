@@ -225,15 +225,15 @@ void admitted(self_ptr self, admission& a) {
 }
 
 session_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_context> context,
-                                     core::chat_request request, rag::repo_source source,
-                                     std::string request_id, std::string stream_id,
-                                     std::shared_ptr<const engine_refs> refs, stream_actor stream,
-                                     std::shared_ptr<stream_hub> hub,
+                                     std::shared_ptr<const core::chat_request> request,
+                                     rag::repo_source source, std::string request_id,
+                                     std::string stream_id, std::shared_ptr<const engine_refs> refs,
+                                     stream_actor stream, std::shared_ptr<stream_hub> hub,
                                      std::shared_ptr<const takeover> resumed) {
   auto& st = self->state;
   st.resumed = std::move(resumed);
   st.env.context = std::move(context);
-  st.request = std::make_shared<const core::chat_request>(std::move(request));
+  st.request = std::move(request);
   st.env.source = std::move(source);
   st.env.refs = std::move(refs);
   st.env.request_id = std::move(request_id);
@@ -343,8 +343,8 @@ session_actor::behavior_type session(self_ptr self, std::shared_ptr<engine_conte
 }  // namespace
 
 session_actor spawn_session(caf::actor_system& system, std::shared_ptr<engine_context> context,
-                            core::chat_request request, rag::repo_source source,
-                            std::string request_id, std::string stream_id,
+                            std::shared_ptr<const core::chat_request> request,
+                            rag::repo_source source, std::string request_id, std::string stream_id,
                             std::shared_ptr<const engine_refs> refs, stream_actor stream,
                             std::shared_ptr<stream_hub> hub,
                             std::shared_ptr<const takeover> resumed) {

@@ -24,8 +24,8 @@ struct takeover;
 // replication.hpp): its clients have seen `meta` and what the hub holds; the answer goes on
 // from there and `done.degraded` says `failover`.
 session_actor spawn_session(caf::actor_system& system, std::shared_ptr<engine_context> context,
-                            core::chat_request request, rag::repo_source source,
-                            std::string request_id, std::string stream_id,
+                            std::shared_ptr<const core::chat_request> request,
+                            rag::repo_source source, std::string request_id, std::string stream_id,
                             std::shared_ptr<const engine_refs> refs, stream_actor stream,
                             std::shared_ptr<stream_hub> hub,
                             std::shared_ptr<const takeover> resumed = nullptr);

@@ -50,8 +50,10 @@ struct error {
 template <class T>
 class result {
  public:
-  result(T value) : value_(std::move(value)), ok_(true) {}   // NOLINT: implicit by design
-  result(error err) : error_(std::move(err)), ok_(false) {}  // NOLINT: implicit by design
+  // By reference, not by value: a value is moved in once (a chat_request is ~15 strings).
+  result(T&& value) : value_(std::move(value)), ok_(true) {}  // NOLINT: implicit by design
+  result(const T& value) : value_(value), ok_(true) {}        // NOLINT: implicit by design
+  result(error err) : error_(std::move(err)), ok_(false) {}   // NOLINT: implicit by design
 
   explicit operator bool() const { return ok_; }
   T& operator*() { return value_; }

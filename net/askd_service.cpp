@@ -398,7 +398,7 @@ core::result<askd_service::admitted> askd_service::admit_chat(const caller& who,
     return refused(
         core::error::make(core::error_code::bad_request,
                           "filePath: " + req->file_path + " is not a path inside the repository"));
-  return admitted{std::move(*req), std::move(*source)};
+  return admitted{std::make_shared<const core::chat_request>(std::move(*req)), std::move(*source)};
 }
 
 bool askd_service::origin_allowed(const request& req) const {

@@ -70,7 +70,7 @@ class askd_service : public service, public std::enable_shared_from_this<askd_se
   // the request itself (400), its provider's room (429), its repository (400/403). A
   // refusal is counted and logged here; the caller answers it in its face's way.
   struct admitted {
-    core::chat_request request;
+    std::shared_ptr<const core::chat_request> request;  // shared, never copied, from here on
     rag::repo_source source;
   };
   // `compat`: deepwiki-open's face, where an unsupported language falls back to the
