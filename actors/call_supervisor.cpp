@@ -64,7 +64,6 @@ void start_attempt(self_ptr self) {
     continued->messages.push_back({"user", continue_instruction});
   }
   const auto& req = continued ? *continued : prompt;
-  g.output->count_attempt();
   g.output->begin(st.total_attempts);
   // Building the upstream request allocates: a failure is this attempt's, as it was when
   // the call built it.
@@ -73,6 +72,7 @@ void start_attempt(self_ptr self) {
                   ? g.spawn_attempt(*self, g.provider, req, g.output, st.total_attempts, listener)
                   : spawn_real_attempt(*self, g.provider, req, g.output, st.total_attempts,
                                        listener, st.context, g.timers, g.local_answer);
+    g.output->count_attempt();
   } catch (const std::exception& e) {
     give_up(self, core::error::make(core::error_code::internal,
                                     "the provider call could not start: " + std::string(e.what())));

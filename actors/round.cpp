@@ -192,6 +192,7 @@ void generate(Host* self, round_state& st, std::vector<rag::context_chunk> conte
   if (env.provider->offline()) {
     report_context(st, inputs.context);
     return with_slot(self, st, [=, r = &st, answer = local_answer(st.spec, inputs.context)] {
+      output->count_attempt();
       output->begin(1);
       r->call = spawn_local_call(*self, r->env.context, answer, output, 1, listener).address();
     });
