@@ -397,11 +397,17 @@ std::string checked_upstream_cafile(const std::string& source, const std::string
   if (cafile.empty()) return cafile;
   namespace fs = std::filesystem;
   auto key = source + ": upstream.cafile: ";
-  // Not expand_home's /tmp without a HOME: anyone can write a file there.
-  if (cafile[0] == '~' && (getenv ? getenv : default_getenv)("HOME").empty())
+  // ~ and ~/... as expand_home reads them, but never its /tmp without a HOME: anyone can
+  // write a file there. ~user/... is not read.
+  bool home_relative = cafile == "~" || cafile.rfind("~/", 0) == 0;
+  if (!home_relative && cafile[0] == '~')
+    throw config_error(key + cafile + ": ~user paths are not read; give the full path");
+  if (home_relative && (getenv ? getenv : default_getenv)("HOME").empty())
     throw config_error(key + cafile + " starts with ~ but HOME is not set");
   std::error_code ec;
-  auto path = fs::absolute(expand_home(cafile, getenv), ec).lexically_normal().string();
+  // Absolute, not normalised: with a symlink in it, "link/../x" is not "x".
+  auto path = fs::absolute(expand_home(cafile, getenv), ec).string();
+  if (ec) throw config_error(key + cafile + ": " + ec.message());
   auto where = key + path;
   auto status = fs::status(path, ec);
   if (ec && ec != std::errc::no_such_file_or_directory)

@@ -255,7 +255,13 @@ struct spawned {
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     REQUIRE(::posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) == 0);
+    bool exited = false;
     REQUIRE(test::eventually([&] {
+      if (::waitpid(pid, nullptr, WNOHANG) == pid) {  // failed to start: no need to wait on
+        exited = true;
+        pid = -1;
+        return true;
+      }
       try {
         test::raw_connection probe(port);
         return true;
@@ -263,7 +269,11 @@ struct spawned {
         return false;  // not listening yet
       }
     }));
+    REQUIRE_FALSE(exited);
   }
+  spawned() = default;
+  spawned(const spawned&) = delete;
+  spawned& operator=(const spawned&) = delete;
   ~spawned() {
     if (pid <= 0) return;
     ::kill(pid, SIGTERM);
@@ -374,10 +384,16 @@ TEST_CASE("askd answers through a provider behind a private CA's TLS - with upst
   };
   // An operator's TLS in front of the provider (askmock): nginx, as in a private network.
   auto start_nginx = [&](const test::e2e_env& env, spawned& nginx) {
+    // Its temporary files under its own prefix, and as root no switch to nobody (which
+    // would take over the system's /var/lib/nginx): as the cluster tests' balancer.
+    std::filesystem::create_directories(pki.at("tmp"));
     std::ofstream(pki.at("nginx.conf"))
-        << "worker_processes 1;\npid " << pki.at("nginx.pid") << ";\nerror_log "
-        << pki.at("nginx.log") << ";\nevents { worker_connections 64; }\n"
-        << "http {\n  access_log off;\n  server {\n    listen 127.0.0.1:" << tls_port << " ssl;\n"
+        << (::geteuid() == 0 ? "user root;\n" : "") << "worker_processes 1;\npid "
+        << pki.at("nginx.pid") << ";\nerror_log " << pki.at("nginx.log")
+        << ";\nevents { worker_connections 64; }\n"
+        << "http {\n  access_log off;\n  client_body_temp_path " << pki.at("tmp/body")
+        << ";\n  proxy_temp_path " << pki.at("tmp/proxy")
+        << ";\n  server {\n    listen 127.0.0.1:" << tls_port << " ssl;\n"
         << "    ssl_certificate " << pki.at("cert.pem") << ";\n    ssl_certificate_key "
         << pki.at("key.pem")
         << ";\n    location / {\n      proxy_pass http://127.0.0.1:" << env.mock_port

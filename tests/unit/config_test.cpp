@@ -219,6 +219,7 @@ TEST_CASE("upstream.cafile is checked at start: a readable file with a PEM certi
   CHECK(error_of("~/ca.pem").find("/nonexistent-home/ca.pem is not a file") != std::string::npos);
   home = "";  // not /tmp/ca.pem, which anyone may write
   CHECK(error_of("~/ca.pem").find("starts with ~ but HOME is not set") != std::string::npos);
+  CHECK(error_of("~root/ca.pem").find("~user paths are not read") != std::string::npos);
   std::ofstream(dir / "key.pem")
       << "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n";
   CHECK(error_of((dir / "key.pem").string()).find("has no PEM certificate") != std::string::npos);
@@ -228,6 +229,8 @@ TEST_CASE("upstream.cafile is checked at start: a readable file with a PEM certi
   // A relative path is made absolute at the start, from the working directory.
   auto relative = fs::relative(dir / "ca.pem").string();
   REQUIRE(relative.front() != '/');
-  CHECK(load_with(relative).upstream.cafile == ca);
+  auto loaded = load_with(relative).upstream.cafile;
+  CHECK(loaded.front() == '/');
+  CHECK(fs::equivalent(loaded, ca));
   fs::remove_all(dir);
 }
