@@ -66,6 +66,9 @@ struct cluster_state {
   std::map<std::string, std::string> failing;         // address → the last error, logged once
   std::map<caf::actor_addr, std::string> node_of;     // a peer's cluster actor → its name
   std::map<std::string, std::string> address_of;      // node name → address
+  // The name each node process (CAF node id: host and pid) was admitted under: a process
+  // keeps its name for life. Kept after the node is lost; cleared past max_known_nodes.
+  std::map<caf::node_id, std::string> name_of_node;
   std::map<caf::actor_addr, relay_entry> relays;      // by watcher
   replica_store replicas;  // copies of other nodes' streams (actors/replication.hpp)
   // Watchers that asked for a stream this node holds a copy of, before it took it over.
@@ -180,14 +183,31 @@ bool acceptable(self_ptr self, const node_hello& h) {
 void connect_missing(self_ptr self);
 
 // `h` introduced itself (or answered our introduction) from `handle`: a member now.
-void admit(self_ptr self, const node_hello& h, cluster_actor handle) {
+// False when the hello is to fail, so that the node says it again (below).
+bool admit(self_ptr self, const node_hello& h, cluster_actor handle) {
   auto& st = self->state;
-  if (!acceptable(self, h)) return;
+  if (!acceptable(self, h)) return true;
+  // CAF 0.17 takes a message's sender to be on the node at the other end of the
+  // connection it came in on. After this node was stopped (a partition's end, a pause),
+  // its peers' new connections can be taken for the closed ones of other peers for a
+  // moment: c's hello came from b's actor (cluster tests). Admitted, b's actor became
+  // c's member handle, and the lost c stayed up with it. A process that was admitted
+  // under another name is such a mix-up: refused here, and the hello fails, so that the
+  // node says hello again (after cluster.reconnect_ms, as after any failed connect).
+  constexpr std::size_t max_known_nodes = 4096;
+  if (auto known = st.name_of_node.find(handle.node());
+      known != st.name_of_node.end() && known->second != h.name) {
+    core::log_warn("cluster hello refused")
+        .kv("peer", h.name)
+        .kv("from", known->second)
+        .kv("why", "it came from " + known->second + "'s node: a connection mixed up");
+    return false;
+  }
   {
     std::lock_guard lock(st.peers->mutex);
     auto it = st.peers->up.find(h.name);
     if (it != st.peers->up.end()) {
-      if (it->second.address() == handle.address()) return;  // known already
+      if (it->second.address() == handle.address()) return true;  // known already
       // The same name from another address while the first is up: two nodes were given
       // one name. A node that came back (same address) replaces its old self.
       if (st.address_of[h.name] != h.address) {
@@ -195,13 +215,15 @@ void admit(self_ptr self, const node_hello& h, cluster_actor handle) {
             .kv("peer", h.name)
             .kv("address", h.address)
             .kv("why", "the name is taken by the member at " + st.address_of[h.name]);
-        return;
+        return true;
       }
     }
     st.peers->up[h.name] = handle;
   }
   st.node_of[handle.address()] = h.name;
   st.address_of[h.name] = h.address;
+  if (st.name_of_node.size() >= max_known_nodes) st.name_of_node.clear();
+  st.name_of_node[handle.node()] = h.name;
   self->monitor(handle);
   st.failing.erase(h.address);
   st.context->cluster->update(member_of(h, core::member_state::up));
@@ -211,6 +233,7 @@ void admit(self_ptr self, const node_hello& h, cluster_actor handle) {
     if (core::parse_host_port(a) && st.addresses.size() < 1024) st.addresses.insert(a);
   membership_changed(self);
   connect_missing(self);
+  return true;
 }
 
 void connect_failed(self_ptr self, const std::string& address, const std::string& why) {
@@ -242,7 +265,8 @@ void connect(self_ptr self, const std::string& address) {
                 .then(
                     [=](node_hello& theirs) {
                       self->state.connecting.erase(address);
-                      admit(self, theirs, handle);
+                      if (!admit(self, theirs, handle))
+                        connect_failed(self, address, "its reply was taken for another member's");
                     },
                     [=](caf::error& err) { connect_failed(self, address, caf::to_string(err)); });
           },
@@ -462,9 +486,10 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<engine_conte
   self->set_down_handler([=](caf::down_msg& msg) { on_down(self, msg); });
   membership_changed(self);
   return {
-      [=](hello_atom, node_hello& h) -> node_hello {
+      [=](hello_atom, node_hello& h) -> caf::result<node_hello> {
         auto handle = caf::actor_cast<cluster_actor>(self->current_sender());
-        if (handle) admit(self, h, handle);
+        if (handle && !admit(self, h, handle))
+          return caf::make_error(caf::sec::request_receiver_down);  // say it again
         return my_hello(self);
       },
       [=](load_atom, const std::string& node, const core::node_load& load) {
