@@ -668,11 +668,6 @@ class balancer {
     REQUIRE(eventually([&] { return answers_health(port_); }, 10s));
   }
   std::uint16_t port() const { return port_; }
-  static std::string nginx_binary() {
-    for (const char* p : {"/usr/sbin/nginx", "/usr/bin/nginx"})
-      if (::access(p, X_OK) == 0) return p;
-    return "";
-  }
 
  private:
   temp_dir dir_;
@@ -684,7 +679,7 @@ class balancer {
 
 TEST_CASE(
     "behind nginx every compat and v1 stream is exact - resumes landing on other nodes included") {
-  if (balancer::nginx_binary().empty()) {
+  if (nginx_binary().empty()) {
     WARN("nginx is not installed (./dev test installs nginx-light): skipped");
     return;
   }

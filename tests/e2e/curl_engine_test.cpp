@@ -353,12 +353,6 @@ TEST_CASE("curl engine: upstream.cafile trusts a private CA's upstream - and onl
 
 namespace {
 
-std::string nginx_binary() {
-  for (const char* p : {"/usr/sbin/nginx", "/usr/bin/nginx"})
-    if (::access(p, X_OK) == 0) return p;
-  return {};
-}
-
 // Where the next e2e_env's OpenAI provider is (its tweak takes no captures).
 std::string tls_base_url, tls_cafile;
 
@@ -370,7 +364,7 @@ void openai_at_tls(core::config& c) {
 }  // namespace
 
 TEST_CASE("askd answers through a provider behind a private CA's TLS - with upstream.cafile") {
-  if (!have_openssl() || nginx_binary().empty()) {
+  if (!have_openssl() || test::nginx_binary().empty()) {
     WARN("openssl or nginx is not installed (./dev test installs both): skipped");
     return;
   }
@@ -400,7 +394,7 @@ TEST_CASE("askd answers through a provider behind a private CA's TLS - with upst
         << ";\n      proxy_http_version 1.1;\n      proxy_buffering off;\n"
         << "    }\n  }\n}\n";
     nginx.start(
-        {nginx_binary(), "-p", pki.dir.path, "-c", pki.at("nginx.conf"), "-g", "daemon off;"},
+        {test::nginx_binary(), "-p", pki.dir.path, "-c", pki.at("nginx.conf"), "-g", "daemon off;"},
         tls_port);
   };
   {

@@ -296,6 +296,12 @@ std::size_t resident_growth_since(std::size_t before) {
   return now > before ? now - before : 0;
 }
 
+std::string nginx_binary() {
+  for (const char* p : {"/usr/sbin/nginx", "/usr/bin/nginx"})
+    if (::access(p, X_OK) == 0) return p;
+  return "";
+}
+
 std::uint16_t free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};

@@ -133,6 +133,9 @@ std::string shell_quote(const std::string& text);
 // A port free on 127.0.0.1 right now (for a server that must know its port before it starts).
 std::uint16_t free_port();
 
+// Debian's nginx, "" when it is not installed (./dev test installs nginx-light).
+std::string nginx_binary();
+
 // A POST request's bytes, ready for raw_connection::send.
 std::string post_bytes(const std::string& target, const std::string& body);
 // A WebSocket upgrade of `target` sent on a raw connection (a fixed key), and the
