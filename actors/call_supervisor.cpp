@@ -213,7 +213,6 @@ call_supervisor_actor::behavior_type supervisor(self_ptr self,
         if (st.over) return;
         st.generation.output->end_attempt();
         st.over = true;
-        summary.attempts = st.total_attempts;
         summary.degraded = st.degraded;
         st.context->metrics.degradations += static_cast<std::int64_t>(st.degraded.size());
         release_slot(self);

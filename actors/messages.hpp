@@ -58,7 +58,6 @@ struct call_summary {
   std::string finish_reason;
   core::token_usage usage;
   bool usage_reported = false;
-  int attempts = 1;                   // provider calls it took (the supervisor fills it in)
   std::vector<std::string> degraded;  // what was given up to answer, e.g. "retrieval"
   // How the answer cache served it (actors/answer_cache.hpp): "" (not asked: off, the
   // local provider), "miss" (its own upstream call), "hit" (replayed), "shared" (streamed
@@ -272,7 +271,7 @@ struct engine_refs {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, call_summary& x) {
   return f(caf::meta::type_name("call_summary"), x.finish_reason, x.usage, x.usage_reported,
-           x.attempts, x.degraded, x.cache);
+           x.degraded, x.cache);
 }
 
 }  // namespace askd::actors

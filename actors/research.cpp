@@ -134,7 +134,6 @@ round_listener_actor::behavior_type research(self_ptr self, round_env env,
   st.counted.start(st.env.context, &actor_census::research);
   st.request = std::move(request);
   st.listener = std::move(listener);
-  st.total.attempts = 0;
   auto asked = rag::research_of(st.request->messages, st.request->max_rounds);
   st.topic =
       asked.active ? asked.topic : rag::strip_research_tag(st.request->messages.back().content);
@@ -185,7 +184,6 @@ round_listener_actor::behavior_type research(self_ptr self, round_env env,
         t.usage_reported = t.usage_reported || summary.usage_reported;
         // The answer was replayed ("hit") when every round's was; "partial" when some were.
         t.cache = st.rounds.size() == 1 || t.cache == summary.cache ? summary.cache : "partial";
-        t.attempts += summary.attempts;
         for (const auto& d : summary.degraded) add_degraded(t.degraded, d);
         auto& done = st.rounds.back();
         auto answer = st.output->sent();

@@ -21,7 +21,8 @@ namespace askd::actors {
 struct takeover;
 
 // `request` is the client's; `listener` hears each round's retrieval, then one end for
-// the whole investigation (usage and attempts summed, degradations merged).
+// the whole investigation (usage summed, degradations merged; the stream's hub counts
+// the attempts).
 // `resumed`: a research taken over from a lost node (actors/replication.hpp) goes on from
 // its round in flight, after the rounds the lost node completed.
 round_listener_actor spawn_research(caf::local_actor& parent, round_env env,

@@ -103,7 +103,6 @@ call_summary summary_of(const flight_end& end) {
   s.usage = end.usage;
   s.usage_reported = end.usage_reported;
   s.degraded = end.degraded;
-  s.attempts = 0;
   return s;
 }
 

@@ -167,7 +167,7 @@ TEST_CASE("a retry that succeeds gives the listener one whole answer") {
   f.finish();
   CHECK(f.text() == "whole answer");
   REQUIRE(f.rec->finished);
-  CHECK(f.rec->finished->attempts == 2);
+  CHECK(f.hub->attempts() == 2);
   CHECK(f.rec->finished->degraded.empty());
 }
 
