@@ -366,15 +366,26 @@ void take_over(self_ptr self, const std::string& node) {
   }
 }
 
-// For a stream of this node's that is not here (fenced: another node took it over while
-// this one was cut off), the node that has it: its replica, the best other live node for
-// the id. Asked by a node that still routes the id here. nullopt for anything else.
-std::optional<cluster_actor> taken_from_here(self_ptr self, const std::string& id) {
+// For a stream that is not here but that this node knows the place of, the node that
+// has it, asked by a node that routes the id here:
+// - one of this node's own that is not here (fenced: another node took it over while this
+//   one was cut off): its replica, the best other live node for the id;
+// - one another node took over and copies here (the owner's loss made this node a
+//   candidate for its id, a node that joined during the stream may rank first): that
+//   node, while it is up. A copy of the stream's own node's stays here: this node takes
+//   it over on its owner's loss, which it may not have seen yet (the asker waits).
+// nullopt for anything else.
+std::optional<cluster_actor> served_elsewhere(self_ptr self, const std::string& id) {
   auto& st = self->state;
-  if (core::node_of_stream(id) != st.self_name) return std::nullopt;
-  auto node = replica_choice(*st.context->cluster, id);
-  if (node.empty()) return std::nullopt;
-  return st.peers->find(node);
+  auto home = core::node_of_stream(id);
+  if (home == st.self_name) {
+    auto node = replica_choice(*st.context->cluster, id);
+    if (node.empty()) return std::nullopt;
+    return st.peers->find(node);
+  }
+  auto taker = st.replicas.owner_node_of(id);
+  if (taker.empty() || taker == home) return std::nullopt;
+  return st.peers->find(taker);
 }
 
 // The name of the member the current message comes from ("" for none).
@@ -505,7 +516,7 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<engine_conte
         auto& st = self->state;
         if (!from_member(self)) return not_a_member();
         if (attach_watcher(self, a, watcher)) return caf::actor_cast<caf::actor>(self);
-        if (auto next = taken_from_here(self, a.stream_id))
+        if (auto next = served_elsewhere(self, a.stream_id))
           return self->delegate(*next, attach_atom::value, a, watcher);
         // A copy not taken over yet (this node has not seen its owner's loss): the
         // watcher waits for the takeover, within its request's timeout.
@@ -553,7 +564,7 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<engine_conte
         if (!from_member(self)) return not_a_member();
         auto entry = self->state.services.streams->find(id, owner);
         if (!entry) {
-          if (auto next = taken_from_here(self, id))
+          if (auto next = served_elsewhere(self, id))
             return self->delegate(*next, cancel_atom::value, id, owner);
           return false;
         }

@@ -1,5 +1,6 @@
 #include "actors/engine.hpp"
 
+#include <algorithm>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -324,23 +325,52 @@ namespace {
 // Where a stream that is not in this node's directory lives: the node its id names while
 // that node is up; else the node that took it over — its replica, the best live node for
 // the id (actors/replication.hpp), which may be this node still taking it over (its
-// cluster actor then answers). nullopt: nowhere (not clustered, no such node).
-std::optional<cluster_actor> route_of(const engine_actors& actors, const engine_context& context,
-                                      const std::string& stream_id) {
+// cluster actor then answers) — but for the nodes in `lacking`, asked already: a node
+// that joined while the stream ran may rank above its replica. nullopt: nowhere (not
+// clustered, no such node).
+std::optional<stream_location> route_of(const engine_actors& actors, const engine_context& context,
+                                        const std::string& stream_id,
+                                        const std::vector<std::string>& lacking = {}) {
   if (!actors.peers) return std::nullopt;
   auto node = std::string(core::node_of_stream(stream_id));
   if (node.empty()) return std::nullopt;
   const auto& view = *context.cluster;
   if (node != view.self())
-    if (auto peer = actors.peers->find(node)) return peer;
+    if (auto peer = actors.peers->find(node)) return stream_location{node, *peer};
   // Its node was lost, or it is this node's and gone from here (fenced: taken over): the
   // best of the live nodes but that one (the view may not have the loss yet).
   auto live = view.live();
-  std::erase_if(live, [&](const core::weighted_node& n) { return n.first == node; });
+  std::erase_if(live, [&](const core::weighted_node& n) {
+    return n.first == node || std::find(lacking.begin(), lacking.end(), n.first) != lacking.end();
+  });
   auto target = core::rendezvous_owner(stream_id, live);
   if (target.empty()) return std::nullopt;
-  if (target == view.self()) return actors.cluster;
-  return actors.peers->find(target);
+  auto peer = target == view.self() ? actors.cluster : actors.peers->find(target);
+  if (!peer) return std::nullopt;
+  return stream_location{target, *peer};
+}
+
+// Asks the node at `at` to cancel a stream that is not here; when it does not have it and
+// is not the stream's own node, the next node route_of names, each once (as a remote
+// watch looks). `done` hears whether a node had it.
+void cancel_at(caf::event_based_actor* self, std::weak_ptr<engine_actors> actors,
+               std::shared_ptr<engine_context> context, stream_location at, std::string stream_id,
+               std::string owner, std::vector<std::string> lacking,
+               std::function<void(bool)> done) {
+  auto timeout = std::chrono::milliseconds(context->config.cluster.request_timeout_ms);
+  self->request(at.actor, timeout, cancel_atom::value, stream_id, owner)
+      .then(
+          [=](bool found) {
+            if (found || at.node == core::node_of_stream(stream_id)) return done(found);
+            auto asked = lacking;
+            asked.push_back(at.node);
+            auto a = actors.lock();
+            auto next = a ? route_of(*a, *context, stream_id, asked) : std::nullopt;
+            if (!next) return done(false);
+            cancel_at(self, actors, context, std::move(*next), stream_id, owner, std::move(asked),
+                      done);
+          },
+          [=](caf::error&) { done(false); });
 }
 
 }  // namespace
@@ -355,14 +385,15 @@ attachment engine::attach(const std::string& stream_id, const std::string& owner
       return {};
     }
     context_->metrics.remote_watches++;
-    auto watch =
-        spawn_remote_watch(*system_, context_, std::move(port), std::move(*route),
-                           remote_attach{stream_id, owner, after},
-                           [actors = std::weak_ptr<engine_actors>(actors_), context = context_](
-                               const std::string& id) -> std::optional<cluster_actor> {
-                             auto a = actors.lock();
-                             return a ? route_of(*a, *context, id) : std::nullopt;
-                           });
+    auto watch = spawn_remote_watch(
+        *system_, context_, std::move(port), std::move(*route),
+        remote_attach{stream_id, owner, after},
+        [actors = std::weak_ptr<engine_actors>(actors_), context = context_](
+            const std::string& id,
+            const std::vector<std::string>& lacking) -> std::optional<stream_location> {
+          auto a = actors.lock();
+          return a ? route_of(*a, *context, id, lacking) : std::nullopt;
+        });
     attachment a;
     a.state_ =
         std::make_shared<attachment::state>(attachment::state{std::move(watch), stream_id, {}, {}});
@@ -383,11 +414,10 @@ void engine::cancel(const std::string& stream_id, const std::string& owner,
   }
   auto route = route_of(*actors_, *context_, stream_id);
   if (!route) return done(false);
-  auto timeout = std::chrono::milliseconds(context_->config.cluster.request_timeout_ms);
-  system_->spawn([peer = std::move(*route), stream_id, owner, timeout,
+  system_->spawn([actors = std::weak_ptr<engine_actors>(actors_), context = context_,
+                  at = std::move(*route), stream_id, owner,
                   done = std::move(done)](caf::event_based_actor* self) {
-    self->request(peer, timeout, cancel_atom::value, stream_id, owner)
-        .then([=](bool found) { done(found); }, [=](caf::error&) { done(false); });
+    cancel_at(self, actors, context, at, stream_id, owner, {}, done);
   });
 }
 

@@ -80,8 +80,10 @@ struct watch_state {
   std::shared_ptr<engine_context> context;
   std::shared_ptr<sink_port> port;
   cluster_actor owner_node;
+  std::string asked_node;     // its name, as routed
   remote_attach what;         // after: the last event the port has
   stream_route route;         // where the stream lives now (after a node's loss)
+  std::vector<std::string> lacking;  // nodes this search asked that do not have it
   caf::actor_addr lost;       // the node lost under it, while it looks for the next
   clock::time_point give_up;  // ... until then
   std::uint64_t unacked = 0;  // bytes given to the port and not yet acknowledged
@@ -110,6 +112,7 @@ void finish(watch_ptr self) {
 }
 
 void node_lost(watch_ptr self, const caf::actor_addr& node);
+bool ask_next(watch_ptr self);
 
 // Asks the node in owner_node to attach this watcher after what.after.
 void attach(watch_ptr self) {
@@ -122,6 +125,7 @@ void attach(watch_ptr self) {
             auto& st = self->state;
             if (st.over || st.owner_node.address() != asked.address()) return;
             if (!server) {
+              if (ask_next(self)) return;
               // After a loss, no node has it (its replica was lost too): the client resumes
               // and hears so.
               if (st.rerouted)
@@ -138,6 +142,7 @@ void attach(watch_ptr self) {
               self->monitor(st.owner_node);
             }
             st.confirmed = true;
+            st.lacking.clear();
             ack(self);
           },
           [=](caf::error& err) {
@@ -163,20 +168,42 @@ void attach(watch_ptr self) {
           });
 }
 
+// Asks `at` to attach this watcher, after the last event its client has.
+void attach_to(watch_ptr self, stream_location at) {
+  auto& st = self->state;
+  st.owner_node = std::move(at.actor);
+  st.asked_node = std::move(at.node);
+  st.confirmed = false;
+  st.unacked = 0;
+  self->monitor(st.owner_node);
+  attach(self);
+}
+
+// The node asked, not the stream's own, does not have the stream: a node that joined
+// while the stream ran ranks among the candidates after its owner's loss, but the replica
+// that took it over was chosen before it came. The next candidate is asked, each once in
+// a search. False when there is none (or the stream's own node said so: it would know).
+bool ask_next(watch_ptr self) {
+  auto& st = self->state;
+  if (!st.route || st.asked_node == core::node_of_stream(st.what.stream_id)) return false;
+  st.lacking.push_back(st.asked_node);
+  auto next = st.route(st.what.stream_id, st.lacking);
+  if (!next || !next->actor) return false;
+  self->demonitor(st.owner_node.address());
+  attach_to(self, std::move(*next));
+  return true;
+}
+
 // The node serving the stream was lost: the watcher attaches again, after the last event
 // its client has, where the stream lives now (its replica took it over) — once this
 // node's view has the loss; if none is found in time, the client is told it moved.
 void reroute(watch_ptr self) {
   auto& st = self->state;
   if (st.over) return;
-  auto next = st.route ? st.route(st.what.stream_id) : std::nullopt;
-  if (next && *next && next->address() != st.lost) {
-    st.owner_node = *next;
-    st.confirmed = false;
+  auto next = st.route ? st.route(st.what.stream_id, st.lacking) : std::nullopt;
+  if (next && next->actor && next->actor.address() != st.lost) {
     st.rerouted = true;
-    st.unacked = 0;
-    self->monitor(st.owner_node);
-    return attach(self);
+    return attach_to(self, std::move(*next));
   }
   if (clock::now() >= st.give_up) {
     st.port->moved();
@@ -193,6 +220,7 @@ void node_lost(watch_ptr self, const caf::actor_addr& node) {
       .kv("stream", st.what.stream_id)
       .kv("node", std::string(core::node_of_stream(st.what.stream_id)));
   st.lost = node;
+  st.lacking.clear();  // a new search: who had no copy before may hold one now
   st.give_up = clock::now() + std::chrono::milliseconds(st.context->config.cluster.timeout_ms +
                                                         st.context->config.cluster.heartbeat_ms);
   reroute(self);
@@ -201,12 +229,13 @@ void node_lost(watch_ptr self, const caf::actor_addr& node) {
 remote_watch_actor::behavior_type remote_watch(watch_ptr self,
                                                std::shared_ptr<engine_context> context,
                                                std::shared_ptr<sink_port> port,
-                                               cluster_actor owner_node, remote_attach what,
+                                               stream_location first, remote_attach what,
                                                stream_route route) {
   auto& st = self->state;
   st.context = std::move(context);
   st.port = std::move(port);
-  st.owner_node = std::move(owner_node);
+  st.owner_node = std::move(first.actor);
+  st.asked_node = std::move(first.node);
   st.what = std::move(what);
   st.route = std::move(route);
   st.counted.start(st.context, &actor_census::sinks);
@@ -269,10 +298,10 @@ remote_watch_actor::behavior_type remote_watch(watch_ptr self,
 }  // namespace
 
 sink_actor spawn_remote_watch(caf::actor_system& system, std::shared_ptr<engine_context> context,
-                              std::shared_ptr<sink_port> port, cluster_actor owner_node,
+                              std::shared_ptr<sink_port> port, stream_location first,
                               remote_attach what, stream_route route) {
   return caf::actor_cast<sink_actor>(system.spawn(remote_watch, std::move(context), std::move(port),
-                                                  std::move(owner_node), std::move(what),
+                                                  std::move(first), std::move(what),
                                                   std::move(route)));
 }
 

@@ -10,10 +10,11 @@
 
 #include <atomic>
 #include <functional>
-#include <optional>
-#include <string>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "actors/cluster_messages.hpp"
 #include "actors/context.hpp"
@@ -52,17 +53,28 @@ class relay_port : public sink_port {
   std::function<void()> resume_;
 };
 
-// Where a stream lives now, as engine::attach routes it (nullopt: nowhere).
-using stream_route = std::function<std::optional<cluster_actor>(const std::string& stream_id)>;
+// A node a stream may live on: its name and its cluster actor.
+struct stream_location {
+  std::string node;
+  cluster_actor actor;
+};
+
+// Where a stream lives now, as engine::attach routes it, but for the nodes in `lacking`
+// (asked already, they do not have it); nullopt: nowhere.
+using stream_route = std::function<std::optional<stream_location>(
+    const std::string& stream_id, const std::vector<std::string>& lacking)>;
 
 // The watcher's side: spawned by engine::attach for a stream that lives on another node.
 // Sends the owner `attach`; delivers what comes to `port`; a refusal is port->missing().
 // When the serving node is lost, it attaches again where `route` says the stream lives
 // now (its replica took it over: actors/replication.hpp), after the last event the port
-// has — the client sees no break; with none found the port is told it moved. Quits after
-// the terminal event or on the client's leaving (telling the owner).
+// has — the client sees no break; with none found the port is told it moved. A node
+// other than the stream's own that says it does not have the stream (one that joined
+// while the stream ran ranks among its candidates, but its replica was chosen before)
+// is passed over for the next that `route` names, each asked once. Quits after the
+// terminal event or on the client's leaving (telling the owner).
 sink_actor spawn_remote_watch(caf::actor_system& system, std::shared_ptr<engine_context> context,
-                              std::shared_ptr<sink_port> port, cluster_actor owner_node,
+                              std::shared_ptr<sink_port> port, stream_location first,
                               remote_attach what, stream_route route = {});
 
 }  // namespace askd::actors

@@ -62,6 +62,11 @@ class replica_store {
                                       std::vector<core::stream_event>& events,
                                       clock::time_point now, std::string& why);
   bool holds(const std::string& id) const { return entries_.count(id) > 0; }
+  // The node whose stream the copy of `id` is ("" when none is held here).
+  std::string owner_node_of(const std::string& id) const {
+    auto it = entries_.find(id);
+    return it == entries_.end() ? std::string() : it->second.owner_node;
+  }
   // Removes and returns the copies of `node`'s streams (it was lost).
   std::vector<replica_open> take_owned_by(const std::string& node);
   // Drops copies whose stream ended more than `linger` ago or that heard nothing for

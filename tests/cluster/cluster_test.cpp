@@ -952,6 +952,69 @@ TEST_CASE("a replica that never answers its copy is replaced - the stream is not
   cluster.c->signal(SIGCONT);
 }
 
+TEST_CASE(
+    "a node that joined while a stream ran passes its clients to the node that took it over") {
+  // Two nodes: a stream's replica is the only other one. A third joins during the stream
+  // and, for the ids chosen here, ranks above the replica once the owner is lost: a
+  // resume, a watch and a DELETE routed to it must reach the replica that took over.
+  // Either the taker copies what it took over on to the third, which passes the requests
+  // to the taker, or (replication off on the taker) the third has no copy and says so,
+  // and the asking node tries the next.
+  const bool onward = GENERATE(true, false);
+  INFO("the taker copies the streams on: " << onward);
+  upstream up;
+  auto pa = free_port(), pb = free_port(), pc = free_port();
+  auto a = std::make_unique<askd_node>("a", pa, "", up);
+  auto b = std::make_unique<askd_node>("b", pb, a->address(), up,
+                                       onward ? "" : R"("streams":{"replicate":false})");
+  REQUIRE(eventually([&] { return a->state_of("b") == "up" && b->state_of("a") == "up"; }, 10s));
+  const std::string mock = R"({"deltas":240,"gap_ms":25})";
+  std::vector<std::string> ids, others;
+  for (int i = 0; i < 40 && ids.size() < 2; ++i) {
+    auto started = start_stream(*a, "who has it now?", mock);
+    auto first = askd::core::rendezvous_owner(started, {{"b", 1.0}, {"c", 1.0}});
+    (first == "c" ? ids : others).push_back(started);
+  }
+  REQUIRE(ids.size() == 2);
+  for (const auto& other : others) http_call(a->port(), "DELETE", "/v1/streams/" + other);
+  auto c = std::make_unique<askd_node>("c", pc, b->address(), up);
+  std::vector<askd_node*> all{a.get(), b.get(), c.get()};
+  REQUIRE(eventually(
+      [&] {
+        for (auto* n : all)
+          for (auto* m : all)
+            if (n != m && n->state_of(m->name()) != "up") return false;
+        return true;
+      },
+      10s));
+  watcher w(*a, ids[0]);
+  watcher through(*c, ids[0]);  // c routes it to a while a is up
+  w.read_past(30);
+  a->kill();
+  w.read_to_end(2s);
+  auto seen = w.events();
+  REQUIRE(seen.size() >= 30);
+  CHECK(seen.back().event != "done");
+  // Every copy b holds is taken over: the two, and the others (ended, they linger).
+  auto copies = static_cast<std::int64_t>(ids.size() + others.size());
+  REQUIRE(eventually([&] { return b->metric("askd_takeovers_total") == copies; }, 10s));
+  // c has no copy of either: it says so, and the next candidate, b, is asked.
+  CHECK(http_call(c->port(), "DELETE", "/v1/streams/" + ids[1]).status == 204);
+  auto cancelled =
+      parse_sse(http_call(b->port(), "GET", "/v1/streams/" + ids[1], {}, {}, 30s).body);
+  REQUIRE(!cancelled.empty());
+  CHECK(cancelled.back().data.find("cancelled") != std::string::npos);
+  through.read_to_end(30s);
+  auto unbroken = through.events();
+  REQUIRE(!unbroken.empty());
+  CHECK(unbroken.back().event == "done");
+  for (std::size_t i = 0; i < unbroken.size(); ++i) CHECK(unbroken[i].id == std::to_string(i + 1));
+  auto after = resumed_to_end(*c, ids[0], seen);
+  CHECK(after.back().data.find("\"failover\"") != std::string::npos);
+  CHECK(joined_text(seen, after) == sse_text(unbroken));
+  CHECK(c->metric("askd_replicas_held") == (onward ? 2 : 0));
+}
+
 TEST_CASE("an owner cut off from the cluster goes silent and never shows another continuation") {
   three_nodes cluster;
   const std::string mock = R"({"deltas":150,"gap_ms":20})";
