@@ -3,6 +3,7 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 
+#include <algorithm>
 #include <set>
 
 #include "actors/remote_retrieval.hpp"
@@ -366,26 +367,48 @@ void take_over(self_ptr self, const std::string& node) {
   }
 }
 
-// For a stream that is not here but that this node knows the place of, the node that
-// has it, asked by a node that routes the id here:
-// - one of this node's own that is not here (fenced: another node took it over while this
-//   one was cut off): its replica, the best other live node for the id;
-// - one another node took over and copies here (the owner's loss made this node a
-//   candidate for its id, a node that joined during the stream may rank first): that
-//   node, while it is up. A copy of the stream's own node's stays here: this node takes
-//   it over on its owner's loss, which it may not have seen yet (the asker waits).
-// nullopt for anything else.
-std::optional<cluster_actor> served_elsewhere(self_ptr self, const std::string& id) {
+// For a stream of this node's that is not here (fenced: another node took it over while
+// this one was cut off), the node that has it: its replica, the best other live node for
+// the id. Asked by a node that still routes the id here. nullopt for anything else.
+std::optional<cluster_actor> taken_from_here(self_ptr self, const std::string& id) {
   auto& st = self->state;
-  auto home = core::node_of_stream(id);
-  if (home == st.self_name) {
-    auto node = replica_choice(*st.context->cluster, id);
-    if (node.empty()) return std::nullopt;
-    return st.peers->find(node);
-  }
+  if (core::node_of_stream(id) != st.self_name) return std::nullopt;
+  auto node = replica_choice(*st.context->cluster, id);
+  if (node.empty()) return std::nullopt;
+  return st.peers->find(node);
+}
+
+// For a stream another node took over and copies on to this one, that node while this
+// one sees it up: it serves the stream. After the owner's loss this node is a candidate
+// for the id, and a node that joined during the stream may rank first. nullopt for a copy
+// from the stream's own node (this node takes it over on that node's loss), or none.
+std::optional<cluster_actor> taker_of_copy(self_ptr self, const std::string& id) {
+  auto& st = self->state;
   auto taker = st.replicas.owner_node_of(id);
-  if (taker.empty() || taker == home) return std::nullopt;
+  if (taker.empty() || taker == core::node_of_stream(id)) return std::nullopt;
   return st.peers->find(taker);
+}
+
+// A watcher waiting for `id` heard from the taker (taker_of_copy) before this node took
+// the stream over: it is answered with the taker's answer. When it was answered already
+// (this node took it over first), the taker is told the watcher is not its: one node
+// serves a watcher.
+void taker_answered(self_ptr self, const std::string& id, const caf::actor& watcher,
+                    const caf::actor& server) {
+  auto& st = self->state;
+  auto it = st.pending.find(id);
+  if (it != st.pending.end()) {
+    auto& waiting = it->second;
+    auto w = std::find_if(waiting.begin(), waiting.end(),
+                          [&](const auto& p) { return p.watcher == watcher; });
+    if (w != waiting.end()) {
+      w->answer.deliver(server);
+      waiting.erase(w);
+      if (waiting.empty()) st.pending.erase(it);
+      return;
+    }
+  }
+  if (server) self->send(caf::actor_cast<cluster_actor>(server), gone_atom::value, watcher);
 }
 
 // The name of the member the current message comes from ("" for none).
@@ -516,7 +539,7 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<engine_conte
         auto& st = self->state;
         if (!from_member(self)) return not_a_member();
         if (attach_watcher(self, a, watcher)) return caf::actor_cast<caf::actor>(self);
-        if (auto next = served_elsewhere(self, a.stream_id))
+        if (auto next = taken_from_here(self, a.stream_id))
           return self->delegate(*next, attach_atom::value, a, watcher);
         // A copy not taken over yet (this node has not seen its owner's loss): the
         // watcher waits for the takeover, within its request's timeout.
@@ -526,7 +549,18 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<engine_conte
           return caf::actor{};
         }
         waiting.push_back({a, watcher, self->make_response_promise<caf::actor>()});
-        return waiting.back().answer;
+        auto answer = waiting.back().answer;
+        // A copy of a stream its taker serves: the taker is asked too, and whichever
+        // comes first answers (the taker, or this node's takeover should the taker be
+        // lost meanwhile; a taker that does not answer leaves the wait as it was).
+        if (auto taker = taker_of_copy(self, a.stream_id)) {
+          auto id = a.stream_id;
+          auto timeout = std::chrono::milliseconds(st.context->config.cluster.request_timeout_ms);
+          self->request(*taker, timeout, attach_atom::value, a, watcher)
+              .then([=](const caf::actor& server) { taker_answered(self, id, watcher, server); },
+                    [](caf::error&) {});
+        }
+        return answer;
       },
       [=](replica_atom, replica_open& r) -> caf::result<std::uint64_t> {
         auto& st = self->state;
@@ -564,8 +598,10 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<engine_conte
         if (!from_member(self)) return not_a_member();
         auto entry = self->state.services.streams->find(id, owner);
         if (!entry) {
-          if (auto next = served_elsewhere(self, id))
+          if (auto next = taken_from_here(self, id))
             return self->delegate(*next, cancel_atom::value, id, owner);
+          if (auto taker = taker_of_copy(self, id))
+            return self->delegate(*taker, cancel_atom::value, id, owner);
           return false;
         }
         self->send(entry->stream, cancel_atom::value);

@@ -188,6 +188,12 @@ bool ask_next(watch_ptr self) {
   if (!st.route || st.asked_node == core::node_of_stream(st.what.stream_id)) return false;
   st.lacking.push_back(st.asked_node);
   auto next = st.route(st.what.stream_id, st.lacking);
+  // Not the node whose loss began this search: it failed this watch already (asked again,
+  // a second failure would find the search begun and leave the watch waiting on nothing).
+  while (next && next->actor && next->actor.address() == st.lost) {
+    st.lacking.push_back(next->node);
+    next = st.route(st.what.stream_id, st.lacking);
+  }
   if (!next || !next->actor) return false;
   self->demonitor(st.owner_node.address());
   attach_to(self, std::move(*next));
