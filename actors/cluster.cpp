@@ -3,7 +3,6 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 
-#include <algorithm>
 #include <set>
 
 #include "actors/remote_retrieval.hpp"
@@ -378,37 +377,16 @@ std::optional<cluster_actor> taken_from_here(self_ptr self, const std::string& i
   return st.peers->find(node);
 }
 
-// For a stream another node took over and copies on to this one, that node while this
-// one sees it up: it serves the stream. After the owner's loss this node is a candidate
-// for the id, and a node that joined during the stream may rank first. nullopt for a copy
-// from the stream's own node (this node takes it over on that node's loss), or none.
-std::optional<cluster_actor> taker_of_copy(self_ptr self, const std::string& id) {
+// Whether this node's copy of `id` is one another node took over and copies on here,
+// and that node is up in this node's view: it serves the stream, this node does not.
+// After the owner's loss this node is a candidate for the id (a node that joined during
+// the stream may rank first): an asker is told so at once, and asks the next candidate.
+// A copy from the stream's own node, or from a taker seen lost, is waited on: this node
+// takes it over on that loss.
+bool served_by_taker(self_ptr self, const std::string& id) {
   auto& st = self->state;
   auto taker = st.replicas.owner_node_of(id);
-  if (taker.empty() || taker == core::node_of_stream(id)) return std::nullopt;
-  return st.peers->find(taker);
-}
-
-// A watcher waiting for `id` heard from the taker (taker_of_copy) before this node took
-// the stream over: it is answered with the taker's answer. When it was answered already
-// (this node took it over first), the taker is told the watcher is not its: one node
-// serves a watcher.
-void taker_answered(self_ptr self, const std::string& id, const caf::actor& watcher,
-                    const caf::actor& server) {
-  auto& st = self->state;
-  auto it = st.pending.find(id);
-  if (it != st.pending.end()) {
-    auto& waiting = it->second;
-    auto w = std::find_if(waiting.begin(), waiting.end(),
-                          [&](const auto& p) { return p.watcher == watcher; });
-    if (w != waiting.end()) {
-      w->answer.deliver(server);
-      waiting.erase(w);
-      if (waiting.empty()) st.pending.erase(it);
-      return;
-    }
-  }
-  if (server) self->send(caf::actor_cast<cluster_actor>(server), gone_atom::value, watcher);
+  return !taker.empty() && taker != core::node_of_stream(id) && st.peers->find(taker);
 }
 
 // The name of the member the current message comes from ("" for none).
@@ -541,6 +519,7 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<engine_conte
         if (attach_watcher(self, a, watcher)) return caf::actor_cast<caf::actor>(self);
         if (auto next = taken_from_here(self, a.stream_id))
           return self->delegate(*next, attach_atom::value, a, watcher);
+        if (served_by_taker(self, a.stream_id)) return caf::actor{};
         // A copy not taken over yet (this node has not seen its owner's loss): the
         // watcher waits for the takeover, within its request's timeout.
         auto& waiting = st.pending[a.stream_id];
@@ -549,18 +528,7 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<engine_conte
           return caf::actor{};
         }
         waiting.push_back({a, watcher, self->make_response_promise<caf::actor>()});
-        auto answer = waiting.back().answer;
-        // A copy of a stream its taker serves: the taker is asked too, and whichever
-        // comes first answers (the taker, or this node's takeover should the taker be
-        // lost meanwhile; a taker that does not answer leaves the wait as it was).
-        if (auto taker = taker_of_copy(self, a.stream_id)) {
-          auto id = a.stream_id;
-          auto timeout = std::chrono::milliseconds(st.context->config.cluster.request_timeout_ms);
-          self->request(*taker, timeout, attach_atom::value, a, watcher)
-              .then([=](const caf::actor& server) { taker_answered(self, id, watcher, server); },
-                    [](caf::error&) {});
-        }
-        return answer;
+        return waiting.back().answer;
       },
       [=](replica_atom, replica_open& r) -> caf::result<std::uint64_t> {
         auto& st = self->state;
@@ -600,8 +568,6 @@ cluster_actor::behavior_type cluster(self_ptr self, std::shared_ptr<engine_conte
         if (!entry) {
           if (auto next = taken_from_here(self, id))
             return self->delegate(*next, cancel_atom::value, id, owner);
-          if (auto taker = taker_of_copy(self, id))
-            return self->delegate(*taker, cancel_atom::value, id, owner);
           return false;
         }
         self->send(entry->stream, cancel_atom::value);

@@ -325,9 +325,9 @@ namespace {
 // Where a stream that is not in this node's directory lives: the node its id names while
 // that node is up; else the node that took it over — its replica, the best live node for
 // the id (actors/replication.hpp), which may be this node still taking it over (its
-// cluster actor then answers) — but for the nodes in `lacking`, asked already: a node
-// that joined while the stream ran may rank above its replica. nullopt: nowhere (not
-// clustered, no such node).
+// cluster actor then answers) — but for the nodes in `lacking` (the node its id names
+// too), asked already: a node that joined while the stream ran may rank above its
+// replica. nullopt: nowhere (not clustered, no such node).
 std::optional<stream_location> route_of(const engine_actors& actors, const engine_context& context,
                                         const std::string& stream_id,
                                         const std::vector<std::string>& lacking = {}) {
@@ -335,14 +335,16 @@ std::optional<stream_location> route_of(const engine_actors& actors, const engin
   auto node = std::string(core::node_of_stream(stream_id));
   if (node.empty()) return std::nullopt;
   const auto& view = *context.cluster;
-  if (node != view.self())
+  auto asked = [&](const std::string& n) {
+    return std::find(lacking.begin(), lacking.end(), n) != lacking.end();
+  };
+  if (node != view.self() && !asked(node))
     if (auto peer = actors.peers->find(node)) return stream_location{node, *peer};
   // Its node was lost, or it is this node's and gone from here (fenced: taken over): the
   // best of the live nodes but that one (the view may not have the loss yet).
   auto live = view.live();
-  std::erase_if(live, [&](const core::weighted_node& n) {
-    return n.first == node || std::find(lacking.begin(), lacking.end(), n.first) != lacking.end();
-  });
+  std::erase_if(live,
+                [&](const core::weighted_node& n) { return n.first == node || asked(n.first); });
   auto target = core::rendezvous_owner(stream_id, live);
   if (target.empty()) return std::nullopt;
   auto peer = target == view.self() ? actors.cluster : actors.peers->find(target);

@@ -957,9 +957,9 @@ TEST_CASE(
   // Two nodes: a stream's replica is the only other one. A third joins during the stream
   // and, for the ids chosen here, ranks above the replica once the owner is lost: a
   // resume, a watch and a DELETE routed to it must reach the replica that took over.
-  // Either the taker copies what it took over on to the third, which asks the taker in
-  // turn (an attach) or passes the request on (a DELETE), or (replication off on the
-  // taker) the third has no copy and says so, and the asking node tries the next.
+  // The third says it does not serve them, and the asking node tries the next: either the
+  // taker copies what it took over on to the third (whose copy's taker is up), or
+  // (replication off on the taker) the third has no copy at all.
   const bool onward = GENERATE(true, false);
   INFO("the taker copies the streams on: " << onward);
   upstream up;
