@@ -360,19 +360,27 @@ void cancel_at(caf::event_based_actor* self, std::weak_ptr<engine_actors> actors
                std::string owner, std::vector<std::string> lacking,
                std::function<void(bool)> done) {
   auto timeout = std::chrono::milliseconds(context->config.cluster.request_timeout_ms);
+  bool home = at.node == core::node_of_stream(stream_id);
+  // The next node route_of names but those asked, this one too; none: not found.
+  auto ask_next = [=] {
+    auto asked = lacking;
+    asked.push_back(at.node);
+    auto a = actors.lock();
+    auto next = a ? route_of(*a, *context, stream_id, asked) : std::nullopt;
+    if (!next) return done(false);
+    cancel_at(self, actors, context, std::move(*next), stream_id, owner, std::move(asked), done);
+  };
   self->request(at.actor, timeout, cancel_atom::value, stream_id, owner)
       .then(
           [=](bool found) {
-            if (found || at.node == core::node_of_stream(stream_id)) return done(found);
-            auto asked = lacking;
-            asked.push_back(at.node);
-            auto a = actors.lock();
-            auto next = a ? route_of(*a, *context, stream_id, asked) : std::nullopt;
-            if (!next) return done(false);
-            cancel_at(self, actors, context, std::move(*next), stream_id, owner, std::move(asked),
-                      done);
+            if (found || home) return done(found);
+            ask_next();
           },
-          [=](caf::error&) { done(false); });
+          // A node lost meanwhile (the view may have it still): the next, as for a "no".
+          [=](caf::error&) {
+            if (home) return done(false);
+            ask_next();
+          });
 }
 
 }  // namespace

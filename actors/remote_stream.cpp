@@ -86,6 +86,7 @@ struct watch_state {
   std::vector<std::string> lacking;  // nodes this search asked that do not have it
   caf::actor_addr lost;       // the node lost under it, while it looks for the next
   clock::time_point give_up;  // ... until then
+  bool searching = false;     // looking for where the stream lives (until give_up)
   std::uint64_t unacked = 0;  // bytes given to the port and not yet acknowledged
   bool paused = false;        // waiting for the port's connection to drain
   bool confirmed = false;     // the attach was answered: acks go to the node it named
@@ -113,6 +114,8 @@ void finish(watch_ptr self) {
 
 void node_lost(watch_ptr self, const caf::actor_addr& node);
 bool ask_next(watch_ptr self);
+bool search_again(watch_ptr self);
+void end_unfound(watch_ptr self);
 
 // Asks the node in owner_node to attach this watcher after what.after.
 void attach(watch_ptr self) {
@@ -125,14 +128,8 @@ void attach(watch_ptr self) {
             auto& st = self->state;
             if (st.over || st.owner_node.address() != asked.address()) return;
             if (!server) {
-              if (ask_next(self)) return;
-              // After a loss, no node has it (its replica was lost too): the client resumes
-              // and hears so.
-              if (st.rerouted)
-                st.port->moved();
-              else
-                st.port->missing();
-              return finish(self);
+              if (ask_next(self) || search_again(self)) return;
+              return end_unfound(self);
             }
             // Acks go to the node that serves it (another than asked after a takeover).
             auto serving = caf::actor_cast<cluster_actor>(server);
@@ -142,6 +139,7 @@ void attach(watch_ptr self) {
               self->monitor(st.owner_node);
             }
             st.confirmed = true;
+            st.searching = false;
             st.lacking.clear();
             ack(self);
           },
@@ -160,12 +158,19 @@ void attach(watch_ptr self) {
               if (st.lost == asked.address()) return;
               return node_lost(self, asked.address());
             }
-            if (st.rerouted)
-              st.port->moved();
-            else
-              st.port->missing();
-            finish(self);
+            end_unfound(self);
           });
+}
+
+// No node has the stream: the client hears it moved after a loss (its replica was lost
+// too), or that there is no such stream; it may resume and hear so again.
+void end_unfound(watch_ptr self) {
+  auto& st = self->state;
+  if (st.rerouted)
+    st.port->moved();
+  else
+    st.port->missing();
+  finish(self);
 }
 
 // Asks `at` to attach this watcher, after the last event its client has.
@@ -200,21 +205,36 @@ bool ask_next(watch_ptr self) {
   return true;
 }
 
-// The node serving the stream was lost: the watcher attaches again, after the last event
-// its client has, where the stream lives now (its replica took it over) — once this
-// node's view has the loss; if none is found in time, the client is told it moved.
+// Every candidate said it does not serve the stream, and its own node is lost: one
+// holding a copy from a taker it still sees up (as the search passed it) may take it
+// over a moment later, when it sees that loss too. The search begins again on reroute's
+// tick until timeout_ms + heartbeat_ms after it began. False when it is over.
+bool search_again(watch_ptr self) {
+  auto& st = self->state;
+  if (!st.route || st.asked_node == core::node_of_stream(st.what.stream_id)) return false;
+  auto now = clock::now();
+  if (!st.searching) {
+    st.searching = true;
+    st.give_up = now + std::chrono::milliseconds(st.context->config.cluster.timeout_ms +
+                                                 st.context->config.cluster.heartbeat_ms);
+  }
+  if (now >= st.give_up) return false;
+  st.lacking.clear();
+  self->delayed_send(self, std::chrono::milliseconds(50), tick_atom::value);
+  return true;
+}
+
+// The node serving the stream was lost (or a search begins again): the watcher attaches
+// again, after the last event its client has, where the stream lives now (its replica
+// took it over) — once this node's view has the loss; if none is found in time, the
+// client is told so.
 void reroute(watch_ptr self) {
   auto& st = self->state;
   if (st.over) return;
   auto next = st.route ? st.route(st.what.stream_id, st.lacking) : std::nullopt;
-  if (next && next->actor && next->actor.address() != st.lost) {
-    st.rerouted = true;
+  if (next && next->actor && next->actor.address() != st.lost)
     return attach_to(self, std::move(*next));
-  }
-  if (clock::now() >= st.give_up) {
-    st.port->moved();
-    return finish(self);
-  }
+  if (clock::now() >= st.give_up) return end_unfound(self);
   self->delayed_send(self, std::chrono::milliseconds(50), tick_atom::value);
 }
 
@@ -226,6 +246,8 @@ void node_lost(watch_ptr self, const caf::actor_addr& node) {
       .kv("stream", st.what.stream_id)
       .kv("node", std::string(core::node_of_stream(st.what.stream_id)));
   st.lost = node;
+  st.rerouted = true;
+  st.searching = true;
   st.lacking.clear();  // a new search: who had no copy before may hold one now
   st.give_up = clock::now() + std::chrono::milliseconds(st.context->config.cluster.timeout_ms +
                                                         st.context->config.cluster.heartbeat_ms);

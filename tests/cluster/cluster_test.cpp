@@ -999,6 +999,7 @@ TEST_CASE(
   // Every copy b holds is taken over: the two, and the others (ended, they linger).
   auto copies = static_cast<std::int64_t>(ids.size() + others.size());
   REQUIRE(eventually([&] { return b->metric("askd_takeovers_total") == copies; }, 10s));
+  REQUIRE(eventually([&] { return c->state_of("a") != "up"; }, 10s));
   // c has no copy of either: it says so, and the next candidate, b, is asked.
   CHECK(http_call(c->port(), "DELETE", "/v1/streams/" + ids[1]).status == 204);
   auto cancelled =
