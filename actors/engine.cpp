@@ -376,11 +376,9 @@ void cancel_at(caf::event_based_actor* self, std::weak_ptr<engine_actors> actors
             if (found || home) return done(found);
             ask_next();
           },
-          // A node lost meanwhile (the view may have it still): the next, as for a "no".
-          [=](caf::error&) {
-            if (home) return done(false);
-            ask_next();
-          });
+          // A node lost meanwhile (the view may have it still), the stream's own too: the
+          // next, as for a "no".
+          [=](caf::error&) { ask_next(); });
 }
 
 }  // namespace

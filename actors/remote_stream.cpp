@@ -205,13 +205,24 @@ bool ask_next(watch_ptr self) {
   return true;
 }
 
-// Every candidate said it does not serve the stream, and its own node is lost: one
+// Whether this node's view has `node` as a member it lost (not one it never knew).
+bool seen_lost(const watch_state& st, std::string_view node) {
+  for (const auto& m : st.context->cluster->members())
+    if (m.name == node) return m.state == core::member_state::down;
+  return false;
+}
+
+// Every candidate said it does not serve the stream, and its own node was lost: one
 // holding a copy from a taker it still sees up (as the search passed it) may take it
 // over a moment later, when it sees that loss too. The search begins again on reroute's
-// tick until timeout_ms + heartbeat_ms after it began. False when it is over.
+// tick until timeout_ms + heartbeat_ms after it began (a search a loss began) or after
+// it first ran out. False when it is over, or for a node this one never knew (an id
+// made up, or of a node gone long ago): no one has it.
 bool search_again(watch_ptr self) {
   auto& st = self->state;
-  if (!st.route || st.asked_node == core::node_of_stream(st.what.stream_id)) return false;
+  auto home = core::node_of_stream(st.what.stream_id);
+  if (!st.route || st.asked_node == home) return false;
+  if (!st.searching && !seen_lost(st, home)) return false;
   auto now = clock::now();
   if (!st.searching) {
     st.searching = true;
@@ -220,6 +231,9 @@ bool search_again(watch_ptr self) {
   }
   if (now >= st.give_up) return false;
   st.lacking.clear();
+  // The node that said no serves nothing here: its down message would begin a second
+  // search beside this tick's.
+  self->demonitor(st.owner_node.address());
   self->delayed_send(self, std::chrono::milliseconds(50), tick_atom::value);
   return true;
 }
