@@ -156,6 +156,8 @@ void attach(watch_ptr self) {
             // exist while this node was taking it over (cluster tests, under load).
             if (st.route) {
               if (st.lost == asked.address()) return;
+              // Its down message, should it come too, would begin a second search.
+              self->demonitor(asked.address());
               return node_lost(self, asked.address());
             }
             end_unfound(self);
@@ -205,10 +207,12 @@ bool ask_next(watch_ptr self) {
   return true;
 }
 
-// Whether this node's view has `node` as a member it lost (not one it never knew).
+// Whether this node's view has `node` as a member that is not up: lost (or refused on
+// its return), or this node itself (a stream of its own that is not here was taken
+// over). False for a node it never knew.
 bool seen_lost(const watch_state& st, std::string_view node) {
   for (const auto& m : st.context->cluster->members())
-    if (m.name == node) return m.state == core::member_state::down;
+    if (m.name == node) return m.state != core::member_state::up;
   return false;
 }
 
@@ -217,7 +221,7 @@ bool seen_lost(const watch_state& st, std::string_view node) {
 // over a moment later, when it sees that loss too. The search begins again on reroute's
 // tick until timeout_ms + heartbeat_ms after it began (a search a loss began) or after
 // it first ran out. False when it is over, or for a node this one never knew (an id
-// made up, or of a node gone long ago): no one has it.
+// made up, or of a node that left before this one started): no one has it.
 bool search_again(watch_ptr self) {
   auto& st = self->state;
   auto home = core::node_of_stream(st.what.stream_id);
