@@ -352,9 +352,9 @@ std::optional<stream_location> route_of(const engine_actors& actors, const engin
   return stream_location{target, *peer};
 }
 
-// Asks the node at `at` to cancel a stream that is not here; when it does not have it and
-// is not the stream's own node, the next node route_of names, each once (as a remote
-// watch looks). `done` hears whether a node had it.
+// Asks the node at `at` to cancel a stream that is not here; when it does not have it (and
+// is not the stream's own node) or its request fails, the next node route_of names, each
+// once (as a remote watch looks). `done` hears whether a node had it.
 void cancel_at(caf::event_based_actor* self, std::weak_ptr<engine_actors> actors,
                std::shared_ptr<engine_context> context, stream_location at, std::string stream_id,
                std::string owner, std::vector<std::string> lacking,
