@@ -186,13 +186,19 @@ void attach_to(watch_ptr self, stream_location at) {
   attach(self);
 }
 
+// Whether a "no" from the node asked leaves other nodes to ask: there is a route, and the
+// node was not the stream's own (which would know).
+bool may_search(const watch_state& st) {
+  return st.route && st.asked_node != core::node_of_stream(st.what.stream_id);
+}
+
 // The node asked, not the stream's own, does not have the stream: a node that joined
 // while the stream ran ranks among the candidates after its owner's loss, but the replica
 // that took it over was chosen before it came. The next candidate is asked, each once in
 // a search. False when there is none (or the stream's own node said so: it would know).
 bool ask_next(watch_ptr self) {
   auto& st = self->state;
-  if (!st.route || st.asked_node == core::node_of_stream(st.what.stream_id)) return false;
+  if (!may_search(st)) return false;
   st.lacking.push_back(st.asked_node);
   auto next = st.route(st.what.stream_id, st.lacking);
   // Not the node whose loss began this search: it failed this watch already (asked again,
@@ -224,9 +230,8 @@ bool seen_lost(const watch_state& st, std::string_view node) {
 // made up, or of a node that left before this one started): no one has it.
 bool search_again(watch_ptr self) {
   auto& st = self->state;
-  auto home = core::node_of_stream(st.what.stream_id);
-  if (!st.route || st.asked_node == home) return false;
-  if (!st.searching && !seen_lost(st, home)) return false;
+  if (!may_search(st)) return false;
+  if (!st.searching && !seen_lost(st, core::node_of_stream(st.what.stream_id))) return false;
   auto now = clock::now();
   if (!st.searching) {
     st.searching = true;

@@ -273,6 +273,14 @@ class askd_node {
   std::unique_ptr<child_process> process_;
 };
 
+// Whether every node of `nodes` sees every other up.
+bool all_up(const std::vector<askd_node*>& nodes) {
+  for (auto* n : nodes)
+    for (auto* m : nodes)
+      if (n != m && n->state_of(m->name()) != "up") return false;
+  return true;
+}
+
 // Three nodes: a, b joining through a, c joining through b (so c learns a from b).
 struct three_nodes {
   upstream up;
@@ -285,12 +293,7 @@ struct three_nodes {
     REQUIRE(eventually([&] { return all_up(); }, 10s));
   }
   std::vector<askd_node*> nodes() { return {a.get(), b.get(), c.get()}; }
-  bool all_up() {
-    for (auto* n : nodes())
-      for (auto* m : nodes())
-        if (n != m && n->state_of(m->name()) != "up") return false;
-    return true;
-  }
+  bool all_up() { return ::all_up(nodes()); }
 };
 
 std::string stream_id_of(const http_reply& r) {
@@ -979,15 +982,7 @@ TEST_CASE(
   REQUIRE(ids.size() == 2);
   for (const auto& other : others) http_call(a->port(), "DELETE", "/v1/streams/" + other);
   auto c = std::make_unique<askd_node>("c", pc, b->address(), up);
-  std::vector<askd_node*> all{a.get(), b.get(), c.get()};
-  REQUIRE(eventually(
-      [&] {
-        for (auto* n : all)
-          for (auto* m : all)
-            if (n != m && n->state_of(m->name()) != "up") return false;
-        return true;
-      },
-      10s));
+  REQUIRE(eventually([&] { return all_up({a.get(), b.get(), c.get()}); }, 10s));
   watcher w(*a, ids[0]);
   watcher through(*c, ids[0]);  // c routes it to a while a is up
   w.read_past(30);
@@ -1000,7 +995,8 @@ TEST_CASE(
   auto copies = static_cast<std::int64_t>(ids.size() + others.size());
   REQUIRE(eventually([&] { return b->metric("askd_takeovers_total") == copies; }, 10s));
   REQUIRE(eventually([&] { return c->state_of("a") != "up"; }, 10s));
-  // c has no copy of either: it says so, and the next candidate, b, is asked.
+  // c does not serve either (no copy, or only b's onward one): it says so, and the next
+  // candidate, b, is asked.
   CHECK(http_call(c->port(), "DELETE", "/v1/streams/" + ids[1]).status == 204);
   auto cancelled =
       parse_sse(http_call(b->port(), "GET", "/v1/streams/" + ids[1], {}, {}, 30s).body);
