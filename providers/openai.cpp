@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/json.hpp"
+#include "providers/chunk_shape.hpp"
 #include "providers/sse_parser.hpp"
 
 namespace askd::providers {
@@ -49,6 +50,7 @@ class chunk_reader {
   bool has_error = false;       // a top-level "error" member
   const char* wrong = nullptr;  // what is malformed, for decoder_base::bad
   std::string content;          // the delta's text (short ones stay in the string itself)
+  const char* content_at = nullptr;  // where that text was read (in place: in the chunk)
   std::optional<std::string> finish;
   std::optional<core::token_usage> usage;
 
@@ -65,7 +67,10 @@ class chunk_reader {
   bool RawNumber(const char*, rapidjson::SizeType, bool) { return scalar(kind::other); }
   bool String(const char* s, rapidjson::SizeType n, bool) {
     auto slot = take_slot();
-    if (slot == slot::content && n > 0) content.assign(s, n);
+    if (slot == slot::content && n > 0) {
+      content.assign(s, n);
+      content_at = s;
+    }
     if (slot == slot::finish) finish.emplace(s, n);
     return check(slot, kind::other);
   }
@@ -191,18 +196,26 @@ class openai_decoder : public sse_decoder {
       done_ = true;
       return std::nullopt;
     }
+    if (auto text = shape_.text_of(ev.data)) {
+      if (!text->empty()) out.on_delta(*text);
+      return std::nullopt;
+    }
     // Parsed in place in a copy (the event's text stays whole for an error's words); one
     // buffer per curl thread, kept between chunks.
     thread_local std::string scratch;
     scratch.assign(ev.data);
     chunk_reader chunk;
     bool parsed = bool(core::json::read_events_in_place(scratch, chunk));
+    auto text_at = chunk.content_at ? chunk.content_at - scratch.data() : 0;
     if (scratch.capacity() > 65536) std::string().swap(scratch);  // after a rare large one
     if (!parsed || chunk.not_object)
       return bad("a data line that is not a JSON object: " + utf8_prefix(ev.data, 120));
     // An error inside a 200 stream (OpenAI, OpenRouter do this mid-answer).
     if (chunk.has_error) return in_stream(error_message(ev.data), core::error_code::upstream);
     if (chunk.wrong) return bad(chunk.wrong);
+    // A chunk that says only its text is the shape of the ones to come.
+    if (chunk.content_at && !chunk.finish && !chunk.usage)
+      shape_.learn(ev.data, text_at, chunk.content.size());
     if (!chunk.content.empty()) out.on_delta(chunk.content);
     if (chunk.finish) {
       saw_finish_ = true;
@@ -213,6 +226,7 @@ class openai_decoder : public sse_decoder {
   }
 
   bool saw_finish_ = false;
+  chunk_shape shape_;
 };
 
 }  // namespace

@@ -1,6 +1,9 @@
-// The OpenAI decoder reads a chunk from the parser's events, without a document. Here a
-// DOM reading of the same chunk (what the decoder did before) is the oracle: for any text
-// both find the same delta, finish reason and usage, or fail with the same error class.
+// The OpenAI decoder reads a chunk from the parser's events, without a document, and a
+// chunk shaped like the text-only one before it without the parser (chunk_shape). Here a
+// DOM reading of each chunk alone (what the decoder did first) is the oracle: for any
+// lines, read in turn by one decoder, each finds the same delta, finish reason and usage
+// as the DOM, or fails with the same error class.
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -66,11 +69,10 @@ struct recorder : askd::test::collected {
   }
 };
 
-reading by_decoder(const std::string& json) {
-  auto d = askd::providers::make_openai_decoder("openai");
+reading by_decoder(askd::providers::stream_decoder& d, const std::string& json) {
   recorder c;
   reading r;
-  if (auto e = d->feed("data: " + json + "\n\n", c)) {
+  if (auto e = d.feed("data: " + json + "\n\n", c)) {
     // A mid-stream error whose words say the prompt was too long is one class further.
     r.error = e->code == askd::core::error_code::context_length ? askd::core::error_code::upstream
                                                                 : e->code;
@@ -88,11 +90,20 @@ reading by_decoder(const std::string& json) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  // One data line: line breaks would split it into several.
-  std::string json(reinterpret_cast<const char*>(data), size);
-  for (auto& c : json)
-    if (c == '\n' || c == '\r') c = ' ';
-  if (json == "[DONE]") return 0;  // the end marker, not a chunk
-  if (!(by_document(json) == by_decoder(json))) __builtin_trap();
+  // Each line one chunk (a data line: a carriage return would split it too), up to 32.
+  std::string text(reinterpret_cast<const char*>(data), size);
+  for (auto& c : text)
+    if (c == '\r') c = ' ';
+  auto d = askd::providers::make_openai_decoder("openai");
+  std::size_t at = 0;
+  for (int n = 0; n < 32 && at <= text.size(); ++n) {
+    auto end = std::min(text.find('\n', at), text.size());
+    std::string json = text.substr(at, end - at);
+    at = end + 1;
+    if (json == "[DONE]") continue;  // the end marker, not a chunk
+    auto want = by_document(json);
+    if (!(want == by_decoder(*d, json))) __builtin_trap();
+    if (want.error) break;  // a stream ends at its first error
+  }
   return 0;
 }

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "core/config.hpp"
 #include "core/json.hpp"
@@ -231,4 +233,44 @@ TEST_CASE("openai: a malformed chunk says what is wrong; an error member is the 
   CHECK(decode_one(deep).error == core::error_code::bad_response);
   std::string ok = "{\"x\":" + std::string(60, '[') + std::string(60, ']') + "}";
   CHECK_FALSE(decode_one(ok).error);
+}
+
+TEST_CASE("openai: chunks in turn read as each would alone - whatever shape they share") {
+  // One decoder reads the chunks in turn (it learns each text-only chunk's shape and reads
+  // the next of that shape without its JSON reader); each must say what a fresh decoder
+  // says of it alone. The stream ends at the first error.
+  auto in_turn = [](const std::vector<std::string>& chunks) {
+    auto d = make_openai_decoder("openai");
+    for (const auto& json : chunks) {
+      INFO(json);
+      auto alone = decode_one(json);
+      collected c;
+      auto e = d->feed("data: " + json + "\n\n", c);
+      CHECK(c.text == alone.text);
+      CHECK(c.finish == alone.finish);
+      CHECK(c.usage_seen == alone.usage_seen);
+      CHECK(e.has_value() == alone.error.has_value());
+      if (e) {
+        CHECK(e->code == *alone.error);
+        return;
+      }
+    }
+  };
+  const std::string p = R"({"id":"c","choices":[{"index":0,"delta":{"content":")";
+  const std::string s = R"("},"finish_reason":null}]})";
+  in_turn({p + "Hel" + s, p + "lo" + s, p + R"(say \"hi\"\n)" + s, p + s, p + "wörld" + s,
+           p + R"(a"},"finish_reason":"stop","z":")" + s, p + "more" + s,
+           p + R"(x"},"finish_reason":"length"}]})",
+           p +
+               "a\x01"
+               "b" +
+               s});
+  in_turn({p + "x" + s, p + std::string("a\0b", 3) + s});
+  // A text escaped where it stood teaches nothing: the next chunk is read whole.
+  in_turn({p + R"(\"\"x)" + s, p + R"(ok"x)" + s});
+  // A role chunk first; usage and an error between and after text chunks.
+  in_turn({R"({"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":""},)"
+           R"("finish_reason":null}]})",
+           p + "a" + s, p + "b" + s, R"({"choices":[],"usage":{"prompt_tokens":1}})", p + "c" + s,
+           R"({"id":"c","choices":[{"index":0,"delta":{"content":"d"}}],"error":1})", p + "e" + s});
 }
