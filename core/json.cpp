@@ -148,13 +148,10 @@ const rapidjson::Value* object_reader::object(const char* key) const {
   return f;
 }
 
-void append_escaped(std::string& out, std::string_view text) {
-  static constexpr char hex[] = "0123456789abcdef";
+std::size_t unescaped_run(std::string_view text) {
   constexpr std::uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-  out.reserve(out.size() + text.size() + 8);
   const char* p = text.data();
   std::size_t n = text.size();
-  std::size_t run = 0;  // start of the current run of bytes that need no escaping
   std::size_t i = 0;
   while (i < n) {
 #if defined(__SSE2__)
@@ -171,14 +168,14 @@ void append_escaped(std::string& out, std::string_view text) {
         i += 16;
         continue;
       }
-      i += static_cast<std::size_t>(std::countr_zero(mask));
-    } else
+      return i + static_cast<std::size_t>(std::countr_zero(mask));
+    }
 #endif
-        if (std::endian::native == std::endian::little && i + 8 <= n) {
+    if (std::endian::native == std::endian::little && i + 8 <= n) {
       // Eight bytes at a time. A byte's high bit is set in `special` when it is a control
       // byte (subtracting 0x20 borrows into its high bit and its own was clear) or a quote
       // or backslash (zero after the XOR). A borrow runs only upward, so the lowest byte
-      // marked is always one that needs escaping: jump to it.
+      // marked is always one that needs escaping.
       std::uint64_t w;
       std::memcpy(&w, p + i, 8);
       auto q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
@@ -187,14 +184,23 @@ void append_escaped(std::string& out, std::string_view text) {
         i += 8;
         continue;
       }
-      i += static_cast<std::size_t>(std::countr_zero(special)) / 8;
-    } else if (auto c = static_cast<unsigned char>(p[i]); c >= 0x20 && c != '"' && c != '\\') {
-      ++i;
-      continue;
+      return i + static_cast<std::size_t>(std::countr_zero(special)) / 8;
     }
-    auto c = static_cast<unsigned char>(p[i]);
-    out.append(p + run, i - run);
-    run = ++i;
+    if (auto c = static_cast<unsigned char>(p[i]); c < 0x20 || c == '"' || c == '\\') return i;
+    ++i;
+  }
+  return n;
+}
+
+void append_escaped(std::string& out, std::string_view text) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.reserve(out.size() + text.size() + 8);
+  for (;;) {
+    auto run = unescaped_run(text);
+    out.append(text.data(), run);
+    if (run == text.size()) return;
+    auto c = static_cast<unsigned char>(text[run]);
+    text.remove_prefix(run + 1);
     char esc[6] = {'\\', 0, 0, 0, 0, 0};
     std::size_t len = 2;
     switch (c) {
@@ -228,7 +234,6 @@ void append_escaped(std::string& out, std::string_view text) {
     }
     out.append(esc, len);
   }
-  out.append(p + run, n - run);
 }
 
 void append_quoted(std::string& out, std::string_view text) {

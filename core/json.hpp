@@ -213,6 +213,9 @@ class object_reader {
   std::string path_;
 };
 
+// How many bytes from `text`'s start stand inside a JSON string as themselves: up to its
+// first quote, backslash or control byte (all of `text` when it has none).
+std::size_t unescaped_run(std::string_view text);
 // Appends `text` as the inside of a JSON string (no quotes), escaping as RFC 8259 asks.
 void append_escaped(std::string& out, std::string_view text);
 // Appends `text` as a quoted JSON string.

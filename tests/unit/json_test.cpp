@@ -2,6 +2,7 @@
 // nested 150,000 levels deep once overflowed the stack and killed askd (issue 17).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <random>
@@ -168,6 +169,11 @@ TEST_CASE("JSON escaping - several bytes in a word that need it - matches a byte
     for (auto& c : text) c = alphabet[pick(rng)];
     INFO("round " << round);
     REQUIRE(core::json::quote(text) == one_by_one(text));
+    // The run before the first byte that needs an escape, as the escape finds it.
+    auto first = std::find_if(text.begin(), text.end(), [](char c) {
+      return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+    });
+    REQUIRE(core::json::unescaped_run(text) == static_cast<std::size_t>(first - text.begin()));
   }
   // Appended after what the string already holds.
   std::string out = "{\"a\":\"";
