@@ -1,13 +1,12 @@
-// providers/chunk_shape.hpp — the bytes a streamed JSON chunk shares with the one before.
-// A model's stream repeats one chunk around each new piece of text: the same id, created
-// time, model and nesting (OpenAI's {"id":...,"choices":[{"index":0,"delta":{"content":"
-// ... "},"finish_reason":null}]}). After a chunk read whole says nothing but its text,
-// found unescaped at raw[at, at + n), the bytes before and after that text are its shape.
-// A later chunk of the same bytes around a span with no '"', '\' or control character
-// reads as that chunk did, with the span as its text: a JSON reader's state after the
-// string's closing quote does not depend on what the string held, so the same bytes after
-// it read the same. The decoder reads such a chunk without its JSON reader (a third of a
-// delta's instructions), and every other chunk whole, as before.
+// providers/chunk_shape.hpp — the bytes a streamed JSON chunk shares with the ones before.
+// A model's stream repeats one chunk around each new piece of text: the same id, model and
+// nesting, and at most one string that changes every time (OpenAI's "obfuscation", random
+// characters that pad each chunk). Chunks read whole teach that shape; a chunk with the
+// same bytes around its text and that string, each free of quotes, escapes and control
+// bytes, then reads as they did with its own text. A JSON reader's state after a string's
+// closing quote does not depend on what the string held, and the decoder reads no string
+// but the text's; nothing checks the strings' UTF-8 either (core/json.hpp: a reader that
+// did would need the holes checked too).
 #pragma once
 
 #include <cstdint>
@@ -19,22 +18,25 @@ namespace askd::providers {
 
 class chunk_shape {
  public:
-  // `raw` was read whole and said only that its text is raw[at, at + n). Kept as the shape
-  // when that text stands in raw unescaped, closing quote included.
+  // `raw` was read whole and said nothing but its text, raw[at, at + n), which stands
+  // there unescaped. Learns raw as the shape; or, when raw differs from the shape learned
+  // before in one other string value only, that value as a second hole.
   void learn(std::string_view raw, std::size_t at, std::size_t n);
 
   // The text of `raw` when it has the learned shape; nullopt to read it whole.
-  std::optional<std::string_view> text_of(std::string_view raw);
+  std::optional<std::string_view> match(std::string_view raw);
 
  private:
-  // Chunks that differ around their text each time (a per-chunk nonce, a timestamp) are
-  // read whole: after this many such misses in a row the shape is neither learned nor
-  // tried again.
+  // What a stream may pin: a chunk's bytes around its text past this are not kept.
+  static constexpr std::size_t max_bytes = 4096;
+  // Chunks that differ each time in more than one string are read whole: after this many
+  // misses in a row the shape is neither learned nor tried again.
   static constexpr std::uint8_t give_up_after = 4;
 
-  std::string bytes_;         // what comes before the text, then what comes after it
-  std::uint32_t before_ = 0;  // the length of the first part
-  bool learned_ = false;
+  std::string bytes_;               // the shape without its holes: empty until learned
+  std::uint16_t holes_at_[2] = {};  // where in bytes_ each hole comes
+  std::uint8_t holes_ = 0;          // 1: the text; 2: the text and one other string
+  std::uint8_t text_hole_ = 0;      // which of them is the text
   std::uint8_t misses_ = 0;
 };
 

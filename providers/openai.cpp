@@ -50,7 +50,9 @@ class chunk_reader {
   bool has_error = false;       // a top-level "error" member
   const char* wrong = nullptr;  // what is malformed, for decoder_base::bad
   std::string content;          // the delta's text (short ones stay in the string itself)
-  const char* content_at = nullptr;  // where that text was read (in place: in the chunk)
+  // Where that text stood in the chunk, when read in place from `in_place_base`.
+  std::optional<std::size_t> content_at;
+  const char* in_place_base = nullptr;
   std::optional<std::string> finish;
   std::optional<core::token_usage> usage;
 
@@ -69,7 +71,7 @@ class chunk_reader {
     auto slot = take_slot();
     if (slot == slot::content && n > 0) {
       content.assign(s, n);
-      content_at = s;
+      if (in_place_base) content_at = static_cast<std::size_t>(s - in_place_base);
     }
     if (slot == slot::finish) finish.emplace(s, n);
     return check(slot, kind::other);
@@ -196,7 +198,7 @@ class openai_decoder : public sse_decoder {
       done_ = true;
       return std::nullopt;
     }
-    if (auto text = shape_.text_of(ev.data)) {
+    if (auto text = shape_.match(ev.data)) {
       if (!text->empty()) out.on_delta(*text);
       return std::nullopt;
     }
@@ -205,8 +207,8 @@ class openai_decoder : public sse_decoder {
     thread_local std::string scratch;
     scratch.assign(ev.data);
     chunk_reader chunk;
+    chunk.in_place_base = scratch.data();
     bool parsed = bool(core::json::read_events_in_place(scratch, chunk));
-    auto text_at = chunk.content_at ? chunk.content_at - scratch.data() : 0;
     if (scratch.capacity() > 65536) std::string().swap(scratch);  // after a rare large one
     if (!parsed || chunk.not_object)
       return bad("a data line that is not a JSON object: " + utf8_prefix(ev.data, 120));
@@ -215,7 +217,7 @@ class openai_decoder : public sse_decoder {
     if (chunk.wrong) return bad(chunk.wrong);
     // A chunk that says only its text is the shape of the ones to come.
     if (chunk.content_at && !chunk.finish && !chunk.usage)
-      shape_.learn(ev.data, text_at, chunk.content.size());
+      shape_.learn(ev.data, *chunk.content_at, chunk.content.size());
     if (!chunk.content.empty()) out.on_delta(chunk.content);
     if (chunk.finish) {
       saw_finish_ = true;

@@ -235,42 +235,80 @@ TEST_CASE("openai: a malformed chunk says what is wrong; an error member is the 
   CHECK_FALSE(decode_one(ok).error);
 }
 
-TEST_CASE("openai: chunks in turn read as each would alone - whatever shape they share") {
-  // One decoder reads the chunks in turn (it learns each text-only chunk's shape and reads
-  // the next of that shape without its JSON reader); each must say what a fresh decoder
-  // says of it alone. The stream ends at the first error.
-  auto in_turn = [](const std::vector<std::string>& chunks) {
-    auto d = make_openai_decoder("openai");
-    for (const auto& json : chunks) {
-      INFO(json);
-      auto alone = decode_one(json);
-      collected c;
-      auto e = d->feed("data: " + json + "\n\n", c);
-      CHECK(c.text == alone.text);
-      CHECK(c.finish == alone.finish);
-      CHECK(c.usage_seen == alone.usage_seen);
-      CHECK(e.has_value() == alone.error.has_value());
-      if (e) {
-        CHECK(e->code == *alone.error);
-        return;
-      }
+namespace {
+// One decoder reads the chunks in turn (it learns the shape of text-only chunks and reads
+// the next of that shape without its JSON reader); each must say what a fresh decoder
+// says of it alone. The stream ends at the first error. Returns the text read.
+std::string in_turn(const std::vector<std::string>& chunks) {
+  auto d = make_openai_decoder("openai");
+  std::string text;
+  for (const auto& json : chunks) {
+    INFO(json);
+    auto alone = decode_one(json);
+    collected c;
+    auto e = d->feed("data: " + json + "\n\n", c);
+    CHECK(c.text == alone.text);
+    CHECK(c.finish == alone.finish);
+    CHECK(c.usage_seen == alone.usage_seen);
+    CHECK(c.usage.prompt_tokens == alone.usage.prompt_tokens);
+    CHECK(e.has_value() == alone.error.has_value());
+    text += c.text;
+    if (e) {
+      CHECK(e->code == *alone.error);
+      break;
     }
-  };
-  const std::string p = R"({"id":"c","choices":[{"index":0,"delta":{"content":")";
-  const std::string s = R"("},"finish_reason":null}]})";
-  in_turn({p + "Hel" + s, p + "lo" + s, p + R"(say \"hi\"\n)" + s, p + s, p + "wörld" + s,
-           p + R"(a"},"finish_reason":"stop","z":")" + s, p + "more" + s,
-           p + R"(x"},"finish_reason":"length"}]})",
-           p +
-               "a\x01"
-               "b" +
-               s});
-  in_turn({p + "x" + s, p + std::string("a\0b", 3) + s});
+  }
+  return text;
+}
+const std::string p = R"({"id":"c","choices":[{"index":0,"delta":{"content":")";
+const std::string s = R"("},"finish_reason":null}]})";
+}  // namespace
+
+TEST_CASE("openai: chunks in turn read as each would alone - whatever text they hold") {
+  CHECK(in_turn({p + "Hel" + s, p + "lo" + s, p + R"(, \"hi\"\n)" + s, p + s, p + " wörld" + s,
+                 p + R"(a"},"finish_reason":"stop","z":{"q":")" + s, p + "more" + s,
+                 p + R"(x"},"finish_reason":"length"}]})", p + "a\x01" + s}) ==
+        "Hello, \"hi\"\n wörldamorex");
+  CHECK(in_turn({p + "x" + s, p + std::string("a\0b", 3) + s}) == "x");
   // A text escaped where it stood teaches nothing: the next chunk is read whole.
-  in_turn({p + R"(\"\"x)" + s, p + R"(ok"x)" + s});
+  CHECK(in_turn({p + R"(\"\"x)" + s, p + R"(ok"x)" + s}) == "\"\"x");
+}
+
+TEST_CASE("openai: a chunk with a finish reason or usage teaches no shape") {
+  // Taken as the shape, the second of each pair would lose its finish reason or usage.
+  auto finished = [](const std::string& t) {
+    return R"({"choices":[{"delta":{"content":")" + t + R"("},"finish_reason":"stop"}]})";
+  };
+  CHECK(in_turn({finished("a"), finished("b"), finished("c")}) == "abc");
+  auto counted = [](const std::string& t) {
+    return R"({"choices":[{"delta":{"content":")" + t + R"("}}],"usage":{"prompt_tokens":7}})";
+  };
+  CHECK(in_turn({counted("a"), counted("b"), counted("c")}) == "abc");
   // A role chunk first; usage and an error between and after text chunks.
-  in_turn({R"({"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":""},)"
-           R"("finish_reason":null}]})",
-           p + "a" + s, p + "b" + s, R"({"choices":[],"usage":{"prompt_tokens":1}})", p + "c" + s,
-           R"({"id":"c","choices":[{"index":0,"delta":{"content":"d"}}],"error":1})", p + "e" + s});
+  CHECK(in_turn({R"({"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":""},)"
+                 R"("finish_reason":null}]})",
+                 p + "a" + s, p + "b" + s, R"({"choices":[],"usage":{"prompt_tokens":1}})",
+                 p + "c" + s, p + "d" + s,
+                 R"({"id":"c","choices":[{"index":0,"delta":{"content":"e"}}],"error":1})"}) ==
+        "abcd");
+}
+
+TEST_CASE("openai: OpenAI's padded chunks read as each would alone") {
+  // As api.openai.com streams by default: each chunk padded with random characters in
+  // "obfuscation" (stream_options.include_obfuscation).
+  auto padded = [](const std::string& delta, const std::string& finish, int n) {
+    return R"({"id":"chatcmpl-9","object":"chat.completion.chunk","created":1700000000,)"
+           R"("model":"gpt-4o-mini","choices":[{"index":0,"delta":{)" +
+           delta + R"(},"logprobs":null,"finish_reason":)" + finish +
+           R"(}],"usage":null,"obfuscation":")" + std::string(n % 7, char('a' + n % 26)) + R"("})";
+  };
+  std::vector<std::string> chunks{padded(R"("role":"assistant","content":"")", "null", 3)};
+  std::string want;
+  for (int i = 0; i < 40; ++i) {
+    auto t = i % 9 == 4 ? std::string(R"(\n)") : "w" + std::to_string(i) + " ";
+    want += i % 9 == 4 ? "\n" : t;
+    chunks.push_back(padded(R"("content":")" + t + '"', "null", i * 5 + 1));
+  }
+  chunks.push_back(padded("", R"("stop")", 2));
+  CHECK(in_turn(chunks) == want);
 }
