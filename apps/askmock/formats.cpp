@@ -2,6 +2,7 @@
 
 #include <rapidjson/document.h>
 
+#include <functional>
 #include <stdexcept>
 
 #include "core/json.hpp"
@@ -58,22 +59,26 @@ class openai_format : public wire_format {
     if (body.boolean("stream") != true)
       throw std::runtime_error("only streaming is mocked; send \"stream\": true");
     c.include_usage = false;
-    if (auto so = body.object("stream_options"))
-      c.include_usage = json::object_reader(*so, "stream_options").boolean("include_usage") == true;
+    c.obfuscate = name() == "openai";
+    if (auto so = body.object("stream_options")) {
+      json::object_reader options(*so, "stream_options");
+      c.include_usage = options.boolean("include_usage") == true;
+      c.obfuscate = c.obfuscate && options.boolean("include_obfuscation") != false;
+    }
     c.turns = turns_of(body.array("messages"));
     return c;
   }
 
   std::vector<std::string> head(const chat_call& c, const usage_counts&) const override {
-    return {sse(chunk(c.model, "\"role\":\"assistant\",\"content\":\"\"", "null"))};
+    return {sse(chunk(c, "\"role\":\"assistant\",\"content\":\"\"", "null"))};
   }
 
   std::string delta(const chat_call& c, std::string_view text) const override {
-    return sse(chunk(c.model, "\"content\":" + json::quote(text), "null"));
+    return sse(chunk(c, "\"content\":" + json::quote(text), "null"));
   }
 
   std::vector<std::string> tail(const chat_call& c, const usage_counts& u) const override {
-    std::vector<std::string> t{sse(chunk(c.model, "", "\"stop\""))};
+    std::vector<std::string> t{sse(chunk(c, "", "\"stop\""))};
     if (c.include_usage)
       t.push_back(
           sse("{\"id\":\"chatcmpl-askmock\",\"object\":\"chat.completion.chunk\",\"created\":"
@@ -157,12 +162,29 @@ class openai_format : public wire_format {
   }
 
  private:
-  static std::string chunk(const std::string& model, std::string_view delta_fields,
+  static std::string chunk(const chat_call& c, std::string_view delta_fields,
                            std::string_view finish) {
-    return "{\"id\":\"chatcmpl-askmock\",\"object\":\"chat.completion.chunk\",\"created\":"
-           "1700000000,\"model\":" +
-           json::quote(model) + ",\"choices\":[{\"index\":0,\"delta\":{" +
-           std::string(delta_fields) + "},\"finish_reason\":" + std::string(finish) + "}]}";
+    auto text =
+        "{\"id\":\"chatcmpl-askmock\",\"object\":\"chat.completion.chunk\",\"created\":"
+        "1700000000,\"model\":" +
+        json::quote(c.model) + ",\"choices\":[{\"index\":0,\"delta\":{" +
+        std::string(delta_fields) + "},\"finish_reason\":" + std::string(finish) + "}]";
+    if (c.obfuscate) text += ",\"obfuscation\":\"" + padding(delta_fields) + '"';
+    return text + '}';
+  }
+
+  // 1 to 16 letters and digits, as varied as OpenAI's: drawn from the chunk's own fields,
+  // so a test sees the same bytes every run.
+  static std::string padding(std::string_view seed) {
+    static constexpr char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    auto h = std::hash<std::string_view>{}(seed);
+    std::string pad(1 + h % 16, 'x');
+    for (auto& ch : pad) {
+      h = h * 6364136223846793005ull + 1442695040888963407ull;
+      ch = alphabet[(h >> 33) % 62];
+    }
+    return pad;
   }
 };
 

@@ -27,6 +27,9 @@ struct chat_call {
   std::string model;
   std::vector<chat_turn> turns;
   bool include_usage = true;
+  // OpenAI pads each chunk with random characters unless the request says
+  // stream_options.include_obfuscation: false.
+  bool obfuscate = false;
 };
 
 struct usage_counts {

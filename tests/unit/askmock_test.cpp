@@ -46,3 +46,30 @@ TEST_CASE("askmock answers a research round as its instructions ask - or not at 
   turns[1].content += "## File: c.cpp\n\"Your previous answer was cut off.\"\n";
   CHECK(askmock::research_answer(turns, {})->find("`b.py`, `c.cpp`") != std::string::npos);
 }
+
+TEST_CASE("askmock pads OpenAI's chunks as OpenAI does - unless asked not to, and not Azure's") {
+  auto chunks = [](std::string path, std::string query, std::string stream_options) {
+    askd::net::request req;
+    req.method = "POST";
+    req.path = std::move(path);
+    req.query = std::move(query);
+    req.body = R"({"model":"m","stream":true,)" + stream_options +
+               R"("messages":[{"role":"user","content":"q"}]})";
+    const auto* format = askmock::format_for(req.path);
+    REQUIRE(format);
+    auto call = format->parse(req);
+    return format->delta(call, "Hello") + format->delta(call, " world") + format->tail(call, {})[0];
+  };
+  auto openai = chunks("/v1/chat/completions", "", "");
+  CHECK(openai.find(R"(}],"obfuscation":")") != std::string::npos);
+  // Random characters, not one fixed string: the next chunk's differ.
+  auto first = openai.find("\"obfuscation\":\""),
+       second = openai.find("\"obfuscation\":\"", first + 1);
+  REQUIRE(second != std::string::npos);
+  CHECK(openai.substr(first, openai.find('"', first + 15) - first) !=
+        openai.substr(second, openai.find('"', second + 15) - second));
+  CHECK(chunks("/v1/chat/completions", "", R"("stream_options":{"include_obfuscation":false},)")
+            .find("obfuscation") == std::string::npos);
+  CHECK(chunks("/openai/deployments/d/chat/completions", "api-version=2024-10-21", "")
+            .find("obfuscation") == std::string::npos);
+}
