@@ -1,12 +1,14 @@
 // providers/chunk_shape.hpp — the bytes a streamed JSON chunk shares with the ones before.
-// A model's stream repeats one chunk around each new piece of text: the same id, model and
-// nesting, and at most one string that changes every time (OpenAI's "obfuscation", random
-// characters that pad each chunk). Chunks read whole teach that shape; a chunk with the
-// same bytes around its text and that string, each free of quotes, escapes and control
-// bytes, then reads as they did with its own text. A JSON reader's state after a string's
-// closing quote does not depend on what the string held, and the decoder reads no string
-// but the text's; nothing checks the strings' UTF-8 either (core/json.hpp: a reader that
-// did would need the holes checked too).
+// A model's stream repeats one chunk around each new piece of text: the same members and
+// nesting, with string values that are the same (an id, a model) or differ every time
+// (OpenAI's "obfuscation", random characters that pad each chunk). A chunk read whole
+// that said nothing but its text teaches the shape: its bytes with a hole for each string
+// value. A later chunk with the same bytes around its holes, each hole free of quotes,
+// escapes and control bytes, then reads as that one did with its own text. A JSON
+// reader's state after a string's closing quote does not depend on what the string held,
+// and the decoder reads no value string but the text (a text-only chunk has no finish
+// reason); nothing checks the strings' UTF-8 either (core/json.hpp: a reader that did
+// would need the holes checked too).
 #pragma once
 
 #include <cstdint>
@@ -18,25 +20,28 @@ namespace askd::providers {
 
 class chunk_shape {
  public:
-  // `raw` was read whole and said nothing but its text, raw[at, at + n), which stands
-  // there unescaped. Learns raw as the shape; or, when raw differs from the shape learned
-  // before in one other string value only, that value as a second hole.
-  void learn(std::string_view raw, std::size_t at, std::size_t n);
+  // `raw` was read whole and said nothing but its text, the string whose contents begin
+  // at raw[at]: raw is the shape of the chunks to come.
+  void learn(std::string_view raw, std::size_t at);
 
   // The text of `raw` when it has the learned shape; nullopt to read it whole.
   std::optional<std::string_view> match(std::string_view raw);
 
  private:
-  // What a stream may pin: a chunk's bytes around its text past this are not kept.
+  // What a stream may pin: a larger chunk is not kept.
   static constexpr std::size_t max_bytes = 4096;
-  // Chunks that differ each time in more than one string are read whole: after this many
-  // misses in a row the shape is neither learned nor tried again.
+  // Values past this many stay in the shape's bytes (as they are: a chunk that differs
+  // there is a miss).
+  static constexpr std::uint8_t max_holes = 8;
+  // Chunks that differ each time outside their string values (a number, a member) are
+  // read whole: after this many misses in a row the shape is neither learned nor tried
+  // again.
   static constexpr std::uint8_t give_up_after = 4;
 
-  std::string bytes_;               // the shape without its holes: empty until learned
-  std::uint16_t holes_at_[2] = {};  // where in bytes_ each hole comes
-  std::uint8_t holes_ = 0;          // 1: the text; 2: the text and one other string
-  std::uint8_t text_hole_ = 0;      // which of them is the text
+  std::string bytes_;                       // the shape without its holes' contents
+  std::uint16_t holes_at_[max_holes] = {};  // where in bytes_ each hole comes
+  std::uint8_t holes_ = 0;                  // 0: nothing learned
+  std::uint8_t text_hole_ = 0;              // which hole is the text
   std::uint8_t misses_ = 0;
 };
 

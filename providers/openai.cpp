@@ -216,8 +216,7 @@ class openai_decoder : public sse_decoder {
     if (chunk.has_error) return in_stream(error_message(ev.data), core::error_code::upstream);
     if (chunk.wrong) return bad(chunk.wrong);
     // A chunk that says only its text is the shape of the ones to come.
-    if (chunk.content_at && !chunk.finish && !chunk.usage)
-      shape_.learn(ev.data, *chunk.content_at, chunk.content.size());
+    if (chunk.content_at && !chunk.finish && !chunk.usage) shape_.learn(ev.data, *chunk.content_at);
     if (!chunk.content.empty()) out.on_delta(chunk.content);
     if (chunk.finish) {
       saw_finish_ = true;
