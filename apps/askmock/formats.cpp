@@ -85,7 +85,8 @@ class openai_format : public wire_format {
               "1700000000,\"model\":" +
               json::quote(c.model) + ",\"choices\":[],\"usage\":{\"prompt_tokens\":" +
               std::to_string(u.prompt) + ",\"completion_tokens\":" + std::to_string(u.completion) +
-              ",\"total_tokens\":" + std::to_string(u.prompt + u.completion) + "}}"));
+              ",\"total_tokens\":" + std::to_string(u.prompt + u.completion) + "}" +
+              end_of(c, "usage")));
     t.push_back(sse("[DONE]"));
     return t;
   }
@@ -169,8 +170,12 @@ class openai_format : public wire_format {
         "1700000000,\"model\":" +
         json::quote(c.model) + ",\"choices\":[{\"index\":0,\"delta\":{" +
         std::string(delta_fields) + "},\"finish_reason\":" + std::string(finish) + "}]";
-    if (c.obfuscate) text += ",\"obfuscation\":\"" + padding(delta_fields) + '"';
-    return text + '}';
+    return text + end_of(c, delta_fields);
+  }
+
+  // A chunk's closing brace, after OpenAI's padding when the call has it.
+  static std::string end_of(const chat_call& c, std::string_view seed) {
+    return c.obfuscate ? ",\"obfuscation\":\"" + padding(seed) + "\"}" : "}";
   }
 
   // 1 to 16 letters and digits, as varied as OpenAI's: drawn from the chunk's own fields,

@@ -58,10 +58,12 @@ TEST_CASE("askmock pads OpenAI's chunks as OpenAI does - unless asked not to, an
     const auto* format = askmock::format_for(req.path);
     REQUIRE(format);
     auto call = format->parse(req);
-    return format->delta(call, "Hello") + format->delta(call, " world") + format->tail(call, {})[0];
+    auto tail = format->tail(call, {});
+    return format->delta(call, "Hello") + format->delta(call, " world") + tail[0] + tail[1];
   };
-  auto openai = chunks("/v1/chat/completions", "", "");
+  auto openai = chunks("/v1/chat/completions", "", R"("stream_options":{"include_usage":true},)");
   CHECK(openai.find(R"(}],"obfuscation":")") != std::string::npos);
+  CHECK(openai.find(R"("total_tokens":0},"obfuscation":")") != std::string::npos);  // usage too
   // Random characters, not one fixed string: the next chunk's differ.
   auto first = openai.find("\"obfuscation\":\""),
        second = openai.find("\"obfuscation\":\"", first + 1);

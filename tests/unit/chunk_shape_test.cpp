@@ -121,6 +121,15 @@ TEST_CASE("chunk_shape: names - numbers and escaped values stay in the shape as 
   auto by_name = learned_from(named("k1")("a"));
   CHECK_FALSE(by_name.match(named("error")("c")));
   CHECK(by_name.match(named("k1")("c")) == "c");
+  // A name with space before its colon is a name all the same.
+  auto spaced = [&](const std::string& name) { return shaped(R"({")" + name + R"(" :"v")"); };
+  CHECK_FALSE(learned_from(spaced("k1")("a")).match(spaced("error")("c")));
+  // An escaped quote does not end a string: here it is the value "a\"b", kept as it is,
+  // so a chunk that closes the object after it is another chunk.
+  auto quoted = [&](const std::string& tail) { return shaped(R"({"x":"a\"b")" + tail); };
+  auto by_quoted = learned_from(quoted(R"(,"y":"V")")("a"));
+  CHECK(by_quoted.match(quoted(R"(,"y":"W")")("b")) == "b");
+  CHECK_FALSE(by_quoted.match(quoted(R"(}"y":"V")")("c")));
   auto created = [&](int n) { return shaped(R"({"created":)" + std::to_string(n)); };
   CHECK_FALSE(learned_from(created(1)("a")).match(created(2)("b")));
   auto escaped = [&](const std::string& v) { return shaped(R"({"m":")" + v + '"'); };
