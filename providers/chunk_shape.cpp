@@ -41,7 +41,7 @@ bool names_a_member(std::string_view s, std::size_t after_quote) {
 }  // namespace
 
 void chunk_shape::learn(std::string_view raw, std::size_t at) {
-  if (misses_ >= give_up_after || raw.size() > max_bytes) return;
+  if (std::exchange(escaped_, false) || misses_ >= give_up_after || raw.size() > max_bytes) return;
   // Every string value standing unescaped becomes a hole (the text, and up to
   // max_holes - 1 others, first come): ids, names of models, padding. The rest of the
   // bytes, names of members and all, is the shape.
@@ -75,6 +75,7 @@ void chunk_shape::learn(std::string_view raw, std::size_t at) {
 }
 
 std::optional<std::string_view> chunk_shape::match(std::string_view raw) {
+  escaped_ = false;
   if (holes_ == 0 || misses_ >= give_up_after) return std::nullopt;
   std::string_view shape(bytes_), text;
   std::size_t pos = 0, from = 0;
@@ -89,7 +90,7 @@ std::optional<std::string_view> chunk_shape::match(std::string_view raw) {
     // no miss.
     auto run = core::json::unescaped_run(raw.substr(pos));
     if (pos + run == raw.size()) return ++misses_, std::nullopt;
-    if (raw[pos + run] != '"') return std::nullopt;
+    if (raw[pos + run] != '"') return escaped_ = true, std::nullopt;
     if (k == text_hole_) text = raw.substr(pos, run);
     pos += run;
   }

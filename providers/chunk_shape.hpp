@@ -21,7 +21,8 @@ namespace askd::providers {
 class chunk_shape {
  public:
   // `raw` was read whole and said nothing but its text, the string whose contents begin
-  // at raw[at]: raw is the shape of the chunks to come.
+  // at raw[at]: raw is the shape of the chunks to come. Called after match(raw) said to
+  // read it whole.
   void learn(std::string_view raw, std::size_t at);
 
   // The text of `raw` when it has the learned shape; nullopt to read it whole.
@@ -43,6 +44,9 @@ class chunk_shape {
   std::uint8_t holes_ = 0;                  // 0: nothing learned
   std::uint8_t text_hole_ = 0;              // which hole is the text
   std::uint8_t misses_ = 0;
+  // The last chunk matched up to an escape in a hole (a line break in the text): its
+  // shape is the one kept, and learning it again would only cost.
+  bool escaped_ = false;
 };
 
 }  // namespace askd::providers

@@ -64,6 +64,19 @@ TEST_CASE("chunk_shape: a text with a quote - an escape or a control byte is rea
   CHECK(shape.match(chunk("again")) == "again");
 }
 
+TEST_CASE("chunk_shape: a chunk read whole for an escape in a hole leaves the shape as it is") {
+  // Learning it again would cost a scan and an allocation for every line break; the
+  // shape stays the one it matched up to the escape, even if its bytes differ after it.
+  auto shape = learned();
+  auto other_tail = before + R"(a\n"},"finish_reason":null,"extra":1}]})";
+  CHECK_FALSE(shape.match(other_tail));
+  shape.learn(other_tail, before.size());
+  CHECK(shape.match(chunk("b")) == "b");
+  // Without the escape it is learned as any chunk read whole.
+  shape.learn(other_tail, before.size());
+  CHECK_FALSE(shape.match(chunk("c")));
+}
+
 TEST_CASE(
     "chunk_shape: an escaped text teaches its shape - a misplaced one or a large chunk none") {
   // The hole is the whole string, wherever its escapes end it: {"content":"\"\"x"} read
