@@ -111,7 +111,9 @@ parse_outcome read_events(std::string_view text, Handler& handler) {
 // where it is instead of copying it through the reader's stack, about half the
 // instructions for a streamed chunk. The strings handed to `handler` point into `text`,
 // which is garbage afterwards. A NUL byte ends the text, as it does for read_events
-// (RapidJSON's streams say '\0' at their end).
+// (RapidJSON's streams say '\0' at their end). Strings' UTF-8 is not checked: the OpenAI
+// decoder's chunk shapes (providers/chunk_shape.hpp) take text from a chunk without this
+// reader on that ground, and would need to check it too if this did.
 template <class Handler>
 parse_outcome read_events_in_place(std::string& text, Handler& handler) {
   // RapidJSON's UTF-8 memory stream skips a byte order mark's bytes, each if present

@@ -59,7 +59,8 @@ TEST_CASE("chunk_shape: a text with a quote - an escape or a control byte is rea
   CHECK_FALSE(shape.match(chunk(R"(say \"hi\"\n)")));
   CHECK_FALSE(shape.match(chunk("a\tb")));
   CHECK_FALSE(shape.match(chunk(std::string("a\0b", 3))));
-  // None of those is a miss of the shape: many in a row still leave it in use.
+  // Escapes and control bytes in a hole are no miss of the shape (the quote above is, as
+  // the bytes after it differ): many in a row still leave it in use.
   for (int i = 0; i < 8; ++i) CHECK_FALSE(shape.match(chunk(R"(line\n)")));
   CHECK(shape.match(chunk("again")) == "again");
 }

@@ -142,7 +142,7 @@ TEST_CASE("a provider with an unknown client_class stops the start - naming the 
 }
 
 TEST_CASE("openai: a streamed event is parsed without a block from the heap") {
-  // One event of the captured stream, as the decoder parses each (core::json::small_document).
+  // One event of the captured stream in a small_document (the other decoders' way).
   auto first = captured.find("data: ") + 6;
   auto event = captured.substr(first, captured.find("\n\n") - first);
   core::json::small_document parsed;
@@ -270,7 +270,8 @@ TEST_CASE("openai: chunks in turn read as each would alone - whatever text they 
                  p + R"(x"},"finish_reason":"length"}]})", p + "a\x01" + s}) ==
         "Hello, \"hi\"\n wörldamorex");
   CHECK(in_turn({p + "x" + s, p + std::string("a\0b", 3) + s}) == "x");
-  // A text escaped where it stood teaches nothing: the next chunk is read whole.
+  // An escaped text teaches its shape with the whole string as the hole: `ok"x` ends that
+  // hole early and the bytes after it differ, so the chunk is read whole (and malformed).
   CHECK(in_turn({p + R"(\"\"x)" + s, p + R"(ok"x)" + s}) == "\"\"x");
 }
 
