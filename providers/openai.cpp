@@ -46,13 +46,14 @@ std::string error_message(std::string_view body, std::string* code = nullptr) {
 // "error" member. Everything else is skipped as it streams past.
 class chunk_reader {
  public:
+  // `in_place`: the text the reader reads in place, where content_at points into.
+  explicit chunk_reader(const char* in_place) : base_(in_place) {}
+
   bool not_object = false;      // the text is JSON, but not an object
   bool has_error = false;       // a top-level "error" member
   const char* wrong = nullptr;  // what is malformed, for decoder_base::bad
   std::string content;          // the delta's text (short ones stay in the string itself)
-  // Where that text stood in the chunk, when read in place from `in_place_base`.
-  std::optional<std::size_t> content_at;
-  const char* in_place_base = nullptr;
+  std::optional<std::size_t> content_at;  // where that text stood in the chunk
   std::optional<std::string> finish;
   std::optional<core::token_usage> usage;
 
@@ -71,7 +72,7 @@ class chunk_reader {
     auto slot = take_slot();
     if (slot == slot::content && n > 0) {
       content.assign(s, n);
-      if (in_place_base) content_at = static_cast<std::size_t>(s - in_place_base);
+      content_at = static_cast<std::size_t>(s - base_);
     }
     if (slot == slot::finish) finish.emplace(s, n);
     return check(slot, kind::other);
@@ -175,6 +176,7 @@ class chunk_reader {
   static constexpr int max_roles = 8;
   role current() const { return depth_ < max_roles ? roles_[depth_] : role::skipped; }
 
+  const char* base_;
   int depth_ = 0;
   role roles_[max_roles] = {};
   slot pending_ = slot::none;
@@ -206,8 +208,7 @@ class openai_decoder : public sse_decoder {
     // buffer per curl thread, kept between chunks.
     thread_local std::string scratch;
     scratch.assign(ev.data);
-    chunk_reader chunk;
-    chunk.in_place_base = scratch.data();
+    chunk_reader chunk(scratch.data());
     bool parsed = bool(core::json::read_events_in_place(scratch, chunk));
     if (scratch.capacity() > 65536) std::string().swap(scratch);  // after a rare large one
     if (!parsed || chunk.not_object)
